@@ -1,0 +1,56 @@
+#pragma once
+// Source locations and user-facing errors.
+//
+// A user mistake (malformed IR, a bad shape in the DSL, a corrupt file) is reported by throwing
+// kiln::Error, which carries a location and prints as "file:line:col: error: message". A bug in
+// kiln itself is a KILN_ASSERT, which is never caught.
+
+#include <cstdio>
+#include <cstdlib>
+#include <source_location>
+#include <stdexcept>
+#include <string>
+
+namespace kiln {
+
+/// Where something came from: a DSL call site or a position in a text IR file.
+struct Location {
+  std::string file;
+  int line = 0;
+  int col = 0;
+  /// A position in the text IR being read. The printer leaves such locations out: the text is
+  /// itself that position, and printing it would make every round trip grow.
+  bool in_ir_text = false;
+
+  bool known() const { return !file.empty(); }
+  /// "file:line:col", "file:line" without a column, "file" without a line, or "<unknown>".
+  std::string str() const;
+  /// The location of a C++ call site.
+  static Location fromSource(const std::source_location &loc);
+  bool operator==(const Location &) const = default;
+};
+
+/// A user error with a location; what() gives "file:line:col: error: message".
+class Error : public std::runtime_error {
+public:
+  Error(Location loc, std::string message);
+  /// The location the error points at.
+  const Location &location() const { return loc_; }
+  /// The message without location and severity.
+  const std::string &message() const { return message_; }
+
+private:
+  Location loc_;
+  std::string message_;
+};
+
+[[noreturn]] void assertionFailed(const char *expr, const char *file, int line, const char *msg);
+
+} // namespace kiln
+
+/// An internal invariant of kiln; failing it is a kiln bug, never a user error.
+#define KILN_ASSERT(cond, msg)                                                                     \
+  do {                                                                                             \
+    if (!(cond))                                                                                   \
+      ::kiln::assertionFailed(#cond, __FILE__, __LINE__, msg);                                     \
+  } while (false)

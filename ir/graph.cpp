@@ -1,0 +1,226 @@
+#include "ir/graph.h"
+
+#include <algorithm>
+#include <functional>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace kiln {
+
+std::string_view inputKindName(InputKind k) {
+  switch (k) {
+  case InputKind::Data: return "data";
+  case InputKind::Parameter: return "param";
+  case InputKind::State: return "state";
+  }
+  return "?";
+}
+
+const Attribute &Node::attr(std::string_view name) const {
+  auto it = attrs.find(std::string(name));
+  KILN_ASSERT(it != attrs.end(), "attribute missing; checkAttributes fills every declared one");
+  return it->second;
+}
+
+Value *Graph::addInput(std::string name, InputKind kind, TensorType type, Location loc) {
+  KILN_ASSERT(!findInput(name), "duplicate graph input name");
+  auto v = std::make_unique<Value>();
+  v->type = std::move(type);
+  v->index = static_cast<int>(inputs_.size());
+  Value *raw = v.get();
+  inputs_.push_back(GraphInput{std::move(name), kind, std::move(v), std::move(loc)});
+  return raw;
+}
+
+void Graph::addOutput(std::string name, Value *v, Location loc) {
+  outputs_.push_back(GraphOutput{std::move(name), v, std::move(loc)});
+}
+
+namespace {
+std::string withArticle(std::string_view noun) {
+  bool vowel = !noun.empty() && std::string_view("aeiou").find(noun[0]) != std::string_view::npos;
+  return fmt::format("{} {}", vowel ? "an" : "a", noun);
+}
+} // namespace
+
+AttrMap checkAttributes(const OpDef &op, AttrMap attrs, const Location &loc) {
+  for (auto &[name, value] : attrs) {
+    const AttrSpec *spec = op.attrSpec(name);
+    if (!spec)
+      throw Error(loc, fmt::format("{}: unknown attribute '{}'", op.name, name));
+    auto coerced = coerceAttr(value, spec->kind);
+    if (!coerced)
+      throw Error(loc, fmt::format("{}: attribute '{}' expects {}, found {} ({})", op.name, name,
+                                   withArticle(attrKindName(spec->kind)),
+                                   withArticle(attrKindName(attrKind(value))), attrStr(value)));
+    value = std::move(*coerced);
+  }
+  for (const AttrSpec &spec : op.attrs) {
+    if (attrs.count(std::string(spec.name)))
+      continue;
+    if (!spec.default_value)
+      throw Error(loc, fmt::format("{}: missing required attribute '{}' ({})", op.name, spec.name,
+                                   attrKindName(spec.kind)));
+    attrs.emplace(std::string(spec.name), *spec.default_value);
+  }
+  return attrs;
+}
+
+std::vector<TensorType> inferTypes(const OpDef &op, const std::vector<TensorType> &operands,
+                                   const AttrMap &attrs, const Location &loc) {
+  int n = static_cast<int>(operands.size());
+  if (n < op.min_operands || (op.max_operands >= 0 && n > op.max_operands)) {
+    std::string expected = op.max_operands < 0 ? fmt::format("at least {}", op.min_operands)
+                           : op.min_operands == op.max_operands
+                               ? fmt::format("{}", op.min_operands)
+                               : fmt::format("{} to {}", op.min_operands, op.max_operands);
+    throw Error(loc, fmt::format("{}: expected {} operand{}, found {}", op.name, expected,
+                                 expected.ends_with(" 1") || expected == "1" ? "" : "s", n));
+  }
+  InferContext ctx{op.name, operands, attrs, loc};
+  std::vector<TensorType> results = op.infer(ctx);
+  KILN_ASSERT(static_cast<int>(results.size()) == op.num_results, "inference gave a wrong result count");
+  return results;
+}
+
+Node *Graph::addNode(const OpDef &op, std::vector<Value *> operands, AttrMap attrs, Location loc) {
+  attrs = checkAttributes(op, std::move(attrs), loc);
+  std::vector<TensorType> types;
+  for (Value *v : operands)
+    types.push_back(v->type);
+  std::vector<TensorType> results = inferTypes(op, types, attrs, loc);
+  return addNodeUnchecked(op, std::move(operands), std::move(attrs), std::move(results), std::move(loc));
+}
+
+Node *Graph::addNodeUnchecked(const OpDef &op, std::vector<Value *> operands, AttrMap attrs,
+                              std::vector<TensorType> result_types, Location loc) {
+  auto node = std::make_unique<Node>();
+  node->op = &op;
+  node->operands = std::move(operands);
+  node->attrs = std::move(attrs);
+  node->loc = std::move(loc);
+  for (size_t i = 0; i < result_types.size(); ++i) {
+    auto v = std::make_unique<Value>();
+    v->type = std::move(result_types[i]);
+    v->def = node.get();
+    v->index = static_cast<int>(i);
+    node->results.push_back(std::move(v));
+  }
+  nodes_.push_back(std::move(node));
+  return nodes_.back().get();
+}
+
+const GraphInput *Graph::findInput(std::string_view name) const {
+  for (const auto &in : inputs_)
+    if (in.name == name)
+      return &in;
+  return nullptr;
+}
+
+const GraphOutput *Graph::findOutput(std::string_view name) const {
+  for (const auto &out : outputs_)
+    if (out.name == name)
+      return &out;
+  return nullptr;
+}
+
+void Graph::replaceAllUsesWith(Value *from, Value *to) {
+  for (auto &node : nodes_)
+    for (Value *&v : node->operands)
+      if (v == from)
+        v = to;
+  for (auto &out : outputs_)
+    if (out.value == from)
+      out.value = to;
+}
+
+int Graph::numUses(const Value *v) const {
+  int n = 0;
+  for (const auto &node : nodes_)
+    n += static_cast<int>(std::count(node->operands.begin(), node->operands.end(), v));
+  for (const auto &out : outputs_)
+    n += out.value == v;
+  return n;
+}
+
+int Graph::removeDeadNodes() {
+  std::unordered_set<const Node *> live;
+  std::vector<const Node *> work;
+  auto mark = [&](const Value *v) {
+    if (v->def && live.insert(v->def).second)
+      work.push_back(v->def);
+  };
+  for (const auto &out : outputs_)
+    mark(out.value);
+  while (!work.empty()) {
+    const Node *n = work.back();
+    work.pop_back();
+    for (const Value *v : n->operands)
+      mark(v);
+  }
+  size_t before = nodes_.size();
+  std::erase_if(nodes_, [&](const std::unique_ptr<Node> &n) { return !live.count(n.get()); });
+  return static_cast<int>(before - nodes_.size());
+}
+
+void Graph::sortTopologically() {
+  std::unordered_map<const Node *, size_t> position;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    position[nodes_[i].get()] = i;
+  enum State : char { Unvisited, Visiting, Done };
+  std::vector<State> state(nodes_.size(), Unvisited);
+  std::vector<std::unique_ptr<Node>> sorted;
+  sorted.reserve(nodes_.size());
+  // Iterative post-order DFS: operands first, then the node, visiting roots in current order.
+  for (size_t root = 0; root < nodes_.size(); ++root) {
+    if (state[root] != Unvisited)
+      continue;
+    std::vector<std::pair<size_t, size_t>> stack{{root, 0}};
+    state[root] = Visiting;
+    while (!stack.empty()) {
+      auto &[idx, next] = stack.back();
+      Node *n = nodes_[idx].get();
+      if (next < n->operands.size()) {
+        Value *v = n->operands[next++];
+        if (!v->def)
+          continue;
+        auto it = position.find(v->def);
+        KILN_ASSERT(it != position.end(), "operand defined by a node outside the graph");
+        size_t d = it->second;
+        KILN_ASSERT(state[d] != Visiting, "cycle in graph");
+        if (state[d] == Unvisited) {
+          state[d] = Visiting;
+          stack.push_back({d, 0});
+        }
+        continue;
+      }
+      state[idx] = Done;
+      sorted.push_back(std::move(nodes_[idx]));
+      stack.pop_back();
+    }
+  }
+  nodes_ = std::move(sorted);
+}
+
+std::unique_ptr<Graph> Graph::clone() const {
+  auto g = std::make_unique<Graph>(name_);
+  std::unordered_map<const Value *, Value *> map;
+  for (const auto &in : inputs_)
+    map[in.value.get()] = g->addInput(in.name, in.kind, in.value->type, in.loc);
+  for (const auto &n : nodes_) {
+    std::vector<Value *> ops;
+    for (const Value *v : n->operands)
+      ops.push_back(map.at(v));
+    std::vector<TensorType> types;
+    for (const auto &r : n->results)
+      types.push_back(r->type);
+    Node *c = g->addNodeUnchecked(*n->op, std::move(ops), n->attrs, std::move(types), n->loc);
+    for (size_t i = 0; i < n->results.size(); ++i)
+      map[n->results[i].get()] = c->result(static_cast<int>(i));
+  }
+  for (const auto &out : outputs_)
+    g->addOutput(out.name, map.at(out.value), out.loc);
+  return g;
+}
+
+} // namespace kiln

@@ -1,0 +1,131 @@
+#pragma once
+// The graph IR: typed SSA values produced by nodes, named inputs and outputs, static shapes.
+//
+// Nodes are kept in a topological order. Rewrites may append nodes anywhere and then call
+// sortTopologically(), which restores an order that keeps the old one where it can.
+
+#include "ir/attributes.h"
+#include "ir/diagnostics.h"
+#include "ir/op.h"
+#include "ir/types.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+struct Node;
+
+/// An SSA value: a graph input or one result of a node.
+struct Value {
+  TensorType type;
+  Node *def = nullptr; ///< the producing node; null for a graph input
+  int index = 0;       ///< result number in def, or input number
+};
+
+/// What a graph input holds.
+enum class InputKind {
+  Data,      ///< fed each call (tokens, masks, the step number)
+  Parameter, ///< model weights
+  State,     ///< carried from call to call (optimizer moments); updated values are outputs
+};
+
+/// The spelling of an input kind in text IR ("data", "param", "state").
+std::string_view inputKindName(InputKind k);
+
+/// A named graph input.
+struct GraphInput {
+  std::string name;
+  InputKind kind = InputKind::Data;
+  std::unique_ptr<Value> value;
+  Location loc;
+};
+
+/// A named graph output.
+struct GraphOutput {
+  std::string name;
+  Value *value = nullptr;
+  Location loc;
+};
+
+/// One operation: an op of the table applied to operands, with attributes and a location.
+struct Node {
+  const OpDef *op = nullptr;
+  std::vector<Value *> operands;
+  std::vector<std::unique_ptr<Value>> results;
+  AttrMap attrs;
+  Location loc;
+
+  Value *result(int i = 0) const { return results.at(i).get(); }
+  std::string_view name() const { return op->name; }
+  bool is(std::string_view mnemonic) const { return op->name == mnemonic; }
+  const Attribute &attr(std::string_view name) const;
+  int64_t getInt(std::string_view name) const { return std::get<int64_t>(attr(name)); }
+  double getFloat(std::string_view name) const { return std::get<double>(attr(name)); }
+  bool getBool(std::string_view name) const { return std::get<bool>(attr(name)); }
+  const std::string &getString(std::string_view name) const { return std::get<std::string>(attr(name)); }
+  const IntList &getInts(std::string_view name) const { return std::get<IntList>(attr(name)); }
+  const FloatList &getFloats(std::string_view name) const { return std::get<FloatList>(attr(name)); }
+  DType getDType(std::string_view name) const { return std::get<DType>(attr(name)); }
+};
+
+/// A static dataflow graph with named inputs and outputs.
+class Graph {
+public:
+  explicit Graph(std::string name = "main") : name_(std::move(name)) {}
+  Graph(const Graph &) = delete;
+  Graph &operator=(const Graph &) = delete;
+
+  const std::string &name() const { return name_; }
+  void setName(std::string n) { name_ = std::move(n); }
+
+  /// Adds a named input; names must be unique among inputs.
+  Value *addInput(std::string name, InputKind kind, TensorType type, Location loc = {});
+  /// Adds a named output.
+  void addOutput(std::string name, Value *v, Location loc = {});
+  /// Appends a node whose result types are inferred; throws Error on a type or attribute error.
+  /// Missing attributes with defaults are filled in.
+  Node *addNode(const OpDef &op, std::vector<Value *> operands, AttrMap attrs, Location loc);
+  /// Appends a node with given result types, unchecked; the parser uses it and the verifier
+  /// checks it afterwards.
+  Node *addNodeUnchecked(const OpDef &op, std::vector<Value *> operands, AttrMap attrs,
+                         std::vector<TensorType> result_types, Location loc);
+
+  std::vector<GraphInput> &inputs() { return inputs_; }
+  const std::vector<GraphInput> &inputs() const { return inputs_; }
+  std::vector<GraphOutput> &outputs() { return outputs_; }
+  const std::vector<GraphOutput> &outputs() const { return outputs_; }
+  std::vector<std::unique_ptr<Node>> &nodes() { return nodes_; }
+  const std::vector<std::unique_ptr<Node>> &nodes() const { return nodes_; }
+  /// The input of this name, or nullptr.
+  const GraphInput *findInput(std::string_view name) const;
+  /// The output of this name, or nullptr.
+  const GraphOutput *findOutput(std::string_view name) const;
+
+  /// Makes every use of `from` (operands and outputs) use `to` instead.
+  void replaceAllUsesWith(Value *from, Value *to);
+  /// Number of operand and output uses of a value.
+  int numUses(const Value *v) const;
+  /// Removes nodes whose results nothing uses; returns how many were removed.
+  int removeDeadNodes();
+  /// Restores a topological order, keeping the current order where it is already valid.
+  void sortTopologically();
+  /// A deep copy.
+  std::unique_ptr<Graph> clone() const;
+
+private:
+  std::string name_;
+  std::vector<GraphInput> inputs_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<GraphOutput> outputs_;
+};
+
+/// Fills in defaults and checks attribute names and kinds against the op's declaration.
+/// Throws a located Error naming the attribute and the expected kind.
+AttrMap checkAttributes(const OpDef &op, AttrMap attrs, const Location &loc);
+/// Runs the op's type inference on operand types and (checked) attributes.
+std::vector<TensorType> inferTypes(const OpDef &op, const std::vector<TensorType> &operands,
+                                   const AttrMap &attrs, const Location &loc);
+
+} // namespace kiln

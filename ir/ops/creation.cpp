@@ -1,0 +1,107 @@
+// Ops that create tensors: constant, iota and the counter-based random op.
+
+#include "ir/ops/ops.h"
+#include "ir/philox.h"
+
+namespace kiln {
+namespace {
+
+void requireValidShape(const InferContext &ctx, const IntList &shape) {
+  for (int64_t d : shape)
+    if (d < 0)
+      ctx.error("shape {} has a negative dimension", shapeStr(shape));
+}
+
+std::vector<TensorType> inferConstant(const InferContext &ctx) {
+  const IntList &shape = ctx.getInts("shape");
+  requireValidShape(ctx, shape);
+  const auto &value = std::get<FloatList>(ctx.attrs.at("value"));
+  int64_t n = numElements(shape);
+  if (value.size() != 1 && static_cast<int64_t>(value.size()) != n)
+    ctx.error("value has {} elements; shape {} needs 1 (a splat) or {}", value.size(),
+              shapeStr(shape), n);
+  return {TensorType{ctx.getDType("dtype"), shape}};
+}
+
+std::vector<Literal> constantKernel(const Node &n, std::span<const Literal *const>) {
+  Literal out(ops::resultType(n));
+  const FloatList &value = n.getFloats("value");
+  for (int64_t i = 0; i < out.size(); ++i)
+    out.data[i] = value.size() == 1 ? value[0] : value[i];
+  return {out};
+}
+
+std::vector<TensorType> inferIota(const InferContext &ctx) {
+  const IntList &shape = ctx.getInts("shape");
+  requireValidShape(ctx, shape);
+  ctx.axis(ctx.getInt("axis"), static_cast<int64_t>(shape.size()));
+  DType dt = ctx.getDType("dtype");
+  if (dt == DType::boolean)
+    ctx.error("dtype must be numeric, found bool");
+  return {TensorType{dt, shape}};
+}
+
+std::vector<Literal> iotaKernel(const Node &n, std::span<const Literal *const>) {
+  Literal out(ops::resultType(n));
+  int64_t axis = *normalizeAxis(n.getInt("axis"), out.type.rank());
+  for (int64_t i = 0; i < out.size(); ++i)
+    out.data[i] = static_cast<double>(ops::unflatten(i, out.shape())[axis]);
+  return {out};
+}
+
+std::vector<TensorType> inferRandom(const InferContext &ctx) {
+  const TensorType &seed = ctx.operands[0];
+  if (!isInteger(seed.dtype) || seed.rank() != 0)
+    ctx.error("seed must be an integer scalar, found {}", seed.str());
+  const IntList &shape = ctx.getInts("shape");
+  requireValidShape(ctx, shape);
+  if (ctx.getInt("offset") < 0)
+    ctx.error("offset must be non-negative, found {}", ctx.getInt("offset"));
+  DType dt = ctx.getDType("dtype");
+  if (!isFloat(dt))
+    ctx.error("dtype must be floating-point, found {}", dtypeName(dt));
+  return {TensorType{dt, shape}};
+}
+
+std::vector<Literal> randomKernel(const Node &n, std::span<const Literal *const> in) {
+  Literal out(ops::resultType(n));
+  auto seed = static_cast<uint64_t>(static_cast<int64_t>(in[0]->data[0]));
+  auto offset = static_cast<uint64_t>(n.getInt("offset"));
+  for (int64_t i = 0; i < out.size(); ++i)
+    out.data[i] = philoxUniform(seed, offset + static_cast<uint64_t>(i));
+  return {out};
+}
+
+} // namespace
+
+void addCreationOps(std::vector<OpDef> &ops) {
+  ops.push_back(OpDef{.name = "constant",
+                      .summary = "a tensor given by its elements, or one element repeated",
+                      .attrs = {{"dtype", AttrKind::DType, Attribute(DType::f32)},
+                                {"shape", AttrKind::Ints, Attribute(IntList{})},
+                                {"value", AttrKind::Floats}},
+                      .infer = inferConstant,
+                      .reference = constantKernel,
+                      .differentiable = Differentiable::No});
+  ops.push_back(OpDef{.name = "iota",
+                      .summary = "each element's index along an axis",
+                      .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{0})},
+                                {"dtype", AttrKind::DType, Attribute(DType::i64)},
+                                {"shape", AttrKind::Ints}},
+                      .infer = inferIota,
+                      .reference = iotaKernel,
+                      .differentiable = Differentiable::No});
+  ops.push_back(OpDef{.name = "random_uniform",
+                      .summary = "uniform [0,1) numbers from Philox-4x32-10, keyed by a seed "
+                                 "operand; element i uses counter offset + i",
+                      .min_operands = 1,
+                      .max_operands = 1,
+                      .attrs = {{"dtype", AttrKind::DType, Attribute(DType::f32)},
+                                {"offset", AttrKind::Int, Attribute(int64_t{0})},
+                                {"shape", AttrKind::Ints}},
+                      .infer = inferRandom,
+                      .reference = randomKernel,
+                      .differentiable = Differentiable::No});
+}
+
+} // namespace kiln

@@ -1,0 +1,79 @@
+// Linear algebra: batched matmul with numpy-broadcast batch dimensions.
+
+#include "ir/ops/ops.h"
+
+namespace kiln {
+namespace {
+
+struct MatmulDims {
+  int64_t m, k, n;
+};
+
+MatmulDims dims(const Shape &a, const Shape &b, bool ta, bool tb) {
+  size_t ra = a.size(), rb = b.size();
+  return {ta ? a[ra - 1] : a[ra - 2], ta ? a[ra - 2] : a[ra - 1], tb ? b[rb - 2] : b[rb - 1]};
+}
+
+std::vector<TensorType> inferMatmul(const InferContext &ctx) {
+  const TensorType &a = ctx.operands[0], &b = ctx.operands[1];
+  if (a.rank() < 2 || b.rank() < 2)
+    ctx.error("operands must have rank 2 or more, found {} x {}", a.str(), b.str());
+  if (a.dtype != b.dtype || a.dtype == DType::boolean)
+    ctx.error("operands must share a numeric dtype, found {} x {}", a.str(), b.str());
+  bool ta = ctx.getBool("transpose_a"), tb = ctx.getBool("transpose_b");
+  MatmulDims d = dims(a.shape, b.shape, ta, tb);
+  int64_t kb = tb ? b.shape[b.rank() - 1] : b.shape[b.rank() - 2];
+  if (d.k != kb)
+    ctx.error("inner dimensions differ: {} x {}{}", shapeStr(a.shape), shapeStr(b.shape),
+              ta || tb ? fmt::format(" (transpose_a = {}, transpose_b = {})", ta, tb) : "");
+  Shape batch_a(a.shape.begin(), a.shape.end() - 2), batch_b(b.shape.begin(), b.shape.end() - 2);
+  auto batch = broadcastShapes(batch_a, batch_b);
+  if (!batch)
+    ctx.error("batch dimensions {} and {} do not broadcast", shapeStr(batch_a), shapeStr(batch_b));
+  Shape out = *batch;
+  out.push_back(d.m);
+  out.push_back(d.n);
+  return {TensorType{a.dtype, out}};
+}
+
+std::vector<Literal> matmulKernel(const Node &n, std::span<const Literal *const> in) {
+  const Literal &a = *in[0], &b = *in[1];
+  Literal out(ops::resultType(n));
+  bool ta = n.getBool("transpose_a"), tb = n.getBool("transpose_b");
+  MatmulDims d = dims(a.shape(), b.shape(), ta, tb);
+  Shape batch(out.shape().begin(), out.shape().end() - 2);
+  // Index the batches of each operand through broadcasting of their batch shapes.
+  auto batch_index = [&](const Shape &s) {
+    return ops::broadcastIndex(Shape(s.begin(), s.end() - 2), batch);
+  };
+  auto ia = batch_index(a.shape()), ib = batch_index(b.shape());
+  int64_t sa = d.m * d.k, sb = d.k * d.n;
+  for (int64_t p = 0; p < numElements(batch); ++p) {
+    const double *pa = a.data.data() + ia[p] * sa;
+    const double *pb = b.data.data() + ib[p] * sb;
+    double *po = out.data.data() + p * d.m * d.n;
+    for (int64_t i = 0; i < d.m; ++i)
+      for (int64_t j = 0; j < d.n; ++j) {
+        double acc = 0;
+        for (int64_t k = 0; k < d.k; ++k)
+          acc += (ta ? pa[k * d.m + i] : pa[i * d.k + k]) * (tb ? pb[j * d.k + k] : pb[k * d.n + j]);
+        po[i * d.n + j] = acc;
+      }
+  }
+  return {out};
+}
+
+} // namespace
+
+void addLinalgOps(std::vector<OpDef> &ops) {
+  ops.push_back(OpDef{.name = "matmul",
+                      .summary = "batched matrix product [..., m, k] x [..., k, n]",
+                      .min_operands = 2,
+                      .max_operands = 2,
+                      .attrs = {{"transpose_a", AttrKind::Bool, Attribute(false)},
+                                {"transpose_b", AttrKind::Bool, Attribute(false)}},
+                      .infer = inferMatmul,
+                      .reference = matmulKernel});
+}
+
+} // namespace kiln

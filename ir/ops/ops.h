@@ -1,0 +1,49 @@
+#pragma once
+// Shared pieces of the op families: each family file appends its OpDefs to the table, and the
+// helpers here keep inference and reference kernels short.
+
+#include "ir/graph.h"
+#include "ir/op.h"
+
+#include <functional>
+
+namespace kiln {
+
+void addCreationOps(std::vector<OpDef> &ops);
+void addElementwiseOps(std::vector<OpDef> &ops);
+void addReductionOps(std::vector<OpDef> &ops);
+void addShapeOps(std::vector<OpDef> &ops);
+void addIndexingOps(std::vector<OpDef> &ops);
+void addLinalgOps(std::vector<OpDef> &ops);
+void addNNOps(std::vector<OpDef> &ops);
+
+namespace ops {
+
+/// Result type of a node, for kernels.
+inline const TensorType &resultType(const Node &n, int i = 0) { return n.result(i)->type; }
+
+/// For each element of `to`, the flat index of the element of `from` that numpy broadcasting
+/// reads there. `from` must broadcast to `to`.
+std::vector<int64_t> broadcastIndex(const Shape &from, const Shape &to);
+
+/// Multi-index of a flat row-major index.
+std::vector<int64_t> unflatten(int64_t flat, const Shape &shape);
+
+/// Requires a floating-point operand.
+void requireFloat(const InferContext &ctx, int operand);
+
+/// Normalizes a list of axes (negative allowed), reporting duplicates and out-of-range axes.
+std::vector<int64_t> normalizeAxes(const InferContext &ctx, const IntList &axes, int64_t rank);
+
+/// Reduces `in` over the given (normalized, sorted) axes with a binary combiner.
+Literal reduce(const Literal &in, const std::vector<int64_t> &axes, bool keepdims, double init,
+               const std::function<double(double, double)> &combine, DType out_dtype);
+
+/// Shape after reducing the given axes.
+Shape reducedShape(const Shape &shape, const std::vector<int64_t> &axes, bool keepdims);
+
+/// Softmax along the last axis of a row-major buffer of rows of length n, in place.
+void softmaxRows(std::vector<double> &x, int64_t n);
+
+} // namespace ops
+} // namespace kiln

@@ -1,0 +1,190 @@
+// Ops that move elements without computing: reshape, transpose, broadcast_to, slice, concat.
+
+#include "ir/ops/ops.h"
+
+#include <algorithm>
+
+namespace kiln {
+namespace {
+
+using ops::resultType;
+
+std::vector<TensorType> inferReshape(const InferContext &ctx) {
+  const TensorType &x = ctx.operands[0];
+  const IntList &shape = ctx.getInts("shape");
+  for (int64_t d : shape)
+    if (d < 0)
+      ctx.error("shape {} has a negative dimension", shapeStr(shape));
+  if (numElements(shape) != x.numElements())
+    ctx.error("cannot reshape {} ({} elements) to {} ({} elements)", shapeStr(x.shape),
+              x.numElements(), shapeStr(shape), numElements(shape));
+  return {TensorType{x.dtype, shape}};
+}
+
+std::vector<Literal> reshapeKernel(const Node &n, std::span<const Literal *const> in) {
+  return {Literal(resultType(n), in[0]->data)};
+}
+
+std::vector<TensorType> inferTranspose(const InferContext &ctx) {
+  const TensorType &x = ctx.operands[0];
+  const IntList &perm = ctx.getInts("perm");
+  IntList sorted = perm;
+  std::sort(sorted.begin(), sorted.end());
+  bool valid = static_cast<int64_t>(perm.size()) == x.rank();
+  for (int64_t i = 0; valid && i < x.rank(); ++i)
+    valid = sorted[i] == i;
+  if (!valid)
+    ctx.error("perm {} is not a permutation of the {} axes of {}", shapeStr(perm), x.rank(), x.str());
+  Shape out;
+  for (int64_t p : perm)
+    out.push_back(x.shape[p]);
+  return {TensorType{x.dtype, out}};
+}
+
+std::vector<Literal> transposeKernel(const Node &n, std::span<const Literal *const> in) {
+  Literal out(resultType(n));
+  const IntList &perm = n.getInts("perm");
+  auto in_strides = stridesOf(in[0]->shape());
+  for (int64_t i = 0; i < out.size(); ++i) {
+    auto idx = ops::unflatten(i, out.shape());
+    int64_t src = 0;
+    for (size_t d = 0; d < perm.size(); ++d)
+      src += idx[d] * in_strides[perm[d]];
+    out.data[i] = in[0]->data[src];
+  }
+  return {out};
+}
+
+std::vector<TensorType> inferBroadcastTo(const InferContext &ctx) {
+  const TensorType &x = ctx.operands[0];
+  const IntList &shape = ctx.getInts("shape");
+  auto b = broadcastShapes(x.shape, shape);
+  if (!b || *b != shape)
+    ctx.error("cannot broadcast {} to {}", shapeStr(x.shape), shapeStr(shape));
+  return {TensorType{x.dtype, shape}};
+}
+
+std::vector<Literal> broadcastToKernel(const Node &n, std::span<const Literal *const> in) {
+  Literal out(resultType(n));
+  auto idx = ops::broadcastIndex(in[0]->shape(), out.shape());
+  for (int64_t i = 0; i < out.size(); ++i)
+    out.data[i] = in[0]->data[idx[i]];
+  return {out};
+}
+
+std::vector<TensorType> inferSlice(const InferContext &ctx) {
+  const TensorType &x = ctx.operands[0];
+  const IntList &start = ctx.getInts("start"), &limit = ctx.getInts("limit");
+  IntList stride = ctx.getInts("stride");
+  if (stride.empty())
+    stride.assign(x.shape.size(), 1);
+  if (static_cast<int64_t>(start.size()) != x.rank() || static_cast<int64_t>(limit.size()) != x.rank() ||
+      static_cast<int64_t>(stride.size()) != x.rank())
+    ctx.error("start, limit and stride need {} entries for {}, found {}, {} and {}", x.rank(),
+              x.str(), start.size(), limit.size(), stride.size());
+  Shape out;
+  for (int64_t d = 0; d < x.rank(); ++d) {
+    if (stride[d] < 1)
+      ctx.error("stride {} on axis {} must be positive", stride[d], d);
+    if (start[d] < 0 || start[d] > limit[d] || limit[d] > x.shape[d])
+      ctx.error("range [{}, {}) on axis {} is outside 0..{}", start[d], limit[d], d, x.shape[d]);
+    out.push_back((limit[d] - start[d] + stride[d] - 1) / stride[d]);
+  }
+  return {TensorType{x.dtype, out}};
+}
+
+std::vector<Literal> sliceKernel(const Node &n, std::span<const Literal *const> in) {
+  Literal out(resultType(n));
+  const IntList &start = n.getInts("start");
+  IntList stride = n.getInts("stride");
+  if (stride.empty())
+    stride.assign(start.size(), 1);
+  auto in_strides = stridesOf(in[0]->shape());
+  for (int64_t i = 0; i < out.size(); ++i) {
+    auto idx = ops::unflatten(i, out.shape());
+    int64_t src = 0;
+    for (size_t d = 0; d < idx.size(); ++d)
+      src += (start[d] + idx[d] * stride[d]) * in_strides[d];
+    out.data[i] = in[0]->data[src];
+  }
+  return {out};
+}
+
+std::vector<TensorType> inferConcat(const InferContext &ctx) {
+  const TensorType &first = ctx.operands[0];
+  int64_t axis = ctx.axis(ctx.getInt("axis"), first.rank());
+  Shape out = first.shape;
+  out[axis] = 0;
+  for (size_t i = 0; i < ctx.operands.size(); ++i) {
+    const TensorType &t = ctx.operands[i];
+    if (t.dtype != first.dtype || t.rank() != first.rank())
+      ctx.error("operand {} is {}, expected {} of rank {}", i, t.str(), dtypeName(first.dtype), first.rank());
+    for (int64_t d = 0; d < t.rank(); ++d)
+      if (d != axis && t.shape[d] != first.shape[d])
+        ctx.error("operand {} has shape {}, which differs from {} outside axis {}", i,
+                  shapeStr(t.shape), shapeStr(first.shape), axis);
+    out[axis] += t.shape[axis];
+  }
+  return {TensorType{first.dtype, out}};
+}
+
+std::vector<Literal> concatKernel(const Node &n, std::span<const Literal *const> in) {
+  Literal out(resultType(n));
+  int64_t axis = *normalizeAxis(n.getInt("axis"), out.type.rank());
+  // Rows of the output: everything before the axis; each operand contributes a chunk per row.
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= out.shape()[d];
+  int64_t pos = 0;
+  for (int64_t r = 0; r < outer; ++r)
+    for (const Literal *x : in) {
+      int64_t chunk = outer ? x->size() / outer : 0;
+      std::copy_n(x->data.begin() + r * chunk, chunk, out.data.begin() + pos);
+      pos += chunk;
+    }
+  return {out};
+}
+
+} // namespace
+
+void addShapeOps(std::vector<OpDef> &ops) {
+  ops.push_back(OpDef{.name = "reshape",
+                      .summary = "same elements in row-major order, new shape",
+                      .min_operands = 1,
+                      .max_operands = 1,
+                      .attrs = {{"shape", AttrKind::Ints}},
+                      .infer = inferReshape,
+                      .reference = reshapeKernel});
+  ops.push_back(OpDef{.name = "transpose",
+                      .summary = "permutes axes: result axis i is operand axis perm[i]",
+                      .min_operands = 1,
+                      .max_operands = 1,
+                      .attrs = {{"perm", AttrKind::Ints}},
+                      .infer = inferTranspose,
+                      .reference = transposeKernel});
+  ops.push_back(OpDef{.name = "broadcast_to",
+                      .summary = "numpy broadcasting to an explicit shape",
+                      .min_operands = 1,
+                      .max_operands = 1,
+                      .attrs = {{"shape", AttrKind::Ints}},
+                      .infer = inferBroadcastTo,
+                      .reference = broadcastToKernel});
+  ops.push_back(OpDef{.name = "slice",
+                      .summary = "elements start[d] <= i < limit[d] stepping by stride[d]",
+                      .min_operands = 1,
+                      .max_operands = 1,
+                      .attrs = {{"limit", AttrKind::Ints},
+                                {"start", AttrKind::Ints},
+                                {"stride", AttrKind::Ints, Attribute(IntList{})}},
+                      .infer = inferSlice,
+                      .reference = sliceKernel});
+  ops.push_back(OpDef{.name = "concat",
+                      .summary = "joins operands along an axis",
+                      .min_operands = 1,
+                      .max_operands = -1,
+                      .attrs = {{"axis", AttrKind::Int}},
+                      .infer = inferConcat,
+                      .reference = concatKernel});
+}
+
+} // namespace kiln

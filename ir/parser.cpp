@@ -1,0 +1,431 @@
+#include "ir/parser.h"
+
+#include "ir/verifier.h"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <unordered_map>
+
+namespace kiln {
+namespace {
+
+enum class Tok { Ident, PercentId, AtId, String, Int, Float, Punct, End };
+
+struct Token {
+  Tok kind = Tok::End;
+  std::string text; ///< identifier, string contents, number spelling or the punctuation char
+  Location loc;
+};
+
+std::string describe(const Token &t) {
+  switch (t.kind) {
+  case Tok::End: return "end of input";
+  case Tok::String: return fmt::format("string \"{}\"", t.text);
+  case Tok::PercentId: return fmt::format("'%{}'", t.text);
+  case Tok::AtId: return fmt::format("'@{}'", t.text);
+  default: return fmt::format("'{}'", t.text);
+  }
+}
+
+class Lexer {
+public:
+  Lexer(std::string_view text, const std::string &file, int first_line)
+      : text_(text), file_(file), line_(first_line) {}
+
+  Token next() {
+    skipSpaceAndComments();
+    Token t;
+    t.loc = Location{file_, line_, col_, true};
+    if (pos_ >= text_.size())
+      return t;
+    char c = text_[pos_];
+    auto isIdChar = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '$' || ch == '-'; };
+    if (c == '%' || c == '@') {
+      advance();
+      t.kind = c == '%' ? Tok::PercentId : Tok::AtId;
+      while (pos_ < text_.size() && isIdChar(text_[pos_]))
+        t.text += advance();
+      if (t.text.empty())
+        throw Error(t.loc, fmt::format("expected a name after '{}'", c));
+      return t;
+    }
+    if (c == '"') {
+      advance();
+      t.kind = Tok::String;
+      while (true) {
+        if (pos_ >= text_.size() || text_[pos_] == '\n')
+          throw Error(t.loc, "unterminated string");
+        char ch = advance();
+        if (ch == '"')
+          break;
+        if (ch == '\\' && pos_ < text_.size())
+          ch = advance();
+        t.text += ch;
+      }
+      return t;
+    }
+    if (std::isdigit(static_cast<unsigned char>(c)) || (c == '-' && pos_ + 1 < text_.size() &&
+                                                        (std::isdigit(static_cast<unsigned char>(text_[pos_ + 1])) ||
+                                                         text_.substr(pos_ + 1, 3) == "inf"))) {
+      t.kind = Tok::Int;
+      t.text += advance();
+      if (text_.substr(pos_, 3) == "inf") {
+        t.text += "inf";
+        pos_ += 3;
+        col_ += 3;
+        t.kind = Tok::Float;
+        return t;
+      }
+      while (pos_ < text_.size()) {
+        char ch = text_[pos_];
+        if (std::isdigit(static_cast<unsigned char>(ch))) {
+          t.text += advance();
+        } else if (ch == '.' || ch == 'e' || ch == 'E') {
+          t.kind = Tok::Float;
+          t.text += advance();
+          if ((ch == 'e' || ch == 'E') && pos_ < text_.size() && (text_[pos_] == '-' || text_[pos_] == '+'))
+            t.text += advance();
+        } else {
+          break;
+        }
+      }
+      return t;
+    }
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      t.kind = Tok::Ident;
+      while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_' || text_[pos_] == '.'))
+        t.text += advance();
+      return t;
+    }
+    if (std::string_view("()[]{}:,=#").find(c) != std::string_view::npos) {
+      t.kind = Tok::Punct;
+      t.text = std::string(1, advance());
+      return t;
+    }
+    throw Error(t.loc, fmt::format("unexpected character '{}'", c));
+  }
+
+private:
+  char advance() {
+    char c = text_[pos_++];
+    if (c == '\n') {
+      ++line_;
+      col_ = 1;
+    } else {
+      ++col_;
+    }
+    return c;
+  }
+  void skipSpaceAndComments() {
+    while (pos_ < text_.size()) {
+      if (std::isspace(static_cast<unsigned char>(text_[pos_]))) {
+        advance();
+      } else if (text_.substr(pos_, 2) == "//") {
+        while (pos_ < text_.size() && text_[pos_] != '\n')
+          advance();
+      } else {
+        break;
+      }
+    }
+  }
+
+  std::string_view text_;
+  const std::string &file_;
+  size_t pos_ = 0;
+  int line_;
+  int col_ = 1;
+};
+
+class Parser {
+public:
+  Parser(std::string_view text, const std::string &file, int first_line) : lex_(text, file, first_line) {
+    tok_ = lex_.next();
+  }
+
+  std::unique_ptr<Graph> parse() {
+    expectIdent("graph");
+    Token name = expect(Tok::AtId, "a graph name like '@main'");
+    auto g = std::make_unique<Graph>(name.text);
+    graph_ = g.get();
+    expectPunct("{");
+    while (!isPunct("}")) {
+      if (tok_.kind == Tok::End)
+        error(tok_, "expected '}' to close the graph, found end of input");
+      if (isIdent("input"))
+        parseInput();
+      else if (isIdent("output"))
+        parseOutput();
+      else if (tok_.kind == Tok::PercentId)
+        parseNode();
+      else
+        error(tok_, fmt::format("expected 'input', 'output' or a node like '%0 = ...', found {}", describe(tok_)));
+    }
+    take();
+    if (tok_.kind != Tok::End)
+      error(tok_, fmt::format("expected end of input after the graph, found {}", describe(tok_)));
+    verifyGraph(*g);
+    return g;
+  }
+
+private:
+  [[noreturn]] void error(const Token &at, std::string msg) { throw Error(at.loc, std::move(msg)); }
+
+  Token take() {
+    Token t = std::move(tok_);
+    tok_ = lex_.next();
+    return t;
+  }
+  bool isPunct(std::string_view p) const { return tok_.kind == Tok::Punct && tok_.text == p; }
+  bool isIdent(std::string_view id) const { return tok_.kind == Tok::Ident && tok_.text == id; }
+  Token expect(Tok kind, std::string_view what) {
+    if (tok_.kind != kind)
+      error(tok_, fmt::format("expected {}, found {}", what, describe(tok_)));
+    return take();
+  }
+  void expectPunct(std::string_view p) {
+    if (!isPunct(p))
+      error(tok_, fmt::format("expected '{}', found {}", p, describe(tok_)));
+    take();
+  }
+  void expectIdent(std::string_view id) {
+    if (!isIdent(id))
+      error(tok_, fmt::format("expected '{}', found {}", id, describe(tok_)));
+    take();
+  }
+
+  int64_t parseInt(std::string_view what) {
+    Token t = expect(Tok::Int, what);
+    int64_t v = 0;
+    auto res = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
+    if (res.ec != std::errc() || res.ptr != t.text.data() + t.text.size())
+      error(t, fmt::format("integer '{}' is out of range", t.text));
+    return v;
+  }
+
+  TensorType parseType() {
+    Token t = expect(Tok::Ident, "a type like 'f32[2,3]'");
+    auto dtype = parseDType(t.text);
+    if (!dtype)
+      error(t, fmt::format("unknown dtype '{}'; expected f32, f64, bf16, i32, i64 or bool", t.text));
+    TensorType type{*dtype, {}};
+    expectPunct("[");
+    while (!isPunct("]")) {
+      if (!type.shape.empty())
+        expectPunct(",");
+      Token d = tok_;
+      int64_t dim = parseInt("a dimension");
+      if (dim < 0)
+        error(d, fmt::format("dimension {} is negative", dim));
+      type.shape.push_back(dim);
+    }
+    take();
+    return type;
+  }
+
+  std::optional<Location> parseLoc() {
+    if (!isIdent("loc"))
+      return std::nullopt;
+    take();
+    expectPunct("(");
+    Location loc;
+    loc.file = expect(Tok::String, "a file name string").text;
+    expectPunct(":");
+    loc.line = static_cast<int>(parseInt("a line number"));
+    if (isPunct(":")) {
+      take();
+      loc.col = static_cast<int>(parseInt("a column number"));
+    }
+    expectPunct(")");
+    return loc;
+  }
+
+  void parseInput() {
+    Token start = take();
+    Token kind = expect(Tok::Ident, "an input kind (data, param or state)");
+    InputKind k;
+    if (kind.text == "data")
+      k = InputKind::Data;
+    else if (kind.text == "param")
+      k = InputKind::Parameter;
+    else if (kind.text == "state")
+      k = InputKind::State;
+    else
+      error(kind, fmt::format("unknown input kind '{}'; expected data, param or state", kind.text));
+    Token name = expect(Tok::PercentId, "an input name like '%x'");
+    if (values_.count(name.text))
+      error(name, fmt::format("redefinition of '%{}'", name.text));
+    expectPunct(":");
+    TensorType type = parseType();
+    Location loc = parseLoc().value_or(start.loc);
+    values_[name.text] = graph_->addInput(name.text, k, type, loc);
+  }
+
+  Value *parseValueRef() {
+    Token name = expect(Tok::PercentId, "a value like '%0'");
+    std::string key = name.text;
+    if (isPunct("#")) {
+      take();
+      key += "#" + std::to_string(parseInt("a result number"));
+    }
+    auto it = values_.find(key);
+    if (it == values_.end())
+      error(name, fmt::format("use of undefined value '%{}'", key));
+    return it->second;
+  }
+
+  Attribute parseAttrValue() {
+    Token t = tok_;
+    if (t.kind == Tok::Int) {
+      return Attribute(parseInt("an integer"));
+    }
+    if (t.kind == Tok::Float || (t.kind == Tok::Ident && (t.text == "inf" || t.text == "nan"))) {
+      take();
+      return Attribute(parseFloat(t));
+    }
+    if (t.kind == Tok::String)
+      return Attribute(take().text);
+    if (t.kind == Tok::Ident) {
+      take();
+      if (t.text == "true" || t.text == "false")
+        return Attribute(t.text == "true");
+      if (auto dt = parseDType(t.text))
+        return Attribute(*dt);
+      error(t, fmt::format("expected an attribute value, found '{}'", t.text));
+    }
+    if (isPunct("[")) {
+      take();
+      IntList ints;
+      FloatList floats;
+      bool any_float = false;
+      while (!isPunct("]")) {
+        if (!floats.empty())
+          expectPunct(",");
+        Token e = tok_;
+        if (e.kind == Tok::Int) {
+          int64_t v = parseInt("an integer");
+          ints.push_back(v);
+          floats.push_back(static_cast<double>(v));
+        } else if (e.kind == Tok::Float || (e.kind == Tok::Ident && (e.text == "inf" || e.text == "nan"))) {
+          take();
+          any_float = true;
+          floats.push_back(parseFloat(e));
+        } else {
+          error(e, fmt::format("expected a number in the list, found {}", describe(e)));
+        }
+      }
+      take();
+      return any_float ? Attribute(floats) : Attribute(ints);
+    }
+    error(t, fmt::format("expected an attribute value, found {}", describe(t)));
+  }
+
+  double parseFloat(const Token &t) {
+    if (t.text == "inf")
+      return INFINITY;
+    if (t.text == "-inf")
+      return -INFINITY;
+    if (t.text == "nan")
+      return NAN;
+    double v = 0;
+    auto res = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
+    if (res.ec != std::errc() || res.ptr != t.text.data() + t.text.size())
+      error(t, fmt::format("malformed number '{}'", t.text));
+    return v;
+  }
+
+  void parseNode() {
+    Token result = take();
+    if (values_.count(result.text) || values_.count(result.text + "#0"))
+      error(result, fmt::format("redefinition of '%{}'", result.text));
+    int64_t count = 1;
+    bool multi = false;
+    if (isPunct(":")) {
+      take();
+      Token c = tok_;
+      count = parseInt("a result count");
+      if (count < 1)
+        error(c, "result count must be positive");
+      multi = true;
+    }
+    expectPunct("=");
+    Token opname = expect(Tok::Ident, "an op name");
+    const OpDef *op = lookupOp(opname.text);
+    if (!op)
+      error(opname, fmt::format("unknown op '{}'", opname.text));
+    expectPunct("(");
+    std::vector<Value *> operands;
+    while (!isPunct(")")) {
+      if (!operands.empty())
+        expectPunct(",");
+      operands.push_back(parseValueRef());
+    }
+    take();
+    AttrMap attrs;
+    if (isPunct("{")) {
+      take();
+      while (!isPunct("}")) {
+        if (!attrs.empty())
+          expectPunct(",");
+        Token name = expect(Tok::Ident, "an attribute name");
+        expectPunct("=");
+        if (!attrs.emplace(name.text, parseAttrValue()).second)
+          error(name, fmt::format("attribute '{}' is given twice", name.text));
+      }
+      take();
+    }
+    expectPunct(":");
+    std::vector<TensorType> types{parseType()};
+    while (isPunct(",")) {
+      take();
+      types.push_back(parseType());
+    }
+    Location loc = parseLoc().value_or(opname.loc);
+    if (static_cast<int64_t>(types.size()) != count)
+      error(opname, fmt::format("{}: {} result types given for {} result{}", op->name, types.size(), count,
+                                count == 1 ? "" : "s"));
+    // Check the node where it is written, so errors point into this file.
+    attrs = checkAttributes(*op, std::move(attrs), opname.loc);
+    std::vector<TensorType> operand_types;
+    for (Value *v : operands)
+      operand_types.push_back(v->type);
+    std::vector<TensorType> inferred = inferTypes(*op, operand_types, attrs, opname.loc);
+    if (inferred.size() != types.size())
+      error(opname, fmt::format("{}: the op has {} result{}, found {}", op->name, inferred.size(),
+                                inferred.size() == 1 ? "" : "s", types.size()));
+    for (size_t i = 0; i < types.size(); ++i)
+      if (types[i] != inferred[i])
+        error(opname, fmt::format("{}: result {} is declared {}, but the operands give {}", op->name, i,
+                                  types[i].str(), inferred[i].str()));
+    Node *n = graph_->addNodeUnchecked(*op, std::move(operands), std::move(attrs), std::move(types), loc);
+    if (multi) {
+      for (int64_t i = 0; i < count; ++i)
+        values_[result.text + "#" + std::to_string(i)] = n->result(static_cast<int>(i));
+    } else {
+      values_[result.text] = n->result();
+    }
+  }
+
+  void parseOutput() {
+    Token start = take();
+    Token name = expect(Tok::String, "an output name string");
+    expectPunct("=");
+    Value *v = parseValueRef();
+    if (graph_->findOutput(name.text))
+      error(name, fmt::format("output \"{}\" is declared twice", name.text));
+    graph_->addOutput(name.text, v, start.loc);
+  }
+
+  Lexer lex_;
+  Token tok_;
+  Graph *graph_ = nullptr;
+  std::unordered_map<std::string, Value *> values_;
+};
+
+} // namespace
+
+std::unique_ptr<Graph> parseGraph(std::string_view text, const std::string &filename, int first_line) {
+  return Parser(text, filename, first_line).parse();
+}
+
+} // namespace kiln

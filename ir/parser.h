@@ -1,0 +1,17 @@
+#pragma once
+// Reads the text form printed by printGraph back into a graph.
+
+#include "ir/graph.h"
+
+#include <memory>
+#include <string_view>
+
+namespace kiln {
+
+/// Parses one graph. Errors are thrown as Error located in `filename`; `first_line` is the
+/// line number of the text's first line (for chunks of a split input file). The result is
+/// verified: every node's types are checked against inference as it is read.
+std::unique_ptr<Graph> parseGraph(std::string_view text, const std::string &filename,
+                                  int first_line = 1);
+
+} // namespace kiln

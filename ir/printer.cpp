@@ -1,0 +1,63 @@
+#include "ir/printer.h"
+
+#include <unordered_map>
+
+namespace kiln {
+
+namespace {
+
+std::string locStr(const Location &loc) {
+  if (!loc.known() || loc.in_ir_text)
+    return "";
+  std::string file = attrStr(Attribute(loc.file));
+  return loc.col > 0 ? fmt::format(" loc({}:{}:{})", file, loc.line, loc.col)
+                     : fmt::format(" loc({}:{})", file, loc.line);
+}
+
+} // namespace
+
+std::string printGraph(const Graph &g, const PrintOptions &opts) {
+  std::unordered_map<const Value *, std::string> names;
+  std::string out = fmt::format("graph @{} {{\n", g.name());
+  for (const auto &in : g.inputs()) {
+    names[in.value.get()] = "%" + in.name;
+    out += fmt::format("  input {} %{}: {}{}\n", inputKindName(in.kind), in.name, in.value->type.str(),
+                       opts.locations ? locStr(in.loc) : "");
+  }
+  int next = 0;
+  for (const auto &n : g.nodes()) {
+    std::string id = fmt::format("%{}", next++);
+    if (n->results.size() == 1) {
+      names[n->result()] = id;
+      out += "  " + id;
+    } else {
+      for (size_t i = 0; i < n->results.size(); ++i)
+        names[n->results[i].get()] = fmt::format("{}#{}", id, i);
+      out += fmt::format("  {}:{}", id, n->results.size());
+    }
+    out += fmt::format(" = {}(", n->name());
+    for (size_t i = 0; i < n->operands.size(); ++i)
+      out += (i ? ", " : "") + names.at(n->operands[i]);
+    out += ")";
+    std::string attrs;
+    for (const auto &[name, value] : n->attrs) {
+      const AttrSpec *spec = n->op->attrSpec(name);
+      if (spec && spec->default_value && *spec->default_value == value)
+        continue;
+      attrs += fmt::format("{}{} = {}", attrs.empty() ? "" : ", ", name, attrStr(value));
+    }
+    if (!attrs.empty())
+      out += " {" + attrs + "}";
+    out += " : ";
+    for (size_t i = 0; i < n->results.size(); ++i)
+      out += (i ? ", " : "") + n->results[i]->type.str();
+    if (opts.locations)
+      out += locStr(n->loc);
+    out += "\n";
+  }
+  for (const auto &o : g.outputs())
+    out += fmt::format("  output {} = {}\n", attrStr(Attribute(o.name)), names.at(o.value));
+  return out + "}\n";
+}
+
+} // namespace kiln

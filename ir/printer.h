@@ -1,0 +1,29 @@
+#pragma once
+// The text form of a graph. Example:
+//
+//   graph @main {
+//     input data %x: f32[2,3]
+//     input param %w: f32[3,4]
+//     %0 = matmul(%x, %w) : f32[2,4] loc("model.cpp":12:5)
+//     %1 = reduce_sum(%0) {axes = [1]} : f32[2]
+//     output "y" = %1
+//   }
+//
+// Values are numbered in order; a node with several results is "%3:2 = ..." and its results
+// are used as %3#0 and %3#1. Attributes equal to their declared default are not printed.
+
+#include "ir/graph.h"
+
+#include <string>
+
+namespace kiln {
+
+/// Options of the printer.
+struct PrintOptions {
+  bool locations = true; ///< print loc(...) after nodes that carry one
+};
+
+/// Prints a graph in the text form that parseGraph reads back.
+std::string printGraph(const Graph &g, const PrintOptions &opts = {});
+
+} // namespace kiln

@@ -1,0 +1,54 @@
+#pragma once
+// Element types and static tensor types of the graph IR.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln {
+
+/// Element type of a tensor.
+enum class DType { f32, f64, bf16, i32, i64, boolean };
+
+/// Dimensions of a static shape; a scalar has none.
+using Shape = std::vector<int64_t>;
+
+/// The spelling of a dtype in text IR and diagnostics ("f32", "bool", ...).
+std::string_view dtypeName(DType t);
+/// Parses a dtype spelling; nullopt when the name is unknown.
+std::optional<DType> parseDType(std::string_view name);
+/// Size in bytes of one element when stored (bool takes one byte).
+int64_t dtypeSize(DType t);
+/// True for f32, f64 and bf16.
+bool isFloat(DType t);
+/// True for i32 and i64.
+bool isInteger(DType t);
+
+/// Number of elements of a shape (1 for a scalar).
+int64_t numElements(const Shape &shape);
+/// Prints a shape as "[2,3]".
+std::string shapeStr(const Shape &shape);
+/// Row-major strides of a shape, in elements.
+std::vector<int64_t> stridesOf(const Shape &shape);
+
+/// A static tensor type: element type and shape.
+struct TensorType {
+  DType dtype = DType::f32;
+  Shape shape;
+
+  int64_t rank() const { return static_cast<int64_t>(shape.size()); }
+  int64_t numElements() const { return kiln::numElements(shape); }
+  bool operator==(const TensorType &) const = default;
+  /// Prints the type as in text IR: "f32[2,3]", a scalar as "f32[]".
+  std::string str() const;
+};
+
+/// Resolves a possibly negative axis against a rank; nullopt when out of range.
+std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);
+
+/// Numpy broadcasting of two shapes; nullopt when they are incompatible.
+std::optional<Shape> broadcastShapes(const Shape &a, const Shape &b);
+
+} // namespace kiln

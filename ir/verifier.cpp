@@ -1,0 +1,51 @@
+#include "ir/verifier.h"
+
+#include <unordered_set>
+
+namespace kiln {
+
+void verifyGraph(const Graph &g) {
+  std::unordered_set<const Value *> defined;
+  std::unordered_set<std::string> names;
+  for (const auto &in : g.inputs()) {
+    if (!names.insert(in.name).second)
+      throw Error(in.loc, fmt::format("input '%{}' is declared twice", in.name));
+    defined.insert(in.value.get());
+  }
+  for (const auto &n : g.nodes()) {
+    for (size_t i = 0; i < n->operands.size(); ++i)
+      if (!defined.count(n->operands[i]))
+        throw Error(n->loc, fmt::format("{}: operand {} is used before it is defined", n->name(), i));
+    for (const auto &[name, value] : n->attrs) {
+      const AttrSpec *spec = n->op->attrSpec(name);
+      if (!spec || attrKind(value) != spec->kind)
+        throw Error(n->loc, fmt::format("{}: attribute '{}' is not declared as {}", n->name(), name,
+                                        spec ? attrKindName(spec->kind) : "an attribute of the op"));
+    }
+    for (const AttrSpec &spec : n->op->attrs)
+      if (!n->attrs.count(std::string(spec.name)))
+        throw Error(n->loc, fmt::format("{}: attribute '{}' is missing", n->name(), spec.name));
+    std::vector<TensorType> operand_types;
+    for (const Value *v : n->operands)
+      operand_types.push_back(v->type);
+    std::vector<TensorType> inferred = inferTypes(*n->op, operand_types, n->attrs, n->loc);
+    if (inferred.size() != n->results.size())
+      throw Error(n->loc, fmt::format("{}: expected {} results, found {}", n->name(), inferred.size(),
+                                      n->results.size()));
+    for (size_t i = 0; i < inferred.size(); ++i) {
+      if (inferred[i] != n->results[i]->type)
+        throw Error(n->loc, fmt::format("{}: result {} has type {}, but the operands give {}", n->name(),
+                                        i, n->results[i]->type.str(), inferred[i].str()));
+      defined.insert(n->results[i].get());
+    }
+  }
+  names.clear();
+  for (const auto &o : g.outputs()) {
+    if (!names.insert(o.name).second)
+      throw Error(o.loc, fmt::format("output \"{}\" is declared twice", o.name));
+    if (!defined.count(o.value))
+      throw Error(o.loc, fmt::format("output \"{}\" refers to a value that is not defined", o.name));
+  }
+}
+
+} // namespace kiln

@@ -1,0 +1,12 @@
+#pragma once
+// The verifier: the invariants every graph must keep between passes.
+
+#include "ir/graph.h"
+
+namespace kiln {
+
+/// Checks operand counts, attributes, result types against inference, definition before use,
+/// and unique input and output names. Throws the first violation as a located Error.
+void verifyGraph(const Graph &g);
+
+} // namespace kiln

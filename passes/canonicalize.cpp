@@ -1,0 +1,115 @@
+// Canonicalization: constant folding, algebraic identities, and chains of reshape, transpose,
+// broadcast_to and cast collapsed. Every rule keeps values bit for bit, except that x + 0 and
+// x - 0 return x where IEEE arithmetic would turn a -0 into +0.
+
+#include "passes/rewrite.h"
+
+#include <algorithm>
+
+namespace kiln {
+namespace {
+
+/// Results larger than this are not folded: the constant would bloat the IR.
+constexpr int64_t kMaxFoldedElements = 1024;
+
+bool isConstant(const Value *v) { return v->def && v->def->is("constant"); }
+
+Value *foldConstants(Node &n, Builder &b) {
+  if (n.operands.empty() || n.is("random_uniform") ||
+      n.result()->type.numElements() > kMaxFoldedElements)
+    return nullptr;
+  if (!std::all_of(n.operands.begin(), n.operands.end(), isConstant))
+    return nullptr;
+  std::vector<Literal> args;
+  for (const Value *v : n.operands)
+    args.push_back(v->def->op->reference(*v->def, {})[0]);
+  std::vector<const Literal *> ptrs;
+  for (const Literal &l : args)
+    ptrs.push_back(&l);
+  Literal r = n.op->reference(n, ptrs)[0];
+  r.type = n.result()->type;
+  r.roundToDType();
+  return b.constant(std::move(r.data), r.type.dtype, r.type.shape);
+}
+
+/// x when x already has the root's type (so dropping the op changes nothing).
+Value *sameType(Node &n, Value *x) { return x->type == n.result()->type ? x : nullptr; }
+
+/// The other operand of a binary node when `v` is a splat constant of `value`.
+Value *identityOperand(Node &n, double value, bool commutes) {
+  if (splatValue(n.operands[1]) == value)
+    return sameType(n, n.operands[0]);
+  if (commutes && splatValue(n.operands[0]) == value)
+    return sameType(n, n.operands[1]);
+  return nullptr;
+}
+
+Value *addZero(Node &n, Builder &) { return identityOperand(n, 0.0, true); }
+Value *subZero(Node &n, Builder &) { return identityOperand(n, 0.0, false); }
+Value *mulOne(Node &n, Builder &) { return identityOperand(n, 1.0, true); }
+Value *divOne(Node &n, Builder &) { return identityOperand(n, 1.0, false); }
+Value *powOne(Node &n, Builder &) { return identityOperand(n, 1.0, false); }
+
+Value *negNeg(Node &n, Builder &) {
+  Value *x = n.operands[0];
+  return x->def && x->def->is("neg") ? x->def->operands[0] : nullptr;
+}
+
+Value *reshapeChain(Node &n, Builder &b) {
+  Value *x = n.operands[0];
+  if (x->type.shape == n.result()->type.shape)
+    return x;
+  if (x->def && x->def->is("reshape"))
+    return b.create("reshape", {x->def->operands[0]}, {{"shape", n.getInts("shape")}});
+  return nullptr;
+}
+
+Value *transposeChain(Node &n, Builder &b) {
+  const IntList &perm = n.getInts("perm");
+  Value *x = n.operands[0];
+  bool identity = true;
+  for (size_t i = 0; i < perm.size(); ++i)
+    identity &= perm[i] == static_cast<int64_t>(i);
+  if (identity)
+    return x;
+  if (!x->def || !x->def->is("transpose"))
+    return nullptr;
+  // transpose(transpose(y, p1), p2) reads y's axis p1[p2[i]] at result axis i.
+  const IntList &inner = x->def->getInts("perm");
+  IntList composed;
+  for (int64_t p : perm)
+    composed.push_back(inner[p]);
+  return b.create("transpose", {x->def->operands[0]}, {{"perm", composed}});
+}
+
+Value *broadcastSame(Node &n, Builder &) { return sameType(n, n.operands[0]); }
+Value *castSame(Node &n, Builder &) { return sameType(n, n.operands[0]); }
+
+Value *sliceFull(Node &n, Builder &) { return sameType(n, n.operands[0]); }
+
+const RewritePattern kPatterns[] = {
+    {"constants folded", "", foldConstants},
+    {"x + 0", "add", addZero},
+    {"x - 0", "sub", subZero},
+    {"x * 1", "mul", mulOne},
+    {"x / 1", "div", divOne},
+    {"x ^ 1", "pow", powOne},
+    {"-(-x)", "neg", negNeg},
+    {"reshape chains", "reshape", reshapeChain},
+    {"transpose chains", "transpose", transposeChain},
+    {"no-op broadcast_to", "broadcast_to", broadcastSame},
+    {"no-op cast", "cast", castSame},
+    {"full slice", "slice", sliceFull},
+};
+
+class CanonicalizePass : public Pass {
+public:
+  std::string_view name() const override { return "canonicalize"; }
+  bool run(Graph &g, PassContext &ctx) override { return applyPatternsGreedily(g, kPatterns, ctx) > 0; }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createCanonicalizePass() { return std::make_unique<CanonicalizePass>(); }
+
+} // namespace kiln

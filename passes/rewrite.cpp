@@ -1,0 +1,39 @@
+#include "passes/rewrite.h"
+
+namespace kiln {
+
+int applyPatternsGreedily(Graph &g, std::span<const RewritePattern> patterns, PassContext &ctx) {
+  constexpr int kMaxSweeps = 32;
+  int total = 0;
+  for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
+    int rewrites = 0;
+    // New nodes are appended during the sweep; they are visited in the next one.
+    size_t end = g.nodes().size();
+    for (size_t i = 0; i < end; ++i) {
+      Node &n = *g.nodes()[i];
+      if (n.results.size() != 1)
+        continue;
+      for (const RewritePattern &p : patterns) {
+        if (!p.root.empty() && p.root != n.name())
+          continue;
+        Builder b(g, n.loc);
+        Value *replacement = p.rewrite(n, b);
+        if (!replacement)
+          continue;
+        KILN_ASSERT(replacement->type == n.result()->type, "a rewrite changed a value's type");
+        g.replaceAllUsesWith(n.result(), replacement);
+        ctx.count(p.name);
+        ++rewrites;
+        break;
+      }
+    }
+    g.removeDeadNodes();
+    g.sortTopologically();
+    total += rewrites;
+    if (rewrites == 0)
+      break;
+  }
+  return total;
+}
+
+} // namespace kiln

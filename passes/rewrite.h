@@ -1,0 +1,27 @@
+#pragma once
+// Rewrite patterns and the greedy driver that applies them to a fixed point.
+//
+// A pattern names the op it is rooted at and a function that either declines (returns nullptr)
+// or builds a replacement for the root's single result with the Builder it is given. The driver
+// replaces the root's uses, removes what became dead and sorts the graph again.
+
+#include "ir/builder.h"
+#include "passes/pass.h"
+
+#include <span>
+
+namespace kiln {
+
+/// A local rewrite rooted at a node of one op (or of any op when `root` is empty).
+struct RewritePattern {
+  std::string_view name;
+  std::string_view root;
+  /// Returns the value that replaces the root's result, or nullptr when the pattern does not apply.
+  Value *(*rewrite)(Node &root, Builder &b);
+};
+
+/// Applies the patterns until none applies (or a sweep limit is reached); counts each
+/// application under the pattern's name. Returns the number of rewrites.
+int applyPatternsGreedily(Graph &g, std::span<const RewritePattern> patterns, PassContext &ctx);
+
+} // namespace kiln

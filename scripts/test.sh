@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds kiln and runs every test: doctest unit tests and lit + FileCheck tests, through ctest.
+# Usage: scripts/test.sh [--sanitize]   (--sanitize: the same suite under ASan + UBSan)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/build.sh" "$@"
+
+dir="$root/build"
+if [[ ${1:-} == --sanitize ]]; then
+  dir="$root/build-sanitize"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+cd "$dir"
+ctest --output-on-failure -j "$(nproc)"

@@ -1,0 +1,23 @@
+# lit configuration of kiln's IR and pass tests: text IR in, kiln-opt, FileCheck out.
+import os
+
+import lit.formats
+
+config.name = "kiln"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".kir", ".test"]
+config.excludes = ["Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+
+kiln_bin_dir = lit_config.params.get("kiln_bin_dir")
+llvm_tools_dir = lit_config.params.get("llvm_tools_dir", "/usr/lib/llvm-19/bin")
+if not kiln_bin_dir:
+    lit_config.fatal("pass --param kiln_bin_dir=<build>/bin")
+
+config.environment["PATH"] = os.pathsep.join(
+    [kiln_bin_dir, llvm_tools_dir, config.environment.get("PATH", os.environ.get("PATH", ""))]
+)
+for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+    if var in os.environ:
+        config.environment[var] = os.environ[var]
+config.substitutions.append(("%inputs", os.path.join(os.path.dirname(__file__), "Inputs")))

@@ -1,0 +1,109 @@
+// The graph data structure, types, literals and the Philox generator.
+
+#include "test_util.h"
+
+#include "ir/philox.h"
+#include "ir/printer.h"
+#include "ir/verifier.h"
+
+using namespace kiln;
+
+TEST_CASE("types print and broadcast") {
+  CHECK(TensorType{DType::f32, {2, 3}}.str() == "f32[2,3]");
+  CHECK(TensorType{DType::boolean, {}}.str() == "bool[]");
+  CHECK(parseDType("bf16") == DType::bf16);
+  CHECK(!parseDType("f16"));
+  CHECK(broadcastShapes({2, 1, 3}, {4, 1}) == Shape{2, 4, 3});
+  CHECK(broadcastShapes({0, 3}, {1, 3}) == Shape{0, 3});
+  CHECK(!broadcastShapes({2, 3}, {3, 2}));
+  CHECK(normalizeAxis(-1, 3) == 2);
+  CHECK(!normalizeAxis(3, 3));
+  CHECK(!normalizeAxis(0, 0));
+}
+
+TEST_CASE("literals store every dtype little-endian and round trip through bytes") {
+  for (DType dt : {DType::f32, DType::f64, DType::bf16, DType::i32, DType::i64, DType::boolean}) {
+    INFO(dtypeName(dt));
+    Literal l(TensorType{dt, {3}}, {1, 0, 3});
+    auto bytes = l.toBytes();
+    CHECK(static_cast<int64_t>(bytes.size()) == 3 * dtypeSize(dt));
+    Literal back = Literal::fromBytes(l.type, bytes);
+    CHECK(back.data == std::vector<double>{1, 0, dt == DType::boolean ? 1.0 : 3.0});
+  }
+  // bf16 1.0 is 0x3F80, stored low byte first.
+  auto bf = Literal(TensorType{DType::bf16, {1}}, {1.0}).toBytes();
+  CHECK(bf[0] == std::byte{0x80});
+  CHECK(bf[1] == std::byte{0x3F});
+  // bf16 keeps 7 fraction bits: neighbours of 1 are 2^-7 apart, and ties go to even.
+  CHECK(roundToBF16(1.0 + 1.0 / 256) == 1.0);
+  CHECK(roundToBF16(1.0 + 3.0 / 256) == 1.0 + 1.0 / 64);
+  CHECK(roundToBF16(1.0 + 3.0 / 512) == 1.0 + 1.0 / 128);
+}
+
+TEST_CASE("Philox-4x32-10 matches the Random123 known-answer vectors") {
+  // From Random123's kat_vectors: philox4x32 10 rounds.
+  auto zero = philox4x32({0, 0, 0, 0}, {0, 0});
+  CHECK(zero == std::array<uint32_t, 4>{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8});
+  auto ones = philox4x32({0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, {0xffffffff, 0xffffffff});
+  CHECK(ones == std::array<uint32_t, 4>{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd});
+  auto pi = philox4x32({0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0});
+  CHECK(pi == std::array<uint32_t, 4>{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1});
+}
+
+TEST_CASE("replaceAllUsesWith, dead nodes and topological order") {
+  Graph g;
+  Builder b(g);
+  Value *x = g.addInput("x", InputKind::Data, TensorType{DType::f32, {2}});
+  Value *e = b.create("exp", {x});
+  Value *dead = b.create("tanh", {e});
+  Value *n = b.create("neg", {e});
+  g.addOutput("y", n);
+  CHECK(g.numUses(e) == 2);
+  CHECK(g.removeDeadNodes() == 1);
+  CHECK(g.nodes().size() == 2);
+  (void)dead;
+  // A node appended after its user is moved before it by sorting.
+  Value *l = b.create("log", {x});
+  g.replaceAllUsesWith(e, l);
+  CHECK(g.numUses(e) == 0);
+  g.sortTopologically();
+  verifyGraph(g);
+  g.removeDeadNodes();
+  CHECK(printGraph(g) == "graph @main {\n  input data %x: f32[2]\n  %0 = log(%x) : f32[2]\n"
+                         "  %1 = neg(%0) : f32[2]\n  output \"y\" = %1\n}\n");
+}
+
+TEST_CASE("clone is deep and prints the same") {
+  Graph g("m");
+  Builder b(g, Location{"model.cpp", 3, 9});
+  Value *x = g.addInput("x", InputKind::Parameter, TensorType{DType::f32, {2, 2}});
+  g.addOutput("y", b.create("matmul", {x, x}, {{"transpose_a", true}}));
+  auto c = g.clone();
+  CHECK(printGraph(*c) == printGraph(g));
+  CHECK(c->inputs()[0].value.get() != g.inputs()[0].value.get());
+}
+
+TEST_CASE("the verifier reports a node used before its definition") {
+  Graph g;
+  Builder b(g, Location{"m.cpp", 5, 1});
+  Value *x = g.addInput("x", InputKind::Data, TensorType{DType::f32, {2}});
+  Value *e = b.create("exp", {x});
+  b.create("neg", {e});
+  std::swap(g.nodes()[0], g.nodes()[1]);
+  CHECK_THROWS_WITH_AS(verifyGraph(g), "m.cpp:5:1: error: neg: operand 0 is used before it is defined", Error);
+}
+
+TEST_CASE("attributes: defaults filled, unknown and mistyped ones reported") {
+  Graph g;
+  Builder b(g, Location{"m.cpp", 9, 2});
+  Value *x = g.addInput("x", InputKind::Data, TensorType{DType::f32, {2, 3}});
+  Node *n = b.createNode("softmax", {x});
+  CHECK(n->getInt("axis") == -1);
+  CHECK_THROWS_WITH_AS(b.create("softmax", {x}, {{"axes", int64_t{1}}}),
+                       "m.cpp:9:2: error: softmax: unknown attribute 'axes'", Error);
+  CHECK_THROWS_WITH_AS(b.create("softmax", {x}, {{"axis", 1.5}}),
+                       "m.cpp:9:2: error: softmax: attribute 'axis' expects an integer, found a float (1.5)", Error);
+  CHECK_THROWS_WITH_AS(b.create("reshape", {x}),
+                       "m.cpp:9:2: error: reshape: missing required attribute 'shape' (integer list)", Error);
+  CHECK_THROWS_WITH_AS(b.create("exp", {x, x}), "m.cpp:9:2: error: exp: expected 1 operand, found 2", Error);
+}

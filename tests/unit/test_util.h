@@ -1,0 +1,52 @@
+#pragma once
+// Helpers shared by the unit tests.
+
+#include "backend/reference/interpreter.h"
+#include "ir/builder.h"
+#include "ir/graph.h"
+
+#include <doctest/doctest.h>
+
+namespace kiln::test {
+
+/// A literal of the given dtype and shape.
+inline Literal lit(Shape shape, std::vector<double> values, DType dtype = DType::f32) {
+  return Literal(TensorType{dtype, std::move(shape)}, std::move(values));
+}
+
+/// Builds a graph with one node of `op` over the given operands and runs it on the reference
+/// interpreter (in f64 when `f64` is set); returns the node's results.
+inline std::vector<Literal> runOp(std::string_view op, const std::vector<Literal> &operands,
+                                  AttrMap attrs = {}, bool f64 = false) {
+  Graph g("op");
+  std::vector<Value *> values;
+  for (size_t i = 0; i < operands.size(); ++i)
+    values.push_back(g.addInput("in" + std::to_string(i), InputKind::Data, operands[i].type));
+  Builder b(g);
+  Node *n = b.createNode(op, values, std::move(attrs));
+  for (size_t i = 0; i < n->results.size(); ++i)
+    g.addOutput("out" + std::to_string(i), n->result(static_cast<int>(i)));
+  return reference::run(g, operands, reference::Options{f64});
+}
+
+/// The single result of runOp.
+inline Literal runOp1(std::string_view op, const std::vector<Literal> &operands, AttrMap attrs = {},
+                      bool f64 = false) {
+  return runOp(op, operands, std::move(attrs), f64).at(0);
+}
+
+/// Checks shape and every element against expectations within an absolute tolerance.
+inline void checkLiteral(const Literal &got, const Shape &shape, const std::vector<double> &want,
+                         double tol = 1e-6) {
+  REQUIRE(got.shape() == shape);
+  REQUIRE(got.data.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    INFO("element " << i);
+    if (std::isnan(want[i]))
+      CHECK(std::isnan(got.data[i]));
+    else
+      CHECK(got.data[i] == doctest::Approx(want[i]).epsilon(tol));
+  }
+}
+
+} // namespace kiln::test

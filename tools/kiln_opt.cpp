@@ -1,0 +1,294 @@
+// kiln-opt: reads text IR, runs passes, prints the result; the pass-level test driver.
+
+#include "backend/reference/interpreter.h"
+#include "ir/parser.h"
+#include "ir/printer.h"
+#include "passes/pass_manager.h"
+#include "tools/tool_support.h"
+
+#include <iostream>
+#include <regex>
+#include <sstream>
+
+namespace kiln {
+namespace {
+
+struct Options {
+  std::string input = "-";
+  std::string output = "-";
+  std::vector<std::string> pipeline; // pass names in command-line order
+  PassManagerOptions pm;
+  bool split_input_file = false;
+  bool verify_diagnostics = false;
+  bool run = false;
+  std::string run_inputs;
+  std::string run_outputs;
+  uint64_t seed = 0;
+  bool promote_f64 = false;
+  bool locations = true;
+};
+
+void printHelp() {
+  std::cout << "usage: kiln-opt [options] [input-file]\n\n"
+               "Reads kiln graph IR from input-file (default: stdin), runs the passes given by\n"
+               "flags in command-line order, and prints the resulting IR.\n\n"
+               "Passes:\n";
+  for (const PassInfo &p : allPasses())
+    std::cout << fmt::format("  --{:<24} {}\n", p.name, p.summary);
+  std::cout << "\nOptions:\n"
+               "  --passes=a,b,c             run these passes, in order\n"
+               "  --list-passes              list the passes and exit\n"
+               "  -o FILE                    write the output to FILE (default: stdout)\n"
+               "  --verify-each[=true|false] verify the graph after every pass (default: true)\n"
+               "  --print-ir-after-all       print the IR to stderr after every pass\n"
+               "  --print-ir-after=PASS      print the IR to stderr after PASS (repeatable)\n"
+               "  --split-input-file         treat '// -----' lines as separators of independent inputs\n"
+               "  --verify-diagnostics       check errors against '// expected-error {{...}}' comments\n"
+               "  --timing                   report the time spent in each pass (stderr)\n"
+               "  --pass-statistics          report what each pass changed (stderr)\n"
+               "  --no-locations             do not print loc(...) annotations\n"
+               "  --run                      run the result on the reference interpreter, print outputs\n"
+               "  --inputs FILE              with --run: inputs by name from a safetensors file\n"
+               "  --seed N                   with --run: seed of the random inputs (default 0)\n"
+               "  --outputs FILE             with --run: write the outputs to a safetensors file\n"
+               "  --f64                      with --run: compute f32 graphs in f64\n"
+               "  -h, --help                 show this help\n";
+}
+
+/// Parses arguments; returns nullopt after --help or --list-passes.
+std::optional<Options> parseArgs(int argc, char **argv) {
+  Options o;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto value = [&](size_t &i, const std::string &flag) -> std::string {
+    if (i + 1 >= args.size())
+      throw Error({}, fmt::format("option '{}' needs a value", flag));
+    return args[++i];
+  };
+  bool have_input = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    auto eq = a.find('=');
+    std::string flag = a.substr(0, eq), arg = eq == std::string::npos ? "" : a.substr(eq + 1);
+    if (a == "-h" || a == "--help") {
+      printHelp();
+      return std::nullopt;
+    } else if (a == "--list-passes") {
+      for (const PassInfo &p : allPasses())
+        std::cout << fmt::format("{:<24} {}\n", p.name, p.summary);
+      return std::nullopt;
+    } else if (flag == "--passes") {
+      for (size_t s = 0; s <= arg.size();) {
+        size_t c = std::min(arg.find(',', s), arg.size());
+        if (c > s)
+          o.pipeline.push_back(arg.substr(s, c - s));
+        s = c + 1;
+      }
+    } else if (a == "-o") {
+      o.output = value(i, a);
+    } else if (flag == "--verify-each") {
+      if (!arg.empty() && arg != "true" && arg != "false")
+        throw Error({}, fmt::format("--verify-each takes true or false, found '{}'", arg));
+      o.pm.verify_each = arg != "false";
+    } else if (a == "--print-ir-after-all") {
+      o.pm.print_after_all = true;
+    } else if (flag == "--print-ir-after") {
+      if (!lookupPass(arg))
+        throw Error({}, fmt::format("--print-ir-after: unknown pass '{}'; known passes: {}", arg, passNames()));
+      o.pm.print_after.insert(arg);
+    } else if (a == "--split-input-file") {
+      o.split_input_file = true;
+    } else if (a == "--verify-diagnostics") {
+      o.verify_diagnostics = true;
+    } else if (a == "--timing") {
+      o.pm.timing = true;
+    } else if (a == "--pass-statistics") {
+      o.pm.statistics = true;
+    } else if (a == "--no-locations") {
+      o.locations = false;
+    } else if (a == "--run") {
+      o.run = true;
+    } else if (a == "--inputs") {
+      o.run_inputs = value(i, a);
+    } else if (a == "--outputs") {
+      o.run_outputs = value(i, a);
+    } else if (a == "--seed") {
+      std::string s = value(i, a);
+      try {
+        o.seed = std::stoull(s);
+      } catch (const std::exception &) {
+        throw Error({}, fmt::format("--seed takes a non-negative integer, found '{}'", s));
+      }
+    } else if (a == "--f64") {
+      o.promote_f64 = true;
+    } else if (a.size() > 2 && a.rfind("--", 0) == 0 && eq == std::string::npos && lookupPass(a.substr(2))) {
+      o.pipeline.push_back(a.substr(2));
+    } else if (a != "-" && a.rfind("-", 0) == 0) {
+      throw Error({}, fmt::format("unknown option '{}' (see --help; passes: {})", a, passNames()));
+    } else {
+      if (have_input)
+        throw Error({}, fmt::format("more than one input file: '{}' and '{}'", o.input, a));
+      o.input = a;
+      have_input = true;
+    }
+  }
+  for (const std::string &p : o.pipeline)
+    if (!lookupPass(p))
+      throw Error({}, fmt::format("unknown pass '{}'; known passes: {}", p, passNames()));
+  if (!o.run && (!o.run_inputs.empty() || !o.run_outputs.empty()))
+    throw Error({}, "--inputs and --outputs need --run");
+  return o;
+}
+
+/// One chunk of the input file and the line it starts on.
+struct Chunk {
+  std::string text;
+  int first_line = 1;
+};
+
+std::vector<Chunk> splitInput(const std::string &text, bool split) {
+  std::vector<Chunk> chunks{{"", 1}};
+  if (!split) {
+    chunks[0].text = text;
+    return chunks;
+  }
+  std::istringstream in(text);
+  std::string line;
+  int lineno = 0;
+  static const std::regex separator(R"(^\s*// -----\s*$)");
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (std::regex_match(line, separator)) {
+      chunks.push_back({"", lineno + 1});
+      chunks.back().text.clear();
+      // Keep line numbers aligned with the file: the separator line becomes empty.
+      continue;
+    }
+    chunks.back().text += line + "\n";
+  }
+  return chunks;
+}
+
+/// Runs parse, passes and (optionally) the interpreter on one chunk; returns its output text.
+std::string processChunk(const Options &o, const Chunk &c) {
+  auto g = parseGraph(c.text, o.input == "-" ? "<stdin>" : o.input, c.first_line);
+  PassManager pm(o.pm);
+  for (const std::string &name : o.pipeline)
+    pm.addPass(lookupPass(name)->create());
+  pm.run(*g, std::cerr);
+  pm.report(std::cerr);
+  if (!o.run)
+    return printGraph(*g, PrintOptions{o.locations});
+  std::vector<Literal> inputs =
+      o.run_inputs.empty() ? tools::randomInputs(*g, o.seed) : tools::inputsFromSafetensors(*g, o.run_inputs);
+  std::vector<Literal> outputs = reference::run(*g, inputs, reference::Options{o.promote_f64});
+  std::vector<std::string> names;
+  for (const auto &out : g->outputs())
+    names.push_back(out.name);
+  if (!o.run_outputs.empty()) {
+    tools::writeLiterals(o.run_outputs, names, outputs);
+    return "";
+  }
+  std::string text;
+  for (size_t i = 0; i < outputs.size(); ++i)
+    text += fmt::format("\"{}\" = {} {}\n", names[i], outputs[i].type.str(), tools::literalStr(outputs[i]));
+  return text;
+}
+
+/// An expected-error comment of --verify-diagnostics.
+struct Expected {
+  int line;
+  std::string text;
+  bool seen = false;
+};
+
+std::vector<Expected> expectedErrors(const Chunk &c) {
+  static const std::regex re(R"(//\s*expected-error(@[+-]?\d+|@above|@below)?\s*\{\{(.*)\}\})");
+  std::vector<Expected> out;
+  std::istringstream in(c.text);
+  std::string line;
+  for (int lineno = c.first_line; std::getline(in, line); ++lineno) {
+    std::smatch m;
+    if (!std::regex_search(line, m, re))
+      continue;
+    int target = lineno;
+    std::string at = m[1].str();
+    if (at == "@above")
+      target = lineno - 1;
+    else if (at == "@below")
+      target = lineno + 1;
+    else if (!at.empty())
+      target = lineno + std::stoi(at.substr(1));
+    out.push_back({target, m[2].str()});
+  }
+  return out;
+}
+
+/// Checks one chunk's diagnostics against its expectations; returns whether they agree.
+bool verifyChunk(const Options &o, const Chunk &c, std::string &output) {
+  std::vector<Expected> expected = expectedErrors(c);
+  std::string file = o.input == "-" ? "<stdin>" : o.input;
+  bool ok = true;
+  try {
+    output += processChunk(o, c);
+  } catch (const Error &e) {
+    bool matched = false;
+    for (Expected &x : expected)
+      if (!x.seen && e.location().file == file && e.location().line == x.line &&
+          e.message().find(x.text) != std::string::npos) {
+        x.seen = matched = true;
+        break;
+      }
+    if (!matched) {
+      std::cerr << e.what() << "\n" << fmt::format("{}: error: unexpected error\n", e.location().str());
+      ok = false;
+    }
+  }
+  for (const Expected &x : expected)
+    if (!x.seen) {
+      std::cerr << fmt::format("{}:{}: error: expected error \"{}\" was not produced\n", file, x.line, x.text);
+      ok = false;
+    }
+  return ok;
+}
+
+int runMain(int argc, char **argv) {
+  std::optional<Options> opts = parseArgs(argc, argv);
+  if (!opts)
+    return 0;
+  const Options &o = *opts;
+  std::string text = tools::readTextFile(o.input);
+  std::vector<Chunk> chunks = splitInput(text, o.split_input_file);
+  std::string output;
+  bool ok = true;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (i)
+      output += "// -----\n";
+    if (o.verify_diagnostics) {
+      ok &= verifyChunk(o, chunks[i], output);
+      continue;
+    }
+    try {
+      output += processChunk(o, chunks[i]);
+    } catch (const Error &e) {
+      std::cerr << e.what() << "\n";
+      ok = false;
+    }
+  }
+  tools::writeTextFile(o.output, output);
+  return ok ? 0 : 1;
+}
+
+} // namespace
+} // namespace kiln
+
+int main(int argc, char **argv) {
+  try {
+    return kiln::runMain(argc, argv);
+  } catch (const kiln::Error &e) {
+    if (e.location().known())
+      std::cerr << e.what() << "\n";
+    else
+      std::cerr << "kiln-opt: error: " << e.message() << "\n";
+    return 1;
+  }
+}

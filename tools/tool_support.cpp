@@ -1,0 +1,145 @@
+#include "tools/tool_support.h"
+
+#include "runtime/safetensors.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <random>
+#include <sstream>
+
+namespace kiln::tools {
+
+std::string readTextFile(const std::string &path) {
+  if (path == "-")
+    return std::string(std::istreambuf_iterator<char>(std::cin), {});
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw Error(Location{path}, "cannot open file for reading");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void writeTextFile(const std::string &path, const std::string &text) {
+  if (path == "-") {
+    std::cout << text;
+    return;
+  }
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out || !(out << text) || !out.flush()) {
+      std::remove(tmp.c_str());
+      throw Error(Location{path}, "cannot write file");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw Error(Location{path}, fmt::format("cannot write file: {}", ec.message()));
+  }
+}
+
+std::vector<Literal> inputsFromSafetensors(const Graph &g, const std::string &path) {
+  TensorMap tensors = readSafetensors(path);
+  std::vector<Literal> inputs;
+  std::vector<std::string> problems;
+  for (const auto &in : g.inputs()) {
+    auto it = tensors.find(in.name);
+    if (it == tensors.end()) {
+      problems.push_back(fmt::format("missing tensor '{}' ({})", in.name, in.value->type.str()));
+      continue;
+    }
+    TensorType have{it->second.dtype, it->second.shape};
+    if (have != in.value->type) {
+      problems.push_back(fmt::format("tensor '{}' is {}, the graph expects {}", in.name, have.str(),
+                                     in.value->type.str()));
+      continue;
+    }
+    inputs.push_back(Literal::fromBytes(have, it->second.bytes));
+  }
+  for (const auto &[name, t] : tensors)
+    if (!g.findInput(name))
+      problems.push_back(fmt::format("tensor '{}' is not an input of the graph", name));
+  if (!problems.empty()) {
+    std::string msg = fmt::format("{} problem{} with the inputs:", problems.size(), problems.size() == 1 ? "" : "s");
+    for (const auto &p : problems)
+      msg += "\n  " + p;
+    throw Error(Location{path}, msg);
+  }
+  return inputs;
+}
+
+std::vector<Literal> randomInputs(const Graph &g, uint64_t seed, int64_t int_bound) {
+  std::mt19937_64 rng(seed);
+  std::vector<Literal> inputs;
+  for (const auto &in : g.inputs()) {
+    Literal lit(in.value->type);
+    DType dt = lit.type.dtype;
+    for (double &v : lit.data) {
+      if (isFloat(dt))
+        v = std::uniform_real_distribution<double>(-1.0, 1.0)(rng);
+      else if (dt == DType::boolean)
+        v = static_cast<double>(rng() & 1);
+      else
+        v = static_cast<double>(std::uniform_int_distribution<int64_t>(0, int_bound - 1)(rng));
+    }
+    lit.roundToDType();
+    inputs.push_back(std::move(lit));
+  }
+  return inputs;
+}
+
+void writeLiterals(const std::string &path, const std::vector<std::string> &names,
+                   const std::vector<Literal> &values) {
+  TensorMap tensors;
+  for (size_t i = 0; i < names.size(); ++i)
+    tensors[names[i]] = TensorData{values[i].type.dtype, values[i].type.shape, values[i].toBytes()};
+  writeSafetensors(path, tensors);
+}
+
+namespace {
+
+std::string elementStr(double v, DType dt) {
+  if (dt == DType::boolean)
+    return v != 0 ? "true" : "false";
+  if (isInteger(dt))
+    return fmt::format("{}", static_cast<int64_t>(v));
+  if (std::isnan(v) || std::isinf(v))
+    return floatStr(v);
+  char buf[64];
+  auto res = dt == DType::f64 ? std::to_chars(buf, buf + sizeof buf, v)
+                              : std::to_chars(buf, buf + sizeof buf, static_cast<float>(v));
+  return std::string(buf, res.ptr);
+}
+
+void appendNested(std::string &out, const Literal &lit, size_t dim, int64_t &pos) {
+  if (dim == lit.shape().size()) {
+    out += elementStr(lit.data[pos++], lit.type.dtype);
+    return;
+  }
+  out += "[";
+  for (int64_t i = 0; i < lit.shape()[dim]; ++i) {
+    if (i)
+      out += ", ";
+    appendNested(out, lit, dim + 1, pos);
+  }
+  out += "]";
+}
+
+} // namespace
+
+std::string literalStr(const Literal &lit) {
+  std::string out;
+  int64_t pos = 0;
+  appendNested(out, lit, 0, pos);
+  return out;
+}
+
+} // namespace kiln::tools
