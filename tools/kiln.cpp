@@ -1,33 +1,187 @@
-// kiln: the driver. Subcommands grow with the compiler; see `kiln --help`.
+// kiln: the driver. `kiln --help` lists the subcommands.
 
 #include "backend/cpu/host_info.h"
-#include "ir/diagnostics.h"
+#include "backend/reference/interpreter.h"
+#include "frontend/init.h"
+#include "ir/dot.h"
+#include "ir/printer.h"
+#include "runtime/checkpoint.h"
+#include "runtime/safetensors.h"
+#include "tools/model_options.h"
+#include "tools/tool_support.h"
 
 #include <iostream>
-#include <string>
 
+namespace kiln {
 namespace {
 
-void printHelp() {
-  std::cout << "usage: kiln <command> [options]\n\n"
-               "Commands:\n"
-               "  version     print kiln's version and the LLVM and oneDNN it runs on\n"
-               "  help        show this help\n\n"
-               "Pass-level work on text IR is done with kiln-opt (see kiln-opt --help).\n";
+std::vector<TensorDecl> declsOf(const std::vector<ParamSpec> &params) {
+  std::vector<TensorDecl> decls;
+  for (const ParamSpec &p : params)
+    decls.push_back({p.name, p.type});
+  return decls;
+}
+
+int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std::string &stage,
+            const std::string &format, const std::string &out, double dropout) {
+  GraphOptions opts = sf.opts;
+  opts.dropout = dropout;
+  BuiltModel m = buildTransformer(mf.resolve(), stage == "forward" ? Stage::Forward : Stage::Loss, opts);
+  tools::writeTextFile(out, format == "dot" ? printDot(*m.graph) : printGraph(*m.graph));
+  return 0;
+}
+
+int cmdParams(const tools::ModelFlags &mf) {
+  TransformerConfig c = mf.resolve();
+  BuiltModel m = buildTransformer(c, Stage::Forward, GraphOptions{.batch = 1, .src_len = 1, .tgt_len = 1});
+  int64_t total = 0;
+  size_t width = 0;
+  for (const ParamSpec &p : m.params)
+    width = std::max(width, p.name.size());
+  for (const ParamSpec &p : m.params) {
+    std::cout << fmt::format("{:<{}}  {:<14} {:>12}\n", p.name, width, p.type.str(), p.type.numElements());
+    total += p.type.numElements();
+  }
+  std::cout << fmt::format("{} parameters in {} tensors (config {})\n", total, m.params.size(), c.name);
+  return 0;
+}
+
+int cmdInit(const tools::ModelFlags &mf, uint64_t seed, const std::string &out) {
+  TransformerConfig c = mf.resolve();
+  BuiltModel m = buildTransformer(c, Stage::Forward, GraphOptions{.batch = 1, .src_len = 1, .tgt_len = 1});
+  std::vector<Literal> values = initialValues(m.params, seed);
+  std::map<std::string, Literal> tensors;
+  for (size_t i = 0; i < m.params.size(); ++i)
+    tensors.emplace(m.params[i].name, std::move(values[i]));
+  saveCheckpoint(out, tensors, {{"kiln.config", c.name}, {"kiln.seed", std::to_string(seed)}});
+  std::cout << fmt::format("wrote {} tensors to {}\n", tensors.size(), out);
+  return 0;
+}
+
+/// Reads a token tensor (i64 or i32) of rank 2 and checks every id against the vocabulary.
+Literal readTokens(const TensorMap &file, const std::string &path, const std::string &name, int64_t vocab) {
+  Location loc;
+  loc.file = path;
+  auto it = file.find(name);
+  if (it == file.end())
+    throw Error(loc, fmt::format("missing tensor '{}' (token ids, i64 or i32, [batch, length])", name));
+  const TensorData &t = it->second;
+  if (!isInteger(t.dtype) || t.shape.size() != 2)
+    throw Error(loc, fmt::format("tensor '{}' must be i64 or i32 of rank 2, found {}", name,
+                                 TensorType{t.dtype, t.shape}.str()));
+  Literal lit = Literal::fromBytes(TensorType{t.dtype, t.shape}, t.bytes);
+  for (int64_t i = 0; i < lit.size(); ++i)
+    if (lit.data[i] < 0 || lit.data[i] >= static_cast<double>(vocab))
+      throw Error(loc, fmt::format("{}[{},{}] = {} is outside the vocabulary [0, {})", name, i / t.shape[1],
+                                   i % t.shape[1], static_cast<int64_t>(lit.data[i]), vocab));
+  lit.type.dtype = DType::i64;
+  return lit;
+}
+
+int cmdRun(const tools::ModelFlags &mf, const std::string &weights, const std::string &inputs,
+           const std::string &out, double dropout, int64_t seed) {
+  TransformerConfig c = mf.resolve();
+  TensorMap file = readSafetensors(inputs);
+  Literal src = readTokens(file, inputs, "src", c.vocab), tgt = readTokens(file, inputs, "tgt", c.vocab);
+  if (src.shape()[0] != tgt.shape()[0]) {
+    Location loc;
+    loc.file = inputs;
+    throw Error(loc, fmt::format("src and tgt batch sizes differ: {} and {}", src.shape()[0], tgt.shape()[0]));
+  }
+  GraphOptions opts{.batch = src.shape()[0], .src_len = src.shape()[1], .tgt_len = tgt.shape()[1], .dropout = dropout};
+  BuiltModel m = buildTransformer(c, Stage::Loss, opts);
+  std::map<std::string, Literal> params = loadCheckpoint(weights, declsOf(m.params));
+  std::vector<Literal> args;
+  for (const GraphInput &in : m.graph->inputs()) {
+    if (in.name == "src")
+      args.push_back(src);
+    else if (in.name == "tgt")
+      args.push_back(tgt);
+    else if (in.name == "seed")
+      args.push_back(Literal::scalar(static_cast<double>(seed), DType::i64));
+    else
+      args.push_back(params.at(in.name));
+  }
+  std::vector<Literal> results = reference::run(*m.graph, args);
+  std::map<std::string, Literal> named;
+  for (size_t i = 0; i < results.size(); ++i)
+    named.emplace(m.graph->outputs()[i].name, results[i]);
+  std::cout << fmt::format("loss {}\n", tools::literalStr(named.at("loss")));
+  if (!out.empty()) {
+    saveCheckpoint(out, named);
+    std::cout << fmt::format("wrote logits {} and loss to {}\n", named.at("logits").type.str(), out);
+  }
+  return 0;
+}
+
+int runMain(int argc, char **argv) {
+  CLI::App app{"kiln: a compiler for transformer models"};
+  app.require_subcommand(1);
+
+  app.add_subcommand("version", "print kiln's version and the LLVM and oneDNN it runs on")->callback([] {
+    std::cout << "kiln 0.1\n" << cpu::hostInfo() << "\n";
+  });
+
+  tools::ModelFlags dump_model, params_model, init_model, run_model;
+  tools::ShapeFlags dump_shape;
+  std::string stage = "forward", format = "text", dump_out = "-";
+  double dump_dropout = 0;
+  CLI::App *dump = app.add_subcommand("dump", "print the Transformer's graph IR");
+  dump_model.add(*dump);
+  dump_shape.add(*dump);
+  dump->add_option("--stage", stage, "forward or loss")->check(CLI::IsMember({"forward", "loss"}))->capture_default_str();
+  dump->add_option("--format", format, "text or dot")->check(CLI::IsMember({"text", "dot"}))->capture_default_str();
+  dump->add_option("--dropout", dump_dropout, "dropout rate (adds the random op and a seed input)");
+  dump->add_option("-o,--output", dump_out, "output file (default: stdout)");
+
+  CLI::App *params = app.add_subcommand("params", "list the parameters with their shapes and the total");
+  params_model.add(*params);
+
+  uint64_t init_seed = 0;
+  std::string init_out;
+  CLI::App *init = app.add_subcommand("init", "write initial weights (Xavier-uniform matrices, zero biases, unit norms)");
+  init_model.add(*init);
+  init->add_option("--seed", init_seed, "seed of the initialisation")->capture_default_str();
+  init->add_option("-o,--output", init_out, "safetensors file to write")->required();
+
+  std::string weights, inputs, run_out;
+  double run_dropout = 0;
+  int64_t run_seed = 0;
+  CLI::App *run = app.add_subcommand("run", "run the forward pass and the loss on the reference interpreter");
+  run_model.add(*run);
+  run->add_option("--weights", weights, "safetensors file of the parameters")->required();
+  run->add_option("--inputs", inputs, "safetensors file with src and tgt token ids (i64 or i32)")->required();
+  run->add_option("-o,--output", run_out, "safetensors file for logits and loss");
+  run->add_option("--dropout", run_dropout, "dropout rate (off by default)");
+  run->add_option("--seed", run_seed, "seed of dropout");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    return app.exit(e);
+  }
+  if (dump->parsed())
+    return cmdDump(dump_model, dump_shape, stage, format, dump_out, dump_dropout);
+  if (params->parsed())
+    return cmdParams(params_model);
+  if (init->parsed())
+    return cmdInit(init_model, init_seed, init_out);
+  if (run->parsed())
+    return cmdRun(run_model, weights, inputs, run_out, run_dropout, run_seed);
+  return 0;
 }
 
 } // namespace
+} // namespace kiln
 
 int main(int argc, char **argv) {
-  std::string cmd = argc > 1 ? argv[1] : "help";
-  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
-    printHelp();
-    return 0;
+  try {
+    return kiln::runMain(argc, argv);
+  } catch (const kiln::Error &e) {
+    if (e.location().known())
+      std::cerr << e.what() << "\n";
+    else
+      std::cerr << "kiln: error: " << e.message() << "\n";
+    return 1;
   }
-  if (cmd == "version" || cmd == "--version") {
-    std::cout << "kiln 0.1\n" << kiln::cpu::hostInfo() << "\n";
-    return 0;
-  }
-  std::cerr << "kiln: error: unknown command '" << cmd << "' (see kiln --help)\n";
-  return 1;
 }

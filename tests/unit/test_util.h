@@ -44,6 +44,8 @@ inline void checkLiteral(const Literal &got, const Shape &shape, const std::vect
     INFO("element " << i);
     if (std::isnan(want[i]))
       CHECK(std::isnan(got.data[i]));
+    else if (std::isinf(want[i]))
+      CHECK(got.data[i] == want[i]);
     else
       CHECK(got.data[i] == doctest::Approx(want[i]).epsilon(tol));
   }

@@ -1,0 +1,57 @@
+#include "frontend/model_builder.h"
+
+#include "frontend/tensor.h"
+
+namespace kiln {
+
+ModelBuilder::ModelBuilder(std::string graph_name) : graph_(std::make_unique<Graph>(std::move(graph_name))) {}
+
+Tensor ModelBuilder::input(const std::string &name, TensorType type, std::source_location loc) {
+  if (graph_->findInput(name))
+    throw Error(Location::fromSource(loc), fmt::format("input '{}' is declared twice", name));
+  return Tensor(this, graph_->addInput(name, InputKind::Data, std::move(type), Location::fromSource(loc)));
+}
+
+std::string ModelBuilder::scoped(const std::string &name) const {
+  std::string full;
+  for (const std::string &s : scopes_)
+    full += s + ".";
+  return full + name;
+}
+
+Tensor ModelBuilder::parameter(const std::string &name, Shape shape, Init init, DType dtype,
+                               std::source_location loc) {
+  std::string full = scoped(name);
+  if (graph_->findInput(full))
+    throw Error(Location::fromSource(loc), fmt::format("parameter '{}' is declared twice", full));
+  TensorType type{dtype, std::move(shape)};
+  params_.push_back(ParamSpec{full, type, init});
+  return Tensor(this, graph_->addInput(full, InputKind::Parameter, type, Location::fromSource(loc)));
+}
+
+void ModelBuilder::output(const std::string &name, const Tensor &t) {
+  KILN_ASSERT(!graph_->findOutput(name), "output declared twice");
+  graph_->addOutput(name, t.value());
+}
+
+Value *ModelBuilder::create(std::string_view op, std::vector<Value *> operands, AttrMap attrs,
+                            const std::source_location &loc) {
+  Builder b(*graph_, Location::fromSource(loc));
+  return b.create(op, std::move(operands), std::move(attrs));
+}
+
+Tensor ModelBuilder::seed(std::source_location loc) {
+  if (!seed_)
+    seed_ = graph_->addInput("seed", InputKind::Data, TensorType{DType::i64, {}}, Location::fromSource(loc));
+  return Tensor(this, seed_);
+}
+
+int64_t ModelBuilder::reserveRandom(int64_t n) {
+  int64_t first = random_counter_;
+  random_counter_ += n;
+  return first;
+}
+
+std::unique_ptr<Graph> ModelBuilder::finish() { return std::move(graph_); }
+
+} // namespace kiln

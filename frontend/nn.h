@@ -1,0 +1,93 @@
+#pragma once
+// Neural-network modules written from primitives, as a user of the DSL would write them. They
+// never emit the fused ops: the fusion passes must find softmax, layer norm and attention in
+// what is written here. Parameter names and layouts follow PyTorch's nn.Transformer.
+
+#include "frontend/tensor.h"
+
+#include <functional>
+#include <string>
+
+namespace kiln::nn {
+
+/// Runs `body`; an Error thrown inside is reported at the caller's line, naming the module.
+Tensor located(std::string_view module, const std::string &name, const SrcLoc &loc,
+               const std::function<Tensor()> &body);
+
+/// y = x W^T + b, W stored [out, in] as PyTorch's nn.Linear.
+class Linear {
+public:
+  Linear(ModelBuilder &mb, const std::string &name, int64_t in, int64_t out, bool bias = true);
+  Tensor operator()(const Tensor &x, SrcLoc loc = SrcLoc::current()) const;
+  Tensor weight, bias;
+
+private:
+  std::string name_;
+};
+
+/// Token embedding, scaled by sqrt(d_model) as in the paper.
+class Embedding {
+public:
+  Embedding(ModelBuilder &mb, const std::string &name, int64_t vocab, int64_t d_model);
+  Tensor operator()(const Tensor &ids, SrcLoc loc = SrcLoc::current()) const;
+  Tensor weight;
+
+private:
+  std::string name_;
+};
+
+/// The sinusoidal table PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(...).
+std::vector<double> sinusoidalTable(int64_t length, int64_t d_model);
+/// x + PE[:T] for x of shape [B, T, d].
+Tensor addPositionalEncoding(const Tensor &x, SrcLoc loc = SrcLoc::current());
+
+/// Inverted dropout with the counter-based random op; the identity when p is 0.
+Tensor dropout(const Tensor &x, double p, SrcLoc loc = SrcLoc::current());
+
+/// Layer normalisation over the last axis, mean and variance written out.
+class LayerNorm {
+public:
+  LayerNorm(ModelBuilder &mb, const std::string &name, int64_t d_model, double eps = 1e-5);
+  Tensor operator()(const Tensor &x, SrcLoc loc = SrcLoc::current()) const;
+  Tensor weight, bias;
+
+private:
+  std::string name_;
+  double eps_;
+};
+
+/// Softmax over the last axis written out: exp(x - max) / sum(exp(x - max)).
+Tensor softmax(const Tensor &x, SrcLoc loc = SrcLoc::current());
+/// log softmax over the last axis written out: (x - max) - log(sum(exp(x - max))).
+Tensor logSoftmax(const Tensor &x, SrcLoc loc = SrcLoc::current());
+
+/// Multi-head attention with PyTorch's packed in_proj_weight [3d, d] and in_proj_bias [3d].
+class MultiHeadAttention {
+public:
+  MultiHeadAttention(ModelBuilder &mb, const std::string &name, int64_t d_model, int64_t heads, double dropout);
+  /// query [B, T, d] attends over memory [B, S, d]; mask is additive, broadcastable to
+  /// [B, heads, T, S], or undefined for none.
+  Tensor operator()(const Tensor &query, const Tensor &memory, const Tensor &mask,
+                    SrcLoc loc = SrcLoc::current()) const;
+  Tensor in_proj_weight, in_proj_bias;
+  Linear out_proj;
+
+private:
+  std::string name_;
+  int64_t d_model_, heads_;
+  double dropout_;
+};
+
+/// linear2(dropout(act(linear1(x)))), ReLU or GELU.
+class FeedForward {
+public:
+  FeedForward(ModelBuilder &mb, int64_t d_model, int64_t ffn, bool gelu, double dropout);
+  Tensor operator()(const Tensor &x, SrcLoc loc = SrcLoc::current()) const;
+  Linear linear1, linear2;
+
+private:
+  bool gelu_;
+  double dropout_;
+};
+
+} // namespace kiln::nn

@@ -1,0 +1,50 @@
+#include "tools/model_options.h"
+
+namespace kiln::tools {
+
+void ModelFlags::add(CLI::App &app) {
+  app.add_option("--config", config, "tiny, small or base")->capture_default_str();
+  app.add_option("--d-model", d_model, "model width");
+  app.add_option("--heads", heads, "attention heads");
+  app.add_option("--ffn", ffn, "feed-forward width");
+  app.add_option("--layers", layers, "encoder and decoder layers");
+  app.add_option("--encoder-layers", encoder_layers, "encoder layers");
+  app.add_option("--decoder-layers", decoder_layers, "decoder layers");
+  app.add_option("--vocab", vocab, "vocabulary size");
+  app.add_option("--label-smoothing", label_smoothing, "label smoothing of the loss (0 by default; 0.1 in the paper)");
+  app.add_flag("--pre-norm", pre_norm, "LayerNorm before each sub-layer");
+  app.add_flag("--gelu", gelu, "GELU instead of ReLU in the feed-forward");
+  app.add_flag("--tie-generator", tie_generator, "the generator reuses tgt_embed.weight");
+  app.add_option("--pad-id", pad_id, "padding token id (0)");
+  app.add_option("--bos-id", bos_id, "begin-of-sequence token id (1)");
+  app.add_option("--eos-id", eos_id, "end-of-sequence token id (2)");
+  app.add_option("--unk-id", unk_id, "unknown token id (3)");
+}
+
+TransformerConfig ModelFlags::resolve() const {
+  TransformerConfig c = presetConfig(config);
+  if (d_model) c.d_model = *d_model;
+  if (heads) c.heads = *heads;
+  if (ffn) c.ffn = *ffn;
+  if (layers) c.encoder_layers = c.decoder_layers = *layers;
+  if (encoder_layers) c.encoder_layers = *encoder_layers;
+  if (decoder_layers) c.decoder_layers = *decoder_layers;
+  if (vocab) c.vocab = *vocab;
+  if (label_smoothing) c.label_smoothing = *label_smoothing;
+  c.pre_norm |= pre_norm;
+  c.gelu |= gelu;
+  c.tie_generator |= tie_generator;
+  if (pad_id) c.tokens.pad = *pad_id;
+  if (bos_id) c.tokens.bos = *bos_id;
+  if (eos_id) c.tokens.eos = *eos_id;
+  if (unk_id) c.tokens.unk = *unk_id;
+  return c;
+}
+
+void ShapeFlags::add(CLI::App &app) {
+  app.add_option("--batch", opts.batch, "batch size")->capture_default_str();
+  app.add_option("--src-len", opts.src_len, "source length")->capture_default_str();
+  app.add_option("--tgt-len", opts.tgt_len, "target length")->capture_default_str();
+}
+
+} // namespace kiln::tools
