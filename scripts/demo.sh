@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# The main job: builds kiln, prints the IR of a small graph, simplifies it, and runs it on the
-# reference interpreter.
+# The main job: builds kiln, records the tiny Transformer of "Attention Is All You Need" as a
+# graph, prints its IR, and runs its forward pass and loss on the reference interpreter.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh"
 bin="$root/build/bin"
-example="$root/examples/mlp_block.kir"
+work="$root/build/demo"
+mkdir -p "$work"
 
-echo "== kiln: $("$bin/kiln" version | tail -n 1)"
+echo "== $("$bin/kiln" version | tail -n 1)"
 echo
-echo "== the graph ($example)"
-cat "$example"
+echo "== the tiny Transformer's parameters (PyTorch nn.Transformer names)"
+"$bin/kiln" params --config tiny | tail -n 6
 echo
-echo "== after canonicalize, cse, dce"
-"$bin/kiln-opt" --no-locations --canonicalize --cse --dce --pass-statistics "$example"
+echo "== its loss graph, as text IR (first lines; the whole graph is in $work/tiny_loss.kir)"
+"$bin/kiln" dump --config tiny --stage loss --batch 2 --src-len 6 --tgt-len 6 -o "$work/tiny_loss.kir"
+head -n 12 "$work/tiny_loss.kir"
+echo "  ... $(grep -c ' = ' "$work/tiny_loss.kir") nodes"
+"$bin/kiln-opt" --canonicalize --cse --dce --pass-statistics "$work/tiny_loss.kir" -o "$work/tiny_loss.opt.kir"
 echo
-echo "== run on the reference interpreter (seeded random inputs)"
-"$bin/kiln-opt" --canonicalize --cse --dce --run --seed 1 "$example"
+echo "== initial weights and a batch of two sentence pairs"
+"$bin/kiln" init --config tiny --seed 0 -o "$work/tiny.safetensors"
+"$bin/kiln-opt" "$root/examples/copy_batch.kir" --run --outputs "$work/batch.safetensors"
+echo
+echo "== forward pass and loss on the reference interpreter"
+"$bin/kiln" run --config tiny --weights "$work/tiny.safetensors" --inputs "$work/batch.safetensors" \
+  -o "$work/out.safetensors"
+echo "(an untrained model: the loss is near ln(1000) = 6.9)"

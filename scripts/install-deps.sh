@@ -8,6 +8,8 @@ packages=(
   llvm-19-dev llvm-19-tools lld-19 libzstd-dev
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers
   libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev
+  graphviz                      # dot -Tsvg renders `kiln dump --format dot`
+  python3-torch python3-numpy   # the PyTorch oracle of the tests
 )
 
 missing=()

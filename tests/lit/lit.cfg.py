@@ -8,6 +8,9 @@ config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".kir", ".test"]
 config.excludes = ["Inputs"]
 config.test_source_root = os.path.dirname(__file__)
+# Temporary files go to the build tree, never beside the tests.
+if lit_config.params.get("exec_root"):
+    config.test_exec_root = lit_config.params["exec_root"]
 
 kiln_bin_dir = lit_config.params.get("kiln_bin_dir")
 llvm_tools_dir = lit_config.params.get("llvm_tools_dir", "/usr/lib/llvm-19/bin")
