@@ -110,6 +110,6 @@ public:
 
 } // namespace
 
-std::unique_ptr<Pass> createCanonicalizePass() { return std::make_unique<CanonicalizePass>(); }
+std::unique_ptr<Pass> createCanonicalizePass(const PassOptions &) { return std::make_unique<CanonicalizePass>(); }
 
 } // namespace kiln

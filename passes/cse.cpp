@@ -53,6 +53,6 @@ public:
 
 } // namespace
 
-std::unique_ptr<Pass> createCsePass() { return std::make_unique<CsePass>(); }
+std::unique_ptr<Pass> createCsePass(const PassOptions &) { return std::make_unique<CsePass>(); }
 
 } // namespace kiln

@@ -18,6 +18,6 @@ public:
 
 } // namespace
 
-std::unique_ptr<Pass> createDcePass() { return std::make_unique<DcePass>(); }
+std::unique_ptr<Pass> createDcePass(const PassOptions &) { return std::make_unique<DcePass>(); }
 
 } // namespace kiln

@@ -34,11 +34,25 @@ public:
   virtual bool run(Graph &g, PassContext &ctx) = 0;
 };
 
+/// Named options of passes, from kiln-opt flags such as --wrt=a,b.
+using PassOptions = std::map<std::string, std::string>;
+/// The value of an option, or a default.
+std::string optionOr(const PassOptions &opts, const std::string &name, const std::string &fallback);
+/// Splits "a,b,c" into its non-empty parts.
+std::vector<std::string> splitList(std::string_view list);
+
+/// An option a pass accepts, with its help text.
+struct PassOption {
+  std::string_view name;
+  std::string_view help;
+};
+
 /// One entry of the pass list.
 struct PassInfo {
   std::string_view name;
   std::string_view summary;
-  std::unique_ptr<Pass> (*create)();
+  std::unique_ptr<Pass> (*create)(const PassOptions &);
+  std::vector<PassOption> options = {};
 };
 
 /// Every registered pass, in list order.
@@ -46,8 +60,10 @@ const std::vector<PassInfo> &allPasses();
 /// The pass of this name, or nullptr.
 const PassInfo *lookupPass(std::string_view name);
 
-std::unique_ptr<Pass> createCanonicalizePass();
-std::unique_ptr<Pass> createCsePass();
-std::unique_ptr<Pass> createDcePass();
+std::unique_ptr<Pass> createCanonicalizePass(const PassOptions &);
+std::unique_ptr<Pass> createCsePass(const PassOptions &);
+std::unique_ptr<Pass> createDcePass(const PassOptions &);
+std::unique_ptr<Pass> createAutodiffPass(const PassOptions &);
+std::unique_ptr<Pass> createOptimizerPass(const PassOptions &);
 
 } // namespace kiln

@@ -8,8 +8,39 @@ const std::vector<PassInfo> &allPasses() {
        createCanonicalizePass},
       {"cse", "merge nodes that compute the same value", createCsePass},
       {"dce", "remove nodes whose results no output needs", createDcePass},
+      {"autodiff", "append reverse-mode gradients of a scalar output as outputs grad.<input>", createAutodiffPass,
+       {{"of", "the scalar output to differentiate (default: \"loss\" or the only scalar output)"},
+        {"wrt", "comma-separated inputs to differentiate with respect to (default: every parameter)"}}},
+      {"optimizer", "append the parameter update from the grad.<param> outputs", createOptimizerPass,
+       {{"optimizer", "sgd, adam or adamw (default adam)"},
+        {"lr", "a constant learning rate instead of the warm-up schedule"},
+        {"warmup", "warm-up steps of the schedule d_model^-0.5 min(step^-0.5, step warmup^-1.5) (default 4000)"},
+        {"d-model", "d_model of the schedule (default 512)"},
+        {"beta1", "Adam's beta1 (default 0.9)"},
+        {"beta2", "Adam's beta2 (default 0.98)"},
+        {"eps", "Adam's epsilon (default 1e-9)"},
+        {"momentum", "SGD's momentum (default 0.9)"},
+        {"weight-decay", "weight decay: L2 for sgd and adam, decoupled for adamw (default 0)"},
+        {"clip-norm", "clip gradients to this global norm (default: no clipping)"}}},
   };
   return passes;
+}
+
+std::string optionOr(const PassOptions &opts, const std::string &name, const std::string &fallback) {
+  auto it = opts.find(name);
+  return it == opts.end() ? fallback : it->second;
+}
+
+std::vector<std::string> splitList(std::string_view list) {
+  std::vector<std::string> parts;
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view part = list.substr(0, comma);
+    if (!part.empty())
+      parts.emplace_back(part);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  }
+  return parts;
 }
 
 const PassInfo *lookupPass(std::string_view name) {

@@ -15,17 +15,12 @@ std::string passNames() {
   return names;
 }
 
-void PassManager::addPipeline(std::string_view names) {
-  while (!names.empty()) {
-    size_t comma = names.find(',');
-    std::string_view name = names.substr(0, comma);
-    names = comma == std::string_view::npos ? std::string_view() : names.substr(comma + 1);
-    if (name.empty())
-      continue;
+void PassManager::addPipeline(std::string_view names, const PassOptions &options) {
+  for (const std::string &name : splitList(names)) {
     const PassInfo *info = lookupPass(name);
     if (!info)
       throw Error({}, fmt::format("unknown pass '{}'; known passes: {}", name, passNames()));
-    addPass(info->create());
+    addPass(info->create(options));
   }
 }
 

@@ -26,7 +26,7 @@ public:
 
   void addPass(std::unique_ptr<Pass> pass) { passes_.push_back(std::move(pass)); }
   /// Adds the passes named in a comma-separated list; throws Error naming an unknown pass.
-  void addPipeline(std::string_view names);
+  void addPipeline(std::string_view names, const PassOptions &options = {});
   bool empty() const { return passes_.empty(); }
 
   /// Runs every pass; IR dumps go to `dump`. A verifier failure after a pass is reported as an

@@ -17,6 +17,7 @@ struct Options {
   std::string input = "-";
   std::string output = "-";
   std::vector<std::string> pipeline; // pass names in command-line order
+  PassOptions pass_options;          // --NAME=VALUE for options the passes declare
   PassManagerOptions pm;
   bool split_input_file = false;
   bool verify_diagnostics = false;
@@ -33,8 +34,11 @@ void printHelp() {
                "Reads kiln graph IR from input-file (default: stdin), runs the passes given by\n"
                "flags in command-line order, and prints the resulting IR.\n\n"
                "Passes:\n";
-  for (const PassInfo &p : allPasses())
+  for (const PassInfo &p : allPasses()) {
     std::cout << fmt::format("  --{:<24} {}\n", p.name, p.summary);
+    for (const PassOption &opt : p.options)
+      std::cout << fmt::format("      --{}=VALUE{:<{}} {}\n", opt.name, "", std::max<int>(0, 14 - static_cast<int>(opt.name.size())), opt.help);
+  }
   std::cout << "\nOptions:\n"
                "  --passes=a,b,c             run these passes, in order\n"
                "  --list-passes              list the passes and exit\n"
@@ -53,6 +57,15 @@ void printHelp() {
                "  --outputs FILE             with --run: write the outputs to a safetensors file\n"
                "  --f64                      with --run: compute f32 graphs in f64\n"
                "  -h, --help                 show this help\n";
+}
+
+/// Whether some pass declares an option of this name.
+bool isPassOption(std::string_view name) {
+  for (const PassInfo &p : allPasses())
+    for (const PassOption &opt : p.options)
+      if (opt.name == name)
+        return true;
+  return false;
 }
 
 /// Parses arguments; returns nullopt after --help or --list-passes.
@@ -120,6 +133,8 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       }
     } else if (a == "--f64") {
       o.promote_f64 = true;
+    } else if (flag.size() > 2 && flag.rfind("--", 0) == 0 && eq != std::string::npos && isPassOption(flag.substr(2))) {
+      o.pass_options[flag.substr(2)] = arg;
     } else if (a.size() > 2 && a.rfind("--", 0) == 0 && eq == std::string::npos && lookupPass(a.substr(2))) {
       o.pipeline.push_back(a.substr(2));
     } else if (a != "-" && a.rfind("-", 0) == 0) {
@@ -173,7 +188,7 @@ std::string processChunk(const Options &o, const Chunk &c) {
   auto g = parseGraph(c.text, o.input == "-" ? "<stdin>" : o.input, c.first_line);
   PassManager pm(o.pm);
   for (const std::string &name : o.pipeline)
-    pm.addPass(lookupPass(name)->create());
+    pm.addPass(lookupPass(name)->create(o.pass_options));
   pm.run(*g, std::cerr);
   pm.report(std::cerr);
   if (!o.run)

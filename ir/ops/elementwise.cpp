@@ -166,59 +166,188 @@ std::vector<Literal> selectKernel(const Node &n, std::span<const Literal *const>
   return {out};
 }
 
-OpDef unary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref) {
-  return OpDef{.name = name, .summary = summary, .min_operands = 1, .max_operands = 1,
-               .infer = infer, .reference = ref};
+
+// ---- VJPs: one rule per op, gradients in terms of inputs x, result y and cotangent g ---------
+
+using Grads = std::vector<Value *>;
+using Cots = std::span<Value *const>;
+
+Value *x0(const Node &n) { return n.operands[0]; }
+Value *y0(const Node &n) { return n.result(); }
+
+Grads negVjp(Builder &b, const Node &, Cots g) { return {ops::Emit{b}.neg(g[0])}; }
+Grads expVjp(Builder &b, const Node &n, Cots g) { return {ops::Emit{b}.mul(g[0], y0(n))}; }
+Grads logVjp(Builder &b, const Node &n, Cots g) { return {ops::Emit{b}.div(g[0], x0(n))}; }
+Grads sqrtVjp(Builder &b, const Node &n, Cots g) {
+  ops::Emit e{b};
+  return {e.div(e.mul(g[0], e.scalar(g[0], 0.5)), y0(n))};
+}
+Grads rsqrtVjp(Builder &b, const Node &n, Cots g) {
+  ops::Emit e{b};
+  Value *y = y0(n);
+  return {e.mul(e.mul(g[0], e.scalar(y, -0.5)), e.mul(y, e.mul(y, y)))};
+}
+Grads tanhVjp(Builder &b, const Node &n, Cots g) {
+  ops::Emit e{b};
+  Value *y = y0(n);
+  return {e.mul(g[0], e.sub(e.scalar(y, 1.0), e.mul(y, y)))};
+}
+Grads reluVjp(Builder &b, const Node &n, Cots g) {
+  ops::Emit e{b};
+  return {e.where(b.create("gt", {x0(n), e.scalar(x0(n), 0.0)}), g[0])};
+}
+Grads sigmoidVjp(Builder &b, const Node &n, Cots g) {
+  ops::Emit e{b};
+  Value *y = y0(n);
+  return {e.mul(g[0], e.mul(y, e.sub(e.scalar(y, 1.0), y)))};
+}
+Grads absVjp(Builder &b, const Node &n, Cots g) {
+  ops::Emit e{b};
+  Value *x = x0(n), *zero = e.scalar(x, 0.0);
+  // The sign of x, and 0 at 0 as PyTorch.
+  Value *neg_g = b.create("select", {b.create("lt", {x, zero}), e.neg(g[0]), e.scalar(g[0], 0.0)});
+  return {b.create("select", {b.create("gt", {x, zero}), g[0], neg_g})};
+}
+Grads geluVjp(Builder &b, const Node &n, Cots g) {
+  return {b.create("gelu_grad", {x0(n), g[0]}, {{"approximate", n.getString("approximate")}})};
+}
+Grads castVjp(Builder &b, const Node &n, Cots g) {
+  if (!isFloat(x0(n)->type.dtype) || !isFloat(y0(n)->type.dtype))
+    return {nullptr};
+  return {ops::Emit{b}.cast(g[0], x0(n)->type.dtype)};
 }
 
-OpDef binary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref) {
-  return OpDef{.name = name, .summary = summary, .min_operands = 2, .max_operands = 2,
-               .infer = infer, .reference = ref};
+Grads addVjp(Builder &b, const Node &n, Cots g) {
+  ops::Emit e{b};
+  return {e.unbroadcast(g[0], n.operands[0]->type.shape), e.unbroadcast(g[0], n.operands[1]->type.shape)};
+}
+Grads subVjp(Builder &b, const Node &n, Cots g) {
+  ops::Emit e{b};
+  return {e.unbroadcast(g[0], n.operands[0]->type.shape), e.unbroadcast(e.neg(g[0]), n.operands[1]->type.shape)};
+}
+Grads mulVjp(Builder &b, const Node &n, Cots g) {
+  ops::Emit e{b};
+  Value *x = n.operands[0], *y = n.operands[1];
+  return {e.unbroadcast(e.mul(g[0], y), x->type.shape), e.unbroadcast(e.mul(g[0], x), y->type.shape)};
+}
+Grads divVjp(Builder &b, const Node &n, Cots g) {
+  ops::Emit e{b};
+  Value *x = n.operands[0], *y = n.operands[1];
+  return {e.unbroadcast(e.div(g[0], y), x->type.shape),
+          e.unbroadcast(e.neg(e.div(e.mul(g[0], y0(n)), y)), y->type.shape)};
+}
+Grads powVjp(Builder &b, const Node &n, Cots g) {
+  ops::Emit e{b};
+  Value *x = n.operands[0], *p = n.operands[1];
+  Value *dx = e.mul(g[0], e.mul(p, b.create("pow", {x, e.sub(p, e.scalar(p, 1.0))})));
+  Value *dp = e.mul(g[0], e.mul(y0(n), b.create("log", {x})));
+  return {e.unbroadcast(dx, x->type.shape), e.unbroadcast(dp, p->type.shape)};
+}
+/// max and min: the winner takes the gradient; a tie splits it evenly, as in PyTorch.
+Grads minMaxVjp(Builder &b, const Node &n, Cots g, std::string_view wins) {
+  ops::Emit e{b};
+  Value *x = n.operands[0], *y = n.operands[1];
+  DType dt = g[0]->type.dtype;
+  Value *share = e.add(e.cast(b.create(wins, {x, y}), dt),
+                       e.mul(e.cast(b.create("eq", {x, y}), dt), e.scalar(g[0], 0.5)));
+  Value *gx = e.mul(g[0], share);
+  return {e.unbroadcast(gx, x->type.shape), e.unbroadcast(e.sub(g[0], gx), y->type.shape)};
+}
+Grads maxVjp(Builder &b, const Node &n, Cots g) { return minMaxVjp(b, n, g, "gt"); }
+Grads minVjp(Builder &b, const Node &n, Cots g) { return minMaxVjp(b, n, g, "lt"); }
+Grads selectVjp(Builder &b, const Node &n, Cots g) {
+  ops::Emit e{b};
+  Value *c = n.operands[0];
+  Value *ga = e.where(c, g[0]);
+  Value *gb = e.sub(g[0], ga);
+  return {nullptr, e.unbroadcast(ga, n.operands[1]->type.shape), e.unbroadcast(gb, n.operands[2]->type.shape)};
+}
+
+// ---- gelu_grad: the derivative of gelu, a backward op of its own -----------------------------
+
+std::vector<TensorType> inferGeluGrad(const InferContext &ctx) {
+  if (ctx.operands[0] != ctx.operands[1])
+    ctx.error("x and the cotangent must have one type, found {} and {}", ctx.operands[0].str(), ctx.operands[1].str());
+  return inferGelu(ctx);
+}
+
+std::vector<Literal> geluGradKernel(const Node &n, std::span<const Literal *const> in) {
+  bool tanh_approx = n.getString("approximate") == "tanh";
+  Literal out(resultType(n));
+  for (int64_t i = 0; i < out.size(); ++i) {
+    double x = in[0]->data[i], d;
+    if (tanh_approx) {
+      double k = std::sqrt(2 / M_PI), u = k * (x + 0.044715 * x * x * x);
+      double t = std::tanh(u);
+      d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x);
+    } else {
+      d = 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
+    }
+    out.data[i] = d * in[1]->data[i];
+  }
+  return {out};
+}
+
+/// An op with a VJP, or marked non-differentiable when vjp is null.
+OpDef unary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref, VjpFn vjp) {
+  return OpDef{.name = name, .summary = summary, .min_operands = 1, .max_operands = 1, .infer = infer,
+               .reference = ref, .differentiable = vjp ? Differentiable::Yes : Differentiable::No, .vjp = vjp};
+}
+
+OpDef binary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref, VjpFn vjp) {
+  return OpDef{.name = name, .summary = summary, .min_operands = 2, .max_operands = 2, .infer = infer,
+               .reference = ref, .differentiable = vjp ? Differentiable::Yes : Differentiable::No, .vjp = vjp};
 }
 
 } // namespace
 
 void addElementwiseOps(std::vector<OpDef> &ops) {
-  ops.push_back(unary("neg", "-x", inferUnaryNumeric, unaryKernel<negF>));
-  ops.push_back(unary("exp", "e^x", inferUnaryFloat, unaryKernel<expF>));
-  ops.push_back(unary("log", "natural logarithm", inferUnaryFloat, unaryKernel<logF>));
-  ops.push_back(unary("sqrt", "square root", inferUnaryFloat, unaryKernel<sqrtF>));
-  ops.push_back(unary("rsqrt", "1 / sqrt(x)", inferUnaryFloat, unaryKernel<rsqrtF>));
-  ops.push_back(unary("tanh", "hyperbolic tangent", inferUnaryFloat, unaryKernel<tanhF>));
-  ops.push_back(unary("relu", "max(x, 0)", inferUnaryNumeric, unaryKernel<reluF>));
-  ops.push_back(unary("sigmoid", "1 / (1 + e^-x)", inferUnaryFloat, unaryKernel<sigmoidF>));
-  ops.push_back(unary("abs", "|x|", inferUnaryNumeric, unaryKernel<absF>));
-  ops.push_back(unary("not", "logical not of a bool tensor", inferUnaryBool, unaryKernel<notF>));
+  ops.push_back(unary("neg", "-x", inferUnaryNumeric, unaryKernel<negF>, negVjp));
+  ops.push_back(unary("exp", "e^x", inferUnaryFloat, unaryKernel<expF>, expVjp));
+  ops.push_back(unary("log", "natural logarithm", inferUnaryFloat, unaryKernel<logF>, logVjp));
+  ops.push_back(unary("sqrt", "square root", inferUnaryFloat, unaryKernel<sqrtF>, sqrtVjp));
+  ops.push_back(unary("rsqrt", "1 / sqrt(x)", inferUnaryFloat, unaryKernel<rsqrtF>, rsqrtVjp));
+  ops.push_back(unary("tanh", "hyperbolic tangent", inferUnaryFloat, unaryKernel<tanhF>, tanhVjp));
+  ops.push_back(unary("relu", "max(x, 0)", inferUnaryNumeric, unaryKernel<reluF>, reluVjp));
+  ops.push_back(unary("sigmoid", "1 / (1 + e^-x)", inferUnaryFloat, unaryKernel<sigmoidF>, sigmoidVjp));
+  ops.push_back(unary("abs", "|x|", inferUnaryNumeric, unaryKernel<absF>, absVjp));
+  ops.push_back(unary("not", "logical not of a bool tensor", inferUnaryBool, unaryKernel<notF>, nullptr));
   OpDef gelu = unary("gelu", "Gaussian error linear unit (erf form, or its tanh approximation)",
-                     inferGelu, geluKernel);
+                     inferGelu, geluKernel, geluVjp);
   gelu.attrs = {{"approximate", AttrKind::String, Attribute(std::string("none"))}};
   ops.push_back(gelu);
-  OpDef cast = unary("cast", "converts elements to another dtype", inferCast, castKernel);
+  OpDef cast = unary("cast", "converts elements to another dtype", inferCast, castKernel, castVjp);
   cast.attrs = {{"dtype", AttrKind::DType}};
   ops.push_back(cast);
 
-  ops.push_back(binary("add", "a + b, broadcasting", inferBinaryNumeric, binaryKernel<addF>));
-  ops.push_back(binary("sub", "a - b, broadcasting", inferBinaryNumeric, binaryKernel<subF>));
-  ops.push_back(binary("mul", "a * b, broadcasting", inferBinaryNumeric, binaryKernel<mulF>));
-  ops.push_back(binary("div", "a / b, broadcasting", inferBinaryNumeric, binaryKernel<divF>));
-  ops.push_back(binary("pow", "a ^ b, broadcasting", inferBinaryFloat, binaryKernel<powF>));
-  ops.push_back(binary("max", "elementwise maximum, broadcasting", inferBinaryNumeric, binaryKernel<maxF>));
-  ops.push_back(binary("min", "elementwise minimum, broadcasting", inferBinaryNumeric, binaryKernel<minF>));
-  ops.push_back(binary("eq", "a == b", inferCompare, binaryKernel<eqF>));
-  ops.push_back(binary("ne", "a != b", inferCompare, binaryKernel<neF>));
-  ops.push_back(binary("lt", "a < b", inferCompare, binaryKernel<ltF>));
-  ops.push_back(binary("le", "a <= b", inferCompare, binaryKernel<leF>));
-  ops.push_back(binary("gt", "a > b", inferCompare, binaryKernel<gtF>));
-  ops.push_back(binary("ge", "a >= b", inferCompare, binaryKernel<geF>));
-  ops.push_back(binary("and", "logical and of bool tensors", inferLogical, binaryKernel<andF>));
-  ops.push_back(binary("or", "logical or of bool tensors", inferLogical, binaryKernel<orF>));
+  ops.push_back(binary("add", "a + b, broadcasting", inferBinaryNumeric, binaryKernel<addF>, addVjp));
+  ops.push_back(binary("sub", "a - b, broadcasting", inferBinaryNumeric, binaryKernel<subF>, subVjp));
+  ops.push_back(binary("mul", "a * b, broadcasting", inferBinaryNumeric, binaryKernel<mulF>, mulVjp));
+  ops.push_back(binary("div", "a / b, broadcasting", inferBinaryNumeric, binaryKernel<divF>, divVjp));
+  ops.push_back(binary("pow", "a ^ b, broadcasting", inferBinaryFloat, binaryKernel<powF>, powVjp));
+  ops.push_back(binary("max", "elementwise maximum, broadcasting", inferBinaryNumeric, binaryKernel<maxF>, maxVjp));
+  ops.push_back(binary("min", "elementwise minimum, broadcasting", inferBinaryNumeric, binaryKernel<minF>, minVjp));
+  ops.push_back(binary("eq", "a == b", inferCompare, binaryKernel<eqF>, nullptr));
+  ops.push_back(binary("ne", "a != b", inferCompare, binaryKernel<neF>, nullptr));
+  ops.push_back(binary("lt", "a < b", inferCompare, binaryKernel<ltF>, nullptr));
+  ops.push_back(binary("le", "a <= b", inferCompare, binaryKernel<leF>, nullptr));
+  ops.push_back(binary("gt", "a > b", inferCompare, binaryKernel<gtF>, nullptr));
+  ops.push_back(binary("ge", "a >= b", inferCompare, binaryKernel<geF>, nullptr));
+  ops.push_back(binary("and", "logical and of bool tensors", inferLogical, binaryKernel<andF>, nullptr));
+  ops.push_back(binary("or", "logical or of bool tensors", inferLogical, binaryKernel<orF>, nullptr));
 
   ops.push_back(OpDef{.name = "select",
                       .summary = "cond ? a : b, broadcasting all three",
                       .min_operands = 3,
                       .max_operands = 3,
                       .infer = inferSelect,
-                      .reference = selectKernel});
+                      .reference = selectKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = selectVjp});
+  OpDef gelu_grad = binary("gelu_grad", "the cotangent times gelu'(x): the backward op of gelu",
+                           inferGeluGrad, geluGradKernel, nullptr);
+  gelu_grad.attrs = {{"approximate", AttrKind::String, Attribute(std::string("none"))}};
+  ops.push_back(gelu_grad);
 }
 
 } // namespace kiln

@@ -84,6 +84,16 @@ std::vector<Literal> scatterAddKernel(const Node &n, std::span<const Literal *co
   return {out};
 }
 
+std::vector<Value *> gatherVjp(Builder &b, const Node &n, std::span<Value *const> g) {
+  ops::Emit e{b};
+  Value *base = e.zeros(n.operands[0]->type);
+  return {b.create("scatter_add", {base, n.operands[1], g[0]}, n.attrs), nullptr};
+}
+
+std::vector<Value *> scatterAddVjp(Builder &b, const Node &n, std::span<Value *const> g) {
+  return {g[0], nullptr, b.create("gather", {g[0], n.operands[1]}, n.attrs)};
+}
+
 const std::vector<AttrSpec> kGatherAttrs = {{"axis", AttrKind::Int, Attribute(int64_t{0})},
                                             {"batch_dims", AttrKind::Int, Attribute(int64_t{0})}};
 
@@ -96,14 +106,18 @@ void addIndexingOps(std::vector<OpDef> &ops) {
                       .max_operands = 2,
                       .attrs = kGatherAttrs,
                       .infer = inferGather,
-                      .reference = gatherKernel});
+                      .reference = gatherKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = gatherVjp});
   ops.push_back(OpDef{.name = "scatter_add",
                       .summary = "base plus updates added at the places gather would read",
                       .min_operands = 3,
                       .max_operands = 3,
                       .attrs = kGatherAttrs,
                       .infer = inferScatterAdd,
-                      .reference = scatterAddKernel});
+                      .reference = scatterAddKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = scatterAddVjp});
 }
 
 } // namespace kiln

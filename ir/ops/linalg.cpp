@@ -63,6 +63,31 @@ std::vector<Literal> matmulKernel(const Node &n, std::span<const Literal *const>
   return {out};
 }
 
+/// The four transpose cases of C = op(A) op(B), each gradient again one matmul.
+std::vector<Value *> matmulVjp(Builder &b, const Node &n, std::span<Value *const> g) {
+  Value *a = n.operands[0], *x = n.operands[1], *dc = g[0];
+  bool ta = n.getBool("transpose_a"), tb = n.getBool("transpose_b");
+  auto mm = [&](Value *l, Value *r, bool tl, bool tr) {
+    return b.create("matmul", {l, r}, {{"transpose_a", tl}, {"transpose_b", tr}});
+  };
+  Value *da, *dx;
+  if (!ta && !tb) {
+    da = mm(dc, x, false, true);
+    dx = mm(a, dc, true, false);
+  } else if (!ta && tb) {
+    da = mm(dc, x, false, false);
+    dx = mm(dc, a, true, false);
+  } else if (ta && !tb) {
+    da = mm(x, dc, false, true);
+    dx = mm(a, dc, false, false);
+  } else {
+    da = mm(x, dc, true, true);
+    dx = mm(dc, a, true, true);
+  }
+  ops::Emit e{b};
+  return {e.unbroadcast(da, a->type.shape), e.unbroadcast(dx, x->type.shape)};
+}
+
 } // namespace
 
 void addLinalgOps(std::vector<OpDef> &ops) {
@@ -73,7 +98,9 @@ void addLinalgOps(std::vector<OpDef> &ops) {
                       .attrs = {{"transpose_a", AttrKind::Bool, Attribute(false)},
                                 {"transpose_b", AttrKind::Bool, Attribute(false)}},
                       .infer = inferMatmul,
-                      .reference = matmulKernel});
+                      .reference = matmulKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = matmulVjp});
 }
 
 } // namespace kiln

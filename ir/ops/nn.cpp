@@ -215,6 +215,218 @@ std::vector<Literal> crossEntropyKernel(const Node &n, std::span<const Literal *
   return {Literal(resultType(n), {total / static_cast<double>(count)})};
 }
 
+// ---- backward ops ----------------------------------------------------------------------------
+
+std::vector<TensorType> inferSoftmaxGrad(const InferContext &ctx) {
+  if (ctx.operands[0] != ctx.operands[1])
+    ctx.error("y and the cotangent must have one type, found {} and {}", ctx.operands[0].str(), ctx.operands[1].str());
+  return inferSoftmax(ctx);
+}
+
+/// dx = y * (g - sum(g * y)) along the axis.
+std::vector<Literal> softmaxGradKernel(const Node &n, std::span<const Literal *const> in) {
+  Literal out(resultType(n));
+  int64_t axis = *normalizeAxis(n.getInt("axis"), out.type.rank());
+  AxisSplit s = splitAt(out.shape(), axis);
+  const auto &y = in[0]->data, &g = in[1]->data;
+  for (int64_t o = 0; o < s.outer; ++o)
+    for (int64_t i = 0; i < s.inner; ++i) {
+      double dot = 0;
+      for (int64_t j = 0; j < s.size; ++j)
+        dot += y[(o * s.size + j) * s.inner + i] * g[(o * s.size + j) * s.inner + i];
+      for (int64_t j = 0; j < s.size; ++j) {
+        int64_t at = (o * s.size + j) * s.inner + i;
+        out.data[at] = y[at] * (g[at] - dot);
+      }
+    }
+  return {out};
+}
+
+/// Operands (x, g) or (x, weight, g); results dx, dweight, dbias.
+std::vector<TensorType> inferLayerNormGrad(const InferContext &ctx) {
+  const TensorType &x = ctx.operands[0], &g = ctx.operands.back();
+  if (g != x)
+    ctx.error("the cotangent must be {}, found {}", x.str(), g.str());
+  std::vector<TensorType> head(ctx.operands.begin(), ctx.operands.end() - 1);
+  InferContext inner{ctx.op, head, ctx.attrs, ctx.loc};
+  inferLayerNorm(inner);
+  int64_t axis = ctx.axis(ctx.getInt("axis"), x.rank());
+  TensorType param{x.dtype, Shape(x.shape.begin() + axis, x.shape.end())};
+  return {x, param, param};
+}
+
+std::vector<Literal> layerNormGradKernel(const Node &n, std::span<const Literal *const> in) {
+  const Literal &x = *in[0], &g = *in.back();
+  const Literal *w = in.size() == 3 ? in[1] : nullptr;
+  Literal dx(resultType(n, 0)), dw(resultType(n, 1)), db(resultType(n, 2));
+  int64_t m = dw.size();
+  double eps = n.getFloat("eps");
+  std::vector<double> xhat(m), dyhat(m);
+  for (int64_t r = 0; m && r < x.size() / m; ++r) {
+    const double *xr = x.data.data() + r * m, *gr = g.data.data() + r * m;
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < m; ++j)
+      mean += xr[j];
+    mean /= static_cast<double>(m);
+    for (int64_t j = 0; j < m; ++j)
+      var += (xr[j] - mean) * (xr[j] - mean);
+    double rstd = 1.0 / std::sqrt(var / static_cast<double>(m) + eps);
+    double mean_dy = 0, mean_dy_xhat = 0;
+    for (int64_t j = 0; j < m; ++j) {
+      xhat[j] = (xr[j] - mean) * rstd;
+      dyhat[j] = gr[j] * (w ? w->data[j] : 1.0);
+      mean_dy += dyhat[j] / static_cast<double>(m);
+      mean_dy_xhat += dyhat[j] * xhat[j] / static_cast<double>(m);
+      dw.data[j] += gr[j] * xhat[j];
+      db.data[j] += gr[j];
+    }
+    for (int64_t j = 0; j < m; ++j)
+      dx.data[r * m + j] = rstd * (dyhat[j] - mean_dy - xhat[j] * mean_dy_xhat);
+  }
+  return {dx, dw, db};
+}
+
+/// Operands (q, k, v, g) or (q, k, v, mask, g); results dq, dk, dv.
+std::vector<TensorType> inferAttentionGrad(const InferContext &ctx) {
+  std::vector<TensorType> head(ctx.operands.begin(), ctx.operands.end() - 1);
+  InferContext inner{ctx.op, head, ctx.attrs, ctx.loc};
+  TensorType out = inferAttention(inner)[0];
+  if (ctx.operands.back() != out)
+    ctx.error("the cotangent must be {}, found {}", out.str(), ctx.operands.back().str());
+  return {ctx.operands[0], ctx.operands[1], ctx.operands[2]};
+}
+
+std::vector<Literal> attentionGradKernel(const Node &n, std::span<const Literal *const> in) {
+  const Literal &q = *in[0], &k = *in[1], &v = *in[2], &g = *in.back();
+  bool has_mask = in.size() == 5;
+  Literal dq(resultType(n, 0)), dk(resultType(n, 1)), dv(resultType(n, 2));
+  int64_t r = q.type.rank();
+  int64_t tq = q.shape()[r - 2], tk = k.shape()[r - 2], d = q.shape()[r - 1], dvn = v.shape()[r - 1];
+  int64_t batches = numElements(Shape(q.shape().begin(), q.shape().end() - 2));
+  Shape scores_shape(q.shape().begin(), q.shape().end() - 2);
+  scores_shape.push_back(tq);
+  scores_shape.push_back(tk);
+  std::vector<int64_t> mask_index;
+  if (has_mask)
+    mask_index = ops::broadcastIndex(in[3]->shape(), scores_shape);
+  bool bool_mask = has_mask && in[3]->type.dtype == DType::boolean;
+  double scale = n.getFloat("scale");
+  bool causal = n.getBool("causal");
+  std::vector<double> p(tk), dp(tk);
+  for (int64_t b = 0; b < batches; ++b)
+    for (int64_t i = 0; i < tq; ++i) {
+      // Recompute the probabilities of row i, as the forward kernel does.
+      for (int64_t j = 0; j < tk; ++j) {
+        double s = 0;
+        for (int64_t c = 0; c < d; ++c)
+          s += q.data[(b * tq + i) * d + c] * k.data[(b * tk + j) * d + c];
+        s *= scale;
+        if (has_mask) {
+          double m = in[3]->data[mask_index[(b * tq + i) * tk + j]];
+          s = bool_mask ? (m != 0 ? -INFINITY : s) : s + m;
+        }
+        if (causal && j > i)
+          s = -INFINITY;
+        p[j] = s;
+      }
+      ops::softmaxRows(p, tk);
+      const double *go = g.data.data() + (b * tq + i) * dvn;
+      double dot = 0;
+      for (int64_t j = 0; j < tk; ++j) {
+        dp[j] = 0;
+        for (int64_t c = 0; c < dvn; ++c) {
+          dp[j] += go[c] * v.data[(b * tk + j) * dvn + c];
+          dv.data[(b * tk + j) * dvn + c] += p[j] * go[c];
+        }
+        dot += dp[j] * p[j];
+      }
+      for (int64_t j = 0; j < tk; ++j) {
+        double ds = p[j] * (dp[j] - dot) * scale;
+        if (ds == 0)
+          continue;
+        for (int64_t c = 0; c < d; ++c) {
+          dq.data[(b * tq + i) * d + c] += ds * k.data[(b * tk + j) * d + c];
+          dk.data[(b * tk + j) * d + c] += ds * q.data[(b * tq + i) * d + c];
+        }
+      }
+    }
+  return {dq, dk, dv};
+}
+
+std::vector<TensorType> inferCrossEntropyGrad(const InferContext &ctx) {
+  std::vector<TensorType> head(ctx.operands.begin(), ctx.operands.end() - 1);
+  InferContext inner{ctx.op, head, ctx.attrs, ctx.loc};
+  TensorType loss = inferCrossEntropy(inner)[0];
+  if (ctx.operands.back() != loss)
+    ctx.error("the cotangent must be {}, found {}", loss.str(), ctx.operands.back().str());
+  return {ctx.operands[0]};
+}
+
+/// d loss / d logits = g / count * (softmax - (1 - eps) onehot - eps / V) on counted rows.
+std::vector<Literal> crossEntropyGradKernel(const Node &n, std::span<const Literal *const> in) {
+  const Literal &logits = *in[0], &labels = *in[1];
+  double g = in[2]->data[0];
+  Literal out(resultType(n));
+  int64_t classes = logits.shape().back();
+  int64_t ignore = n.getInt("ignore_index");
+  double eps = n.getFloat("label_smoothing");
+  int64_t count = 0;
+  for (double y : labels.data)
+    count += static_cast<int64_t>(y) != ignore;
+  std::vector<double> p(classes);
+  for (int64_t r = 0; r < labels.size(); ++r) {
+    auto y = static_cast<int64_t>(labels.data[r]);
+    if (y == ignore)
+      continue;
+    if (y < 0 || y >= classes)
+      throw Error(n.loc, fmt::format("{}: label {} is out of range [0, {})", n.name(), y, classes));
+    std::copy_n(logits.data.begin() + r * classes, classes, p.begin());
+    ops::softmaxRows(p, classes);
+    for (int64_t c = 0; c < classes; ++c)
+      out.data[r * classes + c] = g / static_cast<double>(count) *
+                                  (p[c] - (c == y ? 1 - eps : 0.0) - eps / static_cast<double>(classes));
+  }
+  return {out};
+}
+
+// ---- VJPs of the fused ops -------------------------------------------------------------------
+
+using Grads = std::vector<Value *>;
+using Cots = std::span<Value *const>;
+
+Grads softmaxVjp(Builder &b, const Node &n, Cots g) {
+  return {b.create("softmax_grad", {n.result(), g[0]}, n.attrs)};
+}
+
+Grads layerNormVjp(Builder &b, const Node &n, Cots g) {
+  std::vector<Value *> operands = {n.operands[0]};
+  if (n.operands.size() > 1)
+    operands.push_back(n.operands[1]);
+  operands.push_back(g[0]);
+  Node *grad = b.createNode("layer_norm_grad", operands, n.attrs);
+  Grads out = {grad->result(0)};
+  if (n.operands.size() > 1)
+    out.push_back(grad->result(1));
+  if (n.operands.size() > 2)
+    out.push_back(grad->result(2));
+  return out;
+}
+
+/// The mask gets no gradient: masks are built from token ids and constants.
+Grads attentionVjp(Builder &b, const Node &n, Cots g) {
+  std::vector<Value *> operands(n.operands.begin(), n.operands.end());
+  operands.push_back(g[0]);
+  Node *grad = b.createNode("attention_grad", operands, n.attrs);
+  Grads out = {grad->result(0), grad->result(1), grad->result(2)};
+  if (n.operands.size() == 4)
+    out.push_back(nullptr);
+  return out;
+}
+
+Grads crossEntropyVjp(Builder &b, const Node &n, Cots g) {
+  return {b.create("softmax_cross_entropy_grad", {n.operands[0], n.operands[1], g[0]}, n.attrs), nullptr};
+}
+
 } // namespace
 
 void addNNOps(std::vector<OpDef> &ops) {
@@ -224,7 +436,9 @@ void addNNOps(std::vector<OpDef> &ops) {
                       .max_operands = 1,
                       .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{-1})}},
                       .infer = inferSoftmax,
-                      .reference = softmaxKernel});
+                      .reference = softmaxKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = softmaxVjp});
   ops.push_back(OpDef{.name = "layer_norm",
                       .summary = "(x - mean) / sqrt(var + eps) over axes axis.., then * weight + bias",
                       .min_operands = 1,
@@ -232,7 +446,9 @@ void addNNOps(std::vector<OpDef> &ops) {
                       .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{-1})},
                                 {"eps", AttrKind::Float, Attribute(1e-5)}},
                       .infer = inferLayerNorm,
-                      .reference = layerNormKernel});
+                      .reference = layerNormKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = layerNormVjp});
   ops.push_back(OpDef{.name = "attention",
                       .summary = "softmax(q k^T * scale + mask) v; a bool mask is true where "
                                  "attending is not allowed (PyTorch's convention); causal hides "
@@ -241,7 +457,9 @@ void addNNOps(std::vector<OpDef> &ops) {
                       .max_operands = 4,
                       .attrs = {{"causal", AttrKind::Bool, Attribute(false)}, {"scale", AttrKind::Float}},
                       .infer = inferAttention,
-                      .reference = attentionKernel});
+                      .reference = attentionKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = attentionVjp});
   ops.push_back(OpDef{.name = "softmax_cross_entropy",
                       .summary = "mean over non-ignored labels of -log softmax(logits)[label], "
                                  "with PyTorch's label smoothing",
@@ -250,7 +468,48 @@ void addNNOps(std::vector<OpDef> &ops) {
                       .attrs = {{"ignore_index", AttrKind::Int, Attribute(int64_t{-100})},
                                 {"label_smoothing", AttrKind::Float, Attribute(0.0)}},
                       .infer = inferCrossEntropy,
-                      .reference = crossEntropyKernel});
+                      .reference = crossEntropyKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = crossEntropyVjp});
+
+  // Backward ops: the VJPs above emit them; they have no VJP of their own.
+  ops.push_back(OpDef{.name = "softmax_grad",
+                      .summary = "y * (g - sum(g * y)) along the axis: softmax's backward op",
+                      .min_operands = 2,
+                      .max_operands = 2,
+                      .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{-1})}},
+                      .infer = inferSoftmaxGrad,
+                      .reference = softmaxGradKernel,
+                      .differentiable = Differentiable::No});
+  ops.push_back(OpDef{.name = "layer_norm_grad",
+                      .summary = "(x, [weight,] g) -> dx, dweight, dbias: layer_norm's backward op",
+                      .min_operands = 2,
+                      .max_operands = 3,
+                      .num_results = 3,
+                      .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{-1})},
+                                {"eps", AttrKind::Float, Attribute(1e-5)}},
+                      .infer = inferLayerNormGrad,
+                      .reference = layerNormGradKernel,
+                      .differentiable = Differentiable::No});
+  ops.push_back(OpDef{.name = "attention_grad",
+                      .summary = "(q, k, v, [mask,] g) -> dq, dk, dv: attention's backward op, "
+                                 "recomputing the probabilities",
+                      .min_operands = 4,
+                      .max_operands = 5,
+                      .num_results = 3,
+                      .attrs = {{"causal", AttrKind::Bool, Attribute(false)}, {"scale", AttrKind::Float}},
+                      .infer = inferAttentionGrad,
+                      .reference = attentionGradKernel,
+                      .differentiable = Differentiable::No});
+  ops.push_back(OpDef{.name = "softmax_cross_entropy_grad",
+                      .summary = "(logits, labels, g) -> d loss / d logits",
+                      .min_operands = 3,
+                      .max_operands = 3,
+                      .attrs = {{"ignore_index", AttrKind::Int, Attribute(int64_t{-100})},
+                                {"label_smoothing", AttrKind::Float, Attribute(0.0)}},
+                      .infer = inferCrossEntropyGrad,
+                      .reference = crossEntropyGradKernel,
+                      .differentiable = Differentiable::No});
 }
 
 } // namespace kiln

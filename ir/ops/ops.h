@@ -2,6 +2,7 @@
 // Shared pieces of the op families: each family file appends its OpDefs to the table, and the
 // helpers here keep inference and reference kernels short.
 
+#include "ir/builder.h"
 #include "ir/graph.h"
 #include "ir/op.h"
 
@@ -47,3 +48,28 @@ void softmaxRows(std::vector<double> &x, int64_t n);
 
 } // namespace ops
 } // namespace kiln
+
+namespace kiln::ops {
+
+/// Short spellings for emitting nodes inside VJP rules.
+struct Emit {
+  Builder &b;
+  Value *add(Value *x, Value *y) const;
+  Value *sub(Value *x, Value *y) const;
+  Value *mul(Value *x, Value *y) const;
+  Value *div(Value *x, Value *y) const;
+  Value *neg(Value *x) const;
+  /// A scalar constant of x's dtype.
+  Value *scalar(Value *like, double v) const;
+  /// select(cond, x, 0).
+  Value *where(Value *cond, Value *x) const;
+  Value *cast(Value *x, DType dtype) const;
+  Value *reshape(Value *x, const Shape &shape) const;
+  Value *broadcastTo(Value *x, const Shape &shape) const;
+  /// Zeros of a type.
+  Value *zeros(const TensorType &t) const;
+  /// Sums a gradient over the axes broadcasting added or stretched, back to `shape`.
+  Value *unbroadcast(Value *g, const Shape &shape) const;
+};
+
+} // namespace kiln::ops

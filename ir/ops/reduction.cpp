@@ -2,6 +2,7 @@
 
 #include "ir/ops/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -57,22 +58,53 @@ std::vector<Literal> meanKernel(const Node &n, std::span<const Literal *const> i
   return {out};
 }
 
-OpDef reduction(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref) {
+// ---- VJPs ------------------------------------------------------------------------------------
+
+/// The cotangent reshaped to keep the reduced axes, then broadcast back over them.
+Value *spread(const ops::Emit &e, const Node &n, Value *g) {
+  const TensorType &x = n.operands[0]->type;
+  Shape kept = ops::reducedShape(x.shape, axesOf(n, x.rank()), true);
+  return e.broadcastTo(e.reshape(g, kept), x.shape);
+}
+
+std::vector<Value *> sumVjp(Builder &b, const Node &n, std::span<Value *const> g) {
+  return {spread(ops::Emit{b}, n, g[0])};
+}
+
+std::vector<Value *> meanVjp(Builder &b, const Node &n, std::span<Value *const> g) {
+  ops::Emit e{b};
+  double count = static_cast<double>(n.operands[0]->type.numElements()) /
+                 static_cast<double>(std::max<int64_t>(n.result()->type.numElements(), 1));
+  return {spread(e, n, e.div(g[0], e.scalar(g[0], count)))};
+}
+
+/// The gradient goes to the maxima, split evenly among ties (as PyTorch's amax).
+std::vector<Value *> maxVjp(Builder &b, const Node &n, std::span<Value *const> g) {
+  ops::Emit e{b};
+  Value *x = n.operands[0];
+  Value *hit = e.cast(b.create("eq", {x, spread(e, n, n.result())}), x->type.dtype);
+  Value *ties = b.create("reduce_sum", {hit}, {{"axes", n.getInts("axes")}, {"keepdims", n.getBool("keepdims")}});
+  return {e.mul(hit, spread(e, n, e.div(g[0], ties)))};
+}
+
+OpDef reduction(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref, VjpFn vjp) {
   return OpDef{.name = name,
                .summary = summary,
                .min_operands = 1,
                .max_operands = 1,
                .attrs = {{"axes", AttrKind::Ints}, {"keepdims", AttrKind::Bool, Attribute(false)}},
                .infer = infer,
-               .reference = ref};
+               .reference = ref,
+               .differentiable = Differentiable::Yes,
+               .vjp = vjp};
 }
 
 } // namespace
 
 void addReductionOps(std::vector<OpDef> &ops) {
-  ops.push_back(reduction("reduce_sum", "sum over axes", inferReduce, sumKernel));
-  ops.push_back(reduction("reduce_max", "maximum over axes", inferReduceMax, maxKernel));
-  ops.push_back(reduction("reduce_mean", "mean over axes", inferReduce, meanKernel));
+  ops.push_back(reduction("reduce_sum", "sum over axes", inferReduce, sumKernel, sumVjp));
+  ops.push_back(reduction("reduce_max", "maximum over axes", inferReduceMax, maxKernel, maxVjp));
+  ops.push_back(reduction("reduce_mean", "mean over axes", inferReduce, meanKernel, meanVjp));
 }
 
 } // namespace kiln

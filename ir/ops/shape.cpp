@@ -145,6 +145,109 @@ std::vector<Literal> concatKernel(const Node &n, std::span<const Literal *const>
   return {out};
 }
 
+// ---- pad: zeros around and between elements, the adjoint of slice ---------------------------
+
+std::vector<TensorType> inferPad(const InferContext &ctx) {
+  const TensorType &x = ctx.operands[0];
+  const IntList &low = ctx.getInts("low"), &high = ctx.getInts("high");
+  IntList interior = ctx.getInts("interior");
+  if (interior.empty())
+    interior.assign(x.shape.size(), 0);
+  if (static_cast<int64_t>(low.size()) != x.rank() || static_cast<int64_t>(high.size()) != x.rank() ||
+      static_cast<int64_t>(interior.size()) != x.rank())
+    ctx.error("low, high and interior need {} entries for {}, found {}, {} and {}", x.rank(), x.str(), low.size(),
+              high.size(), interior.size());
+  Shape out;
+  for (int64_t d = 0; d < x.rank(); ++d) {
+    if (low[d] < 0 || high[d] < 0 || interior[d] < 0)
+      ctx.error("padding of axis {} must not be negative", d);
+    out.push_back(low[d] + high[d] + x.shape[d] + std::max<int64_t>(x.shape[d] - 1, 0) * interior[d]);
+  }
+  return {TensorType{x.dtype, out}};
+}
+
+std::vector<Literal> padKernel(const Node &n, std::span<const Literal *const> in) {
+  Literal out(resultType(n));
+  const IntList &low = n.getInts("low");
+  IntList interior = n.getInts("interior");
+  if (interior.empty())
+    interior.assign(low.size(), 0);
+  auto out_strides = stridesOf(out.shape());
+  for (int64_t i = 0; i < in[0]->size(); ++i) {
+    auto idx = ops::unflatten(i, in[0]->shape());
+    int64_t dst = 0;
+    for (size_t d = 0; d < idx.size(); ++d)
+      dst += (low[d] + idx[d] * (interior[d] + 1)) * out_strides[d];
+    out.data[dst] = in[0]->data[i];
+  }
+  return {out};
+}
+
+// ---- VJPs ------------------------------------------------------------------------------------
+
+using Grads = std::vector<Value *>;
+using Cots = std::span<Value *const>;
+
+Grads reshapeVjp(Builder &b, const Node &n, Cots g) { return {ops::Emit{b}.reshape(g[0], n.operands[0]->type.shape)}; }
+
+Grads transposeVjp(Builder &b, const Node &n, Cots g) {
+  const IntList &perm = n.getInts("perm");
+  IntList inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i)
+    inverse[perm[i]] = static_cast<int64_t>(i);
+  return {b.create("transpose", {g[0]}, {{"perm", inverse}})};
+}
+
+Grads broadcastToVjp(Builder &b, const Node &n, Cots g) {
+  return {ops::Emit{b}.unbroadcast(g[0], n.operands[0]->type.shape)};
+}
+
+Grads sliceVjp(Builder &b, const Node &n, Cots g) {
+  const Shape &in = n.operands[0]->type.shape, &out = n.result()->type.shape;
+  const IntList &start = n.getInts("start");
+  IntList stride = n.getInts("stride");
+  if (stride.empty())
+    stride.assign(in.size(), 1);
+  IntList low, high, interior;
+  for (size_t d = 0; d < in.size(); ++d) {
+    int64_t last = out[d] ? start[d] + (out[d] - 1) * stride[d] + 1 : start[d];
+    low.push_back(start[d]);
+    high.push_back(in[d] - last);
+    interior.push_back(stride[d] - 1);
+  }
+  return {b.create("pad", {g[0]}, {{"low", low}, {"high", high}, {"interior", interior}})};
+}
+
+Grads padVjp(Builder &b, const Node &n, Cots g) {
+  const Shape &in = n.operands[0]->type.shape;
+  const IntList &low = n.getInts("low");
+  IntList interior = n.getInts("interior");
+  if (interior.empty())
+    interior.assign(in.size(), 0);
+  IntList start, limit, stride;
+  for (size_t d = 0; d < in.size(); ++d) {
+    start.push_back(low[d]);
+    limit.push_back(in[d] ? low[d] + (in[d] - 1) * (interior[d] + 1) + 1 : low[d]);
+    stride.push_back(interior[d] + 1);
+  }
+  return {b.create("slice", {g[0]}, {{"start", start}, {"limit", limit}, {"stride", stride}})};
+}
+
+Grads concatVjp(Builder &b, const Node &n, Cots g) {
+  const Shape &out = n.result()->type.shape;
+  int64_t axis = *normalizeAxis(n.getInt("axis"), static_cast<int64_t>(out.size()));
+  Grads grads;
+  int64_t offset = 0;
+  for (const Value *x : n.operands) {
+    IntList start(out.size(), 0), limit(out.begin(), out.end());
+    start[axis] = offset;
+    limit[axis] = offset + x->type.shape[axis];
+    offset = limit[axis];
+    grads.push_back(b.create("slice", {g[0]}, {{"start", start}, {"limit", limit}}));
+  }
+  return grads;
+}
+
 } // namespace
 
 void addShapeOps(std::vector<OpDef> &ops) {
@@ -154,21 +257,27 @@ void addShapeOps(std::vector<OpDef> &ops) {
                       .max_operands = 1,
                       .attrs = {{"shape", AttrKind::Ints}},
                       .infer = inferReshape,
-                      .reference = reshapeKernel});
+                      .reference = reshapeKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = reshapeVjp});
   ops.push_back(OpDef{.name = "transpose",
                       .summary = "permutes axes: result axis i is operand axis perm[i]",
                       .min_operands = 1,
                       .max_operands = 1,
                       .attrs = {{"perm", AttrKind::Ints}},
                       .infer = inferTranspose,
-                      .reference = transposeKernel});
+                      .reference = transposeKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = transposeVjp});
   ops.push_back(OpDef{.name = "broadcast_to",
                       .summary = "numpy broadcasting to an explicit shape",
                       .min_operands = 1,
                       .max_operands = 1,
                       .attrs = {{"shape", AttrKind::Ints}},
                       .infer = inferBroadcastTo,
-                      .reference = broadcastToKernel});
+                      .reference = broadcastToKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = broadcastToVjp});
   ops.push_back(OpDef{.name = "slice",
                       .summary = "elements start[d] <= i < limit[d] stepping by stride[d]",
                       .min_operands = 1,
@@ -177,14 +286,30 @@ void addShapeOps(std::vector<OpDef> &ops) {
                                 {"start", AttrKind::Ints},
                                 {"stride", AttrKind::Ints, Attribute(IntList{})}},
                       .infer = inferSlice,
-                      .reference = sliceKernel});
+                      .reference = sliceKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = sliceVjp});
   ops.push_back(OpDef{.name = "concat",
                       .summary = "joins operands along an axis",
                       .min_operands = 1,
                       .max_operands = -1,
                       .attrs = {{"axis", AttrKind::Int}},
                       .infer = inferConcat,
-                      .reference = concatKernel});
+                      .reference = concatKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = concatVjp});
+  ops.push_back(OpDef{.name = "pad",
+                      .summary = "zeros: low[d] before, high[d] after and interior[d] between the "
+                                 "elements of each axis (the adjoint of slice)",
+                      .min_operands = 1,
+                      .max_operands = 1,
+                      .attrs = {{"high", AttrKind::Ints},
+                                {"interior", AttrKind::Ints, Attribute(IntList{})},
+                                {"low", AttrKind::Ints}},
+                      .infer = inferPad,
+                      .reference = padKernel,
+                      .differentiable = Differentiable::Yes,
+                      .vjp = padVjp});
 }
 
 } // namespace kiln

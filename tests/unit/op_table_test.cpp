@@ -30,6 +30,12 @@ const std::map<std::string, std::string> kSamples = {
     {"gather", "gather(%a, %i) {axis = 1} : f32[2,2]"},
     {"ge", "ge(%a, %b) : bool[2,3]"},
     {"gelu", "gelu(%a) {approximate = \"tanh\"} : f32[2,3]"},
+    {"gelu_grad", "gelu_grad(%a, %b) : f32[2,3]"},
+    {"attention_grad", "attention_grad(%a, %b, %b, %b2, %a) {causal = true, scale = 0.5} : f32[2,3], f32[2,3], f32[2,3]"},
+    {"layer_norm_grad", "layer_norm_grad(%a, %w, %b) : f32[2,3], f32[3], f32[3]"},
+    {"pad", "pad(%a) {high = [0, 2], interior = [1, 0], low = [1, 0]} : f32[4,5]"},
+    {"softmax_grad", "softmax_grad(%a, %b) : f32[2,3]"},
+    {"softmax_cross_entropy_grad", "softmax_cross_entropy_grad(%a, %i, %l) : f32[2,3]"},
     {"gt", "gt(%a, %b) : bool[2,3]"},
     {"iota", "iota() {axis = 1, shape = [2, 3]} : i64[2,3]"},
     {"layer_norm", "layer_norm(%a) {eps = 1e-06} : f32[2,3]"},
@@ -65,6 +71,14 @@ const std::map<std::string, std::string> kSamples = {
 };
 
 std::string sampleGraph(const std::string &node) {
+  // One output per result type after the ':'.
+  size_t types = 1;
+  for (size_t i = node.rfind(" : "); i < node.size(); ++i)
+    types += node[i] == ']' && i + 1 < node.size() && node[i + 1] == ',';
+  std::string results = types > 1 ? ":" + std::to_string(types) : "";
+  std::string outputs;
+  for (size_t i = 0; i < types; ++i)
+    outputs += types > 1 ? fmt::format("  output \"out{}\" = %0#{}\n", i, i) : "  output \"out\" = %0\n";
   return "graph @sample {\n"
          "  input data %a: f32[2,3]\n"
          "  input data %b: f32[2,3]\n"
@@ -72,14 +86,14 @@ std::string sampleGraph(const std::string &node) {
          "  input data %m: bool[2,3]\n"
          "  input data %i: i64[2]\n"
          "  input data %s: i64[]\n"
-         "  %0 = " + node + "\n"
-         "  output \"out\" = %0\n"
-         "}\n";
+         "  input data %w: f32[3]\n"
+         "  input data %l: f32[]\n"
+         "  %0" + results + " = " + node + "\n" + outputs + "}\n";
 }
 
 } // namespace
 
-TEST_CASE("every op declares inference, a reference kernel and a differentiability mark slot") {
+TEST_CASE("every op declares inference, a reference kernel, and a VJP or a non-differentiable mark") {
   REQUIRE(!allOps().empty());
   for (const OpDef *op : allOps()) {
     INFO(op->name);
@@ -89,6 +103,8 @@ TEST_CASE("every op declares inference, a reference kernel and a differentiabili
     CHECK(op->num_results >= 1);
     CHECK((op->max_operands < 0 || op->max_operands >= op->min_operands));
     CHECK(lookupOp(op->name) == op);
+    CHECK(op->differentiable != Differentiable::Unset);
+    CHECK((op->differentiable == Differentiable::Yes) == bool(op->vjp));
     for (const AttrSpec &a : op->attrs)
       if (a.default_value)
         CHECK(attrKind(*a.default_value) == a.kind);
@@ -109,10 +125,13 @@ TEST_CASE("every op has a sample that parses, round-trips and runs") {
                                    Literal(TensorType{DType::f32, {2, 2}}, {1, 2, 3, 4}),
                                    Literal(TensorType{DType::boolean, {2, 3}}, {0, 1, 0, 0, 0, 1}),
                                    ids,
-                                   Literal::scalar(3, DType::i64)};
+                                   Literal::scalar(3, DType::i64),
+                                   Literal(TensorType{DType::f32, {3}}, {1, -1, 2}),
+                                   Literal::scalar(0.5)};
     auto out = reference::run(*g, inputs);
-    REQUIRE(out.size() == 1);
-    CHECK(out[0].type == g->outputs()[0].value->type);
+    REQUIRE(out.size() == g->outputs().size());
+    for (size_t i = 0; i < out.size(); ++i)
+      CHECK(out[i].type == g->outputs()[i].value->type);
   }
   CHECK(kSamples.size() == allOps().size());
 }

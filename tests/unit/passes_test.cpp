@@ -44,14 +44,15 @@ std::vector<Literal> runBoth(const Graph &g, const std::vector<Literal> &inputs)
 
 } // namespace
 
-TEST_CASE("every pass preserves the graph's values") {
-  for (const PassInfo &info : allPasses()) {
+TEST_CASE("the simplifying passes preserve the graph's values") {
+  for (std::string_view name : {"canonicalize", "cse", "dce"}) {
+    const PassInfo &info = *lookupPass(name);
     INFO(info.name);
     auto g = parseGraph(kGraph, "g.kir");
     auto before = g->clone();
     auto inputs = tools::randomInputs(*g, 3);
     PassContext ctx;
-    info.create()->run(*g, ctx);
+    info.create({})->run(*g, ctx);
     auto want = runBoth(*before, inputs), got = runBoth(*g, inputs);
     REQUIRE(want.size() == got.size());
     for (size_t i = 0; i < want.size(); ++i)
@@ -85,5 +86,5 @@ TEST_CASE("canonicalize + cse + dce reduce the sample to its essence") {
 
 TEST_CASE("an unknown pass name is a clear error") {
   PassManager pm;
-  CHECK_THROWS_WITH_AS(pm.addPipeline("cse,frob"), doctest::Contains("unknown pass 'frob'; known passes: canonicalize, cse, dce"), Error);
+  CHECK_THROWS_WITH_AS(pm.addPipeline("cse,frob"), doctest::Contains("unknown pass 'frob'; known passes: canonicalize, cse, dce, autodiff, optimizer"), Error);
 }

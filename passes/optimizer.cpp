@@ -1,0 +1,186 @@
+// The optimizer pass: SGD with momentum, Adam and AdamW (following PyTorch's update rules),
+// global-norm clipping and the paper's warm-up schedule, all as graph nodes.
+
+#include "passes/optimizer.h"
+
+#include "ir/builder.h"
+#include "passes/pass.h"
+
+#include <cmath>
+
+namespace kiln {
+
+OptimizerKind parseOptimizerKind(const std::string &name) {
+  if (name == "sgd")
+    return OptimizerKind::Sgd;
+  if (name == "adam")
+    return OptimizerKind::Adam;
+  if (name == "adamw")
+    return OptimizerKind::AdamW;
+  throw Error({}, fmt::format("unknown optimizer '{}'; expected sgd, adam or adamw", name));
+}
+
+std::vector<std::string> optimizerStateNames(OptimizerKind kind, const std::string &param) {
+  if (kind == OptimizerKind::Sgd)
+    return {"sgd.momentum." + param};
+  return {"adam.m." + param, "adam.v." + param};
+}
+
+namespace {
+
+/// Emits scalar arithmetic compactly.
+struct Scalars {
+  Builder &b;
+  Value *c(double v) const { return b.splat(v, DType::f32); }
+  Value *op(std::string_view name, Value *x, Value *y) const { return b.create(name, {x, y}); }
+};
+
+/// The learning rate at this step.
+Value *learningRate(const Scalars &s, Value *step, const OptimizerOptions &o) {
+  if (o.lr)
+    return s.c(*o.lr);
+  Value *t = s.b.create("cast", {step}, {{"dtype", DType::f32}});
+  Value *decay = s.b.create("rsqrt", {t});
+  Value *ramp = s.op("mul", t, s.c(std::pow(static_cast<double>(o.warmup), -1.5)));
+  return s.op("mul", s.c(std::pow(static_cast<double>(o.d_model), -0.5)), s.op("min", decay, ramp));
+}
+
+/// min(1, clip / (norm + 1e-6)) over all gradients, as torch.nn.utils.clip_grad_norm_.
+Value *clipScale(const Scalars &s, const std::vector<Value *> &grads, double clip) {
+  Value *sum = s.c(0.0);
+  for (Value *g : grads) {
+    IntList axes;
+    for (int64_t d = 0; d < g->type.rank(); ++d)
+      axes.push_back(d);
+    sum = s.op("add", sum, s.b.create("reduce_sum", {s.op("mul", g, g)}, {{"axes", axes}}));
+  }
+  Value *norm = s.b.create("sqrt", {sum});
+  return s.op("min", s.c(1.0), s.op("div", s.c(clip), s.op("add", norm, s.c(1e-6))));
+}
+
+} // namespace
+
+int appendOptimizer(Graph &g, const OptimizerOptions &o) {
+  struct Item {
+    Value *param;
+    Value *grad;
+    std::string name;
+  };
+  std::vector<Item> items;
+  for (const GraphInput &in : g.inputs())
+    if (in.kind == InputKind::Parameter)
+      if (const GraphOutput *out = g.findOutput("grad." + in.name))
+        items.push_back({in.value.get(), out->value, in.name});
+  if (items.empty())
+    throw Error({}, fmt::format("optimizer: graph @{} has no grad.<parameter> outputs; run autodiff first", g.name()));
+  if (g.findInput("step"))
+    throw Error({}, fmt::format("optimizer: graph @{} already has an input named 'step'", g.name()));
+
+  Builder b(g);
+  Scalars s{b};
+  Value *step = g.addInput("step", InputKind::Data, TensorType{DType::i64, {}});
+  Value *lr = learningRate(s, step, o);
+  Value *t = b.create("cast", {step}, {{"dtype", DType::f32}});
+  Value *clip = nullptr;
+  if (o.clip_norm) {
+    std::vector<Value *> grads;
+    for (const Item &it : items)
+      grads.push_back(it.grad);
+    clip = clipScale(s, grads, *o.clip_norm);
+  }
+  // Adam's bias corrections 1 - beta^t.
+  Value *bc1 = s.op("sub", s.c(1.0), s.op("pow", s.c(o.beta1), t));
+  Value *bc2 = s.op("sub", s.c(1.0), s.op("pow", s.c(o.beta2), t));
+
+  std::vector<std::pair<std::string, Value *>> updates;
+  for (const Item &it : items) {
+    Value *p = it.param, *grad = clip ? s.op("mul", it.grad, clip) : it.grad;
+    DType dt = p->type.dtype;
+    auto c = [&](double v) { return b.splat(v, dt); };
+    auto bin = [&](std::string_view name, Value *x, Value *y) { return b.create(name, {x, y}); };
+    Value *lr_p = dt == DType::f32 ? lr : b.create("cast", {lr}, {{"dtype", dt}});
+    std::vector<std::string> state = optimizerStateNames(o.kind, it.name);
+    if (o.kind != OptimizerKind::AdamW && o.weight_decay > 0)
+      grad = bin("add", grad, bin("mul", p, c(o.weight_decay)));
+    Value *next;
+    std::vector<std::pair<std::string, Value *>> next_state;
+    if (o.kind == OptimizerKind::Sgd) {
+      Value *buf = g.addInput(state[0], InputKind::State, p->type);
+      Value *buf2 = bin("add", bin("mul", buf, c(o.momentum)), grad);
+      next = bin("sub", p, bin("mul", buf2, lr_p));
+      next_state.push_back({state[0], buf2});
+    } else {
+      Value *m = g.addInput(state[0], InputKind::State, p->type);
+      Value *v = g.addInput(state[1], InputKind::State, p->type);
+      Value *m2 = bin("add", bin("mul", m, c(o.beta1)), bin("mul", grad, c(1 - o.beta1)));
+      Value *v2 = bin("add", bin("mul", v, c(o.beta2)), bin("mul", bin("mul", grad, grad), c(1 - o.beta2)));
+      Value *m_hat = bin("div", m2, dt == DType::f32 ? bc1 : b.create("cast", {bc1}, {{"dtype", dt}}));
+      Value *v_hat = bin("div", v2, dt == DType::f32 ? bc2 : b.create("cast", {bc2}, {{"dtype", dt}}));
+      Value *base = p;
+      if (o.kind == OptimizerKind::AdamW && o.weight_decay > 0)
+        base = bin("mul", p, bin("sub", c(1.0), bin("mul", lr_p, c(o.weight_decay))));
+      Value *step_dir = bin("div", m_hat, bin("add", b.create("sqrt", {v_hat}), c(o.eps)));
+      next = bin("sub", base, bin("mul", step_dir, lr_p));
+      next_state.push_back({state[0], m2});
+      next_state.push_back({state[1], v2});
+    }
+    updates.push_back({it.name, next});
+    updates.insert(updates.end(), next_state.begin(), next_state.end());
+  }
+  std::erase_if(g.outputs(), [](const GraphOutput &out) { return out.name.rfind("grad.", 0) == 0; });
+  for (auto &[name, value] : updates)
+    g.addOutput(name, value);
+  g.addOutput("lr", lr);
+  g.removeDeadNodes();
+  return static_cast<int>(items.size());
+}
+
+namespace {
+
+double number(const PassOptions &opts, const std::string &name, double fallback) {
+  std::string text = optionOr(opts, name, "");
+  if (text.empty())
+    return fallback;
+  try {
+    size_t used = 0;
+    double v = std::stod(text, &used);
+    if (used == text.size())
+      return v;
+  } catch (const std::exception &) {
+  }
+  throw Error({}, fmt::format("optimizer: option --{} takes a number, found '{}'", name, text));
+}
+
+class OptimizerPass : public Pass {
+public:
+  explicit OptimizerPass(OptimizerOptions opts) : opts_(opts) {}
+  std::string_view name() const override { return "optimizer"; }
+  bool run(Graph &g, PassContext &ctx) override {
+    ctx.count("parameters updated", appendOptimizer(g, opts_));
+    return true;
+  }
+
+private:
+  OptimizerOptions opts_;
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createOptimizerPass(const PassOptions &options) {
+  OptimizerOptions o;
+  o.kind = parseOptimizerKind(optionOr(options, "optimizer", "adam"));
+  if (options.count("lr"))
+    o.lr = number(options, "lr", 0);
+  o.warmup = static_cast<int64_t>(number(options, "warmup", 4000));
+  o.d_model = static_cast<int64_t>(number(options, "d-model", 512));
+  o.beta1 = number(options, "beta1", 0.9);
+  o.beta2 = number(options, "beta2", 0.98);
+  o.eps = number(options, "eps", 1e-9);
+  o.momentum = number(options, "momentum", 0.9);
+  o.weight_decay = number(options, "weight-decay", 0);
+  if (options.count("clip-norm"))
+    o.clip_norm = number(options, "clip-norm", 0);
+  return std::make_unique<OptimizerPass>(o);
+}
+
+} // namespace kiln
