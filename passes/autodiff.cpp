@@ -23,7 +23,8 @@ const GraphOutput &chooseOutput(const Graph &g, const std::string &of) {
     for (const GraphOutput &o : g.outputs())
       if (o.value->type.rank() == 0) {
         if (out)
-          throw Error({}, fmt::format("autodiff: graph @{} has several scalar outputs; name one with --of", g.name()));
+          throw Error(o.loc, fmt::format("autodiff: graph @{} has several scalar outputs (\"{}\", \"{}\"); name "
+                                         "one with --of", g.name(), out->name, o.name));
         out = &o;
       }
     if (!out)
@@ -64,10 +65,19 @@ std::unordered_set<const Value *> dependents(const Graph &g, const std::vector<c
     bool depends = false;
     for (const Value *v : n->operands)
       depends |= active.count(v) > 0;
-    if (depends && n->op->differentiable != Differentiable::No)
-      for (const auto &r : n->results)
-        if (isFloat(r->type.dtype))
-          active.insert(r.get());
+    if (!depends)
+      continue;
+    for (const auto &r : n->results) {
+      if (!isFloat(r->type.dtype))
+        continue;
+      // Ops marked non-differentiable have integer, boolean or random results; a float result
+      // of one (a backward op) that depends on a differentiated input would need a second
+      // derivative, which kiln does not have.
+      if (n->op->differentiable == Differentiable::No)
+        throw Error(n->loc, fmt::format("autodiff: op '{}' is not differentiable, and its result depends on a "
+                                        "differentiated input", n->name()));
+      active.insert(r.get());
+    }
   }
   return active;
 }

@@ -8,6 +8,8 @@
 #include "runtime/checkpoint.h"
 #include "runtime/safetensors.h"
 #include "tools/model_options.h"
+#include "tools/programs.h"
+#include "tools/train_command.h"
 #include "tools/tool_support.h"
 
 #include <iostream>
@@ -26,7 +28,11 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
             const std::string &format, const std::string &out, double dropout) {
   GraphOptions opts = sf.opts;
   opts.dropout = dropout;
-  BuiltModel m = buildTransformer(mf.resolve(), stage == "forward" ? Stage::Forward : Stage::Loss, opts);
+  TransformerConfig cfg = mf.resolve();
+  OptimizerOptions optimizer;
+  optimizer.d_model = cfg.d_model;
+  BuiltModel m = stage == "train" ? tools::buildTrainStep(cfg, opts, optimizer)
+                                  : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
   tools::writeTextFile(out, format == "dot" ? printDot(*m.graph) : printGraph(*m.graph));
   return 0;
 }
@@ -79,7 +85,7 @@ Literal readTokens(const TensorMap &file, const std::string &path, const std::st
 }
 
 int cmdRun(const tools::ModelFlags &mf, const std::string &weights, const std::string &inputs,
-           const std::string &out, double dropout, int64_t seed) {
+           const std::string &out, double dropout, int64_t seed, bool grads) {
   TransformerConfig c = mf.resolve();
   TensorMap file = readSafetensors(inputs);
   Literal src = readTokens(file, inputs, "src", c.vocab), tgt = readTokens(file, inputs, "tgt", c.vocab);
@@ -89,7 +95,7 @@ int cmdRun(const tools::ModelFlags &mf, const std::string &weights, const std::s
     throw Error(loc, fmt::format("src and tgt batch sizes differ: {} and {}", src.shape()[0], tgt.shape()[0]));
   }
   GraphOptions opts{.batch = src.shape()[0], .src_len = src.shape()[1], .tgt_len = tgt.shape()[1], .dropout = dropout};
-  BuiltModel m = buildTransformer(c, Stage::Loss, opts);
+  BuiltModel m = grads ? tools::buildGradients(c, opts) : buildTransformer(c, Stage::Loss, opts);
   std::map<std::string, Literal> params = loadCheckpoint(weights, declsOf(m.params));
   std::vector<Literal> args;
   for (const GraphInput &in : m.graph->inputs()) {
@@ -109,7 +115,8 @@ int cmdRun(const tools::ModelFlags &mf, const std::string &weights, const std::s
   std::cout << fmt::format("loss {}\n", tools::literalStr(named.at("loss")));
   if (!out.empty()) {
     saveCheckpoint(out, named);
-    std::cout << fmt::format("wrote logits {} and loss to {}\n", named.at("logits").type.str(), out);
+    std::cout << fmt::format("wrote logits {}{} to {}\n", named.at("logits").type.str(),
+                             grads ? fmt::format(", loss and {} gradients", m.params.size()) : " and loss", out);
   }
   return 0;
 }
@@ -129,7 +136,8 @@ int runMain(int argc, char **argv) {
   CLI::App *dump = app.add_subcommand("dump", "print the Transformer's graph IR");
   dump_model.add(*dump);
   dump_shape.add(*dump);
-  dump->add_option("--stage", stage, "forward or loss")->check(CLI::IsMember({"forward", "loss"}))->capture_default_str();
+  dump->add_option("--stage", stage, "forward, loss or train (forward, backward and the Adam update)")
+      ->check(CLI::IsMember({"forward", "loss", "train"}))->capture_default_str();
   dump->add_option("--format", format, "text or dot")->check(CLI::IsMember({"text", "dot"}))->capture_default_str();
   dump->add_option("--dropout", dump_dropout, "dropout rate (adds the random op and a seed input)");
   dump->add_option("-o,--output", dump_out, "output file (default: stdout)");
@@ -154,6 +162,12 @@ int runMain(int argc, char **argv) {
   run->add_option("-o,--output", run_out, "safetensors file for logits and loss");
   run->add_option("--dropout", run_dropout, "dropout rate (off by default)");
   run->add_option("--seed", run_seed, "seed of dropout");
+  bool run_grads = false;
+  run->add_flag("--grads", run_grads, "also write grad.<param> for every parameter");
+
+  tools::TrainFlags train_flags;
+  CLI::App *train = app.add_subcommand("train", "train on a built-in synthetic task (copy or reverse)");
+  train_flags.add(*train);
 
   try {
     app.parse(argc, argv);
@@ -167,7 +181,9 @@ int runMain(int argc, char **argv) {
   if (init->parsed())
     return cmdInit(init_model, init_seed, init_out);
   if (run->parsed())
-    return cmdRun(run_model, weights, inputs, run_out, run_dropout, run_seed);
+    return cmdRun(run_model, weights, inputs, run_out, run_dropout, run_seed, run_grads);
+  if (train->parsed())
+    return tools::runTrain(train_flags);
   return 0;
 }
 

@@ -285,7 +285,10 @@ int runMain(int argc, char **argv) {
     try {
       output += processChunk(o, chunks[i]);
     } catch (const Error &e) {
-      std::cerr << e.what() << "\n";
+      if (e.location().known())
+        std::cerr << e.what() << "\n";
+      else
+        std::cerr << fmt::format("{}: error: {}\n", o.input == "-" ? "<stdin>" : o.input, e.message());
       ok = false;
     }
   }

@@ -1,0 +1,97 @@
+#include "tools/train_command.h"
+
+#include "backend/reference/interpreter.h"
+#include "frontend/init.h"
+#include "runtime/trainer.h"
+#include "tools/programs.h"
+
+#include <chrono>
+#include <iostream>
+
+namespace kiln::tools {
+
+void TrainFlags::add(CLI::App &app) {
+  model.add(app);
+  app.add_option("--backend", backend, "where the step runs")->check(CLI::IsMember({"reference"}))->capture_default_str();
+  app.add_option("--task", task, "copy or reverse")->check(CLI::IsMember({"copy", "reverse"}))->capture_default_str();
+  app.add_option("--steps", steps, "steps to run (in total, counting resumed ones)")->capture_default_str();
+  app.add_option("--seed", seed, "seed of the weights, the data and dropout")->capture_default_str();
+  app.add_option("--batch", batch, "sentences per batch")->capture_default_str();
+  app.add_option("--src-len", src_len, "padded source length")->capture_default_str();
+  app.add_option("--tgt-len", tgt_len, "padded target length")->capture_default_str();
+  app.add_option("--dropout", dropout, "dropout rate")->capture_default_str();
+  app.add_option("--optimizer", optimizer, "sgd, adam or adamw")->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
+  app.add_option("--lr", lr, "a constant learning rate (default: the paper's warm-up schedule)");
+  app.add_option("--warmup", warmup, "warm-up steps of the schedule")->capture_default_str();
+  app.add_option("--clip-norm", clip_norm, "clip gradients to this global norm");
+  app.add_option("--weight-decay", weight_decay, "weight decay")->capture_default_str();
+  app.add_option("--save", save, "write weights, optimizer state and the step count here at the end");
+  app.add_option("--resume", resume, "continue from a file written by --save");
+  app.add_option("--log-every", log_every, "print every N-th step")->capture_default_str();
+}
+
+int runTrain(const TrainFlags &f) {
+  TransformerConfig cfg = f.model.resolve();
+  OptimizerOptions opt;
+  opt.kind = parseOptimizerKind(f.optimizer);
+  opt.lr = f.lr;
+  opt.warmup = f.warmup;
+  opt.d_model = cfg.d_model;
+  opt.clip_norm = f.clip_norm;
+  opt.weight_decay = f.weight_decay;
+  GraphOptions shape{.batch = f.batch, .src_len = f.src_len, .tgt_len = f.tgt_len, .dropout = f.dropout};
+  BuiltModel m = buildTrainStep(cfg, shape, opt);
+
+  StepProgram program;
+  for (const GraphInput &in : m.graph->inputs())
+    program.inputs.push_back({in.name, in.value->type});
+  for (const GraphOutput &out : m.graph->outputs())
+    program.outputs.push_back(out.name);
+  const Graph &graph = *m.graph;
+  program.run = [&graph](const std::vector<Literal> &args) { return reference::run(graph, args); };
+
+  SyntheticTask task;
+  task.kind = SyntheticTask::parseKind(f.task);
+  task.vocab = cfg.vocab;
+  task.pad = cfg.tokens.pad;
+  task.eos = cfg.tokens.eos;
+  task.first_token = std::max({cfg.tokens.pad, cfg.tokens.bos, cfg.tokens.eos, cfg.tokens.unk}) + 1;
+  task.batch = f.batch, task.src_len = f.src_len, task.tgt_len = f.tgt_len;
+  Trainer trainer(program, task, f.seed);
+
+  TrainerState state;
+  if (!f.resume.empty()) {
+    state = loadTrainerState(f.resume, program);
+    std::cout << fmt::format("resumed from {} at step {}\n", f.resume, state.step);
+  } else {
+    std::vector<Literal> init = initialValues(m.params, f.seed);
+    for (size_t i = 0; i < m.params.size(); ++i)
+      state.tensors.emplace(m.params[i].name, std::move(init[i]));
+  }
+  trainer.initState(state);
+
+  std::cout << fmt::format("training {} ({} parameters) on the {} task: {} steps, batch {}, backend {}\n", cfg.name,
+                           [&] {
+                             int64_t n = 0;
+                             for (const ParamSpec &p : m.params)
+                               n += p.type.numElements();
+                             return n;
+                           }(),
+                           f.task, f.steps, f.batch, f.backend);
+  auto start = std::chrono::steady_clock::now();
+  while (state.step < f.steps) {
+    StepReport r = trainer.step(state);
+    if (r.step % f.log_every == 0 || r.step == f.steps) {
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::cout << fmt::format("step {:>5}  loss {:.6f}  lr {:.3e}  ({:.1f} s)\n", r.step, r.loss, r.lr, seconds)
+                << std::flush;
+    }
+  }
+  if (!f.save.empty()) {
+    saveTrainerState(f.save, state, {{"kiln.config", cfg.name}, {"kiln.task", f.task}});
+    std::cout << fmt::format("saved {} tensors and step {} to {}\n", state.tensors.size(), state.step, f.save);
+  }
+  return 0;
+}
+
+} // namespace kiln::tools

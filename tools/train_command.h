@@ -1,0 +1,34 @@
+#pragma once
+// `kiln train`: trains a Transformer on a built-in synthetic task.
+
+#include "tools/model_options.h"
+
+#include <CLI/CLI.hpp>
+
+namespace kiln::tools {
+
+/// The flags of kiln train.
+struct TrainFlags {
+  ModelFlags model;
+  std::string backend = "reference";
+  std::string task = "copy";
+  int64_t steps = 100;
+  uint64_t seed = 0;
+  int64_t batch = 16, src_len = 10, tgt_len = 10;
+  double dropout = 0.1;
+  std::string optimizer = "adam";
+  std::optional<double> lr;
+  int64_t warmup = 4000;
+  std::optional<double> clip_norm;
+  double weight_decay = 0;
+  std::string save, resume;
+  int64_t log_every = 1;
+
+  /// Registers the flags on the subcommand.
+  void add(CLI::App &app);
+};
+
+/// Runs the training; prints one line per logged step.
+int runTrain(const TrainFlags &flags);
+
+} // namespace kiln::tools
