@@ -128,8 +128,12 @@ def sinusoidal(length, d):
     return pe
 
 
-def torch_forward(c, weights, src, tgt):
-    """The reference: nn.Transformer in float64 on kiln's weights; returns (logits, loss)."""
+def torch_forward(c, weights, src, tgt, grads=False):
+    """The reference: nn.Transformer in float64 on kiln's weights; returns (logits, loss, grads).
+
+    With grads=True, grads is {parameter name: d loss / d parameter} from loss.backward(), under
+    kiln's parameter names (with a tied generator, tgt_embed.weight collects both uses); else None.
+    """
     d = c["d_model"]
     model = nn.Transformer(d_model=d, nhead=c["heads"], num_encoder_layers=c["encoder_layers"],
                            num_decoder_layers=c["decoder_layers"], dim_feedforward=c["ffn"],
@@ -145,9 +149,11 @@ def torch_forward(c, weights, src, tgt):
     # with dropout=0.0, train mode is exactly the deterministic forward pass.
     model.encoder.enable_nested_tensor = False
     model.train()
-    w = {k: torch.from_numpy(v).to(torch.float64) for k, v in weights.items()}
+    w = {k: torch.from_numpy(v).to(torch.float64).requires_grad_(grads) for k, v in weights.items()}
     state = {k: v for k, v in w.items() if k.startswith(("encoder.", "decoder."))}
     model.load_state_dict(state, strict=True)  # every nn.Transformer parameter, by its own name
+    params = dict(model.named_parameters())  # load_state_dict copied into these: they get the grads
+    params.update({k: v for k, v in w.items() if k not in state})  # embeddings, generator
     gen_w = w["tgt_embed.weight"] if c["tie"] else w["generator.weight"]
 
     src_t, tgt_t = torch.from_numpy(src).long(), torch.from_numpy(tgt).long()
@@ -156,13 +162,18 @@ def torch_forward(c, weights, src, tgt):
     x = w["src_embed.weight"][src_t] * scale + sinusoidal(src_t.shape[1], d)
     y = w["tgt_embed.weight"][dec_in] * scale + sinusoidal(dec_in.shape[1], d)
     causal = nn.Transformer.generate_square_subsequent_mask(dec_in.shape[1]).to(torch.float64)
-    with torch.no_grad():
+    with torch.set_grad_enabled(grads):
         out = model(x, y, tgt_mask=causal, src_key_padding_mask=src_t == PAD,
                     tgt_key_padding_mask=dec_in == PAD, memory_key_padding_mask=src_t == PAD)
         logits = out @ gen_w.T + w["generator.bias"]
         loss = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=c["label_smoothing"])(
             logits.reshape(-1, c["vocab"]), tgt_t.reshape(-1))
-    return logits.numpy(), float(loss)
+    if not grads:
+        return logits.numpy(), float(loss), None
+    loss.backward()
+    assert sorted(params) == sorted(weights), "the oracle must cover exactly kiln's parameters"
+    return logits.detach().numpy(), float(loss), {k: (p.grad if p.grad is not None else torch.zeros_like(p)).numpy()
+                                                for k, p in params.items()}
 
 
 def run(cmd):
