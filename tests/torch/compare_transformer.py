@@ -1,12 +1,13 @@
 #!/usr/bin/python3
-"""Oracle test: kiln's Transformer forward pass and loss against PyTorch's nn.Transformer.
+"""Oracle test: kiln's Transformer forward pass, loss and gradients against PyTorch's nn.Transformer.
 
 For each case this script
   1. writes initial weights with `kiln init`, perturbs every tensor (so that biases and
      LayerNorm parameters, which kiln initialises to 0 and 1, are exercised too) and saves them;
-  2. writes padded `src`/`tgt` token batches and runs `kiln run` on them;
+  2. writes padded `src`/`tgt` token batches and runs `kiln run` on them (with `--grads`: also
+     kiln's reverse-mode gradient `grad.<name>` of the loss for every parameter);
   3. rebuilds the same model from the same weights as a float64 `nn.Transformer` and compares
-     the logits and the loss.
+     the logits and the loss (with `--grads`: also every parameter's gradient from loss.backward()).
 
 Exits non-zero, naming the case and the error, on any mismatch. Requires Debian's python3-torch
 (1.13) and numpy; it does not need the `safetensors` package.
@@ -41,6 +42,18 @@ PRESETS = {"tiny": dict(d_model=64, heads=4, ffn=256, encoder_layers=2, decoder_
 # smoothing) moves it by >= 6e-4 relative. If a bigger case is added, re-measure before loosening.
 LOGITS_ATOL = 5e-6
 LOSS_RTOL, LOSS_ATOL = 1e-6, 1e-7
+# Gradients are checked per tensor as max|kiln - torch| <= GRAD_ATOL + GRAD_RTOL * max|torch|, since
+# their magnitudes differ by tensor (max|grad| ~0.02 for early layers, ~0.7 for the generator).
+# Observed: max|error| / max|grad| 2.0e-7..4.4e-7 over these cases and 18 other seeds, i.e. ~3 f32
+# ulps, the worst tensor varying (norms, embeddings, linear1). GRAD_RTOL = 5e-6 is >10x that, and
+# still catches gradient-only slips that leave logits and loss untouched: a detached tied generator
+# (tgt_embed.weight off by 1.6x), LayerNorm backward without the mean/variance terms (>= 0.5), the
+# tanh-GELU derivative (0.6), the loss gradient scaled by 1+1e-4 (1e-4) or one embedding's
+# backward scale off by 1.25e-5; LayerNorm eps 1e-6 moves gradients by 6e-6..1e-5 (also caught).
+# GRAD_ATOL only decides all-zero gradients, where a relative error means nothing.
+# (Dropping tgt_key_padding_mask changes only logits at padded positions: the causal mask already
+# hides right padding from real queries, so the loss and its gradients cannot see it.)
+GRAD_RTOL, GRAD_ATOL = 5e-6, 1e-10
 
 _DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32}
 
@@ -172,8 +185,8 @@ def torch_forward(c, weights, src, tgt, grads=False):
         return logits.numpy(), float(loss), None
     loss.backward()
     assert sorted(params) == sorted(weights), "the oracle must cover exactly kiln's parameters"
-    return logits.detach().numpy(), float(loss), {k: (p.grad if p.grad is not None else torch.zeros_like(p)).numpy()
-                                                for k, p in params.items()}
+    grad = {k: (p.grad if p.grad is not None else torch.zeros_like(p)).numpy() for k, p in params.items()}
+    return logits.detach().numpy(), float(loss), grad
 
 
 def run(cmd):
@@ -186,8 +199,55 @@ def run(cmd):
         sys.exit(f"FAIL: `{' '.join(map(str, cmd))}` exited {r.returncode}\n{r.stdout}{r.stderr}")
 
 
-def check_case(kiln, workdir, name, flags, src_lens, tgt_lens, seed, id_dtype=np.int64):
-    """Runs one case through kiln and PyTorch; returns an error message or None."""
+def compare_forward(got, want_logits, want_loss):
+    """Checks kiln's logits and loss; returns (summary line, list of problems)."""
+    if got["logits"].shape != want_logits.shape:
+        return "", [f"logits shape {got['logits'].shape}, expected {want_logits.shape}"]
+    err = np.abs(got["logits"].astype(np.float64) - want_logits)
+    worst = np.unravel_index(np.argmax(err), err.shape)
+    loss = float(got["loss"].reshape(()))
+    loss_err = abs(loss - want_loss)
+    line = (f"max|dlogits|={err.max():.3e} (max|logit|={np.abs(want_logits).max():.2f})  loss kiln={loss:.7f} "
+            f"torch={want_loss:.7f} |dloss|={loss_err:.3e} rel={loss_err / abs(want_loss):.3e}")
+    problems = []
+    if not np.isfinite(got["logits"]).all():
+        problems.append("kiln logits contain non-finite values")
+    if not err.max() <= LOGITS_ATOL:
+        problems.append(f"max |logits - torch| = {err.max():.3e} > atol {LOGITS_ATOL} at [b,t,v]={list(worst)}"
+                        f" (kiln {got['logits'][worst]:.6f}, torch {want_logits[worst]:.6f})")
+    if not loss_err <= LOSS_ATOL + LOSS_RTOL * abs(want_loss):
+        problems.append(f"loss kiln {loss:.7f} vs torch {want_loss:.7f} exceeds rtol {LOSS_RTOL}")
+    return line, problems
+
+
+def compare_grads(got, want):
+    """Checks kiln's grad.<name> against torch's, per tensor, with |kiln - torch| <= GRAD_ATOL +
+    GRAD_RTOL * max|torch| over the tensor; returns (summary line, list of problems)."""
+    names = {k[len("grad."):] for k in got if k.startswith("grad.")}
+    problems = [f"grad.{k} missing" for k in sorted(set(want) - names)]
+    problems += [f"grad.{k} is not a parameter" for k in sorted(names - set(want))]
+    worst_abs, worst_rel = ("-", 0.0, 0.0), ("-", 0.0, 0.0)  # (name, |error|, |error| / max|grad|)
+    for k in sorted(names & set(want)):
+        g, w = got["grad." + k], want[k]
+        if g.shape != w.shape or not np.isfinite(g).all():
+            problems.append(f"grad.{k}: shape {g.shape} (want {w.shape}) or non-finite values")
+            continue
+        diff = np.abs(g.astype(np.float64) - w)
+        err, scale = diff.max(), np.abs(w).max()
+        rel = err / scale if scale > 0 else (math.inf if err > 0 else 0.0)
+        worst_abs = max(worst_abs, (k, err, rel), key=lambda t: t[1])
+        worst_rel = max(worst_rel, (k, err, rel), key=lambda t: t[2])
+        if not err <= GRAD_ATOL + GRAD_RTOL * scale:
+            i = np.unravel_index(np.argmax(diff), diff.shape)
+            problems.append(f"grad.{k}: max|error| {err:.3e} > {GRAD_ATOL} + {GRAD_RTOL} * max|grad| {scale:.3e}"
+                            f" at {list(i)} (kiln {g[i]:.6e}, torch {w[i]:.6e})")
+    line = (f"{len(names)} grads: max|dgrad|={worst_abs[1]:.3e} ({worst_abs[0]}), max|dgrad|/max|grad|="
+            f"{worst_rel[2]:.3e} ({worst_rel[0]}, |dgrad|={worst_rel[1]:.3e})")
+    return line, problems
+
+
+def check_case(kiln, workdir, grads, name, flags, src_lens, tgt_lens, seed, id_dtype=np.int64):
+    """Runs one case through kiln and PyTorch (gradients too if `grads`); returns an error or None."""
     c = resolve_config(flags)
     rng = np.random.default_rng(seed)
     d = Path(workdir) / name
@@ -203,28 +263,17 @@ def check_case(kiln, workdir, name, flags, src_lens, tgt_lens, seed, id_dtype=np
     src = make_tokens(rng, src_lens, S, c["vocab"])
     tgt = make_tokens(rng, tgt_lens, T, c["vocab"])
     write_safetensors(d / "inputs.safetensors", {"src": src.astype(id_dtype), "tgt": tgt.astype(id_dtype)})
-    run([kiln, "run", *flags, "--weights", d / "weights.safetensors",
-         "--inputs", d / "inputs.safetensors", "-o", d / "out.safetensors"])
+    run([kiln, "run", *flags, "--weights", d / "weights.safetensors", "--inputs", d / "inputs.safetensors",
+         *(["--grads"] if grads else []), "-o", d / "out.safetensors"])
     got, _ = read_safetensors(d / "out.safetensors")
 
-    want_logits, want_loss = torch_forward(c, weights, src, tgt)
-    if got["logits"].shape != want_logits.shape:
-        return f"{name}: logits shape {got['logits'].shape}, expected {want_logits.shape}"
-    err = np.abs(got["logits"].astype(np.float64) - want_logits)
-    worst = np.unravel_index(np.argmax(err), err.shape)
-    loss = float(got["loss"].reshape(()))
-    loss_err = abs(loss - want_loss)
-    print(f"{name:<28} B={len(src_lens)} S={S} T={T}  max|dlogits|={err.max():.3e} "
-          f"(max|logit|={np.abs(want_logits).max():.2f})  loss kiln={loss:.7f} torch={want_loss:.7f} "
-          f"|dloss|={loss_err:.3e} rel={loss_err / abs(want_loss):.3e}")
-    problems = []
-    if not np.isfinite(got["logits"]).all():
-        problems.append("kiln logits contain non-finite values")
-    if not err.max() <= LOGITS_ATOL:
-        problems.append(f"max |logits - torch| = {err.max():.3e} > atol {LOGITS_ATOL} at [b,t,v]={list(worst)}"
-                        f" (kiln {got['logits'][worst]:.6f}, torch {want_logits[worst]:.6f})")
-    if not loss_err <= LOSS_ATOL + LOSS_RTOL * abs(want_loss):
-        problems.append(f"loss kiln {loss:.7f} vs torch {want_loss:.7f} exceeds rtol {LOSS_RTOL}")
+    want_logits, want_loss, want_grads = torch_forward(c, weights, src, tgt, grads)
+    line, problems = compare_forward(got, want_logits, want_loss)
+    print(f"{name:<22} B={len(src_lens)} S={S} T={T}  {line}")
+    if grads:
+        line, grad_problems = compare_grads(got, want_grads)
+        print(f"{'':<22} {line}")
+        problems += grad_problems
     return f"{name}: " + "; ".join(problems) if problems else None
 
 
@@ -243,10 +292,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kiln", required=True, help="path to the kiln binary")
     ap.add_argument("--workdir", required=True, help="folder for the weights, inputs and outputs")
+    ap.add_argument("--grads", action="store_true", help="also compare the gradients of the loss")
     args = ap.parse_args()
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}; tolerances: logits atol {LOGITS_ATOL}, loss rtol {LOSS_RTOL}")
-    failures = [f for f in (check_case(args.kiln, args.workdir, *case) for case in CASES) if f]
+    print(f"torch {torch.__version__}; tolerances: logits atol {LOGITS_ATOL}, loss rtol {LOSS_RTOL}"
+          + (f", gradients atol {GRAD_ATOL} + rtol {GRAD_RTOL} * max|grad| per tensor" if args.grads else ""))
+    failures = [f for f in (check_case(args.kiln, args.workdir, args.grads, *case) for case in CASES) if f]
     for f in failures:
         print("MISMATCH " + f, file=sys.stderr)
     if failures:
