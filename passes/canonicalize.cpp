@@ -14,7 +14,8 @@ constexpr int64_t kMaxFoldedElements = 1024;
 
 bool isConstant(const Value *v) { return v->def && v->def->is("constant"); }
 
-Value *foldConstants(Node &n, Builder &b) {
+Value *foldConstants(Node &n, Rewriter &r) {
+  Builder &b = r.b;
   if (n.operands.empty() || n.is("random_uniform") ||
       n.result()->type.numElements() > kMaxFoldedElements)
     return nullptr;
@@ -26,10 +27,10 @@ Value *foldConstants(Node &n, Builder &b) {
   std::vector<const Literal *> ptrs;
   for (const Literal &l : args)
     ptrs.push_back(&l);
-  Literal r = n.op->reference(n, ptrs)[0];
-  r.type = n.result()->type;
-  r.roundToDType();
-  return b.constant(std::move(r.data), r.type.dtype, r.type.shape);
+  Literal folded = n.op->reference(n, ptrs)[0];
+  folded.type = n.result()->type;
+  folded.roundToDType();
+  return b.constant(std::move(folded.data), folded.type.dtype, folded.type.shape);
 }
 
 /// x when x already has the root's type (so dropping the op changes nothing).
@@ -44,18 +45,19 @@ Value *identityOperand(Node &n, double value, bool commutes) {
   return nullptr;
 }
 
-Value *addZero(Node &n, Builder &) { return identityOperand(n, 0.0, true); }
-Value *subZero(Node &n, Builder &) { return identityOperand(n, 0.0, false); }
-Value *mulOne(Node &n, Builder &) { return identityOperand(n, 1.0, true); }
-Value *divOne(Node &n, Builder &) { return identityOperand(n, 1.0, false); }
-Value *powOne(Node &n, Builder &) { return identityOperand(n, 1.0, false); }
+Value *addZero(Node &n, Rewriter &) { return identityOperand(n, 0.0, true); }
+Value *subZero(Node &n, Rewriter &) { return identityOperand(n, 0.0, false); }
+Value *mulOne(Node &n, Rewriter &) { return identityOperand(n, 1.0, true); }
+Value *divOne(Node &n, Rewriter &) { return identityOperand(n, 1.0, false); }
+Value *powOne(Node &n, Rewriter &) { return identityOperand(n, 1.0, false); }
 
-Value *negNeg(Node &n, Builder &) {
+Value *negNeg(Node &n, Rewriter &) {
   Value *x = n.operands[0];
   return x->def && x->def->is("neg") ? x->def->operands[0] : nullptr;
 }
 
-Value *reshapeChain(Node &n, Builder &b) {
+Value *reshapeChain(Node &n, Rewriter &r) {
+  Builder &b = r.b;
   Value *x = n.operands[0];
   if (x->type.shape == n.result()->type.shape)
     return x;
@@ -64,7 +66,8 @@ Value *reshapeChain(Node &n, Builder &b) {
   return nullptr;
 }
 
-Value *transposeChain(Node &n, Builder &b) {
+Value *transposeChain(Node &n, Rewriter &r) {
+  Builder &b = r.b;
   const IntList &perm = n.getInts("perm");
   Value *x = n.operands[0];
   bool identity = true;
@@ -82,10 +85,10 @@ Value *transposeChain(Node &n, Builder &b) {
   return b.create("transpose", {x->def->operands[0]}, {{"perm", composed}});
 }
 
-Value *broadcastSame(Node &n, Builder &) { return sameType(n, n.operands[0]); }
-Value *castSame(Node &n, Builder &) { return sameType(n, n.operands[0]); }
+Value *broadcastSame(Node &n, Rewriter &) { return sameType(n, n.operands[0]); }
+Value *castSame(Node &n, Rewriter &) { return sameType(n, n.operands[0]); }
 
-Value *sliceFull(Node &n, Builder &) { return sameType(n, n.operands[0]); }
+Value *sliceFull(Node &n, Rewriter &) { return sameType(n, n.operands[0]); }
 
 const RewritePattern kPatterns[] = {
     {"constants folded", "", foldConstants},

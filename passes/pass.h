@@ -7,21 +7,38 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 namespace kiln {
 
-/// What a pass run reports besides the graph: named counters for --pass-statistics.
+/// A note from a pass about a place in the graph, e.g. why a pattern did not fuse there.
+struct Remark {
+  Location loc;
+  std::string message;
+  bool operator<(const Remark &o) const {
+    return std::tie(loc.file, loc.line, loc.col, message) < std::tie(o.loc.file, o.loc.line, o.loc.col, o.message);
+  }
+};
+
+/// What a pass run reports besides the graph: named counters for --pass-statistics, and
+/// missed-optimization remarks for --remarks=missed.
 class PassContext {
 public:
   /// Adds n to the counter `what` of the running pass.
   void count(std::string_view what, int64_t n = 1) { counters_[std::string(what)] += n; }
   /// The counters so far, by name.
   const std::map<std::string, int64_t> &counters() const { return counters_; }
+  /// Notes why a rewrite did not happen at a location (each distinct remark once).
+  void missed(const Location &loc, std::string message) { missed_.insert(Remark{loc, std::move(message)}); }
+  /// The missed-optimization remarks, ordered by location.
+  const std::set<Remark> &missedRemarks() const { return missed_; }
 
 private:
   std::map<std::string, int64_t> counters_;
+  std::set<Remark> missed_;
 };
 
 /// A graph transformation.
@@ -63,6 +80,10 @@ const PassInfo *lookupPass(std::string_view name);
 std::unique_ptr<Pass> createCanonicalizePass(const PassOptions &);
 std::unique_ptr<Pass> createCsePass(const PassOptions &);
 std::unique_ptr<Pass> createDcePass(const PassOptions &);
+std::unique_ptr<Pass> createFuseSoftmaxPass(const PassOptions &);
+std::unique_ptr<Pass> createFuseLayerNormPass(const PassOptions &);
+std::unique_ptr<Pass> createFuseAttentionPass(const PassOptions &);
+std::unique_ptr<Pass> createFuseCrossEntropyPass(const PassOptions &);
 std::unique_ptr<Pass> createAutodiffPass(const PassOptions &);
 std::unique_ptr<Pass> createOptimizerPass(const PassOptions &);
 

@@ -31,6 +31,9 @@ void PassManager::run(Graph &g, std::ostream &dump) {
     pass->run(g, ctx);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     records_.push_back(Record{std::string(pass->name()), seconds, ctx.counters()});
+    if (opts_.remarks_missed)
+      for (const Remark &r : ctx.missedRemarks())
+        remarks_.push_back(Remark{r.loc, fmt::format("[{}] {}", pass->name(), r.message)});
     if (opts_.verify_each) {
       try {
         verifyGraph(g);

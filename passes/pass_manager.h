@@ -17,6 +17,7 @@ struct PassManagerOptions {
   std::set<std::string> print_after; ///< print the IR after these passes
   bool timing = false;              ///< report the time of each pass
   bool statistics = false;          ///< report each pass's counters
+  bool remarks_missed = false;      ///< collect the passes' missed-optimization remarks
 };
 
 /// A pipeline of passes.
@@ -34,6 +35,8 @@ public:
   void run(Graph &g, std::ostream &dump);
   /// Writes the timing and statistics reports that the options asked for.
   void report(std::ostream &os) const;
+  /// The missed-optimization remarks of every pass run so far, each prefixed by its pass.
+  const std::vector<Remark> &remarks() const { return remarks_; }
 
 private:
   struct Record {
@@ -44,6 +47,7 @@ private:
   PassManagerOptions opts_;
   std::vector<std::unique_ptr<Pass>> passes_;
   std::vector<Record> records_;
+  std::vector<Remark> remarks_;
 };
 
 /// Names of the passes, comma-separated, for messages.

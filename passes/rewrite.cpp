@@ -17,7 +17,8 @@ int applyPatternsGreedily(Graph &g, std::span<const RewritePattern> patterns, Pa
         if (!p.root.empty() && p.root != n.name())
           continue;
         Builder b(g, n.loc);
-        Value *replacement = p.rewrite(n, b);
+        Rewriter r{g, b, ctx};
+        Value *replacement = p.rewrite(n, r);
         if (!replacement)
           continue;
         KILN_ASSERT(replacement->type == n.result()->type, "a rewrite changed a value's type");

@@ -12,12 +12,22 @@
 
 namespace kiln {
 
+/// What a pattern sees besides its root: the graph, a builder at the root's location, and the
+/// pass context for remarks.
+struct Rewriter {
+  Graph &graph;
+  Builder &b;
+  PassContext &ctx;
+  /// Notes why the pattern did not apply at a location.
+  void missed(const Location &loc, std::string message) { ctx.missed(loc, std::move(message)); }
+};
+
 /// A local rewrite rooted at a node of one op (or of any op when `root` is empty).
 struct RewritePattern {
   std::string_view name;
   std::string_view root;
   /// Returns the value that replaces the root's result, or nullptr when the pattern does not apply.
-  Value *(*rewrite)(Node &root, Builder &b);
+  Value *(*rewrite)(Node &root, Rewriter &r);
 };
 
 /// Applies the patterns until none applies (or a sweep limit is reached); counts each

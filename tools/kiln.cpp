@@ -25,14 +25,15 @@ std::vector<TensorDecl> declsOf(const std::vector<ParamSpec> &params) {
 }
 
 int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std::string &stage,
-            const std::string &format, const std::string &out, double dropout) {
+            const std::string &format, const std::string &out, double dropout, const std::string &passes) {
   GraphOptions opts = sf.opts;
   opts.dropout = dropout;
   TransformerConfig cfg = mf.resolve();
   OptimizerOptions optimizer;
   optimizer.d_model = cfg.d_model;
-  BuiltModel m = stage == "train" ? tools::buildTrainStep(cfg, opts, optimizer)
-                                  : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
+  BuiltModel m = stage == "train"   ? tools::buildTrainStep(cfg, opts, optimizer, passes)
+                 : stage == "fused" ? tools::buildLoss(cfg, opts, passes)
+                                    : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
   tools::writeTextFile(out, format == "dot" ? printDot(*m.graph) : printGraph(*m.graph));
   return 0;
 }
@@ -85,7 +86,7 @@ Literal readTokens(const TensorMap &file, const std::string &path, const std::st
 }
 
 int cmdRun(const tools::ModelFlags &mf, const std::string &weights, const std::string &inputs,
-           const std::string &out, double dropout, int64_t seed, bool grads) {
+           const std::string &out, double dropout, int64_t seed, bool grads, const std::string &passes) {
   TransformerConfig c = mf.resolve();
   TensorMap file = readSafetensors(inputs);
   Literal src = readTokens(file, inputs, "src", c.vocab), tgt = readTokens(file, inputs, "tgt", c.vocab);
@@ -95,7 +96,7 @@ int cmdRun(const tools::ModelFlags &mf, const std::string &weights, const std::s
     throw Error(loc, fmt::format("src and tgt batch sizes differ: {} and {}", src.shape()[0], tgt.shape()[0]));
   }
   GraphOptions opts{.batch = src.shape()[0], .src_len = src.shape()[1], .tgt_len = tgt.shape()[1], .dropout = dropout};
-  BuiltModel m = grads ? tools::buildGradients(c, opts) : buildTransformer(c, Stage::Loss, opts);
+  BuiltModel m = grads ? tools::buildGradients(c, opts, passes) : tools::buildLoss(c, opts, passes);
   std::map<std::string, Literal> params = loadCheckpoint(weights, declsOf(m.params));
   std::vector<Literal> args;
   for (const GraphInput &in : m.graph->inputs()) {
@@ -136,11 +137,15 @@ int runMain(int argc, char **argv) {
   CLI::App *dump = app.add_subcommand("dump", "print the Transformer's graph IR");
   dump_model.add(*dump);
   dump_shape.add(*dump);
-  dump->add_option("--stage", stage, "forward, loss or train (forward, backward and the Adam update)")
-      ->check(CLI::IsMember({"forward", "loss", "train"}))->capture_default_str();
+  dump->add_option("--stage", stage,
+                   "forward or loss (as recorded), fused (the loss after the infer pipeline), or train (forward, "
+                   "backward and the Adam update after the train pipeline)")
+      ->check(CLI::IsMember({"forward", "loss", "fused", "train"}))->capture_default_str();
   dump->add_option("--format", format, "text or dot")->check(CLI::IsMember({"text", "dot"}))->capture_default_str();
   dump->add_option("--dropout", dump_dropout, "dropout rate (adds the random op and a seed input)");
   dump->add_option("-o,--output", dump_out, "output file (default: stdout)");
+  std::string dump_passes = "default";
+  dump->add_option("--passes", dump_passes, "passes before autodiff for fused and train: default, none, or a list");
 
   CLI::App *params = app.add_subcommand("params", "list the parameters with their shapes and the total");
   params_model.add(*params);
@@ -164,6 +169,8 @@ int runMain(int argc, char **argv) {
   run->add_option("--seed", run_seed, "seed of dropout");
   bool run_grads = false;
   run->add_flag("--grads", run_grads, "also write grad.<param> for every parameter");
+  std::string run_passes = "default";
+  run->add_option("--passes", run_passes, "default (canonicalize and fuse), none (run the graph as recorded), or a list");
 
   tools::TrainFlags train_flags;
   CLI::App *train = app.add_subcommand("train", "train on a built-in synthetic task (copy or reverse)");
@@ -175,13 +182,13 @@ int runMain(int argc, char **argv) {
     return app.exit(e);
   }
   if (dump->parsed())
-    return cmdDump(dump_model, dump_shape, stage, format, dump_out, dump_dropout);
+    return cmdDump(dump_model, dump_shape, stage, format, dump_out, dump_dropout, dump_passes);
   if (params->parsed())
     return cmdParams(params_model);
   if (init->parsed())
     return cmdInit(init_model, init_seed, init_out);
   if (run->parsed())
-    return cmdRun(run_model, weights, inputs, run_out, run_dropout, run_seed, run_grads);
+    return cmdRun(run_model, weights, inputs, run_out, run_dropout, run_seed, run_grads, run_passes);
   if (train->parsed())
     return tools::runTrain(train_flags);
   return 0;

@@ -4,6 +4,7 @@
 #include "ir/parser.h"
 #include "ir/printer.h"
 #include "passes/pass_manager.h"
+#include "passes/pipelines.h"
 #include "tools/tool_support.h"
 
 #include <iostream>
@@ -41,6 +42,8 @@ void printHelp() {
   }
   std::cout << "\nOptions:\n"
                "  --passes=a,b,c             run these passes, in order\n"
+               "  --pipeline=infer|train     canonicalize and fuse (infer), then also autodiff and the\n"
+               "                             optimizer (train), then cse and dce\n"
                "  --list-passes              list the passes and exit\n"
                "  -o FILE                    write the output to FILE (default: stdout)\n"
                "  --verify-each[=true|false] verify the graph after every pass (default: true)\n"
@@ -50,6 +53,7 @@ void printHelp() {
                "  --verify-diagnostics       check errors against '// expected-error {{...}}' comments\n"
                "  --timing                   report the time spent in each pass (stderr)\n"
                "  --pass-statistics          report what each pass changed (stderr)\n"
+               "  --remarks=missed           report where a pass could not rewrite, and why (stderr)\n"
                "  --no-locations             do not print loc(...) annotations\n"
                "  --run                      run the result on the reference interpreter, print outputs\n"
                "  --inputs FILE              with --run: inputs by name from a safetensors file\n"
@@ -89,6 +93,9 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       for (const PassInfo &p : allPasses())
         std::cout << fmt::format("{:<24} {}\n", p.name, p.summary);
       return std::nullopt;
+    } else if (flag == "--pipeline") {
+      for (const std::string &p : pipelinePasses(arg))
+        o.pipeline.push_back(p);
     } else if (flag == "--passes") {
       for (size_t s = 0; s <= arg.size();) {
         size_t c = std::min(arg.find(',', s), arg.size());
@@ -116,6 +123,10 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       o.pm.timing = true;
     } else if (a == "--pass-statistics") {
       o.pm.statistics = true;
+    } else if (flag == "--remarks") {
+      if (arg != "missed")
+        throw Error({}, fmt::format("--remarks takes 'missed', found '{}'", arg));
+      o.pm.remarks_missed = true;
     } else if (a == "--no-locations") {
       o.locations = false;
     } else if (a == "--run") {
@@ -184,12 +195,19 @@ std::vector<Chunk> splitInput(const std::string &text, bool split) {
 }
 
 /// Runs parse, passes and (optionally) the interpreter on one chunk; returns its output text.
-std::string processChunk(const Options &o, const Chunk &c) {
+/// Remarks go to `remarks`.
+std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &remarks) {
   auto g = parseGraph(c.text, o.input == "-" ? "<stdin>" : o.input, c.first_line);
   PassManager pm(o.pm);
   for (const std::string &name : o.pipeline)
     pm.addPass(lookupPass(name)->create(o.pass_options));
-  pm.run(*g, std::cerr);
+  try {
+    pm.run(*g, std::cerr);
+  } catch (...) {
+    remarks = pm.remarks();
+    throw;
+  }
+  remarks = pm.remarks();
   pm.report(std::cerr);
   if (!o.run)
     return printGraph(*g, PrintOptions{o.locations});
@@ -209,15 +227,15 @@ std::string processChunk(const Options &o, const Chunk &c) {
   return text;
 }
 
-/// An expected-error comment of --verify-diagnostics.
+/// An expected-error or expected-remark comment of --verify-diagnostics.
 struct Expected {
   int line;
   std::string text;
   bool seen = false;
 };
 
-std::vector<Expected> expectedErrors(const Chunk &c) {
-  static const std::regex re(R"(//\s*expected-error(@[+-]?\d+|@above|@below)?\s*\{\{(.*)\}\})");
+std::vector<Expected> expectedDiagnostics(const Chunk &c, const std::string &kind) {
+  const std::regex re("//\\s*expected-" + kind + R"((@[+-]?\d+|@above|@below)?\s*\{\{(.*)\}\})");
   std::vector<Expected> out;
   std::istringstream in(c.text);
   std::string line;
@@ -240,12 +258,35 @@ std::vector<Expected> expectedErrors(const Chunk &c) {
 
 /// Checks one chunk's diagnostics against its expectations; returns whether they agree.
 bool verifyChunk(const Options &o, const Chunk &c, std::string &output) {
-  std::vector<Expected> expected = expectedErrors(c);
+  std::vector<Expected> expected = expectedDiagnostics(c, "error");
+  std::vector<Expected> expected_remarks = expectedDiagnostics(c, "remark");
   std::string file = o.input == "-" ? "<stdin>" : o.input;
   bool ok = true;
+  std::vector<Remark> remarks;
+  auto checkRemarks = [&] {
+    for (const Remark &r : remarks) {
+      bool matched = false;
+      for (Expected &x : expected_remarks)
+        if (!x.seen && r.loc.file == file && r.loc.line == x.line && r.message.find(x.text) != std::string::npos) {
+          x.seen = matched = true;
+          break;
+        }
+      if (!matched) {
+        std::cerr << fmt::format("{}: remark: {}\n{}: error: unexpected remark\n", r.loc.str(), r.message, r.loc.str());
+        ok = false;
+      }
+    }
+    for (const Expected &x : expected_remarks)
+      if (!x.seen) {
+        std::cerr << fmt::format("{}:{}: error: expected remark \"{}\" was not produced\n", file, x.line, x.text);
+        ok = false;
+      }
+  };
   try {
-    output += processChunk(o, c);
+    output += processChunk(o, c, remarks);
+    checkRemarks();
   } catch (const Error &e) {
+    checkRemarks();
     bool matched = false;
     for (Expected &x : expected)
       if (!x.seen && e.location().file == file && e.location().line == x.line &&
@@ -282,9 +323,16 @@ int runMain(int argc, char **argv) {
       ok &= verifyChunk(o, chunks[i], output);
       continue;
     }
+    std::vector<Remark> remarks;
+    auto printRemarks = [&] {
+      for (const Remark &r : remarks)
+        std::cerr << fmt::format("{}: remark: {}\n", r.loc.str(), r.message);
+    };
     try {
-      output += processChunk(o, chunks[i]);
+      output += processChunk(o, chunks[i], remarks);
+      printRemarks();
     } catch (const Error &e) {
+      printRemarks();
       if (e.location().known())
         std::cerr << e.what() << "\n";
       else

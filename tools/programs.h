@@ -1,17 +1,30 @@
 #pragma once
-// The programs kiln builds from a Transformer configuration: the loss with its gradients, and
-// the whole training step (forward, backward and the optimizer's update) as one graph.
+// The programs kiln builds from a Transformer configuration: the loss (fused or not), the loss
+// with its gradients, and the whole training step (forward, backward and the optimizer's
+// update) as one graph.
 
 #include "frontend/transformer.h"
 #include "passes/optimizer.h"
 
+#include <string>
+#include <vector>
+
 namespace kiln::tools {
 
+/// The passes run on the forward graph before autodiff: "default" for canonicalize and the
+/// fusions, "none" for nothing, or a comma-separated list of pass names.
+std::vector<std::string> forwardPasses(const std::string &spec);
+
+/// The loss graph (outputs loss and logits) after the forward passes, then cse and dce.
+BuiltModel buildLoss(const TransformerConfig &cfg, const GraphOptions &opts, const std::string &passes = "default");
+
 /// The loss graph with grad.<param> outputs for every parameter.
-BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts);
+BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts,
+                          const std::string &passes = "default");
 
 /// The training step: inputs src, tgt, step (and seed with dropout), parameters and optimizer
 /// state; outputs loss, the next parameters and state (named like their inputs) and lr.
-BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts, const OptimizerOptions &optimizer);
+BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts, const OptimizerOptions &optimizer,
+                          const std::string &passes = "default");
 
 } // namespace kiln::tools

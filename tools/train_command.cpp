@@ -28,6 +28,9 @@ void TrainFlags::add(CLI::App &app) {
   app.add_option("--save", save, "write weights, optimizer state and the step count here at the end");
   app.add_option("--resume", resume, "continue from a file written by --save");
   app.add_option("--log-every", log_every, "print every N-th step")->capture_default_str();
+  app.add_option("--passes", passes, "passes before autodiff: default (canonicalize and fuse), none, or a list")
+      ->capture_default_str();
+  app.add_option("--task-vocab", task_vocab, "draw the task's tokens from the first N ids only (default: the whole vocabulary)");
 }
 
 int runTrain(const TrainFlags &f) {
@@ -40,7 +43,7 @@ int runTrain(const TrainFlags &f) {
   opt.clip_norm = f.clip_norm;
   opt.weight_decay = f.weight_decay;
   GraphOptions shape{.batch = f.batch, .src_len = f.src_len, .tgt_len = f.tgt_len, .dropout = f.dropout};
-  BuiltModel m = buildTrainStep(cfg, shape, opt);
+  BuiltModel m = buildTrainStep(cfg, shape, opt, f.passes);
 
   StepProgram program;
   for (const GraphInput &in : m.graph->inputs())
@@ -53,6 +56,11 @@ int runTrain(const TrainFlags &f) {
   SyntheticTask task;
   task.kind = SyntheticTask::parseKind(f.task);
   task.vocab = cfg.vocab;
+  if (f.task_vocab) {
+    if (*f.task_vocab > cfg.vocab)
+      throw Error({}, fmt::format("--task-vocab {} is larger than the vocabulary of {}", *f.task_vocab, cfg.vocab));
+    task.vocab = *f.task_vocab;
+  }
   task.pad = cfg.tokens.pad;
   task.eos = cfg.tokens.eos;
   task.first_token = std::max({cfg.tokens.pad, cfg.tokens.bos, cfg.tokens.eos, cfg.tokens.unk}) + 1;

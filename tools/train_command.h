@@ -23,6 +23,8 @@ struct TrainFlags {
   double weight_decay = 0;
   std::string save, resume;
   int64_t log_every = 1;
+  std::optional<int64_t> task_vocab;
+  std::string passes = "default";
 
   /// Registers the flags on the subcommand.
   void add(CLI::App &app);

@@ -1,0 +1,196 @@
+// fuse-attention: finds scaled dot-product attention and replaces it with the attention op.
+//
+//   matmul(softmax(s * matmul(q, k^T) + mask), v)  -> attention(q, k, v, mask) {scale = s}
+//
+// k^T is a transpose of the last two axes or the matmul's transpose_b; the scale is a constant
+// multiplying or dividing the scores, q or k; the mask is added (a float tensor, -inf or large
+// negative where masked) or applied by select. A causal mask built from iota and a comparison
+// becomes the causal flag. Run fuse-softmax first.
+
+#include "passes/match.h"
+#include "passes/rewrite.h"
+
+#include <cmath>
+
+namespace kiln {
+namespace {
+
+/// Peels constant factors: v = c * y, y * c or y / c; multiplies them into scale.
+Value *peelScale(Value *v, double &scale) {
+  while (true) {
+    if (Node *mul = match::def(v, "mul")) {
+      Value *rest = match::commuted(*mul, [&](Value *y, Value *c) -> Value * {
+        auto s = match::splat(c);
+        return s && c->type.rank() == 0 ? (scale *= *s, y) : nullptr;
+      });
+      if (rest) {
+        v = rest;
+        continue;
+      }
+    }
+    if (Node *div = match::def(v, "div"))
+      if (auto s = match::splat(div->operands[1]); s && div->operands[1]->type.rank() == 0 && *s != 0) {
+        scale /= *s;
+        v = div->operands[0];
+        continue;
+      }
+    return v;
+  }
+}
+
+/// k when kt is k with its last two axes swapped (a new transpose when kt is a composed one).
+Value *untranspose(Rewriter &r, Value *kt) {
+  Node *t = match::def(kt, "transpose");
+  if (!t)
+    return nullptr;
+  IntList perm = t->getInts("perm");
+  size_t n = perm.size();
+  if (n < 2)
+    return nullptr;
+  std::swap(perm[n - 1], perm[n - 2]);
+  bool identity = true;
+  for (size_t i = 0; i < n; ++i)
+    identity &= perm[i] == static_cast<int64_t>(i);
+  return identity ? t->operands[0] : r.b.create("transpose", {t->operands[0]}, {{"perm", perm}});
+}
+
+struct Scores {
+  Value *q = nullptr, *k = nullptr;
+  double scale = 1.0;
+};
+
+/// q, k and the scale of s * matmul(q, k^T) (scale factors anywhere on the chain).
+std::optional<Scores> matchScores(Rewriter &r, Value *v) {
+  Scores s;
+  Value *core = peelScale(v, s.scale);
+  Node *mm = match::def(core, "matmul");
+  if (!mm || mm->getBool("transpose_a"))
+    return std::nullopt;
+  s.q = peelScale(mm->operands[0], s.scale);
+  Value *kt = mm->operands[1];
+  s.k = mm->getBool("transpose_b") ? kt : untranspose(r, kt);
+  if (!s.k)
+    return std::nullopt;
+  s.k = peelScale(s.k, s.scale);
+  return s;
+}
+
+/// Whether c is a causal mask: select(key > query, -inf, 0) over iotas of a square [T, T].
+bool isCausal(const Value *c) {
+  Node *sel = match::def(c, "select");
+  if (!sel || c->type.rank() != 2 || c->type.shape[0] != c->type.shape[1])
+    return false;
+  Node *cmp = sel->operands[0]->def;
+  if (!cmp || cmp->results.size() != 1)
+    return false;
+  auto iotaAxis = [](const Value *v) -> int64_t {
+    Node *n = match::def(v, "iota");
+    return n ? *normalizeAxis(n->getInt("axis"), v->type.rank()) : -1;
+  };
+  int64_t a = iotaAxis(cmp->operands[0]), b = iotaAxis(cmp->operands[1]);
+  // "key > query": key is the iota along axis 1, query along axis 0.
+  bool key_after = (cmp->is("gt") && a == 1 && b == 0) || (cmp->is("lt") && a == 0 && b == 1);
+  bool key_not_after = (cmp->is("le") && a == 1 && b == 0) || (cmp->is("ge") && a == 0 && b == 1);
+  auto masked = match::splat(sel->operands[key_after ? 1 : 2]), kept = match::splat(sel->operands[key_after ? 2 : 1]);
+  return (key_after || key_not_after) && masked && match::isMaskingValue(*masked) && kept == 0.0;
+}
+
+struct Masked {
+  Value *scores;
+  Value *mask = nullptr; ///< additive or boolean (true = masked), or null
+  bool causal = false;
+};
+
+/// Splits s into the scores and the mask applied to them.
+std::optional<Masked> matchMask(Rewriter &r, Value *s, std::optional<Scores> &scores) {
+  if (Node *add = match::def(s, "add")) {
+    return match::commuted(*add, [&](Value *core, Value *mask) -> std::optional<Masked> {
+      if (!(scores = matchScores(r, core)))
+        return std::nullopt;
+      Masked m{core};
+      if (isCausal(mask)) {
+        m.causal = true;
+      } else if (Node *both = match::def(mask, "add"); both && (isCausal(both->operands[0]) || isCausal(both->operands[1]))) {
+        m.causal = true;
+        m.mask = isCausal(both->operands[0]) ? both->operands[1] : both->operands[0];
+      } else {
+        m.mask = mask;
+      }
+      return m;
+    });
+  }
+  if (Node *sel = match::def(s, "select")) {
+    // select(keep, scores, -inf) or select(masked, -inf, scores).
+    for (int side : {1, 2}) {
+      auto fill = match::splat(sel->operands[side == 1 ? 2 : 1]);
+      if (!fill || !match::isMaskingValue(*fill) || !(scores = matchScores(r, sel->operands[side])))
+        continue;
+      Value *cond = sel->operands[0];
+      return Masked{sel->operands[side], side == 1 ? r.b.create("not", {cond}) : cond, false};
+    }
+    return std::nullopt;
+  }
+  if ((scores = matchScores(r, s)))
+    return Masked{s};
+  return std::nullopt;
+}
+
+Value *fuseAttention(Node &mm, Rewriter &r) {
+  if (mm.getBool("transpose_a") || mm.getBool("transpose_b"))
+    return nullptr;
+  Node *sm = match::def(mm.operands[0], "softmax");
+  if (!sm)
+    return nullptr;
+  Value *probs = sm->result(), *v = mm.operands[1];
+  int64_t rank = probs->type.rank();
+  if (*normalizeAxis(sm->getInt("axis"), rank) != rank - 1) {
+    r.missed(mm.loc, fmt::format("not fused: softmax over axis {}; attention needs the last axis", sm->getInt("axis")));
+    return nullptr;
+  }
+  if (!match::onlyUsedBy(r.graph, probs, {&mm})) {
+    r.missed(mm.loc, fmt::format("not fused: the probabilities are also used by {}", match::otherUser(r.graph, probs, {&mm})));
+    return nullptr;
+  }
+  std::optional<Scores> scores;
+  auto masked = matchMask(r, sm->operands[0], scores);
+  if (!masked || !scores) {
+    r.missed(mm.loc, "not fused: the softmax does not read (scaled) q k^T, optionally plus a mask");
+    return nullptr;
+  }
+  if (!match::onlyUsedBy(r.graph, sm->operands[0], {sm})) {
+    r.missed(mm.loc, fmt::format("not fused: the scores are also used by {}", match::otherUser(r.graph, sm->operands[0], {sm})));
+    return nullptr;
+  }
+  std::vector<Value *> operands = {scores->q, scores->k, v};
+  if (masked->mask)
+    operands.push_back(masked->mask);
+  AttrMap attrs = {{"scale", scores->scale}, {"causal", masked->causal}};
+  std::vector<TensorType> types;
+  for (Value *o : operands)
+    types.push_back(o->type);
+  try {
+    const OpDef &op = *lookupOp("attention");
+    if (inferTypes(op, types, checkAttributes(op, attrs, mm.loc), mm.loc)[0] != mm.result()->type)
+      return nullptr;
+  } catch (const Error &e) {
+    r.missed(mm.loc, "not fused: " + e.message());
+    return nullptr;
+  }
+  return r.b.create("attention", operands, attrs);
+}
+
+const RewritePattern kPatterns[] = {
+    {"attentions", "matmul", fuseAttention},
+};
+
+class FuseAttentionPass : public Pass {
+public:
+  std::string_view name() const override { return "fuse-attention"; }
+  bool run(Graph &g, PassContext &ctx) override { return applyPatternsGreedily(g, kPatterns, ctx) > 0; }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createFuseAttentionPass(const PassOptions &) { return std::make_unique<FuseAttentionPass>(); }
+
+} // namespace kiln

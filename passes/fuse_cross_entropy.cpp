@@ -1,0 +1,211 @@
+// fuse-cross-entropy: finds the mean cross-entropy of logits against integer labels and
+// replaces it with softmax_cross_entropy.
+//
+//   logp   = (x - max) - log(sum(exp(x - max))) | x - log(sum(exp(x))) | log(softmax(x))
+//   nll    = -gather(logp, labels, last axis, batch_dims = rank - 1)
+//          | -sum(logp * onehot(labels), last axis)
+//   per    = nll | (1 - e) * nll + e * (-mean(logp, last axis))          (label smoothing e)
+//   loss   = sum(per * mask) / sum(mask), mask = cast(labels != pad)     (ignore_index = pad)
+//          | mean(per)                                                   (no ignored label)
+
+#include "passes/match.h"
+#include "passes/rewrite.h"
+
+#include <cmath>
+
+namespace kiln {
+namespace {
+
+/// x when lp is the log-softmax of x over its last axis, written out or as log(softmax).
+Value *logSoftmaxOf(Value *lp) {
+  if (Node *log = match::def(lp, "log"))
+    if (Node *sm = match::def(log->operands[0], "softmax"))
+      return *normalizeAxis(sm->getInt("axis"), lp->type.rank()) == lp->type.rank() - 1 ? sm->operands[0] : nullptr;
+  Node *sub = match::def(lp, "sub");
+  if (!sub)
+    return nullptr;
+  Value *z = sub->operands[0];
+  Node *log = match::def(sub->operands[1], "log");
+  Node *sum = log ? log->operands[0]->def : nullptr;
+  if (!match::reducesLastAxisKept(sum, "reduce_sum"))
+    return nullptr;
+  Node *e = match::def(sum->operands[0], "exp");
+  if (!e || e->operands[0] != z)
+    return nullptr;
+  if (Node *shift = match::def(z, "sub"))
+    if (Node *max = shift->operands[1]->def; match::reducesLastAxisKept(max, "reduce_max") && max->operands[0] == shift->operands[0])
+      return shift->operands[0];
+  return z;
+}
+
+/// labels when oh is a one-hot encoding of them: cast(eq(iota over the last axis, labels[..., None])).
+Value *oneHotLabels(Value *oh) {
+  Node *cast = match::def(oh, "cast");
+  Node *eq = cast ? match::def(cast->operands[0], "eq") : nullptr;
+  if (!eq)
+    return nullptr;
+  return match::commuted(*eq, [&](Value *iota, Value *expanded) -> Value * {
+    Node *io = match::def(iota, "iota");
+    Node *reshape = match::def(expanded, "reshape");
+    if (!io || !reshape || *normalizeAxis(io->getInt("axis"), iota->type.rank()) != iota->type.rank() - 1)
+      return nullptr;
+    Value *labels = reshape->operands[0];
+    Shape want = labels->type.shape;
+    want.push_back(1);
+    return expanded->type.shape == want ? labels : nullptr;
+  });
+}
+
+struct Nll {
+  Value *logits, *labels;
+};
+
+/// -log p[label] per position.
+std::optional<Nll> matchNll(Value *v) {
+  Node *neg = match::def(v, "neg");
+  if (!neg)
+    return std::nullopt;
+  Value *inner = neg->operands[0];
+  if (Node *g = match::def(inner, "gather")) {
+    Value *lp = g->operands[0];
+    int64_t rank = lp->type.rank();
+    if (*normalizeAxis(g->getInt("axis"), rank) != rank - 1 || g->getInt("batch_dims") != rank - 1)
+      return std::nullopt;
+    if (Value *x = logSoftmaxOf(lp))
+      return Nll{x, g->operands[1]};
+  }
+  if (Node *sum = match::def(inner, "reduce_sum"); sum && !sum->getBool("keepdims")) {
+    auto axis = match::singleAxis(*sum);
+    Node *mul = match::def(sum->operands[0], "mul");
+    if (!axis || !mul || *axis != sum->operands[0]->type.rank() - 1)
+      return std::nullopt;
+    return match::commuted(*mul, [](Value *lp, Value *oh) -> std::optional<Nll> {
+      Value *x = logSoftmaxOf(lp), *labels = oneHotLabels(oh);
+      return x && labels ? std::optional<Nll>(Nll{x, labels}) : std::nullopt;
+    });
+  }
+  return std::nullopt;
+}
+
+/// The logits of -mean(logp, last axis).
+Value *smoothingTermOf(Value *v) {
+  Node *neg = match::def(v, "neg");
+  Node *mean = neg ? match::def(neg->operands[0], "reduce_mean") : nullptr;
+  if (!mean || mean->getBool("keepdims"))
+    return nullptr;
+  auto axis = match::singleAxis(*mean);
+  return axis && *axis == mean->operands[0]->type.rank() - 1 ? logSoftmaxOf(mean->operands[0]) : nullptr;
+}
+
+struct PerToken {
+  Nll nll;
+  double smoothing = 0;
+};
+
+/// c * y or y * c with c a scalar splat: (y, c).
+std::optional<std::pair<Value *, double>> scaled(Value *v) {
+  Node *mul = match::def(v, "mul");
+  if (!mul)
+    return std::nullopt;
+  return match::commuted(*mul, [](Value *y, Value *c) -> std::optional<std::pair<Value *, double>> {
+    auto s = match::splat(c);
+    return s && c->type.rank() == 0 ? std::optional(std::pair{y, *s}) : std::nullopt;
+  });
+}
+
+std::optional<PerToken> matchPerToken(Value *v) {
+  if (auto nll = matchNll(v))
+    return PerToken{*nll};
+  Node *add = match::def(v, "add");
+  if (!add)
+    return std::nullopt;
+  return match::commuted(*add, [](Value *a, Value *b) -> std::optional<PerToken> {
+    auto sa = scaled(a), sb = scaled(b);
+    if (!sa || !sb || std::abs(sa->second + sb->second - 1) > 1e-6)
+      return std::nullopt;
+    auto nll = matchNll(sa->first);
+    Value *smooth = smoothingTermOf(sb->first);
+    if (!nll || smooth != nll->logits)
+      return std::nullopt;
+    return PerToken{*nll, sb->second};
+  });
+}
+
+bool reducesAll(const Node *n) {
+  if (!n || !n->is("reduce_sum") || n->getBool("keepdims"))
+    return false;
+  return static_cast<int64_t>(n->getInts("axes").size()) == n->operands[0]->type.rank();
+}
+
+/// The pad id of mask = cast(labels != pad).
+std::optional<int64_t> padOf(Value *mask, Value *labels) {
+  Node *cast = match::def(mask, "cast");
+  Node *ne = cast ? match::def(cast->operands[0], "ne") : nullptr;
+  if (!ne)
+    return std::nullopt;
+  return match::commuted(*ne, [&](Value *l, Value *p) -> std::optional<int64_t> {
+    auto pad = match::splat(p);
+    return l == labels && pad ? std::optional(static_cast<int64_t>(*pad)) : std::nullopt;
+  });
+}
+
+Value *create(Rewriter &r, const PerToken &pt, int64_t ignore, Value *root) {
+  Value *logits = pt.nll.logits, *labels = pt.nll.labels;
+  if (logits->type.dtype != root->type.dtype)
+    return nullptr;
+  return r.b.create("softmax_cross_entropy", {logits, labels},
+                    {{"ignore_index", ignore}, {"label_smoothing", pt.smoothing}});
+}
+
+/// sum(per * mask) / sum(mask).
+Value *fuseMaskedMean(Node &div, Rewriter &r) {
+  Node *num = div.operands[0]->def, *den = div.operands[1]->def;
+  if (!reducesAll(num) || !reducesAll(den))
+    return nullptr;
+  Node *mul = match::def(num->operands[0], "mul");
+  if (!mul)
+    return nullptr;
+  Value *mask = den->operands[0];
+  return match::commuted(*mul, [&](Value *per, Value *m) -> Value * {
+    if (m != mask)
+      return nullptr;
+    auto pt = matchPerToken(per);
+    if (!pt) {
+      r.missed(div.loc, "not fused: a masked mean, but not of -log softmax(logits)[label]");
+      return nullptr;
+    }
+    auto pad = padOf(mask, pt->nll.labels);
+    if (!pad) {
+      r.missed(div.loc, "not fused: the mask is not labels != a constant pad id");
+      return nullptr;
+    }
+    return create(r, *pt, *pad, div.result());
+  });
+}
+
+/// mean(per) over every axis.
+Value *fuseMean(Node &mean, Rewriter &r) {
+  if (mean.getBool("keepdims") || static_cast<int64_t>(mean.getInts("axes").size()) != mean.operands[0]->type.rank())
+    return nullptr;
+  auto pt = matchPerToken(mean.operands[0]);
+  return pt ? create(r, *pt, -100, mean.result()) : nullptr;
+}
+
+const RewritePattern kPatterns[] = {
+    {"cross-entropies (masked mean)", "div", fuseMaskedMean},
+    {"cross-entropies (mean)", "reduce_mean", fuseMean},
+};
+
+class FuseCrossEntropyPass : public Pass {
+public:
+  std::string_view name() const override { return "fuse-cross-entropy"; }
+  bool run(Graph &g, PassContext &ctx) override { return applyPatternsGreedily(g, kPatterns, ctx) > 0; }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createFuseCrossEntropyPass(const PassOptions &) {
+  return std::make_unique<FuseCrossEntropyPass>();
+}
+
+} // namespace kiln

@@ -1,0 +1,147 @@
+// fuse-layer-norm: finds layer normalisation over the last axis written from primitives.
+//
+//   c = x - mean(x);  var = mean(c * c) | mean(c ^ 2) | mean(x * x) - mean(x)^2
+//   c * rsqrt(var + eps) | c / sqrt(var + eps) | c * (1 / sqrt(var + eps))   -> layer_norm(x)
+//   layer_norm(x) * w                                                       -> layer_norm(x, w)
+//   layer_norm(x, w) + b   (or layer_norm(x) + b, with w = 1)               -> layer_norm(x, w, b)
+
+#include "passes/match.h"
+#include "passes/rewrite.h"
+
+namespace kiln {
+namespace {
+
+/// x when m is mean(x) over the last axis, kept.
+Value *meanOf(Value *m) {
+  Node *n = m->def;
+  return match::reducesLastAxisKept(n, "reduce_mean") ? n->operands[0] : nullptr;
+}
+
+/// Whether v is y * y or y ^ 2.
+bool isSquareOf(Value *v, Value *y) {
+  if (Node *mul = match::def(v, "mul"))
+    return mul->operands[0] == y && mul->operands[1] == y;
+  if (Node *pow = match::def(v, "pow"))
+    return pow->operands[0] == y && match::splat(pow->operands[1]) == 2.0;
+  return false;
+}
+
+/// Whether var is the variance of x around mean = mean(x), with centered = x - mean.
+bool isVariance(Value *var, Value *x, Value *mean, Value *centered) {
+  if (Value *inner = meanOf(var))
+    return isSquareOf(inner, centered);
+  if (Node *sub = match::def(var, "sub")) {
+    Value *mean_sq = meanOf(sub->operands[0]);
+    return mean_sq && isSquareOf(mean_sq, x) && isSquareOf(sub->operands[1], mean);
+  }
+  return false;
+}
+
+/// The variance and eps of var + eps (eps a splat constant).
+std::optional<std::pair<Value *, double>> plusEps(Value *v) {
+  Node *add = match::def(v, "add");
+  if (!add)
+    return std::nullopt;
+  return match::commuted(*add, [](Value *var, Value *eps) -> std::optional<std::pair<Value *, double>> {
+    if (auto e = match::splat(eps); e && *e >= 0 && eps->type.rank() == 0)
+      return std::pair{var, *e};
+    return std::nullopt;
+  });
+}
+
+/// The (var + eps) under the reciprocal square root r: rsqrt(s), 1 / sqrt(s).
+Value *underRsqrt(Value *r) {
+  if (Node *rs = match::def(r, "rsqrt"))
+    return rs->operands[0];
+  if (Node *div = match::def(r, "div"))
+    if (match::splat(div->operands[0]) == 1.0)
+      if (Node *sq = match::def(div->operands[1], "sqrt"))
+        return sq->operands[0];
+  return nullptr;
+}
+
+/// Builds layer_norm(x) if centered = x - mean(x) and s = var(x) + eps.
+Value *normalize(Node &root, Rewriter &r, Value *centered, Value *s) {
+  Node *sub = match::def(centered, "sub");
+  if (!sub)
+    return nullptr;
+  Value *x = sub->operands[0], *mean = sub->operands[1];
+  if (meanOf(mean) != x)
+    return nullptr;
+  auto ve = plusEps(s);
+  if (!ve || !isVariance(ve->first, x, mean, centered)) {
+    r.missed(root.loc, "not fused: x - mean(x) is scaled by something other than 1 / sqrt(var(x) + eps)");
+    return nullptr;
+  }
+  if (!isFloat(x->type.dtype) || x->type != root.result()->type)
+    return nullptr;
+  return r.b.create("layer_norm", {x}, {{"eps", ve->second}});
+}
+
+/// c * rsqrt(var + eps), c * (1 / sqrt(var + eps)).
+Value *fuseMulForm(Node &mul, Rewriter &r) {
+  return match::commuted(mul, [&](Value *c, Value *rs) -> Value * {
+    Value *s = underRsqrt(rs);
+    return s ? normalize(mul, r, c, s) : nullptr;
+  });
+}
+
+/// c / sqrt(var + eps).
+Value *fuseDivForm(Node &div, Rewriter &r) {
+  Node *sq = match::def(div.operands[1], "sqrt");
+  return sq ? normalize(div, r, div.operands[0], sq->operands[0]) : nullptr;
+}
+
+/// A layer_norm node with `operands` operands whose result only `user` reads.
+Node *soleLayerNorm(Rewriter &r, Value *v, size_t operands, const Node &user) {
+  Node *ln = match::def(v, "layer_norm");
+  if (!ln || ln->operands.size() != operands || ln->getInt("axis") != -1)
+    return nullptr;
+  return match::onlyUsedBy(r.graph, v, {&user}) ? ln : nullptr;
+}
+
+/// Whether p fits as the scale or shift of a layer norm over x: shape [d] of x's dtype.
+bool isAffineParam(const Value *p, const Node &ln) {
+  const TensorType &x = ln.operands[0]->type;
+  return p->type.dtype == x.dtype && p->type.shape == Shape{x.shape.back()};
+}
+
+Value *fuseScale(Node &mul, Rewriter &r) {
+  return match::commuted(mul, [&](Value *n, Value *w) -> Value * {
+    Node *ln = soleLayerNorm(r, n, 1, mul);
+    if (!ln || !isAffineParam(w, *ln))
+      return nullptr;
+    return r.b.create("layer_norm", {ln->operands[0], w}, ln->attrs);
+  });
+}
+
+Value *fuseShift(Node &add, Rewriter &r) {
+  return match::commuted(add, [&](Value *n, Value *bias) -> Value * {
+    Node *ln = soleLayerNorm(r, n, 2, add);
+    Value *w = ln ? ln->operands[1] : nullptr;
+    if (!ln && (ln = soleLayerNorm(r, n, 1, add)))
+      w = r.b.splat(1.0, n->type.dtype, {n->type.shape.back()});
+    if (!ln || !isAffineParam(bias, *ln))
+      return nullptr;
+    return r.b.create("layer_norm", {ln->operands[0], w, bias}, ln->attrs);
+  });
+}
+
+const RewritePattern kPatterns[] = {
+    {"layer norms (c * rsqrt)", "mul", fuseMulForm},
+    {"layer norms (c / sqrt)", "div", fuseDivForm},
+    {"scales folded", "mul", fuseScale},
+    {"shifts folded", "add", fuseShift},
+};
+
+class FuseLayerNormPass : public Pass {
+public:
+  std::string_view name() const override { return "fuse-layer-norm"; }
+  bool run(Graph &g, PassContext &ctx) override { return applyPatternsGreedily(g, kPatterns, ctx) > 0; }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createFuseLayerNormPass(const PassOptions &) { return std::make_unique<FuseLayerNormPass>(); }
+
+} // namespace kiln

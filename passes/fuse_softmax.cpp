@@ -1,0 +1,112 @@
+// fuse-softmax: finds softmax written from primitives and replaces it with the softmax op.
+//
+//   div(exp(x - max(x)), sum(exp(x - max(x))))     the stable form
+//   div(exp(x), sum(exp(x)))                       without the max
+//   exp(x - logsumexp(x))                          logsumexp as max + log(sum(exp(x - max)))
+//                                                  or as log(sum(exp(x)))
+// The reductions must share one axis and keep it.
+
+#include "passes/match.h"
+#include "passes/rewrite.h"
+
+namespace kiln {
+namespace {
+
+/// The axis of a keepdims reduction `op` of x over one axis, if n is one.
+std::optional<int64_t> keptAxisOf(const Node *n, std::string_view op, const Value *x) {
+  if (!n || !n->is(op) || n->operands[0] != x || !n->getBool("keepdims"))
+    return std::nullopt;
+  return match::singleAxis(*n);
+}
+
+/// x when z is x - max(x) over `axis` (kept), or z itself when z has no max subtracted.
+Value *unshift(Value *z, int64_t axis) {
+  if (Node *sub = match::def(z, "sub")) {
+    Value *x = sub->operands[0];
+    if (keptAxisOf(sub->operands[1]->def, "reduce_max", x) == axis)
+      return x;
+  }
+  return z;
+}
+
+Value *create(Rewriter &r, Value *x, int64_t axis) {
+  return r.b.create("softmax", {x}, {{"axis", axis - x->type.rank()}});
+}
+
+/// div(exp(z), reduce_sum(exp(z))) with z = x or x - max(x).
+Value *fuseDivForm(Node &div, Rewriter &r) {
+  Node *e = match::def(div.operands[0], "exp");
+  Node *sum = match::def(div.operands[1], "reduce_sum");
+  if (!e || !sum || sum->operands[0] != e->result())
+    return nullptr;
+  auto axis = keptAxisOf(sum, "reduce_sum", e->result());
+  if (!axis) {
+    r.missed(div.loc, "not fused: the sum of the exponentials must run over one axis and keep it");
+    return nullptr;
+  }
+  if (!match::onlyUsedBy(r.graph, e->result(), {&div, sum})) {
+    r.missed(div.loc, fmt::format("not fused: the exponentials are also used by {}",
+                                  match::otherUser(r.graph, e->result(), {&div, sum})));
+    return nullptr;
+  }
+  Value *z = e->operands[0];
+  Value *x = unshift(z, *axis);
+  if (x == z && match::def(z, "sub") && match::def(z->def->operands[1], "reduce_max"))
+    r.missed(div.loc, "softmax without the max subtraction: the max is taken over another axis than the sum");
+  return create(r, x, *axis);
+}
+
+/// The x and axis of logsumexp(x) written as max + log(sum(exp(x - max))) or log(sum(exp(x))).
+std::optional<std::pair<Value *, int64_t>> logSumExp(Value *lse) {
+  auto fromLog = [](Value *l) -> std::optional<std::pair<Value *, int64_t>> {
+    Node *log = match::def(l, "log");
+    Node *sum = log ? match::def(log->operands[0], "reduce_sum") : nullptr;
+    Node *e = sum ? match::def(sum->operands[0], "exp") : nullptr;
+    if (!e)
+      return std::nullopt;
+    auto axis = keptAxisOf(sum, "reduce_sum", e->result());
+    if (!axis)
+      return std::nullopt;
+    return std::pair{unshift(e->operands[0], *axis), *axis};
+  };
+  if (Node *add = match::def(lse, "add"))
+    return match::commuted(*add, [&](Value *m, Value *l) -> std::optional<std::pair<Value *, int64_t>> {
+      auto inner = fromLog(l);
+      if (inner && keptAxisOf(m->def, "reduce_max", inner->first) == inner->second)
+        return inner;
+      return std::nullopt;
+    });
+  auto plain = fromLog(lse);
+  // log(sum(exp(x))) without a max: the inner operand must be x itself.
+  if (plain && match::def(lse, "log")->operands[0]->def->operands[0]->def->operands[0] == plain->first)
+    return plain;
+  return std::nullopt;
+}
+
+/// exp(x - logsumexp(x)).
+Value *fuseLogSumExpForm(Node &e, Rewriter &r) {
+  Node *sub = match::def(e.operands[0], "sub");
+  if (!sub)
+    return nullptr;
+  auto lse = logSumExp(sub->operands[1]);
+  if (!lse || lse->first != sub->operands[0])
+    return nullptr;
+  return create(r, lse->first, lse->second);
+}
+
+const RewritePattern kPatterns[] = {
+    {"softmax (exp / sum)", "div", fuseDivForm},
+    {"softmax (exp(x - logsumexp))", "exp", fuseLogSumExpForm},
+};
+
+class FuseSoftmaxPass : public Pass {
+public:
+  std::string_view name() const override { return "fuse-softmax"; }
+  bool run(Graph &g, PassContext &ctx) override { return applyPatternsGreedily(g, kPatterns, ctx) > 0; }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createFuseSoftmaxPass(const PassOptions &) { return std::make_unique<FuseSoftmaxPass>(); }
+
+} // namespace kiln

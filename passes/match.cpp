@@ -1,0 +1,52 @@
+#include "passes/match.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace kiln::match {
+
+Node *def(const Value *v, std::string_view op) {
+  return v->def && v->def->is(op) && v->def->results.size() == 1 ? v->def : nullptr;
+}
+
+std::optional<double> splat(const Value *v) { return splatValue(v); }
+
+std::optional<int64_t> singleAxis(const Node &reduction) {
+  const IntList &axes = reduction.getInts("axes");
+  if (axes.size() != 1)
+    return std::nullopt;
+  return normalizeAxis(axes[0], reduction.operands[0]->type.rank());
+}
+
+bool reducesLastAxisKept(const Node *n, std::string_view op) {
+  if (!n || !n->is(op) || !n->getBool("keepdims"))
+    return false;
+  auto axis = singleAxis(*n);
+  return axis && *axis == n->operands[0]->type.rank() - 1;
+}
+
+bool onlyUsedBy(const Graph &g, const Value *v, std::initializer_list<const Node *> users) {
+  for (const GraphOutput &o : g.outputs())
+    if (o.value == v)
+      return false;
+  for (const auto &n : g.nodes())
+    for (const Value *operand : n->operands)
+      if (operand == v && std::find(users.begin(), users.end(), static_cast<const Node *>(n.get())) == users.end())
+        return false;
+  return true;
+}
+
+std::string otherUser(const Graph &g, const Value *v, std::initializer_list<const Node *> users) {
+  for (const GraphOutput &o : g.outputs())
+    if (o.value == v)
+      return fmt::format("the output \"{}\"", o.name);
+  for (const auto &n : g.nodes())
+    for (const Value *operand : n->operands)
+      if (operand == v && std::find(users.begin(), users.end(), static_cast<const Node *>(n.get())) == users.end())
+        return fmt::format("a {} at {}", n->name(), n->loc.str());
+  return "nothing else";
+}
+
+bool isMaskingValue(double x) { return x <= -1e4; }
+
+} // namespace kiln::match

@@ -1,0 +1,34 @@
+#pragma once
+// Small pieces for matching patterns in the graph: what produced a value, splat constants,
+// reductions over the last axis, and use checks. The fusion patterns are written with them.
+
+#include "ir/builder.h"
+#include "ir/graph.h"
+
+#include <initializer_list>
+#include <optional>
+
+namespace kiln::match {
+
+/// The node producing v when it is an `op` node (with a single result), else nullptr.
+Node *def(const Value *v, std::string_view op);
+/// The value of v when it is a constant holding one value everywhere.
+std::optional<double> splat(const Value *v);
+/// The axis a reduction node reduces, when it reduces exactly one; normalized.
+std::optional<int64_t> singleAxis(const Node &reduction);
+/// Whether a node is the reduction `op` over the last axis of its operand with keepdims.
+bool reducesLastAxisKept(const Node *n, std::string_view op);
+/// Whether every use of v (operands and graph outputs) is by one of the given nodes.
+bool onlyUsedBy(const Graph &g, const Value *v, std::initializer_list<const Node *> users);
+/// Names another user of v that is not among the given nodes, for remarks ("a mul at f:3:7").
+std::string otherUser(const Graph &g, const Value *v, std::initializer_list<const Node *> users);
+/// Calls f(a, b) with the operands of a binary node in both orders; returns the first success.
+template <typename F> auto commuted(const Node &n, F f) -> decltype(f(n.operands[0], n.operands[1])) {
+  if (auto r = f(n.operands[0], n.operands[1]))
+    return r;
+  return f(n.operands[1], n.operands[0]);
+}
+/// Whether x is a large negative number that masks a score: -inf, or at most -1e4.
+bool isMaskingValue(double x);
+
+} // namespace kiln::match

@@ -1,0 +1,28 @@
+#include "passes/pipelines.h"
+
+namespace kiln {
+
+namespace {
+
+const std::vector<std::string> kFusions = {"fuse-softmax", "fuse-layer-norm", "fuse-attention", "fuse-cross-entropy"};
+
+} // namespace
+
+std::vector<std::string> pipelinePasses(const std::string &name) {
+  std::vector<std::string> passes = {"canonicalize"};
+  passes.insert(passes.end(), kFusions.begin(), kFusions.end());
+  if (name == "train") {
+    // Fusion comes before autodiff, so the backward pass is made of fused backward ops.
+    passes.push_back("autodiff");
+    passes.push_back("optimizer");
+  } else if (name != "infer") {
+    throw Error({}, fmt::format("unknown pipeline '{}'; known pipelines: infer, train", name));
+  }
+  passes.push_back("cse");
+  passes.push_back("dce");
+  return passes;
+}
+
+std::vector<std::string> pipelineNames() { return {"infer", "train"}; }
+
+} // namespace kiln
