@@ -29,6 +29,7 @@ struct OpTable {
     addIndexingOps(defs);
     addLinalgOps(defs);
     addNNOps(defs);
+    addAttentionOps(defs);
     for (const OpDef &d : defs) {
       KILN_ASSERT(d.infer && d.reference, "every op declares inference and a reference kernel");
       bool fresh = by_name.emplace(d.name, &d).second;

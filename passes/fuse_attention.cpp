@@ -5,7 +5,9 @@
 // k^T is a transpose of the last two axes or the matmul's transpose_b; the scale is a constant
 // multiplying or dividing the scores, q or k; the mask is added (a float tensor, -inf or large
 // negative where masked) or applied by select. A causal mask built from iota and a comparison
-// becomes the causal flag. Run fuse-softmax first.
+// becomes the causal flag. Dropout on the probabilities, written as
+// select(random_uniform(seed) >= p, probs * (1 / (1 - p)), 0), becomes the op's dropout.
+// Run fuse-softmax first.
 
 #include "passes/match.h"
 #include "passes/rewrite.h"
@@ -135,10 +137,42 @@ std::optional<Masked> matchMask(Rewriter &r, Value *s, std::optional<Scores> &sc
   return std::nullopt;
 }
 
+struct Dropout {
+  Value *probs;
+  const Node *reader = nullptr; ///< the node of the dropout that reads the probabilities
+  Value *seed = nullptr;
+  double rate = 0;
+  int64_t offset = 0;
+};
+
+/// Sees through dropout of the probabilities: select(u >= p, probs * (1 / (1 - p)), 0) with
+/// u = random_uniform(seed) over the probabilities' shape.
+Dropout peelDropout(Value *v) {
+  Node *sel = match::def(v, "select");
+  if (!sel || match::splat(sel->operands[2]) != 0.0)
+    return {v};
+  Node *ge = match::def(sel->operands[0], "ge");
+  Node *u = ge ? match::def(ge->operands[0], "random_uniform") : nullptr;
+  Node *mul = match::def(sel->operands[1], "mul");
+  if (!u || !mul || u->result()->type.shape != v->type.shape)
+    return {v};
+  double rate = match::splat(ge->operands[1]).value_or(0.0);
+  auto scaled = match::commuted(*mul, [](Value *y, Value *c) -> std::optional<std::pair<Value *, double>> {
+    auto s = match::splat(c);
+    return s && c->type.rank() == 0 ? std::optional(std::pair{y, *s}) : std::nullopt;
+  });
+  if (rate <= 0 || rate >= 1 || !scaled || std::abs(scaled->second * (1 - rate) - 1) > 1e-6)
+    return {v};
+  // The threshold as the graph compares it: rounded to the dtype of its constant.
+  double threshold = roundTo(rate, ge->operands[1]->type.dtype);
+  return Dropout{scaled->first, sel->operands[1]->def, u->operands[0], threshold, u->getInt("offset")};
+}
+
 Value *fuseAttention(Node &mm, Rewriter &r) {
   if (mm.getBool("transpose_a") || mm.getBool("transpose_b"))
     return nullptr;
-  Node *sm = match::def(mm.operands[0], "softmax");
+  Dropout dropout = peelDropout(mm.operands[0]);
+  Node *sm = match::def(dropout.probs, "softmax");
   if (!sm)
     return nullptr;
   Value *probs = sm->result(), *v = mm.operands[1];
@@ -147,8 +181,9 @@ Value *fuseAttention(Node &mm, Rewriter &r) {
     r.missed(mm.loc, fmt::format("not fused: softmax over axis {}; attention needs the last axis", sm->getInt("axis")));
     return nullptr;
   }
-  if (!match::onlyUsedBy(r.graph, probs, {&mm})) {
-    r.missed(mm.loc, fmt::format("not fused: the probabilities are also used by {}", match::otherUser(r.graph, probs, {&mm})));
+  const Node *reader = dropout.reader ? dropout.reader : &mm;
+  if (!match::onlyUsedBy(r.graph, probs, {reader})) {
+    r.missed(mm.loc, fmt::format("not fused: the probabilities are also used by {}", match::otherUser(r.graph, probs, {reader})));
     return nullptr;
   }
   std::optional<Scores> scores;
@@ -165,6 +200,11 @@ Value *fuseAttention(Node &mm, Rewriter &r) {
   if (masked->mask)
     operands.push_back(masked->mask);
   AttrMap attrs = {{"scale", scores->scale}, {"causal", masked->causal}};
+  if (dropout.seed) {
+    operands.push_back(dropout.seed);
+    attrs["dropout"] = dropout.rate;
+    attrs["dropout_offset"] = dropout.offset;
+  }
   std::vector<TensorType> types;
   for (Value *o : operands)
     types.push_back(o->type);

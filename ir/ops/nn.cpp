@@ -1,4 +1,5 @@
-// The fused ops of the Transformer: softmax, layer_norm, attention, softmax_cross_entropy.
+// The fused ops of the Transformer: softmax, layer_norm and softmax_cross_entropy, with their
+// backward ops. Attention has a file of its own.
 // The DSL never emits them; the fusion passes find them in what users wrote.
 
 #include "ir/ops/ops.h"
@@ -90,83 +91,6 @@ std::vector<Literal> layerNormKernel(const Node &n, std::span<const Literal *con
       out.data[r * m + j] = y;
     }
   }
-  return {out};
-}
-
-// ---- attention -------------------------------------------------------------------------------
-
-std::vector<TensorType> inferAttention(const InferContext &ctx) {
-  const TensorType &q = ctx.operands[0], &k = ctx.operands[1], &v = ctx.operands[2];
-  for (int i = 0; i < 3; ++i)
-    ops::requireFloat(ctx, i);
-  if (q.rank() < 2 || k.rank() != q.rank() || v.rank() != q.rank())
-    ctx.error("q, k and v must share a rank of 2 or more, found {}, {} and {}", q.str(), k.str(), v.str());
-  if (k.dtype != q.dtype || v.dtype != q.dtype)
-    ctx.error("q, k and v must share a dtype, found {}, {} and {}", q.str(), k.str(), v.str());
-  int64_t r = q.rank();
-  Shape batch(q.shape.begin(), q.shape.end() - 2);
-  if (Shape(k.shape.begin(), k.shape.end() - 2) != batch || Shape(v.shape.begin(), v.shape.end() - 2) != batch)
-    ctx.error("batch dimensions differ: q {}, k {}, v {}", shapeStr(q.shape), shapeStr(k.shape), shapeStr(v.shape));
-  if (q.shape[r - 1] != k.shape[r - 1])
-    ctx.error("q and k head sizes differ: {} and {}", shapeStr(q.shape), shapeStr(k.shape));
-  if (k.shape[r - 2] != v.shape[r - 2])
-    ctx.error("k and v lengths differ: {} and {}", shapeStr(k.shape), shapeStr(v.shape));
-  Shape scores = batch;
-  scores.push_back(q.shape[r - 2]);
-  scores.push_back(k.shape[r - 2]);
-  if (ctx.operands.size() == 4) {
-    const TensorType &mask = ctx.operands[3];
-    if (mask.dtype != DType::boolean && mask.dtype != q.dtype)
-      ctx.error("mask must be bool or {}, found {}", dtypeName(q.dtype), mask.str());
-    auto b = broadcastShapes(mask.shape, scores);
-    if (!b || *b != scores)
-      ctx.error("mask {} does not broadcast to the scores {}", shapeStr(mask.shape), shapeStr(scores));
-  }
-  Shape out = batch;
-  out.push_back(q.shape[r - 2]);
-  out.push_back(v.shape[r - 1]);
-  return {TensorType{q.dtype, out}};
-}
-
-std::vector<Literal> attentionKernel(const Node &n, std::span<const Literal *const> in) {
-  const Literal &q = *in[0], &k = *in[1], &v = *in[2];
-  Literal out(resultType(n));
-  int64_t r = q.type.rank();
-  int64_t tq = q.shape()[r - 2], tk = k.shape()[r - 2], d = q.shape()[r - 1], dv = v.shape()[r - 1];
-  int64_t batches = numElements(Shape(q.shape().begin(), q.shape().end() - 2));
-  Shape scores_shape(q.shape().begin(), q.shape().end() - 2);
-  scores_shape.push_back(tq);
-  scores_shape.push_back(tk);
-  std::vector<int64_t> mask_index;
-  if (in.size() == 4)
-    mask_index = ops::broadcastIndex(in[3]->shape(), scores_shape);
-  bool bool_mask = in.size() == 4 && in[3]->type.dtype == DType::boolean;
-  double scale = n.getFloat("scale");
-  bool causal = n.getBool("causal");
-  std::vector<double> row(tk);
-  for (int64_t b = 0; b < batches; ++b)
-    for (int64_t i = 0; i < tq; ++i) {
-      for (int64_t j = 0; j < tk; ++j) {
-        double s = 0;
-        for (int64_t c = 0; c < d; ++c)
-          s += q.data[(b * tq + i) * d + c] * k.data[(b * tk + j) * d + c];
-        s *= scale;
-        if (!mask_index.empty()) {
-          double m = in[3]->data[mask_index[(b * tq + i) * tk + j]];
-          s = bool_mask ? (m != 0 ? -INFINITY : s) : s + m;
-        }
-        if (causal && j > i)
-          s = -INFINITY;
-        row[j] = s;
-      }
-      ops::softmaxRows(row, tk);
-      for (int64_t c = 0; c < dv; ++c) {
-        double acc = 0;
-        for (int64_t j = 0; j < tk; ++j)
-          acc += row[j] * v.data[(b * tk + j) * dv + c];
-        out.data[(b * tq + i) * dv + c] = acc;
-      }
-    }
   return {out};
 }
 
@@ -286,73 +210,6 @@ std::vector<Literal> layerNormGradKernel(const Node &n, std::span<const Literal 
   return {dx, dw, db};
 }
 
-/// Operands (q, k, v, g) or (q, k, v, mask, g); results dq, dk, dv.
-std::vector<TensorType> inferAttentionGrad(const InferContext &ctx) {
-  std::vector<TensorType> head(ctx.operands.begin(), ctx.operands.end() - 1);
-  InferContext inner{ctx.op, head, ctx.attrs, ctx.loc};
-  TensorType out = inferAttention(inner)[0];
-  if (ctx.operands.back() != out)
-    ctx.error("the cotangent must be {}, found {}", out.str(), ctx.operands.back().str());
-  return {ctx.operands[0], ctx.operands[1], ctx.operands[2]};
-}
-
-std::vector<Literal> attentionGradKernel(const Node &n, std::span<const Literal *const> in) {
-  const Literal &q = *in[0], &k = *in[1], &v = *in[2], &g = *in.back();
-  bool has_mask = in.size() == 5;
-  Literal dq(resultType(n, 0)), dk(resultType(n, 1)), dv(resultType(n, 2));
-  int64_t r = q.type.rank();
-  int64_t tq = q.shape()[r - 2], tk = k.shape()[r - 2], d = q.shape()[r - 1], dvn = v.shape()[r - 1];
-  int64_t batches = numElements(Shape(q.shape().begin(), q.shape().end() - 2));
-  Shape scores_shape(q.shape().begin(), q.shape().end() - 2);
-  scores_shape.push_back(tq);
-  scores_shape.push_back(tk);
-  std::vector<int64_t> mask_index;
-  if (has_mask)
-    mask_index = ops::broadcastIndex(in[3]->shape(), scores_shape);
-  bool bool_mask = has_mask && in[3]->type.dtype == DType::boolean;
-  double scale = n.getFloat("scale");
-  bool causal = n.getBool("causal");
-  std::vector<double> p(tk), dp(tk);
-  for (int64_t b = 0; b < batches; ++b)
-    for (int64_t i = 0; i < tq; ++i) {
-      // Recompute the probabilities of row i, as the forward kernel does.
-      for (int64_t j = 0; j < tk; ++j) {
-        double s = 0;
-        for (int64_t c = 0; c < d; ++c)
-          s += q.data[(b * tq + i) * d + c] * k.data[(b * tk + j) * d + c];
-        s *= scale;
-        if (has_mask) {
-          double m = in[3]->data[mask_index[(b * tq + i) * tk + j]];
-          s = bool_mask ? (m != 0 ? -INFINITY : s) : s + m;
-        }
-        if (causal && j > i)
-          s = -INFINITY;
-        p[j] = s;
-      }
-      ops::softmaxRows(p, tk);
-      const double *go = g.data.data() + (b * tq + i) * dvn;
-      double dot = 0;
-      for (int64_t j = 0; j < tk; ++j) {
-        dp[j] = 0;
-        for (int64_t c = 0; c < dvn; ++c) {
-          dp[j] += go[c] * v.data[(b * tk + j) * dvn + c];
-          dv.data[(b * tk + j) * dvn + c] += p[j] * go[c];
-        }
-        dot += dp[j] * p[j];
-      }
-      for (int64_t j = 0; j < tk; ++j) {
-        double ds = p[j] * (dp[j] - dot) * scale;
-        if (ds == 0)
-          continue;
-        for (int64_t c = 0; c < d; ++c) {
-          dq.data[(b * tq + i) * d + c] += ds * k.data[(b * tk + j) * d + c];
-          dk.data[(b * tk + j) * d + c] += ds * q.data[(b * tq + i) * d + c];
-        }
-      }
-    }
-  return {dq, dk, dv};
-}
-
 std::vector<TensorType> inferCrossEntropyGrad(const InferContext &ctx) {
   std::vector<TensorType> head(ctx.operands.begin(), ctx.operands.end() - 1);
   InferContext inner{ctx.op, head, ctx.attrs, ctx.loc};
@@ -412,17 +269,6 @@ Grads layerNormVjp(Builder &b, const Node &n, Cots g) {
   return out;
 }
 
-/// The mask gets no gradient: masks are built from token ids and constants.
-Grads attentionVjp(Builder &b, const Node &n, Cots g) {
-  std::vector<Value *> operands(n.operands.begin(), n.operands.end());
-  operands.push_back(g[0]);
-  Node *grad = b.createNode("attention_grad", operands, n.attrs);
-  Grads out = {grad->result(0), grad->result(1), grad->result(2)};
-  if (n.operands.size() == 4)
-    out.push_back(nullptr);
-  return out;
-}
-
 Grads crossEntropyVjp(Builder &b, const Node &n, Cots g) {
   return {b.create("softmax_cross_entropy_grad", {n.operands[0], n.operands[1], g[0]}, n.attrs), nullptr};
 }
@@ -449,17 +295,6 @@ void addNNOps(std::vector<OpDef> &ops) {
                       .reference = layerNormKernel,
                       .differentiable = Differentiable::Yes,
                       .vjp = layerNormVjp});
-  ops.push_back(OpDef{.name = "attention",
-                      .summary = "softmax(q k^T * scale + mask) v; a bool mask is true where "
-                                 "attending is not allowed (PyTorch's convention); causal hides "
-                                 "keys after the query",
-                      .min_operands = 3,
-                      .max_operands = 4,
-                      .attrs = {{"causal", AttrKind::Bool, Attribute(false)}, {"scale", AttrKind::Float}},
-                      .infer = inferAttention,
-                      .reference = attentionKernel,
-                      .differentiable = Differentiable::Yes,
-                      .vjp = attentionVjp});
   ops.push_back(OpDef{.name = "softmax_cross_entropy",
                       .summary = "mean over non-ignored labels of -log softmax(logits)[label], "
                                  "with PyTorch's label smoothing",
@@ -490,16 +325,6 @@ void addNNOps(std::vector<OpDef> &ops) {
                                 {"eps", AttrKind::Float, Attribute(1e-5)}},
                       .infer = inferLayerNormGrad,
                       .reference = layerNormGradKernel,
-                      .differentiable = Differentiable::No});
-  ops.push_back(OpDef{.name = "attention_grad",
-                      .summary = "(q, k, v, [mask,] g) -> dq, dk, dv: attention's backward op, "
-                                 "recomputing the probabilities",
-                      .min_operands = 4,
-                      .max_operands = 5,
-                      .num_results = 3,
-                      .attrs = {{"causal", AttrKind::Bool, Attribute(false)}, {"scale", AttrKind::Float}},
-                      .infer = inferAttentionGrad,
-                      .reference = attentionGradKernel,
                       .differentiable = Differentiable::No});
   ops.push_back(OpDef{.name = "softmax_cross_entropy_grad",
                       .summary = "(logits, labels, g) -> d loss / d logits",

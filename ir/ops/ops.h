@@ -17,6 +17,7 @@ void addShapeOps(std::vector<OpDef> &ops);
 void addIndexingOps(std::vector<OpDef> &ops);
 void addLinalgOps(std::vector<OpDef> &ops);
 void addNNOps(std::vector<OpDef> &ops);
+void addAttentionOps(std::vector<OpDef> &ops);
 
 namespace ops {
 
