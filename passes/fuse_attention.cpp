@@ -163,9 +163,7 @@ Dropout peelDropout(Value *v) {
   });
   if (rate <= 0 || rate >= 1 || !scaled || std::abs(scaled->second * (1 - rate) - 1) > 1e-6)
     return {v};
-  // The threshold as the graph compares it: rounded to the dtype of its constant.
-  double threshold = roundTo(rate, ge->operands[1]->type.dtype);
-  return Dropout{scaled->first, sel->operands[1]->def, u->operands[0], threshold, u->getInt("offset")};
+  return Dropout{scaled->first, sel->operands[1]->def, u->operands[0], rate, u->getInt("offset")};
 }
 
 Value *fuseAttention(Node &mm, Rewriter &r) {

@@ -7,7 +7,9 @@
 // the query. With dropout p > 0 the last operand is an integer seed, and probability (i, j) of
 // batch b is kept when the random_uniform number at counter
 // dropout_offset + (b * Tq + i) * Tk + j is >= p, then scaled by 1 / (1 - p): exactly the
-// numbers random_uniform gives the DSL's dropout over the [..., Tq, Tk] probabilities.
+// numbers random_uniform gives the DSL's dropout over the [..., Tq, Tk] probabilities. As the
+// written-out dropout compares with constants of the tensors' dtype, p and 1 / (1 - p) are
+// rounded to the dtype the kernel computes in.
 
 #include "ir/ops/ops.h"
 #include "ir/philox.h"
@@ -110,6 +112,8 @@ public:
     }
     if (roles.seed >= 0)
       seed_ = static_cast<uint64_t>(static_cast<int64_t>(in[roles.seed]->data[0]));
+    threshold_ = roundTo(dropout_, q.type.dtype);
+    keep_scale_ = roundTo(1.0 / (1.0 - dropout_), q.type.dtype);
   }
 
   /// Softmax probabilities p of row (b, i), and kept = p after dropout (kept == p without it).
@@ -135,7 +139,7 @@ public:
         continue;
       }
       uint64_t counter = offset_ + static_cast<uint64_t>((b * tq + i) * tk + j);
-      kept[j] = philoxUniform(seed_, counter) >= dropout_ ? p[j] * (1.0 / (1.0 - dropout_)) : 0.0;
+      kept[j] = philoxUniform(seed_, counter) >= threshold_ ? p[j] * keep_scale_ : 0.0;
     }
   }
   /// What dropout did to probability p: 0, or 1 / (1 - dropout).
@@ -148,7 +152,7 @@ public:
 private:
   double scale_;
   bool causal_;
-  double dropout_;
+  double dropout_, threshold_ = 0, keep_scale_ = 1;
   uint64_t offset_;
   const Literal *mask_ = nullptr;
   std::vector<int64_t> mask_index_;

@@ -73,6 +73,8 @@ const std::multimap<std::string, Sample> kSamples = {
                    "attention(%a, %b, %c, %m) {causal = true, scale = 0.7} : f32[2,3,4]"}},
     {"attention", {"%a: f32[1,2,3,4], %b: f32[1,2,3,4], %c: f32[1,2,3,4], %k: f32[1,1,1,3]",
                    "attention(%a, %b, %c, %k) {scale = 0.5} : f32[1,2,3,4]"}},
+    {"attention", {"%a: f32[2,3,4], %b: f32[2,3,4], %c: f32[2,3,2], %s: i64[]",
+                   "attention(%a, %b, %c, %s) {dropout = 0.3, dropout_offset = 5, scale = 0.5} : f32[2,3,2]"}},
     {"softmax_cross_entropy", {"%a: f32[2,3,5], %t: i64[2,3]", "softmax_cross_entropy(%a, %t) {ignore_index = 0} : f32[]"}},
     {"softmax_cross_entropy", {"%a: f32[4,5], %t: i64[4]",
                                "softmax_cross_entropy(%a, %t) {ignore_index = 1, label_smoothing = 0.1} : f32[]"}},

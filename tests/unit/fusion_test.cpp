@@ -1,0 +1,137 @@
+// The fusion pipeline on the Transformer: every attention, layer norm and cross-entropy is
+// fused on every config, forward and backward, and the fused graph computes what the unfused
+// one computes.
+
+#include "test_util.h"
+
+#include "frontend/init.h"
+#include "tools/programs.h"
+
+#include <map>
+
+using namespace kiln;
+
+namespace {
+
+std::map<std::string, int> opCounts(const Graph &g) {
+  std::map<std::string, int> counts;
+  for (const auto &n : g.nodes())
+    ++counts[std::string(n->name())];
+  return counts;
+}
+
+/// What the architecture has: attention per encoder layer 1, per decoder layer 2; layer norms
+/// per encoder layer 2, per decoder layer 3, plus the two final norms; one loss.
+struct Expected {
+  int attention, layer_norm;
+};
+
+Expected expectedOf(const TransformerConfig &c) {
+  return {static_cast<int>(c.encoder_layers + 2 * c.decoder_layers),
+          static_cast<int>(2 * c.encoder_layers + 3 * c.decoder_layers + 2)};
+}
+
+void checkFusedForward(const std::map<std::string, int> &counts, const Expected &want) {
+  auto count = [&](const char *op) { return counts.count(op) ? counts.at(op) : 0; };
+  CHECK(count("attention") == want.attention);
+  CHECK(count("layer_norm") == want.layer_norm);
+  CHECK(count("softmax_cross_entropy") == 1);
+  // Nothing of the written-out forms is left.
+  CHECK(count("softmax") == 0);
+  CHECK(count("exp") == 0);
+  CHECK(count("reduce_max") == 0);
+}
+
+} // namespace
+
+TEST_CASE("every attention, layer norm and cross-entropy is fused on every config, forward and backward") {
+  for (const std::string &name : presetNames()) {
+    for (double dropout : {0.0, 0.1}) {
+      INFO(name << ", dropout " << dropout);
+      TransformerConfig c = presetConfig(name);
+      GraphOptions shape{.batch = 2, .src_len = 5, .tgt_len = 4, .dropout = dropout};
+      Expected want = expectedOf(c);
+      if (name == "tiny") {
+        CHECK(want.attention == 6); // 2 encoder self, 2 decoder self, 2 cross
+        CHECK(want.layer_norm == 12);
+      }
+      checkFusedForward(opCounts(*tools::buildLoss(c, shape).graph), want);
+      OptimizerOptions adam;
+      auto train = opCounts(*tools::buildTrainStep(c, shape, adam).graph);
+      checkFusedForward(train, want);
+      CHECK(train["attention_grad"] == want.attention);
+      CHECK(train["layer_norm_grad"] == want.layer_norm);
+      CHECK(train["softmax_cross_entropy_grad"] == 1);
+      CHECK(train["softmax_grad"] == 0);
+      // Dropout on the attention probabilities went into the op.
+      BuiltModel loss = tools::buildLoss(c, shape);
+      for (const auto &n : loss.graph->nodes())
+        if (n->is("attention"))
+          CHECK(n->getFloat("dropout") == dropout);
+    }
+  }
+  // Variants of the architecture fuse as well.
+  TransformerConfig v = presetConfig("tiny");
+  v.pre_norm = v.gelu = v.tie_generator = true;
+  v.label_smoothing = 0.1;
+  v.encoder_layers = 3;
+  v.decoder_layers = 1;
+  checkFusedForward(opCounts(*tools::buildLoss(v, {.batch = 2, .src_len = 5, .tgt_len = 4}).graph), expectedOf(v));
+}
+
+namespace {
+
+std::vector<Literal> argsFor(const Graph &g, const std::vector<ParamSpec> &params, const std::vector<Literal> &values) {
+  std::map<std::string, Literal> by_name;
+  for (size_t i = 0; i < params.size(); ++i)
+    by_name.emplace(params[i].name, values[i]);
+  by_name.emplace("src", Literal(TensorType{DType::i64, {2, 5}}, {5, 6, 7, 8, 2, 9, 10, 2, 0, 0}));
+  by_name.emplace("tgt", Literal(TensorType{DType::i64, {2, 4}}, {11, 12, 13, 2, 14, 2, 0, 0}));
+  by_name.emplace("seed", Literal::scalar(21, DType::i64));
+  std::vector<Literal> args;
+  for (const GraphInput &in : g.inputs())
+    args.push_back(by_name.at(in.name));
+  return args;
+}
+
+std::map<std::string, Literal> runF64(const Graph &g, const std::vector<Literal> &args) {
+  auto out = reference::run(g, args, reference::Options{true});
+  std::map<std::string, Literal> named;
+  for (size_t i = 0; i < out.size(); ++i)
+    named.emplace(g.outputs()[i].name, out[i]);
+  return named;
+}
+
+} // namespace
+
+TEST_CASE("the fused tiny Transformer has the unfused loss, logits and gradients") {
+  // In f64 the fused kernels and the written-out primitives differ only by the order of
+  // floating-point operations (and mean(x^2) - mean(x)^2 is not used here), so they agree to
+  // about 1e-13; 1e-9 relative to each tensor's largest magnitude leaves room.
+  for (double dropout : {0.0, 0.2}) {
+    INFO("dropout " << dropout);
+    TransformerConfig c = presetConfig("tiny");
+    c.vocab = 40;
+    c.label_smoothing = 0.1;
+    GraphOptions shape{.batch = 2, .src_len = 5, .tgt_len = 4, .dropout = dropout};
+    BuiltModel fused = tools::buildGradients(c, shape, "default");
+    BuiltModel plain = tools::buildGradients(c, shape, "none");
+    CHECK(opCounts(*fused.graph)["attention_grad"] == 6);
+    CHECK(opCounts(*plain.graph)["attention_grad"] == 0);
+    auto values = initialValues(fused.params, 9);
+    auto a = runF64(*fused.graph, argsFor(*fused.graph, fused.params, values));
+    auto b = runF64(*plain.graph, argsFor(*plain.graph, plain.params, values));
+    REQUIRE(a.size() == b.size());
+    for (const auto &[name, want] : b) {
+      INFO(name);
+      const Literal &got = a.at(name);
+      REQUIRE(got.shape() == want.shape());
+      double scale = 0, worst = 0;
+      for (int64_t i = 0; i < want.size(); ++i) {
+        scale = std::max(scale, std::abs(want.data[i]));
+        worst = std::max(worst, std::abs(got.data[i] - want.data[i]));
+      }
+      CHECK(worst <= 1e-9 * std::max(scale, 1e-30));
+    }
+  }
+}
