@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: builds kiln, records the tiny Transformer of "Attention Is All You Need" as a
-# graph, prints its IR, and runs its forward pass and loss on the reference interpreter.
+# graph, fuses attention, layer norm and the loss, runs the forward pass and the loss on the
+# reference interpreter, and trains it on the copy task, showing the loss fall.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh"
@@ -13,17 +14,28 @@ echo
 echo "== the tiny Transformer's parameters (PyTorch nn.Transformer names)"
 "$bin/kiln" params --config tiny | tail -n 6
 echo
-echo "== its loss graph, as text IR (first lines; the whole graph is in $work/tiny_loss.kir)"
+echo "== its loss graph as recorded from the DSL (first lines; all of it in $work/tiny_loss.kir)"
 "$bin/kiln" dump --config tiny --stage loss --batch 2 --src-len 6 --tgt-len 6 -o "$work/tiny_loss.kir"
-head -n 12 "$work/tiny_loss.kir"
+head -n 4 "$work/tiny_loss.kir"
+grep -m 3 ' = matmul' "$work/tiny_loss.kir"
 echo "  ... $(grep -c ' = ' "$work/tiny_loss.kir") nodes"
-"$bin/kiln-opt" --canonicalize --cse --dce --pass-statistics "$work/tiny_loss.kir" -o "$work/tiny_loss.opt.kir"
+echo
+echo "== the inference pipeline finds attention, layer norm and the cross-entropy in it"
+"$bin/kiln-opt" --pipeline=infer --pass-statistics "$work/tiny_loss.kir" -o "$work/tiny_fused.kir" 2>&1 |
+  grep -E '^[a-z]|\) (softmax|layer norms|attentions|cross-entropies|nodes)'
+grep -m 1 ' = attention' "$work/tiny_fused.kir" | cut -c1-140
+echo "  ... $(grep -c ' = ' "$work/tiny_fused.kir") nodes"
 echo
 echo "== initial weights and a batch of two sentence pairs"
 "$bin/kiln" init --config tiny --seed 0 -o "$work/tiny.safetensors"
 "$bin/kiln-opt" "$root/examples/copy_batch.kir" --run --outputs "$work/batch.safetensors"
 echo
-echo "== forward pass and loss on the reference interpreter"
+echo "== forward pass and loss on the reference interpreter, fused and as recorded"
 "$bin/kiln" run --config tiny --weights "$work/tiny.safetensors" --inputs "$work/batch.safetensors" \
   -o "$work/out.safetensors"
+"$bin/kiln" run --config tiny --weights "$work/tiny.safetensors" --inputs "$work/batch.safetensors" --passes none
 echo "(an untrained model: the loss is near ln(1000) = 6.9)"
+echo
+echo "== training the tiny Transformer on the copy task (forward, backward and Adam in one graph)"
+"$bin/kiln" train --config tiny --task copy --steps 250 --batch 16 --src-len 8 --tgt-len 8 \
+  --lr 1e-3 --dropout 0.1 --task-vocab 24 --log-every 25 --save "$work/tiny_copy.safetensors"
