@@ -12,11 +12,15 @@ std::vector<Literal> initialValues(const std::vector<ParamSpec> &params, uint64_
     const ParamSpec &p = params[i];
     Literal lit(p.type);
     switch (p.init) {
-    case Init::Zeros: break;
-    case Init::Ones: std::fill(lit.data.begin(), lit.data.end(), 1.0); break;
+    case Init::Zeros:
+      break;
+    case Init::Ones:
+      std::fill(lit.data.begin(), lit.data.end(), 1.0);
+      break;
     case Init::XavierUniform: {
       KILN_ASSERT(p.type.rank() == 2, "Xavier initialisation needs a matrix");
-      double fan_out = static_cast<double>(p.type.shape[0]), fan_in = static_cast<double>(p.type.shape[1]);
+      double fan_out = static_cast<double>(p.type.shape[0]),
+             fan_in = static_cast<double>(p.type.shape[1]);
       double bound = std::sqrt(6.0 / (fan_in + fan_out));
       uint64_t base = static_cast<uint64_t>(i) << 32;
       for (size_t j = 0; j < lit.data.size(); ++j)

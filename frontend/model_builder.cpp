@@ -4,12 +4,14 @@
 
 namespace kiln {
 
-ModelBuilder::ModelBuilder(std::string graph_name) : graph_(std::make_unique<Graph>(std::move(graph_name))) {}
+ModelBuilder::ModelBuilder(std::string graph_name)
+    : graph_(std::make_unique<Graph>(std::move(graph_name))) {}
 
 Tensor ModelBuilder::input(const std::string &name, TensorType type, std::source_location loc) {
   if (graph_->findInput(name))
     throw Error(Location::fromSource(loc), fmt::format("input '{}' is declared twice", name));
-  return Tensor(this, graph_->addInput(name, InputKind::Data, std::move(type), Location::fromSource(loc)));
+  return Tensor(
+      this, graph_->addInput(name, InputKind::Data, std::move(type), Location::fromSource(loc)));
 }
 
 std::string ModelBuilder::scoped(const std::string &name) const {
@@ -26,7 +28,8 @@ Tensor ModelBuilder::parameter(const std::string &name, Shape shape, Init init, 
     throw Error(Location::fromSource(loc), fmt::format("parameter '{}' is declared twice", full));
   TensorType type{dtype, std::move(shape)};
   params_.push_back(ParamSpec{full, type, init});
-  return Tensor(this, graph_->addInput(full, InputKind::Parameter, type, Location::fromSource(loc)));
+  return Tensor(this,
+                graph_->addInput(full, InputKind::Parameter, type, Location::fromSource(loc)));
 }
 
 void ModelBuilder::output(const std::string &name, const Tensor &t) {
@@ -42,7 +45,8 @@ Value *ModelBuilder::create(std::string_view op, std::vector<Value *> operands, 
 
 Tensor ModelBuilder::seed(std::source_location loc) {
   if (!seed_)
-    seed_ = graph_->addInput("seed", InputKind::Data, TensorType{DType::i64, {}}, Location::fromSource(loc));
+    seed_ = graph_->addInput("seed", InputKind::Data, TensorType{DType::i64, {}},
+                             Location::fromSource(loc));
   return Tensor(this, seed_);
 }
 

@@ -44,7 +44,8 @@ std::vector<double> sinusoidalTable(int64_t length, int64_t d_model) {
   std::vector<double> table(length * d_model);
   for (int64_t pos = 0; pos < length; ++pos)
     for (int64_t i = 0; i < d_model; i += 2) {
-      double angle = static_cast<double>(pos) / std::pow(10000.0, static_cast<double>(i) / static_cast<double>(d_model));
+      double angle = static_cast<double>(pos) /
+                     std::pow(10000.0, static_cast<double>(i) / static_cast<double>(d_model));
       table[pos * d_model + i] = std::sin(angle);
       if (i + 1 < d_model)
         table[pos * d_model + i + 1] = std::cos(angle);
@@ -61,7 +62,8 @@ Tensor dropout(const Tensor &x, double p, SrcLoc loc) {
   if (p <= 0)
     return x;
   Tensor keep = ge(randomUniform(x.builder(), x.shape(), loc), scalarLike(x, p, loc), loc);
-  return select(keep, mul(x, scalarLike(x, 1.0 / (1.0 - p), loc), loc), scalarLike(x, 0.0, loc), loc);
+  return select(keep, mul(x, scalarLike(x, 1.0 / (1.0 - p), loc), loc), scalarLike(x, 0.0, loc),
+                loc);
 }
 
 LayerNorm::LayerNorm(ModelBuilder &mb, const std::string &name, int64_t d_model, double eps)
@@ -92,17 +94,20 @@ Tensor logSoftmax(const Tensor &x, SrcLoc loc) {
   return sub(shifted, log(reduceSum(exp(shifted, loc), {-1}, true, loc), loc), loc);
 }
 
-MultiHeadAttention::MultiHeadAttention(ModelBuilder &mb, const std::string &name, int64_t d_model, int64_t heads,
-                                       double dropout)
-    : in_proj_weight(mb.parameter(name + ".in_proj_weight", {3 * d_model, d_model}, Init::XavierUniform)),
+MultiHeadAttention::MultiHeadAttention(ModelBuilder &mb, const std::string &name, int64_t d_model,
+                                       int64_t heads, double dropout)
+    : in_proj_weight(
+          mb.parameter(name + ".in_proj_weight", {3 * d_model, d_model}, Init::XavierUniform)),
       in_proj_bias(mb.parameter(name + ".in_proj_bias", {3 * d_model}, Init::Zeros)),
       out_proj(mb, name + ".out_proj", d_model, d_model), name_(mb.scoped(name)), d_model_(d_model),
       heads_(heads), dropout_(dropout) {
   if (heads <= 0 || d_model % heads != 0)
-    throw Error({}, fmt::format("MultiHeadAttention '{}': d_model {} is not divisible by {} heads", name_, d_model, heads));
+    throw Error({}, fmt::format("MultiHeadAttention '{}': d_model {} is not divisible by {} heads",
+                                name_, d_model, heads));
 }
 
-Tensor MultiHeadAttention::operator()(const Tensor &query, const Tensor &memory, const Tensor &mask, SrcLoc loc) const {
+Tensor MultiHeadAttention::operator()(const Tensor &query, const Tensor &memory, const Tensor &mask,
+                                      SrcLoc loc) const {
   return located("MultiHeadAttention", name_, loc, [&] {
     int64_t d = d_model_, h = heads_, dk = d / h;
     int64_t b = query.dim(0), t = query.dim(1), s = memory.dim(1);
@@ -118,14 +123,15 @@ Tensor MultiHeadAttention::operator()(const Tensor &query, const Tensor &memory,
     if (mask.defined())
       scores = scores + mask;
     Tensor probs = dropout(softmax(scores), dropout_);
-    Tensor heads = matmul(probs, v);                                   // [B, H, T, dk]
+    Tensor heads = matmul(probs, v);                                    // [B, H, T, dk]
     Tensor merged = reshape(transpose(heads, {0, 2, 1, 3}), {b, t, d}); // [B, T, d]
     return out_proj(merged);
   });
 }
 
 FeedForward::FeedForward(ModelBuilder &mb, int64_t d_model, int64_t ffn, bool gelu, double dropout)
-    : linear1(mb, "linear1", d_model, ffn), linear2(mb, "linear2", ffn, d_model), gelu_(gelu), dropout_(dropout) {}
+    : linear1(mb, "linear1", d_model, ffn), linear2(mb, "linear2", ffn, d_model), gelu_(gelu),
+      dropout_(dropout) {}
 
 Tensor FeedForward::operator()(const Tensor &x, SrcLoc loc) const {
   Tensor h = linear1(x, loc);

@@ -64,7 +64,8 @@ Tensor logSoftmax(const Tensor &x, SrcLoc loc = SrcLoc::current());
 /// Multi-head attention with PyTorch's packed in_proj_weight [3d, d] and in_proj_bias [3d].
 class MultiHeadAttention {
 public:
-  MultiHeadAttention(ModelBuilder &mb, const std::string &name, int64_t d_model, int64_t heads, double dropout);
+  MultiHeadAttention(ModelBuilder &mb, const std::string &name, int64_t d_model, int64_t heads,
+                     double dropout);
   /// query [B, T, d] attends over memory [B, S, d]; mask is additive, broadcastable to
   /// [B, heads, T, S], or undefined for none.
   Tensor operator()(const Tensor &query, const Tensor &memory, const Tensor &mask,

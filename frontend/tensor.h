@@ -34,7 +34,8 @@ private:
 /// A tensor operand that remembers where the expression using it was written; operators take
 /// it so that `a + b` is located at the user's line.
 struct Located {
-  Located(const Tensor &t, std::source_location l = std::source_location::current()) : tensor(t), loc(l) {}
+  Located(const Tensor &t, std::source_location l = std::source_location::current())
+      : tensor(t), loc(l) {}
   Tensor tensor;
   std::source_location loc;
 };
@@ -46,9 +47,11 @@ using SrcLoc = std::source_location;
 Tensor constant(ModelBuilder &mb, std::vector<double> values, Shape shape, DType dtype = DType::f32,
                 SrcLoc loc = SrcLoc::current());
 /// A constant filled with one value.
-Tensor full(ModelBuilder &mb, double value, Shape shape, DType dtype = DType::f32, SrcLoc loc = SrcLoc::current());
+Tensor full(ModelBuilder &mb, double value, Shape shape, DType dtype = DType::f32,
+            SrcLoc loc = SrcLoc::current());
 /// Each element's index along an axis.
-Tensor iota(ModelBuilder &mb, Shape shape, int64_t axis, DType dtype = DType::i64, SrcLoc loc = SrcLoc::current());
+Tensor iota(ModelBuilder &mb, Shape shape, int64_t axis, DType dtype = DType::i64,
+            SrcLoc loc = SrcLoc::current());
 /// Uniform [0, 1) numbers of the counter-based generator, keyed by the builder's seed input.
 Tensor randomUniform(ModelBuilder &mb, Shape shape, SrcLoc loc = SrcLoc::current());
 
@@ -100,16 +103,20 @@ Tensor operator/(Located a, double b);
 Tensor operator-(Located a);
 
 // Reductions.
-Tensor reduceSum(const Tensor &x, IntList axes, bool keepdims = false, SrcLoc loc = SrcLoc::current());
-Tensor reduceMax(const Tensor &x, IntList axes, bool keepdims = false, SrcLoc loc = SrcLoc::current());
-Tensor reduceMean(const Tensor &x, IntList axes, bool keepdims = false, SrcLoc loc = SrcLoc::current());
+Tensor reduceSum(const Tensor &x, IntList axes, bool keepdims = false,
+                 SrcLoc loc = SrcLoc::current());
+Tensor reduceMax(const Tensor &x, IntList axes, bool keepdims = false,
+                 SrcLoc loc = SrcLoc::current());
+Tensor reduceMean(const Tensor &x, IntList axes, bool keepdims = false,
+                  SrcLoc loc = SrcLoc::current());
 
 // Layout.
 Tensor reshape(const Tensor &x, Shape shape, SrcLoc loc = SrcLoc::current());
 Tensor transpose(const Tensor &x, IntList perm, SrcLoc loc = SrcLoc::current());
 Tensor broadcastTo(const Tensor &x, Shape shape, SrcLoc loc = SrcLoc::current());
 /// Elements start[d] <= i < limit[d] (stride 1 when `stride` is empty).
-Tensor slice(const Tensor &x, IntList start, IntList limit, IntList stride = {}, SrcLoc loc = SrcLoc::current());
+Tensor slice(const Tensor &x, IntList start, IntList limit, IntList stride = {},
+             SrcLoc loc = SrcLoc::current());
 Tensor concat(const std::vector<Tensor> &xs, int64_t axis, SrcLoc loc = SrcLoc::current());
 
 // Indexing and linear algebra.
@@ -117,8 +124,8 @@ Tensor concat(const std::vector<Tensor> &xs, int64_t axis, SrcLoc loc = SrcLoc::
 Tensor gather(const Tensor &data, const Tensor &indices, int64_t axis = 0, int64_t batch_dims = 0,
               SrcLoc loc = SrcLoc::current());
 /// base plus updates added where gather would read.
-Tensor scatterAdd(const Tensor &base, const Tensor &indices, const Tensor &updates, int64_t axis = 0,
-                  int64_t batch_dims = 0, SrcLoc loc = SrcLoc::current());
+Tensor scatterAdd(const Tensor &base, const Tensor &indices, const Tensor &updates,
+                  int64_t axis = 0, int64_t batch_dims = 0, SrcLoc loc = SrcLoc::current());
 /// Batched matrix product [..., m, k] x [..., k, n].
 Tensor matmul(const Tensor &a, const Tensor &b, bool transpose_a = false, bool transpose_b = false,
               SrcLoc loc = SrcLoc::current());

@@ -9,11 +9,14 @@ TransformerConfig presetConfig(const std::string &name) {
   TransformerConfig c;
   c.name = name;
   if (name == "tiny") {
-    c.d_model = 64, c.heads = 4, c.ffn = 256, c.encoder_layers = c.decoder_layers = 2, c.vocab = 1000;
+    c.d_model = 64, c.heads = 4, c.ffn = 256, c.encoder_layers = c.decoder_layers = 2,
+    c.vocab = 1000;
   } else if (name == "small") {
-    c.d_model = 256, c.heads = 4, c.ffn = 1024, c.encoder_layers = c.decoder_layers = 3, c.vocab = 8000;
+    c.d_model = 256, c.heads = 4, c.ffn = 1024, c.encoder_layers = c.decoder_layers = 3,
+    c.vocab = 8000;
   } else if (name == "base") {
-    c.d_model = 512, c.heads = 8, c.ffn = 2048, c.encoder_layers = c.decoder_layers = 6, c.vocab = 30000;
+    c.d_model = 512, c.heads = 8, c.ffn = 2048, c.encoder_layers = c.decoder_layers = 6,
+    c.vocab = 30000;
   } else {
     throw Error({}, fmt::format("unknown config '{}'; known configs: tiny, small, base", name));
   }
@@ -25,15 +28,17 @@ std::vector<std::string> presetNames() { return {"tiny", "small", "base"}; }
 Tensor paddingMask(const Tensor &tokens, int64_t pad, SrcLoc loc) {
   ModelBuilder &mb = tokens.builder();
   Tensor is_pad = eq(tokens, full(mb, static_cast<double>(pad), {}, tokens.dtype(), loc), loc);
-  Tensor additive = select(is_pad, full(mb, -std::numeric_limits<double>::infinity(), {}, DType::f32, loc),
-                           full(mb, 0.0, {}, DType::f32, loc), loc);
+  Tensor additive =
+      select(is_pad, full(mb, -std::numeric_limits<double>::infinity(), {}, DType::f32, loc),
+             full(mb, 0.0, {}, DType::f32, loc), loc);
   return reshape(additive, {tokens.dim(0), 1, 1, tokens.dim(1)}, loc);
 }
 
 Tensor causalMask(ModelBuilder &mb, int64_t length, SrcLoc loc) {
   Tensor query = iota(mb, {length, length}, 0, DType::i64, loc);
   Tensor key = iota(mb, {length, length}, 1, DType::i64, loc);
-  return select(gt(key, query, loc), full(mb, -std::numeric_limits<double>::infinity(), {}, DType::f32, loc),
+  return select(gt(key, query, loc),
+                full(mb, -std::numeric_limits<double>::infinity(), {}, DType::f32, loc),
                 full(mb, 0.0, {}, DType::f32, loc), loc);
 }
 
@@ -43,7 +48,8 @@ Tensor shiftRight(const Tensor &tgt, int64_t bos, SrcLoc loc) {
   return concat({start, slice(tgt, {0, 0}, {b, t - 1}, {}, loc)}, 1, loc);
 }
 
-Tensor crossEntropy(const Tensor &logits, const Tensor &targets, int64_t pad, double label_smoothing, SrcLoc loc) {
+Tensor crossEntropy(const Tensor &logits, const Tensor &targets, int64_t pad,
+                    double label_smoothing, SrcLoc loc) {
   Tensor logp = nn::logSoftmax(logits, loc);
   Tensor per_token = neg(gather(logp, targets, 2, 2, loc), loc); // [B, T]
   if (label_smoothing > 0) {
@@ -51,9 +57,11 @@ Tensor crossEntropy(const Tensor &logits, const Tensor &targets, int64_t pad, do
     per_token = add(mul(per_token, scalarLike(per_token, 1.0 - label_smoothing, loc), loc),
                     mul(smooth, scalarLike(smooth, label_smoothing, loc), loc), loc);
   }
-  Tensor counted = cast(ne(targets, full(targets.builder(), static_cast<double>(pad), {}, targets.dtype(), loc), loc),
-                        logits.dtype(), loc);
-  return div(reduceSum(mul(per_token, counted, loc), {0, 1}, false, loc), reduceSum(counted, {0, 1}, false, loc), loc);
+  Tensor counted = cast(
+      ne(targets, full(targets.builder(), static_cast<double>(pad), {}, targets.dtype(), loc), loc),
+      logits.dtype(), loc);
+  return div(reduceSum(mul(per_token, counted, loc), {0, 1}, false, loc),
+             reduceSum(counted, {0, 1}, false, loc), loc);
 }
 
 namespace {
@@ -62,9 +70,9 @@ namespace {
 class EncoderLayer {
 public:
   EncoderLayer(ModelBuilder &mb, const TransformerConfig &c, double dropout)
-      : self_attn(mb, "self_attn", c.d_model, c.heads, dropout), ff(mb, c.d_model, c.ffn, c.gelu, dropout),
-        norm1(mb, "norm1", c.d_model, c.norm_eps), norm2(mb, "norm2", c.d_model, c.norm_eps), pre_norm(c.pre_norm),
-        dropout(dropout) {}
+      : self_attn(mb, "self_attn", c.d_model, c.heads, dropout),
+        ff(mb, c.d_model, c.ffn, c.gelu, dropout), norm1(mb, "norm1", c.d_model, c.norm_eps),
+        norm2(mb, "norm2", c.d_model, c.norm_eps), pre_norm(c.pre_norm), dropout(dropout) {}
 
   Tensor operator()(Tensor x, const Tensor &mask) const {
     if (pre_norm) {
@@ -88,11 +96,13 @@ class DecoderLayer {
 public:
   DecoderLayer(ModelBuilder &mb, const TransformerConfig &c, double dropout)
       : self_attn(mb, "self_attn", c.d_model, c.heads, dropout),
-        multihead_attn(mb, "multihead_attn", c.d_model, c.heads, dropout), ff(mb, c.d_model, c.ffn, c.gelu, dropout),
-        norm1(mb, "norm1", c.d_model, c.norm_eps), norm2(mb, "norm2", c.d_model, c.norm_eps),
-        norm3(mb, "norm3", c.d_model, c.norm_eps), pre_norm(c.pre_norm), dropout(dropout) {}
+        multihead_attn(mb, "multihead_attn", c.d_model, c.heads, dropout),
+        ff(mb, c.d_model, c.ffn, c.gelu, dropout), norm1(mb, "norm1", c.d_model, c.norm_eps),
+        norm2(mb, "norm2", c.d_model, c.norm_eps), norm3(mb, "norm3", c.d_model, c.norm_eps),
+        pre_norm(c.pre_norm), dropout(dropout) {}
 
-  Tensor operator()(Tensor x, const Tensor &memory, const Tensor &self_mask, const Tensor &memory_mask) const {
+  Tensor operator()(Tensor x, const Tensor &memory, const Tensor &self_mask,
+                    const Tensor &memory_mask) const {
     if (pre_norm) {
       Tensor h = norm1(x);
       x = x + nn::dropout(self_attn(h, h, self_mask), dropout);
@@ -133,7 +143,8 @@ void checkConfig(const TransformerConfig &c, const GraphOptions &o) {
     throw Error({}, fmt::format("label smoothing must lie in [0, 1], found {}", c.label_smoothing));
   for (int64_t id : {c.tokens.pad, c.tokens.bos, c.tokens.eos, c.tokens.unk})
     if (id < 0 || id >= c.vocab)
-      throw Error({}, fmt::format("special token id {} is outside the vocabulary of {}", id, c.vocab));
+      throw Error({},
+                  fmt::format("special token id {} is outside the vocabulary of {}", id, c.vocab));
 }
 
 } // namespace
@@ -159,8 +170,9 @@ BuiltModel buildTransformer(const TransformerConfig &c, Stage stage, const Graph
     decoder.push_back(std::make_unique<DecoderLayer>(mb, c, p));
   }
   nn::LayerNorm decoder_norm(mb, "decoder.norm", c.d_model, c.norm_eps);
-  Tensor generator_weight = c.tie_generator ? tgt_embed.weight
-                                            : mb.parameter("generator.weight", {c.vocab, c.d_model}, Init::XavierUniform);
+  Tensor generator_weight =
+      c.tie_generator ? tgt_embed.weight
+                      : mb.parameter("generator.weight", {c.vocab, c.d_model}, Init::XavierUniform);
   Tensor generator_bias = mb.parameter("generator.bias", {c.vocab}, Init::Zeros);
 
   // Encoder.

@@ -69,7 +69,7 @@ Tensor causalMask(ModelBuilder &mb, int64_t length, SrcLoc loc = SrcLoc::current
 Tensor shiftRight(const Tensor &tgt, int64_t bos, SrcLoc loc = SrcLoc::current());
 /// Mean over non-pad targets of the cross-entropy of logits [B, T, V] against targets [B, T],
 /// with PyTorch's label smoothing; log-softmax written out.
-Tensor crossEntropy(const Tensor &logits, const Tensor &targets, int64_t pad, double label_smoothing,
-                    SrcLoc loc = SrcLoc::current());
+Tensor crossEntropy(const Tensor &logits, const Tensor &targets, int64_t pad,
+                    double label_smoothing, SrcLoc loc = SrcLoc::current());
 
 } // namespace kiln

@@ -10,13 +10,20 @@ AttrKind attrKind(const Attribute &a) { return static_cast<AttrKind>(a.index());
 
 std::string_view attrKindName(AttrKind k) {
   switch (k) {
-  case AttrKind::Bool: return "boolean";
-  case AttrKind::Int: return "integer";
-  case AttrKind::Float: return "float";
-  case AttrKind::String: return "string";
-  case AttrKind::Ints: return "integer list";
-  case AttrKind::Floats: return "float list";
-  case AttrKind::DType: return "dtype";
+  case AttrKind::Bool:
+    return "boolean";
+  case AttrKind::Int:
+    return "integer";
+  case AttrKind::Float:
+    return "float";
+  case AttrKind::String:
+    return "string";
+  case AttrKind::Ints:
+    return "integer list";
+  case AttrKind::Floats:
+    return "float list";
+  case AttrKind::DType:
+    return "dtype";
   }
   return "?";
 }
@@ -51,9 +58,12 @@ std::string floatStr(double v) {
 
 std::string attrStr(const Attribute &a) {
   switch (attrKind(a)) {
-  case AttrKind::Bool: return std::get<bool>(a) ? "true" : "false";
-  case AttrKind::Int: return std::to_string(std::get<int64_t>(a));
-  case AttrKind::Float: return floatStr(std::get<double>(a));
+  case AttrKind::Bool:
+    return std::get<bool>(a) ? "true" : "false";
+  case AttrKind::Int:
+    return std::to_string(std::get<int64_t>(a));
+  case AttrKind::Float:
+    return floatStr(std::get<double>(a));
   case AttrKind::String: {
     std::string out = "\"";
     for (char c : std::get<std::string>(a)) {
@@ -63,7 +73,8 @@ std::string attrStr(const Attribute &a) {
     }
     return out + "\"";
   }
-  case AttrKind::Ints: return fmt::format("[{}]", fmt::join(std::get<IntList>(a), ", "));
+  case AttrKind::Ints:
+    return fmt::format("[{}]", fmt::join(std::get<IntList>(a), ", "));
   case AttrKind::Floats: {
     std::string out = "[";
     const auto &fs = std::get<FloatList>(a);
@@ -71,7 +82,8 @@ std::string attrStr(const Attribute &a) {
       out += (i ? ", " : "") + floatStr(fs[i]);
     return out + "]";
   }
-  case AttrKind::DType: return std::string(dtypeName(std::get<DType>(a)));
+  case AttrKind::DType:
+    return std::string(dtypeName(std::get<DType>(a)));
   }
   return "?";
 }

@@ -16,19 +16,24 @@ Value *Builder::create(std::string_view op, std::vector<Value *> operands, AttrM
 
 Value *Builder::splat(double value, DType dtype, Shape shape) {
   return create("constant", {},
-                {{"dtype", dtype}, {"shape", IntList(shape.begin(), shape.end())}, {"value", FloatList{value}}});
+                {{"dtype", dtype},
+                 {"shape", IntList(shape.begin(), shape.end())},
+                 {"value", FloatList{value}}});
 }
 
 Value *Builder::constant(std::vector<double> values, DType dtype, Shape shape) {
   return create("constant", {},
-                {{"dtype", dtype}, {"shape", IntList(shape.begin(), shape.end())}, {"value", FloatList(std::move(values))}});
+                {{"dtype", dtype},
+                 {"shape", IntList(shape.begin(), shape.end())},
+                 {"value", FloatList(std::move(values))}});
 }
 
 std::optional<double> splatValue(const Value *v) {
   if (!v->def || !v->def->is("constant"))
     return std::nullopt;
   const FloatList &values = v->def->getFloats("value");
-  if (values.empty() || !std::all_of(values.begin(), values.end(), [&](double x) { return x == values[0]; }))
+  if (values.empty() ||
+      !std::all_of(values.begin(), values.end(), [&](double x) { return x == values[0]; }))
     return std::nullopt;
   return values[0];
 }

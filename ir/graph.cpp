@@ -9,9 +9,12 @@ namespace kiln {
 
 std::string_view inputKindName(InputKind k) {
   switch (k) {
-  case InputKind::Data: return "data";
-  case InputKind::Parameter: return "param";
-  case InputKind::State: return "state";
+  case InputKind::Data:
+    return "data";
+  case InputKind::Parameter:
+    return "param";
+  case InputKind::State:
+    return "state";
   }
   return "?";
 }
@@ -79,7 +82,8 @@ std::vector<TensorType> inferTypes(const OpDef &op, const std::vector<TensorType
   }
   InferContext ctx{op.name, operands, attrs, loc};
   std::vector<TensorType> results = op.infer(ctx);
-  KILN_ASSERT(static_cast<int>(results.size()) == op.num_results, "inference gave a wrong result count");
+  KILN_ASSERT(static_cast<int>(results.size()) == op.num_results,
+              "inference gave a wrong result count");
   return results;
 }
 
@@ -89,7 +93,8 @@ Node *Graph::addNode(const OpDef &op, std::vector<Value *> operands, AttrMap att
   for (Value *v : operands)
     types.push_back(v->type);
   std::vector<TensorType> results = inferTypes(op, types, attrs, loc);
-  return addNodeUnchecked(op, std::move(operands), std::move(attrs), std::move(results), std::move(loc));
+  return addNodeUnchecked(op, std::move(operands), std::move(attrs), std::move(results),
+                          std::move(loc));
 }
 
 Node *Graph::addNodeUnchecked(const OpDef &op, std::vector<Value *> operands, AttrMap attrs,

@@ -64,9 +64,13 @@ struct Node {
   int64_t getInt(std::string_view name) const { return std::get<int64_t>(attr(name)); }
   double getFloat(std::string_view name) const { return std::get<double>(attr(name)); }
   bool getBool(std::string_view name) const { return std::get<bool>(attr(name)); }
-  const std::string &getString(std::string_view name) const { return std::get<std::string>(attr(name)); }
+  const std::string &getString(std::string_view name) const {
+    return std::get<std::string>(attr(name));
+  }
   const IntList &getInts(std::string_view name) const { return std::get<IntList>(attr(name)); }
-  const FloatList &getFloats(std::string_view name) const { return std::get<FloatList>(attr(name)); }
+  const FloatList &getFloats(std::string_view name) const {
+    return std::get<FloatList>(attr(name));
+  }
   DType getDType(std::string_view name) const { return std::get<DType>(attr(name)); }
 };
 

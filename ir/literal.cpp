@@ -10,11 +10,14 @@ namespace kiln {
 
 Literal::Literal(TensorType t) : type(std::move(t)), data(type.numElements(), 0.0) {}
 
-Literal::Literal(TensorType t, std::vector<double> values) : type(std::move(t)), data(std::move(values)) {
+Literal::Literal(TensorType t, std::vector<double> values)
+    : type(std::move(t)), data(std::move(values)) {
   KILN_ASSERT(static_cast<int64_t>(data.size()) == type.numElements(), "literal size mismatch");
 }
 
-Literal Literal::scalar(double v, DType dtype) { return Literal(TensorType{dtype, {}}, {roundTo(v, dtype)}); }
+Literal Literal::scalar(double v, DType dtype) {
+  return Literal(TensorType{dtype, {}}, {roundTo(v, dtype)});
+}
 
 double roundToBF16(double v) {
   float f = static_cast<float>(v);
@@ -28,12 +31,18 @@ double roundToBF16(double v) {
 
 double roundTo(double v, DType dtype) {
   switch (dtype) {
-  case DType::f32: return static_cast<float>(v);
-  case DType::f64: return v;
-  case DType::bf16: return roundToBF16(v);
-  case DType::i32: return static_cast<double>(static_cast<int32_t>(std::trunc(v)));
-  case DType::i64: return static_cast<double>(static_cast<int64_t>(std::trunc(v)));
-  case DType::boolean: return v != 0.0 ? 1.0 : 0.0;
+  case DType::f32:
+    return static_cast<float>(v);
+  case DType::f64:
+    return v;
+  case DType::bf16:
+    return roundToBF16(v);
+  case DType::i32:
+    return static_cast<double>(static_cast<int32_t>(std::trunc(v)));
+  case DType::i64:
+    return static_cast<double>(static_cast<int64_t>(std::trunc(v)));
+  case DType::boolean:
+    return v != 0.0 ? 1.0 : 0.0;
   }
   return v;
 }
@@ -61,14 +70,25 @@ std::vector<std::byte> Literal::toBytes() const {
     std::byte *p = out.data() + i * w;
     double v = data[i];
     switch (type.dtype) {
-    case DType::f32: put(p, static_cast<float>(v)); break;
-    case DType::f64: put(p, v); break;
-    case DType::bf16:
-      put(p, static_cast<uint16_t>(std::bit_cast<uint32_t>(static_cast<float>(roundToBF16(v))) >> 16));
+    case DType::f32:
+      put(p, static_cast<float>(v));
       break;
-    case DType::i32: put(p, static_cast<int32_t>(v)); break;
-    case DType::i64: put(p, static_cast<int64_t>(v)); break;
-    case DType::boolean: put(p, static_cast<uint8_t>(v != 0.0)); break;
+    case DType::f64:
+      put(p, v);
+      break;
+    case DType::bf16:
+      put(p,
+          static_cast<uint16_t>(std::bit_cast<uint32_t>(static_cast<float>(roundToBF16(v))) >> 16));
+      break;
+    case DType::i32:
+      put(p, static_cast<int32_t>(v));
+      break;
+    case DType::i64:
+      put(p, static_cast<int64_t>(v));
+      break;
+    case DType::boolean:
+      put(p, static_cast<uint8_t>(v != 0.0));
+      break;
     }
   }
   return out;
@@ -81,12 +101,24 @@ Literal Literal::fromBytes(TensorType t, std::span<const std::byte> bytes) {
   for (size_t i = 0; i < lit.data.size(); ++i) {
     const std::byte *p = bytes.data() + i * w;
     switch (lit.type.dtype) {
-    case DType::f32: lit.data[i] = get<float>(p); break;
-    case DType::f64: lit.data[i] = get<double>(p); break;
-    case DType::bf16: lit.data[i] = std::bit_cast<float>(static_cast<uint32_t>(get<uint16_t>(p)) << 16); break;
-    case DType::i32: lit.data[i] = get<int32_t>(p); break;
-    case DType::i64: lit.data[i] = static_cast<double>(get<int64_t>(p)); break;
-    case DType::boolean: lit.data[i] = get<uint8_t>(p) != 0; break;
+    case DType::f32:
+      lit.data[i] = get<float>(p);
+      break;
+    case DType::f64:
+      lit.data[i] = get<double>(p);
+      break;
+    case DType::bf16:
+      lit.data[i] = std::bit_cast<float>(static_cast<uint32_t>(get<uint16_t>(p)) << 16);
+      break;
+    case DType::i32:
+      lit.data[i] = get<int32_t>(p);
+      break;
+    case DType::i64:
+      lit.data[i] = static_cast<double>(get<int64_t>(p));
+      break;
+    case DType::boolean:
+      lit.data[i] = get<uint8_t>(p) != 0;
+      break;
     }
   }
   return lit;

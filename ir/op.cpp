@@ -56,13 +56,21 @@ const OpDef *lookupOp(std::string_view name) {
 
 const std::vector<const OpDef *> &allOps() { return table().sorted; }
 
-int64_t InferContext::getInt(std::string_view name) const { return std::get<int64_t>(attrs.at(std::string(name))); }
-double InferContext::getFloat(std::string_view name) const { return std::get<double>(attrs.at(std::string(name))); }
-bool InferContext::getBool(std::string_view name) const { return std::get<bool>(attrs.at(std::string(name))); }
+int64_t InferContext::getInt(std::string_view name) const {
+  return std::get<int64_t>(attrs.at(std::string(name)));
+}
+double InferContext::getFloat(std::string_view name) const {
+  return std::get<double>(attrs.at(std::string(name)));
+}
+bool InferContext::getBool(std::string_view name) const {
+  return std::get<bool>(attrs.at(std::string(name)));
+}
 const IntList &InferContext::getInts(std::string_view name) const {
   return std::get<IntList>(attrs.at(std::string(name)));
 }
-DType InferContext::getDType(std::string_view name) const { return std::get<DType>(attrs.at(std::string(name))); }
+DType InferContext::getDType(std::string_view name) const {
+  return std::get<DType>(attrs.at(std::string(name)));
+}
 
 int64_t InferContext::axis(int64_t a, int64_t rank) const {
   auto n = normalizeAxis(a, rank);

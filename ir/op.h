@@ -57,9 +57,9 @@ using VjpFn = std::vector<Value *> (*)(Builder &, const Node &, std::span<Value 
 
 /// How an op takes part in differentiation.
 enum class Differentiable {
-  Unset,  ///< no VJP declared yet: autodiff reports the op as unsupported
-  Yes,    ///< the VJP field holds its rule
-  No,     ///< no gradient flows through it (integer, boolean or random results)
+  Unset, ///< no VJP declared yet: autodiff reports the op as unsupported
+  Yes,   ///< the VJP field holds its rule
+  No,    ///< no gradient flows through it (integer, boolean or random results)
 };
 
 /// One entry of the op table.

@@ -20,11 +20,16 @@ struct Token {
 
 std::string describe(const Token &t) {
   switch (t.kind) {
-  case Tok::End: return "end of input";
-  case Tok::String: return fmt::format("string \"{}\"", t.text);
-  case Tok::PercentId: return fmt::format("'%{}'", t.text);
-  case Tok::AtId: return fmt::format("'@{}'", t.text);
-  default: return fmt::format("'{}'", t.text);
+  case Tok::End:
+    return "end of input";
+  case Tok::String:
+    return fmt::format("string \"{}\"", t.text);
+  case Tok::PercentId:
+    return fmt::format("'%{}'", t.text);
+  case Tok::AtId:
+    return fmt::format("'@{}'", t.text);
+  default:
+    return fmt::format("'{}'", t.text);
   }
 }
 
@@ -40,7 +45,10 @@ public:
     if (pos_ >= text_.size())
       return t;
     char c = text_[pos_];
-    auto isIdChar = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '$' || ch == '-'; };
+    auto isIdChar = [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '$' ||
+             ch == '-';
+    };
     if (c == '%' || c == '@') {
       advance();
       t.kind = c == '%' ? Tok::PercentId : Tok::AtId;
@@ -65,9 +73,10 @@ public:
       }
       return t;
     }
-    if (std::isdigit(static_cast<unsigned char>(c)) || (c == '-' && pos_ + 1 < text_.size() &&
-                                                        (std::isdigit(static_cast<unsigned char>(text_[pos_ + 1])) ||
-                                                         text_.substr(pos_ + 1, 3) == "inf"))) {
+    if (std::isdigit(static_cast<unsigned char>(c)) ||
+        (c == '-' && pos_ + 1 < text_.size() &&
+         (std::isdigit(static_cast<unsigned char>(text_[pos_ + 1])) ||
+          text_.substr(pos_ + 1, 3) == "inf"))) {
       t.kind = Tok::Int;
       t.text += advance();
       if (text_.substr(pos_, 3) == "inf") {
@@ -84,7 +93,8 @@ public:
         } else if (ch == '.' || ch == 'e' || ch == 'E') {
           t.kind = Tok::Float;
           t.text += advance();
-          if ((ch == 'e' || ch == 'E') && pos_ < text_.size() && (text_[pos_] == '-' || text_[pos_] == '+'))
+          if ((ch == 'e' || ch == 'E') && pos_ < text_.size() &&
+              (text_[pos_] == '-' || text_[pos_] == '+'))
             t.text += advance();
         } else {
           break;
@@ -94,7 +104,8 @@ public:
     }
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       t.kind = Tok::Ident;
-      while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_' || text_[pos_] == '.'))
+      while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) ||
+                                     text_[pos_] == '_' || text_[pos_] == '.'))
         t.text += advance();
       return t;
     }
@@ -139,7 +150,8 @@ private:
 
 class Parser {
 public:
-  Parser(std::string_view text, const std::string &file, int first_line) : lex_(text, file, first_line) {
+  Parser(std::string_view text, const std::string &file, int first_line)
+      : lex_(text, file, first_line) {
     tok_ = lex_.next();
   }
 
@@ -159,7 +171,8 @@ public:
       else if (tok_.kind == Tok::PercentId)
         parseNode();
       else
-        error(tok_, fmt::format("expected 'input', 'output' or a node like '%0 = ...', found {}", describe(tok_)));
+        error(tok_, fmt::format("expected 'input', 'output' or a node like '%0 = ...', found {}",
+                                describe(tok_)));
     }
     take();
     if (tok_.kind != Tok::End)
@@ -207,7 +220,8 @@ private:
     Token t = expect(Tok::Ident, "a type like 'f32[2,3]'");
     auto dtype = parseDType(t.text);
     if (!dtype)
-      error(t, fmt::format("unknown dtype '{}'; expected f32, f64, bf16, i32, i64 or bool", t.text));
+      error(t,
+            fmt::format("unknown dtype '{}'; expected f32, f64, bf16, i32, i64 or bool", t.text));
     TensorType type{*dtype, {}};
     expectPunct("[");
     while (!isPunct("]")) {
@@ -306,7 +320,8 @@ private:
           int64_t v = parseInt("an integer");
           ints.push_back(v);
           floats.push_back(static_cast<double>(v));
-        } else if (e.kind == Tok::Float || (e.kind == Tok::Ident && (e.text == "inf" || e.text == "nan"))) {
+        } else if (e.kind == Tok::Float ||
+                   (e.kind == Tok::Ident && (e.text == "inf" || e.text == "nan"))) {
           take();
           any_float = true;
           floats.push_back(parseFloat(e));
@@ -382,8 +397,8 @@ private:
     }
     Location loc = parseLoc().value_or(opname.loc);
     if (static_cast<int64_t>(types.size()) != count)
-      error(opname, fmt::format("{}: {} result types given for {} result{}", op->name, types.size(), count,
-                                count == 1 ? "" : "s"));
+      error(opname, fmt::format("{}: {} result types given for {} result{}", op->name, types.size(),
+                                count, count == 1 ? "" : "s"));
     // Check the node where it is written, so errors point into this file.
     attrs = checkAttributes(*op, std::move(attrs), opname.loc);
     std::vector<TensorType> operand_types;
@@ -395,9 +410,10 @@ private:
                                 inferred.size() == 1 ? "" : "s", types.size()));
     for (size_t i = 0; i < types.size(); ++i)
       if (types[i] != inferred[i])
-        error(opname, fmt::format("{}: result {} is declared {}, but the operands give {}", op->name, i,
-                                  types[i].str(), inferred[i].str()));
-    Node *n = graph_->addNodeUnchecked(*op, std::move(operands), std::move(attrs), std::move(types), loc);
+        error(opname, fmt::format("{}: result {} is declared {}, but the operands give {}",
+                                  op->name, i, types[i].str(), inferred[i].str()));
+    Node *n =
+        graph_->addNodeUnchecked(*op, std::move(operands), std::move(attrs), std::move(types), loc);
     if (multi) {
       for (int64_t i = 0; i < count; ++i)
         values_[result.text + "#" + std::to_string(i)] = n->result(static_cast<int>(i));
@@ -424,7 +440,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<Graph> parseGraph(std::string_view text, const std::string &filename, int first_line) {
+std::unique_ptr<Graph> parseGraph(std::string_view text, const std::string &filename,
+                                  int first_line) {
   return Parser(text, filename, first_line).parse();
 }
 

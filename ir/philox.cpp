@@ -17,8 +17,9 @@ std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> c, std::array<uint32_
 }
 
 double philoxUniform(uint64_t seed, uint64_t counter) {
-  auto block = philox4x32({static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0, 0},
-                          {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
+  auto block =
+      philox4x32({static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0, 0},
+                 {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
   return static_cast<double>(block[0] >> 8) * (1.0 / 16777216.0);
 }
 

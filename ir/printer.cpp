@@ -21,8 +21,8 @@ std::string printGraph(const Graph &g, const PrintOptions &opts) {
   std::string out = fmt::format("graph @{} {{\n", g.name());
   for (const auto &in : g.inputs()) {
     names[in.value.get()] = "%" + in.name;
-    out += fmt::format("  input {} %{}: {}{}\n", inputKindName(in.kind), in.name, in.value->type.str(),
-                       opts.locations ? locStr(in.loc) : "");
+    out += fmt::format("  input {} %{}: {}{}\n", inputKindName(in.kind), in.name,
+                       in.value->type.str(), opts.locations ? locStr(in.loc) : "");
   }
   int next = 0;
   for (const auto &n : g.nodes()) {

@@ -6,12 +6,18 @@ namespace kiln {
 
 std::string_view dtypeName(DType t) {
   switch (t) {
-  case DType::f32: return "f32";
-  case DType::f64: return "f64";
-  case DType::bf16: return "bf16";
-  case DType::i32: return "i32";
-  case DType::i64: return "i64";
-  case DType::boolean: return "bool";
+  case DType::f32:
+    return "f32";
+  case DType::f64:
+    return "f64";
+  case DType::bf16:
+    return "bf16";
+  case DType::i32:
+    return "i32";
+  case DType::i64:
+    return "i64";
+  case DType::boolean:
+    return "bool";
   }
   return "?";
 }
@@ -25,12 +31,18 @@ std::optional<DType> parseDType(std::string_view name) {
 
 int64_t dtypeSize(DType t) {
   switch (t) {
-  case DType::f32: return 4;
-  case DType::f64: return 8;
-  case DType::bf16: return 2;
-  case DType::i32: return 4;
-  case DType::i64: return 8;
-  case DType::boolean: return 1;
+  case DType::f32:
+    return 4;
+  case DType::f64:
+    return 8;
+  case DType::bf16:
+    return 2;
+  case DType::i32:
+    return 4;
+  case DType::i64:
+    return 8;
+  case DType::boolean:
+    return 1;
   }
   return 0;
 }
@@ -54,7 +66,9 @@ std::vector<int64_t> stridesOf(const Shape &shape) {
   return strides;
 }
 
-std::string TensorType::str() const { return fmt::format("{}{}", dtypeName(dtype), shapeStr(shape)); }
+std::string TensorType::str() const {
+  return fmt::format("{}{}", dtypeName(dtype), shapeStr(shape));
+}
 
 std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank) {
   if (axis < -rank || axis >= rank)

@@ -15,12 +15,14 @@ void verifyGraph(const Graph &g) {
   for (const auto &n : g.nodes()) {
     for (size_t i = 0; i < n->operands.size(); ++i)
       if (!defined.count(n->operands[i]))
-        throw Error(n->loc, fmt::format("{}: operand {} is used before it is defined", n->name(), i));
+        throw Error(n->loc,
+                    fmt::format("{}: operand {} is used before it is defined", n->name(), i));
     for (const auto &[name, value] : n->attrs) {
       const AttrSpec *spec = n->op->attrSpec(name);
       if (!spec || attrKind(value) != spec->kind)
-        throw Error(n->loc, fmt::format("{}: attribute '{}' is not declared as {}", n->name(), name,
-                                        spec ? attrKindName(spec->kind) : "an attribute of the op"));
+        throw Error(n->loc,
+                    fmt::format("{}: attribute '{}' is not declared as {}", n->name(), name,
+                                spec ? attrKindName(spec->kind) : "an attribute of the op"));
     }
     for (const AttrSpec &spec : n->op->attrs)
       if (!n->attrs.count(std::string(spec.name)))
@@ -30,12 +32,13 @@ void verifyGraph(const Graph &g) {
       operand_types.push_back(v->type);
     std::vector<TensorType> inferred = inferTypes(*n->op, operand_types, n->attrs, n->loc);
     if (inferred.size() != n->results.size())
-      throw Error(n->loc, fmt::format("{}: expected {} results, found {}", n->name(), inferred.size(),
-                                      n->results.size()));
+      throw Error(n->loc, fmt::format("{}: expected {} results, found {}", n->name(),
+                                      inferred.size(), n->results.size()));
     for (size_t i = 0; i < inferred.size(); ++i) {
       if (inferred[i] != n->results[i]->type)
-        throw Error(n->loc, fmt::format("{}: result {} has type {}, but the operands give {}", n->name(),
-                                        i, n->results[i]->type.str(), inferred[i].str()));
+        throw Error(n->loc,
+                    fmt::format("{}: result {} has type {}, but the operands give {}", n->name(), i,
+                                n->results[i]->type.str(), inferred[i].str()));
       defined.insert(n->results[i].get());
     }
   }
@@ -44,7 +47,8 @@ void verifyGraph(const Graph &g) {
     if (!names.insert(o.name).second)
       throw Error(o.loc, fmt::format("output \"{}\" is declared twice", o.name));
     if (!defined.count(o.value))
-      throw Error(o.loc, fmt::format("output \"{}\" refers to a value that is not defined", o.name));
+      throw Error(o.loc,
+                  fmt::format("output \"{}\" refers to a value that is not defined", o.name));
   }
 }
 

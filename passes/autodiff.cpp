@@ -23,16 +23,22 @@ const GraphOutput &chooseOutput(const Graph &g, const std::string &of) {
     for (const GraphOutput &o : g.outputs())
       if (o.value->type.rank() == 0) {
         if (out)
-          throw Error(o.loc, fmt::format("autodiff: graph @{} has several scalar outputs (\"{}\", \"{}\"); name "
-                                         "one with --of", g.name(), out->name, o.name));
+          throw Error(
+              o.loc,
+              fmt::format("autodiff: graph @{} has several scalar outputs (\"{}\", \"{}\"); name "
+                          "one with --of",
+                          g.name(), out->name, o.name));
         out = &o;
       }
     if (!out)
-      throw Error({}, fmt::format("autodiff: graph @{} has no scalar output to differentiate", g.name()));
+      throw Error(
+          {}, fmt::format("autodiff: graph @{} has no scalar output to differentiate", g.name()));
   }
   const TensorType &t = out->value->type;
   if (t.rank() != 0 || !isFloat(t.dtype))
-    throw Error(out->loc, fmt::format("autodiff: output \"{}\" is {}; a floating-point scalar is needed", out->name, t.str()));
+    throw Error(out->loc,
+                fmt::format("autodiff: output \"{}\" is {}; a floating-point scalar is needed",
+                            out->name, t.str()));
   return *out;
 }
 
@@ -49,15 +55,19 @@ std::vector<const GraphInput *> chooseInputs(const Graph &g, const std::vector<s
     if (!in)
       throw Error({}, fmt::format("autodiff: graph @{} has no input '%{}'", g.name(), name));
     if (!isFloat(in->value->type.dtype))
-      throw Error(in->loc, fmt::format("autodiff: cannot differentiate with respect to '%{}' of type {}; only "
-                                       "floating-point inputs have gradients", name, in->value->type.str()));
+      throw Error(
+          in->loc,
+          fmt::format("autodiff: cannot differentiate with respect to '%{}' of type {}; only "
+                      "floating-point inputs have gradients",
+                      name, in->value->type.str()));
     inputs.push_back(in);
   }
   return inputs;
 }
 
 /// Values that depend on a chosen input, through float values only.
-std::unordered_set<const Value *> dependents(const Graph &g, const std::vector<const GraphInput *> &inputs) {
+std::unordered_set<const Value *> dependents(const Graph &g,
+                                             const std::vector<const GraphInput *> &inputs) {
   std::unordered_set<const Value *> active;
   for (const GraphInput *in : inputs)
     active.insert(in->value.get());
@@ -74,8 +84,11 @@ std::unordered_set<const Value *> dependents(const Graph &g, const std::vector<c
       // of one (a backward op) that depends on a differentiated input would need a second
       // derivative, which kiln does not have.
       if (n->op->differentiable == Differentiable::No)
-        throw Error(n->loc, fmt::format("autodiff: op '{}' is not differentiable, and its result depends on a "
-                                        "differentiated input", n->name()));
+        throw Error(
+            n->loc,
+            fmt::format("autodiff: op '{}' is not differentiable, and its result depends on a "
+                        "differentiated input",
+                        n->name()));
       active.insert(r.get());
     }
   }
@@ -122,14 +135,18 @@ std::vector<std::string> differentiate(Graph &g, const AutodiffOptions &opts) {
       if (!cots[i])
         cots[i] = b.splat(0.0, n.results[i]->type.dtype, n.results[i]->type.shape);
     std::vector<Value *> grads = n.op->vjp(b, n, cots);
-    KILN_ASSERT(grads.size() == n.operands.size(), "a VJP must give one gradient (or null) per operand");
+    KILN_ASSERT(grads.size() == n.operands.size(),
+                "a VJP must give one gradient (or null) per operand");
     for (size_t i = 0; i < grads.size(); ++i) {
       const Value *operand = n.operands[i];
       if (!active.count(operand))
         continue;
       if (!grads[i])
-        throw Error(n.loc, fmt::format("autodiff: {} gives no gradient to its operand {}, which depends on a "
-                                       "differentiated input", n.name(), i));
+        throw Error(
+            n.loc,
+            fmt::format("autodiff: {} gives no gradient to its operand {}, which depends on a "
+                        "differentiated input",
+                        n.name(), i));
       KILN_ASSERT(grads[i]->type == operand->type, "a VJP produced a gradient of the wrong type");
       accumulate(operand, grads[i]);
     }
@@ -139,10 +156,12 @@ std::vector<std::string> differentiate(Graph &g, const AutodiffOptions &opts) {
   b.setLocation(target.loc);
   for (const GraphInput *in : inputs) {
     auto c = cotangent.find(in->value.get());
-    Value *grad = c != cotangent.end() ? c->second : b.splat(0.0, in->value->type.dtype, in->value->type.shape);
+    Value *grad = c != cotangent.end() ? c->second
+                                       : b.splat(0.0, in->value->type.dtype, in->value->type.shape);
     std::string name = "grad." + in->name;
     if (g.findOutput(name))
-      throw Error({}, fmt::format("autodiff: graph @{} already has an output \"{}\"", g.name(), name));
+      throw Error({},
+                  fmt::format("autodiff: graph @{} already has an output \"{}\"", g.name(), name));
     g.addOutput(name, grad, in->loc);
     names.push_back(name);
   }

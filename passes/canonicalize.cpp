@@ -108,11 +108,15 @@ const RewritePattern kPatterns[] = {
 class CanonicalizePass : public Pass {
 public:
   std::string_view name() const override { return "canonicalize"; }
-  bool run(Graph &g, PassContext &ctx) override { return applyPatternsGreedily(g, kPatterns, ctx) > 0; }
+  bool run(Graph &g, PassContext &ctx) override {
+    return applyPatternsGreedily(g, kPatterns, ctx) > 0;
+  }
 };
 
 } // namespace
 
-std::unique_ptr<Pass> createCanonicalizePass(const PassOptions &) { return std::make_unique<CanonicalizePass>(); }
+std::unique_ptr<Pass> createCanonicalizePass(const PassOptions &) {
+  return std::make_unique<CanonicalizePass>();
+}
 
 } // namespace kiln

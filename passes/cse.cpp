@@ -45,7 +45,8 @@ public:
     }
     for (auto &o : g.outputs())
       o.value = current(o.value);
-    std::erase_if(g.nodes(), [&](const std::unique_ptr<Node> &n) { return replaced.count(n->result()); });
+    std::erase_if(g.nodes(),
+                  [&](const std::unique_ptr<Node> &n) { return replaced.count(n->result()); });
     ctx.count("nodes merged", merged);
     return merged > 0;
   }

@@ -31,7 +31,8 @@ Value *peelScale(Value *v, double &scale) {
       }
     }
     if (Node *div = match::def(v, "div"))
-      if (auto s = match::splat(div->operands[1]); s && div->operands[1]->type.rank() == 0 && *s != 0) {
+      if (auto s = match::splat(div->operands[1]);
+          s && div->operands[1]->type.rank() == 0 && *s != 0) {
         scale /= *s;
         v = div->operands[0];
         continue;
@@ -93,7 +94,8 @@ bool isCausal(const Value *c) {
   // "key > query": key is the iota along axis 1, query along axis 0.
   bool key_after = (cmp->is("gt") && a == 1 && b == 0) || (cmp->is("lt") && a == 0 && b == 1);
   bool key_not_after = (cmp->is("le") && a == 1 && b == 0) || (cmp->is("ge") && a == 0 && b == 1);
-  auto masked = match::splat(sel->operands[key_after ? 1 : 2]), kept = match::splat(sel->operands[key_after ? 2 : 1]);
+  auto masked = match::splat(sel->operands[key_after ? 1 : 2]),
+       kept = match::splat(sel->operands[key_after ? 2 : 1]);
   return (key_after || key_not_after) && masked && match::isMaskingValue(*masked) && kept == 0.0;
 }
 
@@ -112,7 +114,8 @@ std::optional<Masked> matchMask(Rewriter &r, Value *s, std::optional<Scores> &sc
       Masked m{core};
       if (isCausal(mask)) {
         m.causal = true;
-      } else if (Node *both = match::def(mask, "add"); both && (isCausal(both->operands[0]) || isCausal(both->operands[1]))) {
+      } else if (Node *both = match::def(mask, "add");
+                 both && (isCausal(both->operands[0]) || isCausal(both->operands[1]))) {
         m.causal = true;
         m.mask = isCausal(both->operands[0]) ? both->operands[1] : both->operands[0];
       } else {
@@ -157,10 +160,11 @@ Dropout peelDropout(Value *v) {
   if (!u || !mul || u->result()->type.shape != v->type.shape)
     return {v};
   double rate = match::splat(ge->operands[1]).value_or(0.0);
-  auto scaled = match::commuted(*mul, [](Value *y, Value *c) -> std::optional<std::pair<Value *, double>> {
-    auto s = match::splat(c);
-    return s && c->type.rank() == 0 ? std::optional(std::pair{y, *s}) : std::nullopt;
-  });
+  auto scaled =
+      match::commuted(*mul, [](Value *y, Value *c) -> std::optional<std::pair<Value *, double>> {
+        auto s = match::splat(c);
+        return s && c->type.rank() == 0 ? std::optional(std::pair{y, *s}) : std::nullopt;
+      });
   if (rate <= 0 || rate >= 1 || !scaled || std::abs(scaled->second * (1 - rate) - 1) > 1e-6)
     return {v};
   return Dropout{scaled->first, sel->operands[1]->def, u->operands[0], rate, u->getInt("offset")};
@@ -176,12 +180,14 @@ Value *fuseAttention(Node &mm, Rewriter &r) {
   Value *probs = sm->result(), *v = mm.operands[1];
   int64_t rank = probs->type.rank();
   if (*normalizeAxis(sm->getInt("axis"), rank) != rank - 1) {
-    r.missed(mm.loc, fmt::format("not fused: softmax over axis {}; attention needs the last axis", sm->getInt("axis")));
+    r.missed(mm.loc, fmt::format("not fused: softmax over axis {}; attention needs the last axis",
+                                 sm->getInt("axis")));
     return nullptr;
   }
   const Node *reader = dropout.reader ? dropout.reader : &mm;
   if (!match::onlyUsedBy(r.graph, probs, {reader})) {
-    r.missed(mm.loc, fmt::format("not fused: the probabilities are also used by {}", match::otherUser(r.graph, probs, {reader})));
+    r.missed(mm.loc, fmt::format("not fused: the probabilities are also used by {}",
+                                 match::otherUser(r.graph, probs, {reader})));
     return nullptr;
   }
   std::optional<Scores> scores;
@@ -191,7 +197,8 @@ Value *fuseAttention(Node &mm, Rewriter &r) {
     return nullptr;
   }
   if (!match::onlyUsedBy(r.graph, sm->operands[0], {sm})) {
-    r.missed(mm.loc, fmt::format("not fused: the scores are also used by {}", match::otherUser(r.graph, sm->operands[0], {sm})));
+    r.missed(mm.loc, fmt::format("not fused: the scores are also used by {}",
+                                 match::otherUser(r.graph, sm->operands[0], {sm})));
     return nullptr;
   }
   std::vector<Value *> operands = {scores->q, scores->k, v};
@@ -224,11 +231,15 @@ const RewritePattern kPatterns[] = {
 class FuseAttentionPass : public Pass {
 public:
   std::string_view name() const override { return "fuse-attention"; }
-  bool run(Graph &g, PassContext &ctx) override { return applyPatternsGreedily(g, kPatterns, ctx) > 0; }
+  bool run(Graph &g, PassContext &ctx) override {
+    return applyPatternsGreedily(g, kPatterns, ctx) > 0;
+  }
 };
 
 } // namespace
 
-std::unique_ptr<Pass> createFuseAttentionPass(const PassOptions &) { return std::make_unique<FuseAttentionPass>(); }
+std::unique_ptr<Pass> createFuseAttentionPass(const PassOptions &) {
+  return std::make_unique<FuseAttentionPass>();
+}
 
 } // namespace kiln

@@ -20,7 +20,9 @@ namespace {
 Value *logSoftmaxOf(Value *lp) {
   if (Node *log = match::def(lp, "log"))
     if (Node *sm = match::def(log->operands[0], "softmax"))
-      return *normalizeAxis(sm->getInt("axis"), lp->type.rank()) == lp->type.rank() - 1 ? sm->operands[0] : nullptr;
+      return *normalizeAxis(sm->getInt("axis"), lp->type.rank()) == lp->type.rank() - 1
+                 ? sm->operands[0]
+                 : nullptr;
   Node *sub = match::def(lp, "sub");
   if (!sub)
     return nullptr;
@@ -33,12 +35,14 @@ Value *logSoftmaxOf(Value *lp) {
   if (!e || e->operands[0] != z)
     return nullptr;
   if (Node *shift = match::def(z, "sub"))
-    if (Node *max = shift->operands[1]->def; match::reducesLastAxisKept(max, "reduce_max") && max->operands[0] == shift->operands[0])
+    if (Node *max = shift->operands[1]->def;
+        match::reducesLastAxisKept(max, "reduce_max") && max->operands[0] == shift->operands[0])
       return shift->operands[0];
   return z;
 }
 
-/// labels when oh is a one-hot encoding of them: cast(eq(iota over the last axis, labels[..., None])).
+/// labels when oh is a one-hot encoding of them: cast(eq(iota over the last axis, labels[...,
+/// None])).
 Value *oneHotLabels(Value *oh) {
   Node *cast = match::def(oh, "cast");
   Node *eq = cast ? match::def(cast->operands[0], "eq") : nullptr;
@@ -47,7 +51,8 @@ Value *oneHotLabels(Value *oh) {
   return match::commuted(*eq, [&](Value *iota, Value *expanded) -> Value * {
     Node *io = match::def(iota, "iota");
     Node *reshape = match::def(expanded, "reshape");
-    if (!io || !reshape || *normalizeAxis(io->getInt("axis"), iota->type.rank()) != iota->type.rank() - 1)
+    if (!io || !reshape ||
+        *normalizeAxis(io->getInt("axis"), iota->type.rank()) != iota->type.rank() - 1)
       return nullptr;
     Value *labels = reshape->operands[0];
     Shape want = labels->type.shape;
@@ -94,7 +99,8 @@ Value *smoothingTermOf(Value *v) {
   if (!mean || mean->getBool("keepdims"))
     return nullptr;
   auto axis = match::singleAxis(*mean);
-  return axis && *axis == mean->operands[0]->type.rank() - 1 ? logSoftmaxOf(mean->operands[0]) : nullptr;
+  return axis && *axis == mean->operands[0]->type.rank() - 1 ? logSoftmaxOf(mean->operands[0])
+                                                             : nullptr;
 }
 
 struct PerToken {
@@ -185,7 +191,8 @@ Value *fuseMaskedMean(Node &div, Rewriter &r) {
 
 /// mean(per) over every axis.
 Value *fuseMean(Node &mean, Rewriter &r) {
-  if (mean.getBool("keepdims") || static_cast<int64_t>(mean.getInts("axes").size()) != mean.operands[0]->type.rank())
+  if (mean.getBool("keepdims") ||
+      static_cast<int64_t>(mean.getInts("axes").size()) != mean.operands[0]->type.rank())
     return nullptr;
   auto pt = matchPerToken(mean.operands[0]);
   return pt ? create(r, *pt, -100, mean.result()) : nullptr;
@@ -199,7 +206,9 @@ const RewritePattern kPatterns[] = {
 class FuseCrossEntropyPass : public Pass {
 public:
   std::string_view name() const override { return "fuse-cross-entropy"; }
-  bool run(Graph &g, PassContext &ctx) override { return applyPatternsGreedily(g, kPatterns, ctx) > 0; }
+  bool run(Graph &g, PassContext &ctx) override {
+    return applyPatternsGreedily(g, kPatterns, ctx) > 0;
+  }
 };
 
 } // namespace

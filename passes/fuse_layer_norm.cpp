@@ -42,11 +42,12 @@ std::optional<std::pair<Value *, double>> plusEps(Value *v) {
   Node *add = match::def(v, "add");
   if (!add)
     return std::nullopt;
-  return match::commuted(*add, [](Value *var, Value *eps) -> std::optional<std::pair<Value *, double>> {
-    if (auto e = match::splat(eps); e && *e >= 0 && eps->type.rank() == 0)
-      return std::pair{var, *e};
-    return std::nullopt;
-  });
+  return match::commuted(*add,
+                         [](Value *var, Value *eps) -> std::optional<std::pair<Value *, double>> {
+                           if (auto e = match::splat(eps); e && *e >= 0 && eps->type.rank() == 0)
+                             return std::pair{var, *e};
+                           return std::nullopt;
+                         });
 }
 
 /// The (var + eps) under the reciprocal square root r: rsqrt(s), 1 / sqrt(s).
@@ -70,7 +71,8 @@ Value *normalize(Node &root, Rewriter &r, Value *centered, Value *s) {
     return nullptr;
   auto ve = plusEps(s);
   if (!ve || !isVariance(ve->first, x, mean, centered)) {
-    r.missed(root.loc, "not fused: x - mean(x) is scaled by something other than 1 / sqrt(var(x) + eps)");
+    r.missed(root.loc,
+             "not fused: x - mean(x) is scaled by something other than 1 / sqrt(var(x) + eps)");
     return nullptr;
   }
   if (!isFloat(x->type.dtype) || x->type != root.result()->type)
@@ -137,11 +139,15 @@ const RewritePattern kPatterns[] = {
 class FuseLayerNormPass : public Pass {
 public:
   std::string_view name() const override { return "fuse-layer-norm"; }
-  bool run(Graph &g, PassContext &ctx) override { return applyPatternsGreedily(g, kPatterns, ctx) > 0; }
+  bool run(Graph &g, PassContext &ctx) override {
+    return applyPatternsGreedily(g, kPatterns, ctx) > 0;
+  }
 };
 
 } // namespace
 
-std::unique_ptr<Pass> createFuseLayerNormPass(const PassOptions &) { return std::make_unique<FuseLayerNormPass>(); }
+std::unique_ptr<Pass> createFuseLayerNormPass(const PassOptions &) {
+  return std::make_unique<FuseLayerNormPass>();
+}
 
 } // namespace kiln

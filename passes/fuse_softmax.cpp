@@ -52,7 +52,9 @@ Value *fuseDivForm(Node &div, Rewriter &r) {
   Value *z = e->operands[0];
   Value *x = unshift(z, *axis);
   if (x == z && match::def(z, "sub") && match::def(z->def->operands[1], "reduce_max"))
-    r.missed(div.loc, "softmax without the max subtraction: the max is taken over another axis than the sum");
+    r.missed(
+        div.loc,
+        "softmax without the max subtraction: the max is taken over another axis than the sum");
   return create(r, x, *axis);
 }
 
@@ -70,15 +72,17 @@ std::optional<std::pair<Value *, int64_t>> logSumExp(Value *lse) {
     return std::pair{unshift(e->operands[0], *axis), *axis};
   };
   if (Node *add = match::def(lse, "add"))
-    return match::commuted(*add, [&](Value *m, Value *l) -> std::optional<std::pair<Value *, int64_t>> {
-      auto inner = fromLog(l);
-      if (inner && keptAxisOf(m->def, "reduce_max", inner->first) == inner->second)
-        return inner;
-      return std::nullopt;
-    });
+    return match::commuted(
+        *add, [&](Value *m, Value *l) -> std::optional<std::pair<Value *, int64_t>> {
+          auto inner = fromLog(l);
+          if (inner && keptAxisOf(m->def, "reduce_max", inner->first) == inner->second)
+            return inner;
+          return std::nullopt;
+        });
   auto plain = fromLog(lse);
   // log(sum(exp(x))) without a max: the inner operand must be x itself.
-  if (plain && match::def(lse, "log")->operands[0]->def->operands[0]->def->operands[0] == plain->first)
+  if (plain &&
+      match::def(lse, "log")->operands[0]->def->operands[0]->def->operands[0] == plain->first)
     return plain;
   return std::nullopt;
 }
@@ -102,11 +106,15 @@ const RewritePattern kPatterns[] = {
 class FuseSoftmaxPass : public Pass {
 public:
   std::string_view name() const override { return "fuse-softmax"; }
-  bool run(Graph &g, PassContext &ctx) override { return applyPatternsGreedily(g, kPatterns, ctx) > 0; }
+  bool run(Graph &g, PassContext &ctx) override {
+    return applyPatternsGreedily(g, kPatterns, ctx) > 0;
+  }
 };
 
 } // namespace
 
-std::unique_ptr<Pass> createFuseSoftmaxPass(const PassOptions &) { return std::make_unique<FuseSoftmaxPass>(); }
+std::unique_ptr<Pass> createFuseSoftmaxPass(const PassOptions &) {
+  return std::make_unique<FuseSoftmaxPass>();
+}
 
 } // namespace kiln

@@ -31,7 +31,8 @@ bool onlyUsedBy(const Graph &g, const Value *v, std::initializer_list<const Node
       return false;
   for (const auto &n : g.nodes())
     for (const Value *operand : n->operands)
-      if (operand == v && std::find(users.begin(), users.end(), static_cast<const Node *>(n.get())) == users.end())
+      if (operand == v &&
+          std::find(users.begin(), users.end(), static_cast<const Node *>(n.get())) == users.end())
         return false;
   return true;
 }
@@ -42,7 +43,8 @@ std::string otherUser(const Graph &g, const Value *v, std::initializer_list<cons
       return fmt::format("the output \"{}\"", o.name);
   for (const auto &n : g.nodes())
     for (const Value *operand : n->operands)
-      if (operand == v && std::find(users.begin(), users.end(), static_cast<const Node *>(n.get())) == users.end())
+      if (operand == v &&
+          std::find(users.begin(), users.end(), static_cast<const Node *>(n.get())) == users.end())
         return fmt::format("a {} at {}", n->name(), n->loc.str());
   return "nothing else";
 }

@@ -23,7 +23,8 @@ bool onlyUsedBy(const Graph &g, const Value *v, std::initializer_list<const Node
 /// Names another user of v that is not among the given nodes, for remarks ("a mul at f:3:7").
 std::string otherUser(const Graph &g, const Value *v, std::initializer_list<const Node *> users);
 /// Calls f(a, b) with the operands of a binary node in both orders; returns the first success.
-template <typename F> auto commuted(const Node &n, F f) -> decltype(f(n.operands[0], n.operands[1])) {
+template <typename F>
+auto commuted(const Node &n, F f) -> decltype(f(n.operands[0], n.operands[1])) {
   if (auto r = f(n.operands[0], n.operands[1]))
     return r;
   return f(n.operands[1], n.operands[0]);

@@ -72,9 +72,12 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
       if (const GraphOutput *out = g.findOutput("grad." + in.name))
         items.push_back({in.value.get(), out->value, in.name});
   if (items.empty())
-    throw Error({}, fmt::format("optimizer: graph @{} has no grad.<parameter> outputs; run autodiff first", g.name()));
+    throw Error(
+        {}, fmt::format("optimizer: graph @{} has no grad.<parameter> outputs; run autodiff first",
+                        g.name()));
   if (g.findInput("step"))
-    throw Error({}, fmt::format("optimizer: graph @{} already has an input named 'step'", g.name()));
+    throw Error({},
+                fmt::format("optimizer: graph @{} already has an input named 'step'", g.name()));
 
   Builder b(g);
   Scalars s{b};
@@ -113,9 +116,12 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
       Value *m = g.addInput(state[0], InputKind::State, p->type);
       Value *v = g.addInput(state[1], InputKind::State, p->type);
       Value *m2 = bin("add", bin("mul", m, c(o.beta1)), bin("mul", grad, c(1 - o.beta1)));
-      Value *v2 = bin("add", bin("mul", v, c(o.beta2)), bin("mul", bin("mul", grad, grad), c(1 - o.beta2)));
-      Value *m_hat = bin("div", m2, dt == DType::f32 ? bc1 : b.create("cast", {bc1}, {{"dtype", dt}}));
-      Value *v_hat = bin("div", v2, dt == DType::f32 ? bc2 : b.create("cast", {bc2}, {{"dtype", dt}}));
+      Value *v2 =
+          bin("add", bin("mul", v, c(o.beta2)), bin("mul", bin("mul", grad, grad), c(1 - o.beta2)));
+      Value *m_hat =
+          bin("div", m2, dt == DType::f32 ? bc1 : b.create("cast", {bc1}, {{"dtype", dt}}));
+      Value *v_hat =
+          bin("div", v2, dt == DType::f32 ? bc2 : b.create("cast", {bc2}, {{"dtype", dt}}));
       Value *base = p;
       if (o.kind == OptimizerKind::AdamW && o.weight_decay > 0)
         base = bin("mul", p, bin("sub", c(1.0), bin("mul", lr_p, c(o.weight_decay))));
@@ -127,7 +133,8 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
     updates.push_back({it.name, next});
     updates.insert(updates.end(), next_state.begin(), next_state.end());
   }
-  std::erase_if(g.outputs(), [](const GraphOutput &out) { return out.name.rfind("grad.", 0) == 0; });
+  std::erase_if(g.outputs(),
+                [](const GraphOutput &out) { return out.name.rfind("grad.", 0) == 0; });
   for (auto &[name, value] : updates)
     g.addOutput(name, value);
   g.addOutput("lr", lr);

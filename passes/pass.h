@@ -19,7 +19,8 @@ struct Remark {
   Location loc;
   std::string message;
   bool operator<(const Remark &o) const {
-    return std::tie(loc.file, loc.line, loc.col, message) < std::tie(o.loc.file, o.loc.line, o.loc.col, o.message);
+    return std::tie(loc.file, loc.line, loc.col, message) <
+           std::tie(o.loc.file, o.loc.line, o.loc.col, o.message);
   }
 };
 
@@ -32,7 +33,9 @@ public:
   /// The counters so far, by name.
   const std::map<std::string, int64_t> &counters() const { return counters_; }
   /// Notes why a rewrite did not happen at a location (each distinct remark once).
-  void missed(const Location &loc, std::string message) { missed_.insert(Remark{loc, std::move(message)}); }
+  void missed(const Location &loc, std::string message) {
+    missed_.insert(Remark{loc, std::move(message)});
+  }
   /// The missed-optimization remarks, ordered by location.
   const std::set<Remark> &missedRemarks() const { return missed_; }
 

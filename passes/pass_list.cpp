@@ -4,23 +4,34 @@ namespace kiln {
 
 const std::vector<PassInfo> &allPasses() {
   static const std::vector<PassInfo> passes = {
-      {"canonicalize", "fold constants, drop algebraic identities, simplify reshape and transpose chains",
+      {"canonicalize",
+       "fold constants, drop algebraic identities, simplify reshape and transpose chains",
        createCanonicalizePass},
       {"cse", "merge nodes that compute the same value", createCsePass},
       {"dce", "remove nodes whose results no output needs", createDcePass},
-      {"fuse-softmax", "replace softmax written from exp, max and sum with the softmax op", createFuseSoftmaxPass},
-      {"fuse-layer-norm", "replace layer normalisation written out with the layer_norm op", createFuseLayerNormPass},
-      {"fuse-attention", "replace softmax(q k^T * scale + mask) v with the attention op (after fuse-softmax)",
+      {"fuse-softmax", "replace softmax written from exp, max and sum with the softmax op",
+       createFuseSoftmaxPass},
+      {"fuse-layer-norm", "replace layer normalisation written out with the layer_norm op",
+       createFuseLayerNormPass},
+      {"fuse-attention",
+       "replace softmax(q k^T * scale + mask) v with the attention op (after fuse-softmax)",
        createFuseAttentionPass},
-      {"fuse-cross-entropy", "replace the mean cross-entropy of log-softmax at labels with softmax_cross_entropy",
+      {"fuse-cross-entropy",
+       "replace the mean cross-entropy of log-softmax at labels with softmax_cross_entropy",
        createFuseCrossEntropyPass},
-      {"autodiff", "append reverse-mode gradients of a scalar output as outputs grad.<input>", createAutodiffPass,
+      {"autodiff",
+       "append reverse-mode gradients of a scalar output as outputs grad.<input>",
+       createAutodiffPass,
        {{"of", "the scalar output to differentiate (default: \"loss\" or the only scalar output)"},
-        {"wrt", "comma-separated inputs to differentiate with respect to (default: every parameter)"}}},
-      {"optimizer", "append the parameter update from the grad.<param> outputs", createOptimizerPass,
+        {"wrt",
+         "comma-separated inputs to differentiate with respect to (default: every parameter)"}}},
+      {"optimizer",
+       "append the parameter update from the grad.<param> outputs",
+       createOptimizerPass,
        {{"optimizer", "sgd, adam or adamw (default adam)"},
         {"lr", "a constant learning rate instead of the warm-up schedule"},
-        {"warmup", "warm-up steps of the schedule d_model^-0.5 min(step^-0.5, step warmup^-1.5) (default 4000)"},
+        {"warmup", "warm-up steps of the schedule d_model^-0.5 min(step^-0.5, step warmup^-1.5) "
+                   "(default 4000)"},
         {"d-model", "d_model of the schedule (default 512)"},
         {"beta1", "Adam's beta1 (default 0.9)"},
         {"beta2", "Adam's beta2 (default 0.98)"},
@@ -32,7 +43,8 @@ const std::vector<PassInfo> &allPasses() {
   return passes;
 }
 
-std::string optionOr(const PassOptions &opts, const std::string &name, const std::string &fallback) {
+std::string optionOr(const PassOptions &opts, const std::string &name,
+                     const std::string &fallback) {
   auto it = opts.find(name);
   return it == opts.end() ? fallback : it->second;
 }

@@ -29,7 +29,8 @@ void PassManager::run(Graph &g, std::ostream &dump) {
     PassContext ctx;
     auto start = std::chrono::steady_clock::now();
     pass->run(g, ctx);
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     records_.push_back(Record{std::string(pass->name()), seconds, ctx.counters()});
     if (opts_.remarks_missed)
       for (const Remark &r : ctx.missedRemarks())
@@ -57,7 +58,8 @@ void PassManager::report(std::ostream &os) const {
        << fmt::format("  Total Execution Time: {:.4f} seconds\n\n", total)
        << "  ----Wall Time----  ----Name----\n";
     for (const Record &r : records_)
-      os << fmt::format("  {:.4f} ({:5.1f}%)  {}\n", r.seconds, total > 0 ? 100 * r.seconds / total : 0.0, r.name);
+      os << fmt::format("  {:.4f} ({:5.1f}%)  {}\n", r.seconds,
+                        total > 0 ? 100 * r.seconds / total : 0.0, r.name);
     os << fmt::format("  {:.4f} (100.0%)  Total\n", total);
   }
   if (opts_.statistics) {

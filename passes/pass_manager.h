@@ -12,12 +12,12 @@ namespace kiln {
 
 /// How a pass manager instruments its passes.
 struct PassManagerOptions {
-  bool verify_each = true;          ///< run the verifier after every pass
-  bool print_after_all = false;     ///< print the IR after every pass
+  bool verify_each = true;           ///< run the verifier after every pass
+  bool print_after_all = false;      ///< print the IR after every pass
   std::set<std::string> print_after; ///< print the IR after these passes
-  bool timing = false;              ///< report the time of each pass
-  bool statistics = false;          ///< report each pass's counters
-  bool remarks_missed = false;      ///< collect the passes' missed-optimization remarks
+  bool timing = false;               ///< report the time of each pass
+  bool statistics = false;           ///< report each pass's counters
+  bool remarks_missed = false;       ///< collect the passes' missed-optimization remarks
 };
 
 /// A pipeline of passes.

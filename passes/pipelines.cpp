@@ -4,7 +4,8 @@ namespace kiln {
 
 namespace {
 
-const std::vector<std::string> kFusions = {"fuse-softmax", "fuse-layer-norm", "fuse-attention", "fuse-cross-entropy"};
+const std::vector<std::string> kFusions = {"fuse-softmax", "fuse-layer-norm", "fuse-attention",
+                                           "fuse-cross-entropy"};
 
 } // namespace
 

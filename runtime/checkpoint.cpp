@@ -7,8 +7,8 @@
 
 namespace kiln {
 
-std::map<std::string, Literal> loadCheckpoint(const std::string &path, const std::vector<TensorDecl> &expected,
-                                              bool allow_extra) {
+std::map<std::string, Literal>
+loadCheckpoint(const std::string &path, const std::vector<TensorDecl> &expected, bool allow_extra) {
   TensorMap file = readSafetensors(path);
   std::map<std::string, Literal> out;
   std::vector<std::string> problems;
@@ -20,13 +20,14 @@ std::map<std::string, Literal> loadCheckpoint(const std::string &path, const std
     }
     TensorType have{it->second.dtype, it->second.shape};
     if (have.dtype != d.type.dtype && have.shape != d.type.shape)
-      problems.push_back(fmt::format("tensor '{}' is {}, expected {}", d.name, have.str(), d.type.str()));
+      problems.push_back(
+          fmt::format("tensor '{}' is {}, expected {}", d.name, have.str(), d.type.str()));
     else if (have.dtype != d.type.dtype)
-      problems.push_back(fmt::format("tensor '{}' has dtype {}, expected {}", d.name, dtypeName(have.dtype),
-                                     dtypeName(d.type.dtype)));
+      problems.push_back(fmt::format("tensor '{}' has dtype {}, expected {}", d.name,
+                                     dtypeName(have.dtype), dtypeName(d.type.dtype)));
     else if (have.shape != d.type.shape)
-      problems.push_back(fmt::format("tensor '{}' has shape {}, expected {}", d.name, shapeStr(have.shape),
-                                     shapeStr(d.type.shape)));
+      problems.push_back(fmt::format("tensor '{}' has shape {}, expected {}", d.name,
+                                     shapeStr(have.shape), shapeStr(d.type.shape)));
     else
       out.emplace(d.name, Literal::fromBytes(have, it->second.bytes));
   }
@@ -36,10 +37,12 @@ std::map<std::string, Literal> loadCheckpoint(const std::string &path, const std
       for (const TensorDecl &d : expected)
         wanted |= d.name == name;
       if (!wanted)
-        problems.push_back(fmt::format("unexpected tensor '{}' ({})", name, TensorType{t.dtype, t.shape}.str()));
+        problems.push_back(
+            fmt::format("unexpected tensor '{}' ({})", name, TensorType{t.dtype, t.shape}.str()));
     }
   if (!problems.empty()) {
-    std::string msg = fmt::format("{} problem{} in the checkpoint:", problems.size(), problems.size() == 1 ? "" : "s");
+    std::string msg = fmt::format("{} problem{} in the checkpoint:", problems.size(),
+                                  problems.size() == 1 ? "" : "s");
     for (const std::string &p : problems)
       msg += "\n  " + p;
     Location loc;

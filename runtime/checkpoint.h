@@ -18,7 +18,8 @@ struct TensorDecl {
 /// Reads the expected tensors from a safetensors file. Every missing, extra, wrong-dtype and
 /// wrong-shape tensor is reported at once in one Error located at the file. With
 /// `allow_extra`, tensors the program does not need are ignored instead.
-std::map<std::string, Literal> loadCheckpoint(const std::string &path, const std::vector<TensorDecl> &expected,
+std::map<std::string, Literal> loadCheckpoint(const std::string &path,
+                                              const std::vector<TensorDecl> &expected,
                                               bool allow_extra = false);
 /// Writes named tensors to a safetensors file atomically.
 void saveCheckpoint(const std::string &path, const std::map<std::string, Literal> &tensors,

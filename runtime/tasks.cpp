@@ -19,14 +19,18 @@ SyntheticTask::Kind SyntheticTask::parseKind(const std::string &name) {
 Batch SyntheticTask::batchAt(int64_t step) const {
   int64_t max_len = std::min(src_len, tgt_len) - 1;
   if (max_len < std::max<int64_t>(min_len, 1) || vocab <= first_token)
-    throw Error({}, fmt::format("the task needs src and tgt lengths of at least {} and a vocabulary above {}",
-                                std::max<int64_t>(min_len, 1) + 1, first_token));
+    throw Error(
+        {},
+        fmt::format("the task needs src and tgt lengths of at least {} and a vocabulary above {}",
+                    std::max<int64_t>(min_len, 1) + 1, first_token));
   // Counter layout: step in the high 32 bits, a running draw number below.
   uint64_t counter = static_cast<uint64_t>(step) << 32;
   auto draw = [&](int64_t n) {
-    return std::min<int64_t>(static_cast<int64_t>(philoxUniform(seed, counter++) * static_cast<double>(n)), n - 1);
+    return std::min<int64_t>(
+        static_cast<int64_t>(philoxUniform(seed, counter++) * static_cast<double>(n)), n - 1);
   };
-  Batch b{Literal(TensorType{DType::i64, {batch, src_len}}), Literal(TensorType{DType::i64, {batch, tgt_len}})};
+  Batch b{Literal(TensorType{DType::i64, {batch, src_len}}),
+          Literal(TensorType{DType::i64, {batch, tgt_len}})};
   std::fill(b.src.data.begin(), b.src.data.end(), static_cast<double>(pad));
   std::fill(b.tgt.data.begin(), b.tgt.data.end(), static_cast<double>(pad));
   for (int64_t r = 0; r < batch; ++r) {

@@ -9,7 +9,9 @@ namespace kiln {
 
 namespace {
 
-bool isBatchInput(const std::string &name) { return name == "src" || name == "tgt" || name == "step" || name == "seed"; }
+bool isBatchInput(const std::string &name) {
+  return name == "src" || name == "tgt" || name == "step" || name == "seed";
+}
 
 } // namespace
 
@@ -36,7 +38,9 @@ StepReport Trainer::step(TrainerState &state) const {
     else if (d.name == "step")
       args.push_back(Literal::scalar(static_cast<double>(step), DType::i64));
     else if (d.name == "seed") // a fresh dropout stream each step, exact in a double
-      args.push_back(Literal::scalar(static_cast<double>(((seed_ & 0xfffff) << 32) | static_cast<uint64_t>(step)), DType::i64));
+      args.push_back(Literal::scalar(
+          static_cast<double>(((seed_ & 0xfffff) << 32) | static_cast<uint64_t>(step)),
+          DType::i64));
     else
       args.push_back(state.tensors.at(d.name));
   }
@@ -55,7 +59,8 @@ StepReport Trainer::step(TrainerState &state) const {
   return report;
 }
 
-void saveTrainerState(const std::string &path, const TrainerState &state, std::map<std::string, std::string> metadata) {
+void saveTrainerState(const std::string &path, const TrainerState &state,
+                      std::map<std::string, std::string> metadata) {
   metadata["kiln.step"] = std::to_string(state.step);
   saveCheckpoint(path, state.tensors, metadata);
 }

@@ -9,8 +9,8 @@
 #include "runtime/safetensors.h"
 #include "tools/model_options.h"
 #include "tools/programs.h"
-#include "tools/train_command.h"
 #include "tools/tool_support.h"
+#include "tools/train_command.h"
 
 #include <iostream>
 
@@ -25,37 +25,44 @@ std::vector<TensorDecl> declsOf(const std::vector<ParamSpec> &params) {
 }
 
 int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std::string &stage,
-            const std::string &format, const std::string &out, double dropout, const std::string &passes) {
+            const std::string &format, const std::string &out, double dropout,
+            const std::string &passes) {
   GraphOptions opts = sf.opts;
   opts.dropout = dropout;
   TransformerConfig cfg = mf.resolve();
   OptimizerOptions optimizer;
   optimizer.d_model = cfg.d_model;
-  BuiltModel m = stage == "train"   ? tools::buildTrainStep(cfg, opts, optimizer, passes)
-                 : stage == "fused" ? tools::buildLoss(cfg, opts, passes)
-                                    : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
+  BuiltModel m =
+      stage == "train" ? tools::buildTrainStep(cfg, opts, optimizer, passes)
+      : stage == "fused"
+          ? tools::buildLoss(cfg, opts, passes)
+          : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
   tools::writeTextFile(out, format == "dot" ? printDot(*m.graph) : printGraph(*m.graph));
   return 0;
 }
 
 int cmdParams(const tools::ModelFlags &mf) {
   TransformerConfig c = mf.resolve();
-  BuiltModel m = buildTransformer(c, Stage::Forward, GraphOptions{.batch = 1, .src_len = 1, .tgt_len = 1});
+  BuiltModel m =
+      buildTransformer(c, Stage::Forward, GraphOptions{.batch = 1, .src_len = 1, .tgt_len = 1});
   int64_t total = 0;
   size_t width = 0;
   for (const ParamSpec &p : m.params)
     width = std::max(width, p.name.size());
   for (const ParamSpec &p : m.params) {
-    std::cout << fmt::format("{:<{}}  {:<14} {:>12}\n", p.name, width, p.type.str(), p.type.numElements());
+    std::cout << fmt::format("{:<{}}  {:<14} {:>12}\n", p.name, width, p.type.str(),
+                             p.type.numElements());
     total += p.type.numElements();
   }
-  std::cout << fmt::format("{} parameters in {} tensors (config {})\n", total, m.params.size(), c.name);
+  std::cout << fmt::format("{} parameters in {} tensors (config {})\n", total, m.params.size(),
+                           c.name);
   return 0;
 }
 
 int cmdInit(const tools::ModelFlags &mf, uint64_t seed, const std::string &out) {
   TransformerConfig c = mf.resolve();
-  BuiltModel m = buildTransformer(c, Stage::Forward, GraphOptions{.batch = 1, .src_len = 1, .tgt_len = 1});
+  BuiltModel m =
+      buildTransformer(c, Stage::Forward, GraphOptions{.batch = 1, .src_len = 1, .tgt_len = 1});
   std::vector<Literal> values = initialValues(m.params, seed);
   std::map<std::string, Literal> tensors;
   for (size_t i = 0; i < m.params.size(); ++i)
@@ -66,12 +73,14 @@ int cmdInit(const tools::ModelFlags &mf, uint64_t seed, const std::string &out) 
 }
 
 /// Reads a token tensor (i64 or i32) of rank 2 and checks every id against the vocabulary.
-Literal readTokens(const TensorMap &file, const std::string &path, const std::string &name, int64_t vocab) {
+Literal readTokens(const TensorMap &file, const std::string &path, const std::string &name,
+                   int64_t vocab) {
   Location loc;
   loc.file = path;
   auto it = file.find(name);
   if (it == file.end())
-    throw Error(loc, fmt::format("missing tensor '{}' (token ids, i64 or i32, [batch, length])", name));
+    throw Error(loc,
+                fmt::format("missing tensor '{}' (token ids, i64 or i32, [batch, length])", name));
   const TensorData &t = it->second;
   if (!isInteger(t.dtype) || t.shape.size() != 2)
     throw Error(loc, fmt::format("tensor '{}' must be i64 or i32 of rank 2, found {}", name,
@@ -79,23 +88,30 @@ Literal readTokens(const TensorMap &file, const std::string &path, const std::st
   Literal lit = Literal::fromBytes(TensorType{t.dtype, t.shape}, t.bytes);
   for (int64_t i = 0; i < lit.size(); ++i)
     if (lit.data[i] < 0 || lit.data[i] >= static_cast<double>(vocab))
-      throw Error(loc, fmt::format("{}[{},{}] = {} is outside the vocabulary [0, {})", name, i / t.shape[1],
-                                   i % t.shape[1], static_cast<int64_t>(lit.data[i]), vocab));
+      throw Error(loc, fmt::format("{}[{},{}] = {} is outside the vocabulary [0, {})", name,
+                                   i / t.shape[1], i % t.shape[1],
+                                   static_cast<int64_t>(lit.data[i]), vocab));
   lit.type.dtype = DType::i64;
   return lit;
 }
 
 int cmdRun(const tools::ModelFlags &mf, const std::string &weights, const std::string &inputs,
-           const std::string &out, double dropout, int64_t seed, bool grads, const std::string &passes) {
+           const std::string &out, double dropout, int64_t seed, bool grads,
+           const std::string &passes) {
   TransformerConfig c = mf.resolve();
   TensorMap file = readSafetensors(inputs);
-  Literal src = readTokens(file, inputs, "src", c.vocab), tgt = readTokens(file, inputs, "tgt", c.vocab);
+  Literal src = readTokens(file, inputs, "src", c.vocab),
+          tgt = readTokens(file, inputs, "tgt", c.vocab);
   if (src.shape()[0] != tgt.shape()[0]) {
     Location loc;
     loc.file = inputs;
-    throw Error(loc, fmt::format("src and tgt batch sizes differ: {} and {}", src.shape()[0], tgt.shape()[0]));
+    throw Error(loc, fmt::format("src and tgt batch sizes differ: {} and {}", src.shape()[0],
+                                 tgt.shape()[0]));
   }
-  GraphOptions opts{.batch = src.shape()[0], .src_len = src.shape()[1], .tgt_len = tgt.shape()[1], .dropout = dropout};
+  GraphOptions opts{.batch = src.shape()[0],
+                    .src_len = src.shape()[1],
+                    .tgt_len = tgt.shape()[1],
+                    .dropout = dropout};
   BuiltModel m = grads ? tools::buildGradients(c, opts, passes) : tools::buildLoss(c, opts, passes);
   std::map<std::string, Literal> params = loadCheckpoint(weights, declsOf(m.params));
   std::vector<Literal> args;
@@ -116,8 +132,9 @@ int cmdRun(const tools::ModelFlags &mf, const std::string &weights, const std::s
   std::cout << fmt::format("loss {}\n", tools::literalStr(named.at("loss")));
   if (!out.empty()) {
     saveCheckpoint(out, named);
-    std::cout << fmt::format("wrote logits {}{} to {}\n", named.at("logits").type.str(),
-                             grads ? fmt::format(", loss and {} gradients", m.params.size()) : " and loss", out);
+    std::cout << fmt::format(
+        "wrote logits {}{} to {}\n", named.at("logits").type.str(),
+        grads ? fmt::format(", loss and {} gradients", m.params.size()) : " and loss", out);
   }
   return 0;
 }
@@ -126,9 +143,9 @@ int runMain(int argc, char **argv) {
   CLI::App app{"kiln: a compiler for transformer models"};
   app.require_subcommand(1);
 
-  app.add_subcommand("version", "print kiln's version and the LLVM and oneDNN it runs on")->callback([] {
-    std::cout << "kiln 0.1\n" << cpu::hostInfo() << "\n";
-  });
+  app.add_subcommand("version", "print kiln's version and the LLVM and oneDNN it runs on")
+      ->callback([] { std::cout << "kiln 0.1\n"
+                                << cpu::hostInfo() << "\n"; });
 
   tools::ModelFlags dump_model, params_model, init_model, run_model;
   tools::ShapeFlags dump_shape;
@@ -138,21 +155,28 @@ int runMain(int argc, char **argv) {
   dump_model.add(*dump);
   dump_shape.add(*dump);
   dump->add_option("--stage", stage,
-                   "forward or loss (as recorded), fused (the loss after the infer pipeline), or train (forward, "
+                   "forward or loss (as recorded), fused (the loss after the infer pipeline), or "
+                   "train (forward, "
                    "backward and the Adam update after the train pipeline)")
-      ->check(CLI::IsMember({"forward", "loss", "fused", "train"}))->capture_default_str();
-  dump->add_option("--format", format, "text or dot")->check(CLI::IsMember({"text", "dot"}))->capture_default_str();
+      ->check(CLI::IsMember({"forward", "loss", "fused", "train"}))
+      ->capture_default_str();
+  dump->add_option("--format", format, "text or dot")
+      ->check(CLI::IsMember({"text", "dot"}))
+      ->capture_default_str();
   dump->add_option("--dropout", dump_dropout, "dropout rate (adds the random op and a seed input)");
   dump->add_option("-o,--output", dump_out, "output file (default: stdout)");
   std::string dump_passes = "default";
-  dump->add_option("--passes", dump_passes, "passes before autodiff for fused and train: default, none, or a list");
+  dump->add_option("--passes", dump_passes,
+                   "passes before autodiff for fused and train: default, none, or a list");
 
-  CLI::App *params = app.add_subcommand("params", "list the parameters with their shapes and the total");
+  CLI::App *params =
+      app.add_subcommand("params", "list the parameters with their shapes and the total");
   params_model.add(*params);
 
   uint64_t init_seed = 0;
   std::string init_out;
-  CLI::App *init = app.add_subcommand("init", "write initial weights (Xavier-uniform matrices, zero biases, unit norms)");
+  CLI::App *init = app.add_subcommand(
+      "init", "write initial weights (Xavier-uniform matrices, zero biases, unit norms)");
   init_model.add(*init);
   init->add_option("--seed", init_seed, "seed of the initialisation")->capture_default_str();
   init->add_option("-o,--output", init_out, "safetensors file to write")->required();
@@ -160,20 +184,24 @@ int runMain(int argc, char **argv) {
   std::string weights, inputs, run_out;
   double run_dropout = 0;
   int64_t run_seed = 0;
-  CLI::App *run = app.add_subcommand("run", "run the forward pass and the loss on the reference interpreter");
+  CLI::App *run =
+      app.add_subcommand("run", "run the forward pass and the loss on the reference interpreter");
   run_model.add(*run);
   run->add_option("--weights", weights, "safetensors file of the parameters")->required();
-  run->add_option("--inputs", inputs, "safetensors file with src and tgt token ids (i64 or i32)")->required();
+  run->add_option("--inputs", inputs, "safetensors file with src and tgt token ids (i64 or i32)")
+      ->required();
   run->add_option("-o,--output", run_out, "safetensors file for logits and loss");
   run->add_option("--dropout", run_dropout, "dropout rate (off by default)");
   run->add_option("--seed", run_seed, "seed of dropout");
   bool run_grads = false;
   run->add_flag("--grads", run_grads, "also write grad.<param> for every parameter");
   std::string run_passes = "default";
-  run->add_option("--passes", run_passes, "default (canonicalize and fuse), none (run the graph as recorded), or a list");
+  run->add_option("--passes", run_passes,
+                  "default (canonicalize and fuse), none (run the graph as recorded), or a list");
 
   tools::TrainFlags train_flags;
-  CLI::App *train = app.add_subcommand("train", "train on a built-in synthetic task (copy or reverse)");
+  CLI::App *train =
+      app.add_subcommand("train", "train on a built-in synthetic task (copy or reverse)");
   train_flags.add(*train);
 
   try {
@@ -188,7 +216,8 @@ int runMain(int argc, char **argv) {
   if (init->parsed())
     return cmdInit(init_model, init_seed, init_out);
   if (run->parsed())
-    return cmdRun(run_model, weights, inputs, run_out, run_dropout, run_seed, run_grads, run_passes);
+    return cmdRun(run_model, weights, inputs, run_out, run_dropout, run_seed, run_grads,
+                  run_passes);
   if (train->parsed())
     return tools::runTrain(train_flags);
   return 0;

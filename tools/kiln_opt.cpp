@@ -38,29 +38,31 @@ void printHelp() {
   for (const PassInfo &p : allPasses()) {
     std::cout << fmt::format("  --{:<24} {}\n", p.name, p.summary);
     for (const PassOption &opt : p.options)
-      std::cout << fmt::format("      --{}=VALUE{:<{}} {}\n", opt.name, "", std::max<int>(0, 14 - static_cast<int>(opt.name.size())), opt.help);
+      std::cout << fmt::format("      --{}=VALUE{:<{}} {}\n", opt.name, "",
+                               std::max<int>(0, 14 - static_cast<int>(opt.name.size())), opt.help);
   }
-  std::cout << "\nOptions:\n"
-               "  --passes=a,b,c             run these passes, in order\n"
-               "  --pipeline=infer|train     canonicalize and fuse (infer), then also autodiff and the\n"
-               "                             optimizer (train), then cse and dce\n"
-               "  --list-passes              list the passes and exit\n"
-               "  -o FILE                    write the output to FILE (default: stdout)\n"
-               "  --verify-each[=true|false] verify the graph after every pass (default: true)\n"
-               "  --print-ir-after-all       print the IR to stderr after every pass\n"
-               "  --print-ir-after=PASS      print the IR to stderr after PASS (repeatable)\n"
-               "  --split-input-file         treat '// -----' lines as separators of independent inputs\n"
-               "  --verify-diagnostics       check errors against '// expected-error {{...}}' comments\n"
-               "  --timing                   report the time spent in each pass (stderr)\n"
-               "  --pass-statistics          report what each pass changed (stderr)\n"
-               "  --remarks=missed           report where a pass could not rewrite, and why (stderr)\n"
-               "  --no-locations             do not print loc(...) annotations\n"
-               "  --run                      run the result on the reference interpreter, print outputs\n"
-               "  --inputs FILE              with --run: inputs by name from a safetensors file\n"
-               "  --seed N                   with --run: seed of the random inputs (default 0)\n"
-               "  --outputs FILE             with --run: write the outputs to a safetensors file\n"
-               "  --f64                      with --run: compute f32 graphs in f64\n"
-               "  -h, --help                 show this help\n";
+  std::cout
+      << "\nOptions:\n"
+         "  --passes=a,b,c             run these passes, in order\n"
+         "  --pipeline=infer|train     canonicalize and fuse (infer), then also autodiff and the\n"
+         "                             optimizer (train), then cse and dce\n"
+         "  --list-passes              list the passes and exit\n"
+         "  -o FILE                    write the output to FILE (default: stdout)\n"
+         "  --verify-each[=true|false] verify the graph after every pass (default: true)\n"
+         "  --print-ir-after-all       print the IR to stderr after every pass\n"
+         "  --print-ir-after=PASS      print the IR to stderr after PASS (repeatable)\n"
+         "  --split-input-file         treat '// -----' lines as separators of independent inputs\n"
+         "  --verify-diagnostics       check errors against '// expected-error {{...}}' comments\n"
+         "  --timing                   report the time spent in each pass (stderr)\n"
+         "  --pass-statistics          report what each pass changed (stderr)\n"
+         "  --remarks=missed           report where a pass could not rewrite, and why (stderr)\n"
+         "  --no-locations             do not print loc(...) annotations\n"
+         "  --run                      run the result on the reference interpreter, print outputs\n"
+         "  --inputs FILE              with --run: inputs by name from a safetensors file\n"
+         "  --seed N                   with --run: seed of the random inputs (default 0)\n"
+         "  --outputs FILE             with --run: write the outputs to a safetensors file\n"
+         "  --f64                      with --run: compute f32 graphs in f64\n"
+         "  -h, --help                 show this help\n";
 }
 
 /// Whether some pass declares an option of this name.
@@ -113,7 +115,8 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       o.pm.print_after_all = true;
     } else if (flag == "--print-ir-after") {
       if (!lookupPass(arg))
-        throw Error({}, fmt::format("--print-ir-after: unknown pass '{}'; known passes: {}", arg, passNames()));
+        throw Error({}, fmt::format("--print-ir-after: unknown pass '{}'; known passes: {}", arg,
+                                    passNames()));
       o.pm.print_after.insert(arg);
     } else if (a == "--split-input-file") {
       o.split_input_file = true;
@@ -144,9 +147,11 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       }
     } else if (a == "--f64") {
       o.promote_f64 = true;
-    } else if (flag.size() > 2 && flag.rfind("--", 0) == 0 && eq != std::string::npos && isPassOption(flag.substr(2))) {
+    } else if (flag.size() > 2 && flag.rfind("--", 0) == 0 && eq != std::string::npos &&
+               isPassOption(flag.substr(2))) {
       o.pass_options[flag.substr(2)] = arg;
-    } else if (a.size() > 2 && a.rfind("--", 0) == 0 && eq == std::string::npos && lookupPass(a.substr(2))) {
+    } else if (a.size() > 2 && a.rfind("--", 0) == 0 && eq == std::string::npos &&
+               lookupPass(a.substr(2))) {
       o.pipeline.push_back(a.substr(2));
     } else if (a != "-" && a.rfind("-", 0) == 0) {
       throw Error({}, fmt::format("unknown option '{}' (see --help; passes: {})", a, passNames()));
@@ -211,8 +216,9 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
   pm.report(std::cerr);
   if (!o.run)
     return printGraph(*g, PrintOptions{o.locations});
-  std::vector<Literal> inputs =
-      o.run_inputs.empty() ? tools::randomInputs(*g, o.seed) : tools::inputsFromSafetensors(*g, o.run_inputs);
+  std::vector<Literal> inputs = o.run_inputs.empty()
+                                    ? tools::randomInputs(*g, o.seed)
+                                    : tools::inputsFromSafetensors(*g, o.run_inputs);
   std::vector<Literal> outputs = reference::run(*g, inputs, reference::Options{o.promote_f64});
   std::vector<std::string> names;
   for (const auto &out : g->outputs())
@@ -223,7 +229,8 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
   }
   std::string text;
   for (size_t i = 0; i < outputs.size(); ++i)
-    text += fmt::format("\"{}\" = {} {}\n", names[i], outputs[i].type.str(), tools::literalStr(outputs[i]));
+    text += fmt::format("\"{}\" = {} {}\n", names[i], outputs[i].type.str(),
+                        tools::literalStr(outputs[i]));
   return text;
 }
 
@@ -267,18 +274,21 @@ bool verifyChunk(const Options &o, const Chunk &c, std::string &output) {
     for (const Remark &r : remarks) {
       bool matched = false;
       for (Expected &x : expected_remarks)
-        if (!x.seen && r.loc.file == file && r.loc.line == x.line && r.message.find(x.text) != std::string::npos) {
+        if (!x.seen && r.loc.file == file && r.loc.line == x.line &&
+            r.message.find(x.text) != std::string::npos) {
           x.seen = matched = true;
           break;
         }
       if (!matched) {
-        std::cerr << fmt::format("{}: remark: {}\n{}: error: unexpected remark\n", r.loc.str(), r.message, r.loc.str());
+        std::cerr << fmt::format("{}: remark: {}\n{}: error: unexpected remark\n", r.loc.str(),
+                                 r.message, r.loc.str());
         ok = false;
       }
     }
     for (const Expected &x : expected_remarks)
       if (!x.seen) {
-        std::cerr << fmt::format("{}:{}: error: expected remark \"{}\" was not produced\n", file, x.line, x.text);
+        std::cerr << fmt::format("{}:{}: error: expected remark \"{}\" was not produced\n", file,
+                                 x.line, x.text);
         ok = false;
       }
   };
@@ -295,13 +305,15 @@ bool verifyChunk(const Options &o, const Chunk &c, std::string &output) {
         break;
       }
     if (!matched) {
-      std::cerr << e.what() << "\n" << fmt::format("{}: error: unexpected error\n", e.location().str());
+      std::cerr << e.what() << "\n"
+                << fmt::format("{}: error: unexpected error\n", e.location().str());
       ok = false;
     }
   }
   for (const Expected &x : expected)
     if (!x.seen) {
-      std::cerr << fmt::format("{}:{}: error: expected error \"{}\" was not produced\n", file, x.line, x.text);
+      std::cerr << fmt::format("{}:{}: error: expected error \"{}\" was not produced\n", file,
+                               x.line, x.text);
       ok = false;
     }
   return ok;
@@ -336,7 +348,8 @@ int runMain(int argc, char **argv) {
       if (e.location().known())
         std::cerr << e.what() << "\n";
       else
-        std::cerr << fmt::format("{}: error: {}\n", o.input == "-" ? "<stdin>" : o.input, e.message());
+        std::cerr << fmt::format("{}: error: {}\n", o.input == "-" ? "<stdin>" : o.input,
+                                 e.message());
       ok = false;
     }
   }

@@ -11,7 +11,8 @@ void ModelFlags::add(CLI::App &app) {
   app.add_option("--encoder-layers", encoder_layers, "encoder layers");
   app.add_option("--decoder-layers", decoder_layers, "decoder layers");
   app.add_option("--vocab", vocab, "vocabulary size");
-  app.add_option("--label-smoothing", label_smoothing, "label smoothing of the loss (0 by default; 0.1 in the paper)");
+  app.add_option("--label-smoothing", label_smoothing,
+                 "label smoothing of the loss (0 by default; 0.1 in the paper)");
   app.add_flag("--pre-norm", pre_norm, "LayerNorm before each sub-layer");
   app.add_flag("--gelu", gelu, "GELU instead of ReLU in the feed-forward");
   app.add_flag("--tie-generator", tie_generator, "the generator reuses tgt_embed.weight");
@@ -23,21 +24,33 @@ void ModelFlags::add(CLI::App &app) {
 
 TransformerConfig ModelFlags::resolve() const {
   TransformerConfig c = presetConfig(config);
-  if (d_model) c.d_model = *d_model;
-  if (heads) c.heads = *heads;
-  if (ffn) c.ffn = *ffn;
-  if (layers) c.encoder_layers = c.decoder_layers = *layers;
-  if (encoder_layers) c.encoder_layers = *encoder_layers;
-  if (decoder_layers) c.decoder_layers = *decoder_layers;
-  if (vocab) c.vocab = *vocab;
-  if (label_smoothing) c.label_smoothing = *label_smoothing;
+  if (d_model)
+    c.d_model = *d_model;
+  if (heads)
+    c.heads = *heads;
+  if (ffn)
+    c.ffn = *ffn;
+  if (layers)
+    c.encoder_layers = c.decoder_layers = *layers;
+  if (encoder_layers)
+    c.encoder_layers = *encoder_layers;
+  if (decoder_layers)
+    c.decoder_layers = *decoder_layers;
+  if (vocab)
+    c.vocab = *vocab;
+  if (label_smoothing)
+    c.label_smoothing = *label_smoothing;
   c.pre_norm |= pre_norm;
   c.gelu |= gelu;
   c.tie_generator |= tie_generator;
-  if (pad_id) c.tokens.pad = *pad_id;
-  if (bos_id) c.tokens.bos = *bos_id;
-  if (eos_id) c.tokens.eos = *eos_id;
-  if (unk_id) c.tokens.unk = *unk_id;
+  if (pad_id)
+    c.tokens.pad = *pad_id;
+  if (bos_id)
+    c.tokens.bos = *bos_id;
+  if (eos_id)
+    c.tokens.eos = *eos_id;
+  if (unk_id)
+    c.tokens.unk = *unk_id;
   return c;
 }
 

@@ -35,14 +35,16 @@ void runPasses(Graph &g, const std::vector<std::string> &names) {
 
 } // namespace
 
-BuiltModel buildLoss(const TransformerConfig &cfg, const GraphOptions &opts, const std::string &passes) {
+BuiltModel buildLoss(const TransformerConfig &cfg, const GraphOptions &opts,
+                     const std::string &passes) {
   BuiltModel m = buildTransformer(cfg, Stage::Loss, opts);
   runPasses(*m.graph, forwardPasses(passes));
   runPasses(*m.graph, {"cse", "dce"});
   return m;
 }
 
-BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts, const std::string &passes) {
+BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts,
+                          const std::string &passes) {
   BuiltModel m = buildTransformer(cfg, Stage::Loss, opts);
   runPasses(*m.graph, forwardPasses(passes));
   differentiate(*m.graph, AutodiffOptions{"loss", {}});
@@ -50,8 +52,8 @@ BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts
   return m;
 }
 
-BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts, const OptimizerOptions &optimizer,
-                          const std::string &passes) {
+BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts,
+                          const OptimizerOptions &optimizer, const std::string &passes) {
   BuiltModel m = buildTransformer(cfg, Stage::Loss, opts);
   // The step returns the loss and the updates; logits are not needed.
   std::erase_if(m.graph->outputs(), [](const GraphOutput &o) { return o.name == "logits"; });

@@ -16,7 +16,8 @@ namespace kiln::tools {
 std::vector<std::string> forwardPasses(const std::string &spec);
 
 /// The loss graph (outputs loss and logits) after the forward passes, then cse and dce.
-BuiltModel buildLoss(const TransformerConfig &cfg, const GraphOptions &opts, const std::string &passes = "default");
+BuiltModel buildLoss(const TransformerConfig &cfg, const GraphOptions &opts,
+                     const std::string &passes = "default");
 
 /// The loss graph with grad.<param> outputs for every parameter.
 BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts,
@@ -24,7 +25,7 @@ BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts
 
 /// The training step: inputs src, tgt, step (and seed with dropout), parameters and optimizer
 /// state; outputs loss, the next parameters and state (named like their inputs) and lr.
-BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts, const OptimizerOptions &optimizer,
-                          const std::string &passes = "default");
+BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts,
+                          const OptimizerOptions &optimizer, const std::string &passes = "default");
 
 } // namespace kiln::tools

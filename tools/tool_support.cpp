@@ -68,7 +68,8 @@ std::vector<Literal> inputsFromSafetensors(const Graph &g, const std::string &pa
     if (!g.findInput(name))
       problems.push_back(fmt::format("tensor '{}' is not an input of the graph", name));
   if (!problems.empty()) {
-    std::string msg = fmt::format("{} problem{} with the inputs:", problems.size(), problems.size() == 1 ? "" : "s");
+    std::string msg = fmt::format("{} problem{} with the inputs:", problems.size(),
+                                  problems.size() == 1 ? "" : "s");
     for (const auto &p : problems)
       msg += "\n  " + p;
     throw Error(Location{path}, msg);

@@ -12,25 +12,37 @@ namespace kiln::tools {
 
 void TrainFlags::add(CLI::App &app) {
   model.add(app);
-  app.add_option("--backend", backend, "where the step runs")->check(CLI::IsMember({"reference"}))->capture_default_str();
-  app.add_option("--task", task, "copy or reverse")->check(CLI::IsMember({"copy", "reverse"}))->capture_default_str();
-  app.add_option("--steps", steps, "steps to run (in total, counting resumed ones)")->capture_default_str();
-  app.add_option("--seed", seed, "seed of the weights, the data and dropout")->capture_default_str();
+  app.add_option("--backend", backend, "where the step runs")
+      ->check(CLI::IsMember({"reference"}))
+      ->capture_default_str();
+  app.add_option("--task", task, "copy or reverse")
+      ->check(CLI::IsMember({"copy", "reverse"}))
+      ->capture_default_str();
+  app.add_option("--steps", steps, "steps to run (in total, counting resumed ones)")
+      ->capture_default_str();
+  app.add_option("--seed", seed, "seed of the weights, the data and dropout")
+      ->capture_default_str();
   app.add_option("--batch", batch, "sentences per batch")->capture_default_str();
   app.add_option("--src-len", src_len, "padded source length")->capture_default_str();
   app.add_option("--tgt-len", tgt_len, "padded target length")->capture_default_str();
   app.add_option("--dropout", dropout, "dropout rate")->capture_default_str();
-  app.add_option("--optimizer", optimizer, "sgd, adam or adamw")->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
+  app.add_option("--optimizer", optimizer, "sgd, adam or adamw")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
+      ->capture_default_str();
   app.add_option("--lr", lr, "a constant learning rate (default: the paper's warm-up schedule)");
   app.add_option("--warmup", warmup, "warm-up steps of the schedule")->capture_default_str();
   app.add_option("--clip-norm", clip_norm, "clip gradients to this global norm");
   app.add_option("--weight-decay", weight_decay, "weight decay")->capture_default_str();
-  app.add_option("--save", save, "write weights, optimizer state and the step count here at the end");
+  app.add_option("--save", save,
+                 "write weights, optimizer state and the step count here at the end");
   app.add_option("--resume", resume, "continue from a file written by --save");
   app.add_option("--log-every", log_every, "print every N-th step")->capture_default_str();
-  app.add_option("--passes", passes, "passes before autodiff: default (canonicalize and fuse), none, or a list")
+  app.add_option("--passes", passes,
+                 "passes before autodiff: default (canonicalize and fuse), none, or a list")
       ->capture_default_str();
-  app.add_option("--task-vocab", task_vocab, "draw the task's tokens from the first N ids only (default: the whole vocabulary)");
+  app.add_option(
+      "--task-vocab", task_vocab,
+      "draw the task's tokens from the first N ids only (default: the whole vocabulary)");
 }
 
 int runTrain(const TrainFlags &f) {
@@ -42,7 +54,8 @@ int runTrain(const TrainFlags &f) {
   opt.d_model = cfg.d_model;
   opt.clip_norm = f.clip_norm;
   opt.weight_decay = f.weight_decay;
-  GraphOptions shape{.batch = f.batch, .src_len = f.src_len, .tgt_len = f.tgt_len, .dropout = f.dropout};
+  GraphOptions shape{
+      .batch = f.batch, .src_len = f.src_len, .tgt_len = f.tgt_len, .dropout = f.dropout};
   BuiltModel m = buildTrainStep(cfg, shape, opt, f.passes);
 
   StepProgram program;
@@ -58,7 +71,8 @@ int runTrain(const TrainFlags &f) {
   task.vocab = cfg.vocab;
   if (f.task_vocab) {
     if (*f.task_vocab > cfg.vocab)
-      throw Error({}, fmt::format("--task-vocab {} is larger than the vocabulary of {}", *f.task_vocab, cfg.vocab));
+      throw Error({}, fmt::format("--task-vocab {} is larger than the vocabulary of {}",
+                                  *f.task_vocab, cfg.vocab));
     task.vocab = *f.task_vocab;
   }
   task.pad = cfg.tokens.pad;
@@ -78,26 +92,30 @@ int runTrain(const TrainFlags &f) {
   }
   trainer.initState(state);
 
-  std::cout << fmt::format("training {} ({} parameters) on the {} task: {} steps, batch {}, backend {}\n", cfg.name,
-                           [&] {
-                             int64_t n = 0;
-                             for (const ParamSpec &p : m.params)
-                               n += p.type.numElements();
-                             return n;
-                           }(),
-                           f.task, f.steps, f.batch, f.backend);
+  std::cout << fmt::format(
+      "training {} ({} parameters) on the {} task: {} steps, batch {}, backend {}\n", cfg.name,
+      [&] {
+        int64_t n = 0;
+        for (const ParamSpec &p : m.params)
+          n += p.type.numElements();
+        return n;
+      }(),
+      f.task, f.steps, f.batch, f.backend);
   auto start = std::chrono::steady_clock::now();
   while (state.step < f.steps) {
     StepReport r = trainer.step(state);
     if (r.step % f.log_every == 0 || r.step == f.steps) {
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::cout << fmt::format("step {:>5}  loss {:.6f}  lr {:.3e}  ({:.1f} s)\n", r.step, r.loss, r.lr, seconds)
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::cout << fmt::format("step {:>5}  loss {:.6f}  lr {:.3e}  ({:.1f} s)\n", r.step, r.loss,
+                               r.lr, seconds)
                 << std::flush;
     }
   }
   if (!f.save.empty()) {
     saveTrainerState(f.save, state, {{"kiln.config", cfg.name}, {"kiln.task", f.task}});
-    std::cout << fmt::format("saved {} tensors and step {} to {}\n", state.tensors.size(), state.step, f.save);
+    std::cout << fmt::format("saved {} tensors and step {} to {}\n", state.tensors.size(),
+                             state.step, f.save);
   }
   return 0;
 }

@@ -11,8 +11,8 @@ namespace kiln::cpu {
 std::string hostInfo() {
   const dnnl_version_t *v = dnnl_version();
   return fmt::format("LLVM {} (target {}, cpu {}); oneDNN {}.{}.{}", LLVM_VERSION_STRING,
-                     llvm::sys::getDefaultTargetTriple(), llvm::sys::getHostCPUName().str(), v->major,
-                     v->minor, v->patch);
+                     llvm::sys::getDefaultTargetTriple(), llvm::sys::getHostCPUName().str(),
+                     v->major, v->minor, v->patch);
 }
 
 } // namespace kiln::cpu

@@ -16,15 +16,16 @@ TensorType promoted(TensorType t, const Options &opts) {
 
 std::vector<Literal> run(const Graph &g, std::span<const Literal> inputs, const Options &opts) {
   if (inputs.size() != g.inputs().size())
-    throw Error({}, fmt::format("graph @{} takes {} inputs, {} given", g.name(), g.inputs().size(), inputs.size()));
+    throw Error({}, fmt::format("graph @{} takes {} inputs, {} given", g.name(), g.inputs().size(),
+                                inputs.size()));
   std::unordered_map<const Value *, Literal> env;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const GraphInput &in = g.inputs()[i];
     TensorType want = promoted(in.value->type, opts);
     TensorType have = promoted(inputs[i].type, opts);
     if (want != have)
-      throw Error(in.loc, fmt::format("input '{}' expects {}, found {}", in.name, in.value->type.str(),
-                                      inputs[i].type.str()));
+      throw Error(in.loc, fmt::format("input '{}' expects {}, found {}", in.name,
+                                      in.value->type.str(), inputs[i].type.str()));
     Literal lit = inputs[i];
     lit.type = want;
     lit.roundToDType();

@@ -37,19 +37,23 @@ Roles rolesOf(size_t operands, double dropout) {
   return r;
 }
 
-std::vector<TensorType> inferAttentionOperands(const InferContext &ctx, std::span<const TensorType> operands) {
+std::vector<TensorType> inferAttentionOperands(const InferContext &ctx,
+                                               std::span<const TensorType> operands) {
   const TensorType &q = operands[0], &k = operands[1], &v = operands[2];
   for (int i = 0; i < 3; ++i)
     if (!isFloat(operands[i].dtype))
       ctx.error("operand {} must be a floating-point tensor, found {}", i, operands[i].str());
   if (q.rank() < 2 || k.rank() != q.rank() || v.rank() != q.rank())
-    ctx.error("q, k and v must share a rank of 2 or more, found {}, {} and {}", q.str(), k.str(), v.str());
+    ctx.error("q, k and v must share a rank of 2 or more, found {}, {} and {}", q.str(), k.str(),
+              v.str());
   if (k.dtype != q.dtype || v.dtype != q.dtype)
     ctx.error("q, k and v must share a dtype, found {}, {} and {}", q.str(), k.str(), v.str());
   int64_t r = q.rank();
   Shape batch(q.shape.begin(), q.shape.end() - 2);
-  if (Shape(k.shape.begin(), k.shape.end() - 2) != batch || Shape(v.shape.begin(), v.shape.end() - 2) != batch)
-    ctx.error("batch dimensions differ: q {}, k {}, v {}", shapeStr(q.shape), shapeStr(k.shape), shapeStr(v.shape));
+  if (Shape(k.shape.begin(), k.shape.end() - 2) != batch ||
+      Shape(v.shape.begin(), v.shape.end() - 2) != batch)
+    ctx.error("batch dimensions differ: q {}, k {}, v {}", shapeStr(q.shape), shapeStr(k.shape),
+              shapeStr(v.shape));
   if (q.shape[r - 1] != k.shape[r - 1])
     ctx.error("q and k head sizes differ: {} and {}", shapeStr(q.shape), shapeStr(k.shape));
   if (k.shape[r - 2] != v.shape[r - 2])
@@ -61,8 +65,8 @@ std::vector<TensorType> inferAttentionOperands(const InferContext &ctx, std::spa
     ctx.error("dropout_offset must be non-negative, found {}", ctx.getInt("dropout_offset"));
   size_t most = dropout > 0 ? 5 : 4;
   if (operands.size() > most || (dropout > 0 && operands.size() < 4))
-    ctx.error("{} operands with dropout {}: expected q, k, v, an optional mask{}", operands.size(), dropout,
-              dropout > 0 ? " and the seed" : "");
+    ctx.error("{} operands with dropout {}: expected q, k, v, an optional mask{}", operands.size(),
+              dropout, dropout > 0 ? " and the seed" : "");
   Roles roles = rolesOf(operands.size(), dropout);
   Shape scores = batch;
   scores.push_back(q.shape[r - 2]);
@@ -73,9 +77,11 @@ std::vector<TensorType> inferAttentionOperands(const InferContext &ctx, std::spa
       ctx.error("mask must be bool or {}, found {}", dtypeName(q.dtype), mask.str());
     auto b = broadcastShapes(mask.shape, scores);
     if (!b || *b != scores)
-      ctx.error("mask {} does not broadcast to the scores {}", shapeStr(mask.shape), shapeStr(scores));
+      ctx.error("mask {} does not broadcast to the scores {}", shapeStr(mask.shape),
+                shapeStr(scores));
   }
-  if (roles.seed >= 0 && (!isInteger(operands[roles.seed].dtype) || operands[roles.seed].rank() != 0))
+  if (roles.seed >= 0 &&
+      (!isInteger(operands[roles.seed].dtype) || operands[roles.seed].rank() != 0))
     ctx.error("the dropout seed must be an integer scalar, found {}", operands[roles.seed].str());
   Shape out = batch;
   out.push_back(q.shape[r - 2]);
@@ -83,7 +89,9 @@ std::vector<TensorType> inferAttentionOperands(const InferContext &ctx, std::spa
   return {TensorType{q.dtype, out}};
 }
 
-std::vector<TensorType> inferAttention(const InferContext &ctx) { return inferAttentionOperands(ctx, ctx.operands); }
+std::vector<TensorType> inferAttention(const InferContext &ctx) {
+  return inferAttentionOperands(ctx, ctx.operands);
+}
 
 /// Operands of attention plus the cotangent; results dq, dk, dv.
 std::vector<TensorType> inferAttentionGrad(const InferContext &ctx) {
@@ -98,7 +106,8 @@ class Rows {
 public:
   Rows(const Node &n, std::span<const Literal *const> in)
       : q(*in[0]), k(*in[1]), v(*in[2]), scale_(n.getFloat("scale")), causal_(n.getBool("causal")),
-        dropout_(n.getFloat("dropout")), offset_(static_cast<uint64_t>(n.getInt("dropout_offset"))) {
+        dropout_(n.getFloat("dropout")),
+        offset_(static_cast<uint64_t>(n.getInt("dropout_offset"))) {
     Roles roles = rolesOf(in.size(), dropout_);
     int64_t r = q.type.rank();
     tq = q.shape()[r - 2], tk = k.shape()[r - 2], d = q.shape()[r - 1], dv = v.shape()[r - 1];
@@ -229,9 +238,10 @@ const std::vector<AttrSpec> kAttrs = {{"causal", AttrKind::Bool, Attribute(false
 
 void addAttentionOps(std::vector<OpDef> &ops) {
   ops.push_back(OpDef{.name = "attention",
-                      .summary = "dropout(softmax(q k^T * scale + mask)) v; a bool mask is true where "
-                                 "attending is not allowed (PyTorch's convention); causal hides keys "
-                                 "after the query; with dropout the last operand is the seed",
+                      .summary =
+                          "dropout(softmax(q k^T * scale + mask)) v; a bool mask is true where "
+                          "attending is not allowed (PyTorch's convention); causal hides keys "
+                          "after the query; with dropout the last operand is the seed",
                       .min_operands = 3,
                       .max_operands = 5,
                       .attrs = kAttrs,
@@ -240,8 +250,9 @@ void addAttentionOps(std::vector<OpDef> &ops) {
                       .differentiable = Differentiable::Yes,
                       .vjp = attentionVjp});
   ops.push_back(OpDef{.name = "attention_grad",
-                      .summary = "(q, k, v, [mask,] [seed,] g) -> dq, dk, dv: attention's backward op, "
-                                 "recomputing the probabilities",
+                      .summary =
+                          "(q, k, v, [mask,] [seed,] g) -> dq, dk, dv: attention's backward op, "
+                          "recomputing the probabilities",
                       .min_operands = 4,
                       .max_operands = 6,
                       .num_results = 3,

@@ -111,13 +111,19 @@ Value *Emit::mul(Value *x, Value *y) const { return b.create("mul", {x, y}); }
 Value *Emit::div(Value *x, Value *y) const { return b.create("div", {x, y}); }
 Value *Emit::neg(Value *x) const { return b.create("neg", {x}); }
 Value *Emit::scalar(Value *like, double v) const { return b.splat(v, like->type.dtype); }
-Value *Emit::where(Value *cond, Value *x) const { return b.create("select", {cond, x, scalar(x, 0.0)}); }
+Value *Emit::where(Value *cond, Value *x) const {
+  return b.create("select", {cond, x, scalar(x, 0.0)});
+}
 Value *Emit::cast(Value *x, DType dtype) const { return b.create("cast", {x}, {{"dtype", dtype}}); }
 Value *Emit::reshape(Value *x, const Shape &shape) const {
-  return x->type.shape == shape ? x : b.create("reshape", {x}, {{"shape", IntList(shape.begin(), shape.end())}});
+  return x->type.shape == shape
+             ? x
+             : b.create("reshape", {x}, {{"shape", IntList(shape.begin(), shape.end())}});
 }
 Value *Emit::broadcastTo(Value *x, const Shape &shape) const {
-  return x->type.shape == shape ? x : b.create("broadcast_to", {x}, {{"shape", IntList(shape.begin(), shape.end())}});
+  return x->type.shape == shape
+             ? x
+             : b.create("broadcast_to", {x}, {{"shape", IntList(shape.begin(), shape.end())}});
 }
 Value *Emit::zeros(const TensorType &t) const { return b.splat(0.0, t.dtype, t.shape); }
 
@@ -130,7 +136,8 @@ Value *Emit::unbroadcast(Value *g, const Shape &shape) const {
   for (size_t d = 0; d < from.size(); ++d)
     if (d < offset || (shape[d - offset] == 1 && from[d] != 1))
       axes.push_back(static_cast<int64_t>(d));
-  Value *summed = axes.empty() ? g : b.create("reduce_sum", {g}, {{"axes", axes}, {"keepdims", true}});
+  Value *summed =
+      axes.empty() ? g : b.create("reduce_sum", {g}, {{"axes", axes}, {"keepdims", true}});
   return reshape(summed, shape);
 }
 

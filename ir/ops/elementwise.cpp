@@ -166,7 +166,6 @@ std::vector<Literal> selectKernel(const Node &n, std::span<const Literal *const>
   return {out};
 }
 
-
 // ---- VJPs: one rule per op, gradients in terms of inputs x, result y and cotangent g ---------
 
 using Grads = std::vector<Value *>;
@@ -219,16 +218,19 @@ Grads castVjp(Builder &b, const Node &n, Cots g) {
 
 Grads addVjp(Builder &b, const Node &n, Cots g) {
   ops::Emit e{b};
-  return {e.unbroadcast(g[0], n.operands[0]->type.shape), e.unbroadcast(g[0], n.operands[1]->type.shape)};
+  return {e.unbroadcast(g[0], n.operands[0]->type.shape),
+          e.unbroadcast(g[0], n.operands[1]->type.shape)};
 }
 Grads subVjp(Builder &b, const Node &n, Cots g) {
   ops::Emit e{b};
-  return {e.unbroadcast(g[0], n.operands[0]->type.shape), e.unbroadcast(e.neg(g[0]), n.operands[1]->type.shape)};
+  return {e.unbroadcast(g[0], n.operands[0]->type.shape),
+          e.unbroadcast(e.neg(g[0]), n.operands[1]->type.shape)};
 }
 Grads mulVjp(Builder &b, const Node &n, Cots g) {
   ops::Emit e{b};
   Value *x = n.operands[0], *y = n.operands[1];
-  return {e.unbroadcast(e.mul(g[0], y), x->type.shape), e.unbroadcast(e.mul(g[0], x), y->type.shape)};
+  return {e.unbroadcast(e.mul(g[0], y), x->type.shape),
+          e.unbroadcast(e.mul(g[0], x), y->type.shape)};
 }
 Grads divVjp(Builder &b, const Node &n, Cots g) {
   ops::Emit e{b};
@@ -260,14 +262,16 @@ Grads selectVjp(Builder &b, const Node &n, Cots g) {
   Value *c = n.operands[0];
   Value *ga = e.where(c, g[0]);
   Value *gb = e.sub(g[0], ga);
-  return {nullptr, e.unbroadcast(ga, n.operands[1]->type.shape), e.unbroadcast(gb, n.operands[2]->type.shape)};
+  return {nullptr, e.unbroadcast(ga, n.operands[1]->type.shape),
+          e.unbroadcast(gb, n.operands[2]->type.shape)};
 }
 
 // ---- gelu_grad: the derivative of gelu, a backward op of its own -----------------------------
 
 std::vector<TensorType> inferGeluGrad(const InferContext &ctx) {
   if (ctx.operands[0] != ctx.operands[1])
-    ctx.error("x and the cotangent must have one type, found {} and {}", ctx.operands[0].str(), ctx.operands[1].str());
+    ctx.error("x and the cotangent must have one type, found {} and {}", ctx.operands[0].str(),
+              ctx.operands[1].str());
   return inferGelu(ctx);
 }
 
@@ -281,7 +285,8 @@ std::vector<Literal> geluGradKernel(const Node &n, std::span<const Literal *cons
       double t = std::tanh(u);
       d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x);
     } else {
-      d = 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
+      d = 0.5 * (1 + std::erf(x / std::sqrt(2.0))) +
+          x * std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
     }
     out.data[i] = d * in[1]->data[i];
   }
@@ -289,14 +294,28 @@ std::vector<Literal> geluGradKernel(const Node &n, std::span<const Literal *cons
 }
 
 /// An op with a VJP, or marked non-differentiable when vjp is null.
-OpDef unary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref, VjpFn vjp) {
-  return OpDef{.name = name, .summary = summary, .min_operands = 1, .max_operands = 1, .infer = infer,
-               .reference = ref, .differentiable = vjp ? Differentiable::Yes : Differentiable::No, .vjp = vjp};
+OpDef unary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref,
+            VjpFn vjp) {
+  return OpDef{.name = name,
+               .summary = summary,
+               .min_operands = 1,
+               .max_operands = 1,
+               .infer = infer,
+               .reference = ref,
+               .differentiable = vjp ? Differentiable::Yes : Differentiable::No,
+               .vjp = vjp};
 }
 
-OpDef binary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref, VjpFn vjp) {
-  return OpDef{.name = name, .summary = summary, .min_operands = 2, .max_operands = 2, .infer = infer,
-               .reference = ref, .differentiable = vjp ? Differentiable::Yes : Differentiable::No, .vjp = vjp};
+OpDef binary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref,
+             VjpFn vjp) {
+  return OpDef{.name = name,
+               .summary = summary,
+               .min_operands = 2,
+               .max_operands = 2,
+               .infer = infer,
+               .reference = ref,
+               .differentiable = vjp ? Differentiable::Yes : Differentiable::No,
+               .vjp = vjp};
 }
 
 } // namespace
@@ -309,9 +328,11 @@ void addElementwiseOps(std::vector<OpDef> &ops) {
   ops.push_back(unary("rsqrt", "1 / sqrt(x)", inferUnaryFloat, unaryKernel<rsqrtF>, rsqrtVjp));
   ops.push_back(unary("tanh", "hyperbolic tangent", inferUnaryFloat, unaryKernel<tanhF>, tanhVjp));
   ops.push_back(unary("relu", "max(x, 0)", inferUnaryNumeric, unaryKernel<reluF>, reluVjp));
-  ops.push_back(unary("sigmoid", "1 / (1 + e^-x)", inferUnaryFloat, unaryKernel<sigmoidF>, sigmoidVjp));
+  ops.push_back(
+      unary("sigmoid", "1 / (1 + e^-x)", inferUnaryFloat, unaryKernel<sigmoidF>, sigmoidVjp));
   ops.push_back(unary("abs", "|x|", inferUnaryNumeric, unaryKernel<absF>, absVjp));
-  ops.push_back(unary("not", "logical not of a bool tensor", inferUnaryBool, unaryKernel<notF>, nullptr));
+  ops.push_back(
+      unary("not", "logical not of a bool tensor", inferUnaryBool, unaryKernel<notF>, nullptr));
   OpDef gelu = unary("gelu", "Gaussian error linear unit (erf form, or its tanh approximation)",
                      inferGelu, geluKernel, geluVjp);
   gelu.attrs = {{"approximate", AttrKind::String, Attribute(std::string("none"))}};
@@ -320,21 +341,29 @@ void addElementwiseOps(std::vector<OpDef> &ops) {
   cast.attrs = {{"dtype", AttrKind::DType}};
   ops.push_back(cast);
 
-  ops.push_back(binary("add", "a + b, broadcasting", inferBinaryNumeric, binaryKernel<addF>, addVjp));
-  ops.push_back(binary("sub", "a - b, broadcasting", inferBinaryNumeric, binaryKernel<subF>, subVjp));
-  ops.push_back(binary("mul", "a * b, broadcasting", inferBinaryNumeric, binaryKernel<mulF>, mulVjp));
-  ops.push_back(binary("div", "a / b, broadcasting", inferBinaryNumeric, binaryKernel<divF>, divVjp));
+  ops.push_back(
+      binary("add", "a + b, broadcasting", inferBinaryNumeric, binaryKernel<addF>, addVjp));
+  ops.push_back(
+      binary("sub", "a - b, broadcasting", inferBinaryNumeric, binaryKernel<subF>, subVjp));
+  ops.push_back(
+      binary("mul", "a * b, broadcasting", inferBinaryNumeric, binaryKernel<mulF>, mulVjp));
+  ops.push_back(
+      binary("div", "a / b, broadcasting", inferBinaryNumeric, binaryKernel<divF>, divVjp));
   ops.push_back(binary("pow", "a ^ b, broadcasting", inferBinaryFloat, binaryKernel<powF>, powVjp));
-  ops.push_back(binary("max", "elementwise maximum, broadcasting", inferBinaryNumeric, binaryKernel<maxF>, maxVjp));
-  ops.push_back(binary("min", "elementwise minimum, broadcasting", inferBinaryNumeric, binaryKernel<minF>, minVjp));
+  ops.push_back(binary("max", "elementwise maximum, broadcasting", inferBinaryNumeric,
+                       binaryKernel<maxF>, maxVjp));
+  ops.push_back(binary("min", "elementwise minimum, broadcasting", inferBinaryNumeric,
+                       binaryKernel<minF>, minVjp));
   ops.push_back(binary("eq", "a == b", inferCompare, binaryKernel<eqF>, nullptr));
   ops.push_back(binary("ne", "a != b", inferCompare, binaryKernel<neF>, nullptr));
   ops.push_back(binary("lt", "a < b", inferCompare, binaryKernel<ltF>, nullptr));
   ops.push_back(binary("le", "a <= b", inferCompare, binaryKernel<leF>, nullptr));
   ops.push_back(binary("gt", "a > b", inferCompare, binaryKernel<gtF>, nullptr));
   ops.push_back(binary("ge", "a >= b", inferCompare, binaryKernel<geF>, nullptr));
-  ops.push_back(binary("and", "logical and of bool tensors", inferLogical, binaryKernel<andF>, nullptr));
-  ops.push_back(binary("or", "logical or of bool tensors", inferLogical, binaryKernel<orF>, nullptr));
+  ops.push_back(
+      binary("and", "logical and of bool tensors", inferLogical, binaryKernel<andF>, nullptr));
+  ops.push_back(
+      binary("or", "logical or of bool tensors", inferLogical, binaryKernel<orF>, nullptr));
 
   ops.push_back(OpDef{.name = "select",
                       .summary = "cond ? a : b, broadcasting all three",

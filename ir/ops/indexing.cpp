@@ -13,13 +13,15 @@ Shape gatherShape(const InferContext &ctx, const TensorType &data, const TensorT
     ctx.error("indices must be i32 or i64, found {}", indices.str());
   int64_t b = ctx.getInt("batch_dims");
   if (b < 0 || b > indices.rank() || b > data.rank())
-    ctx.error("batch_dims {} is out of range for data {} and indices {}", b, data.str(), indices.str());
+    ctx.error("batch_dims {} is out of range for data {} and indices {}", b, data.str(),
+              indices.str());
   int64_t axis = ctx.axis(ctx.getInt("axis"), data.rank());
   if (axis < b)
     ctx.error("axis {} must not be a batch axis (batch_dims {})", axis, b);
   for (int64_t d = 0; d < b; ++d)
     if (data.shape[d] != indices.shape[d])
-      ctx.error("batch axis {} differs: data {} and indices {}", d, shapeStr(data.shape), shapeStr(indices.shape));
+      ctx.error("batch axis {} differs: data {} and indices {}", d, shapeStr(data.shape),
+                shapeStr(indices.shape));
   Shape out(data.shape.begin(), data.shape.begin() + axis);
   out.insert(out.end(), indices.shape.begin() + b, indices.shape.end());
   out.insert(out.end(), data.shape.begin() + axis + 1, data.shape.end());
@@ -35,7 +37,8 @@ std::vector<TensorType> inferScatterAdd(const InferContext &ctx) {
   const TensorType &base = ctx.operands[0], &updates = ctx.operands[2];
   Shape expected = gatherShape(ctx, base, ctx.operands[1]);
   if (updates.dtype != base.dtype || updates.shape != expected)
-    ctx.error("updates must be {}, found {}", TensorType{base.dtype, expected}.str(), updates.str());
+    ctx.error("updates must be {}, found {}", TensorType{base.dtype, expected}.str(),
+              updates.str());
   return {base};
 }
 

@@ -56,7 +56,8 @@ std::vector<Literal> matmulKernel(const Node &n, std::span<const Literal *const>
       for (int64_t j = 0; j < d.n; ++j) {
         double acc = 0;
         for (int64_t k = 0; k < d.k; ++k)
-          acc += (ta ? pa[k * d.m + i] : pa[i * d.k + k]) * (tb ? pb[j * d.k + k] : pb[k * d.n + j]);
+          acc +=
+              (ta ? pa[k * d.m + i] : pa[i * d.k + k]) * (tb ? pb[j * d.k + k] : pb[k * d.n + j]);
         po[i * d.n + j] = acc;
       }
   }

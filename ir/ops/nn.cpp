@@ -102,8 +102,8 @@ std::vector<TensorType> inferCrossEntropy(const InferContext &ctx) {
   if (!isInteger(labels.dtype))
     ctx.error("labels must be i32 or i64, found {}", labels.str());
   if (logits.rank() < 1 || Shape(logits.shape.begin(), logits.shape.end() - 1) != labels.shape)
-    ctx.error("labels {} must have the shape of logits {} without its last axis", shapeStr(labels.shape),
-              shapeStr(logits.shape));
+    ctx.error("labels {} must have the shape of logits {} without its last axis",
+              shapeStr(labels.shape), shapeStr(logits.shape));
   double eps = ctx.getFloat("label_smoothing");
   if (eps < 0 || eps > 1)
     ctx.error("label_smoothing must lie in [0, 1], found {}", eps);
@@ -123,7 +123,8 @@ std::vector<Literal> crossEntropyKernel(const Node &n, std::span<const Literal *
     if (y == ignore)
       continue;
     if (y < 0 || y >= classes)
-      throw Error(n.loc, fmt::format("softmax_cross_entropy: label {} is out of range [0, {})", y, classes));
+      throw Error(n.loc, fmt::format("softmax_cross_entropy: label {} is out of range [0, {})", y,
+                                     classes));
     const double *x = logits.data.data() + r * classes;
     double m = -INFINITY, s = 0;
     for (int64_t c = 0; c < classes; ++c)
@@ -143,7 +144,8 @@ std::vector<Literal> crossEntropyKernel(const Node &n, std::span<const Literal *
 
 std::vector<TensorType> inferSoftmaxGrad(const InferContext &ctx) {
   if (ctx.operands[0] != ctx.operands[1])
-    ctx.error("y and the cotangent must have one type, found {} and {}", ctx.operands[0].str(), ctx.operands[1].str());
+    ctx.error("y and the cotangent must have one type, found {} and {}", ctx.operands[0].str(),
+              ctx.operands[1].str());
   return inferSoftmax(ctx);
 }
 
@@ -240,8 +242,9 @@ std::vector<Literal> crossEntropyGradKernel(const Node &n, std::span<const Liter
     std::copy_n(logits.data.begin() + r * classes, classes, p.begin());
     ops::softmaxRows(p, classes);
     for (int64_t c = 0; c < classes; ++c)
-      out.data[r * classes + c] = g / static_cast<double>(count) *
-                                  (p[c] - (c == y ? 1 - eps : 0.0) - eps / static_cast<double>(classes));
+      out.data[r * classes + c] =
+          g / static_cast<double>(count) *
+          (p[c] - (c == y ? 1 - eps : 0.0) - eps / static_cast<double>(classes));
   }
   return {out};
 }
@@ -270,7 +273,8 @@ Grads layerNormVjp(Builder &b, const Node &n, Cots g) {
 }
 
 Grads crossEntropyVjp(Builder &b, const Node &n, Cots g) {
-  return {b.create("softmax_cross_entropy_grad", {n.operands[0], n.operands[1], g[0]}, n.attrs), nullptr};
+  return {b.create("softmax_cross_entropy_grad", {n.operands[0], n.operands[1], g[0]}, n.attrs),
+          nullptr};
 }
 
 } // namespace
@@ -285,16 +289,17 @@ void addNNOps(std::vector<OpDef> &ops) {
                       .reference = softmaxKernel,
                       .differentiable = Differentiable::Yes,
                       .vjp = softmaxVjp});
-  ops.push_back(OpDef{.name = "layer_norm",
-                      .summary = "(x - mean) / sqrt(var + eps) over axes axis.., then * weight + bias",
-                      .min_operands = 1,
-                      .max_operands = 3,
-                      .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{-1})},
-                                {"eps", AttrKind::Float, Attribute(1e-5)}},
-                      .infer = inferLayerNorm,
-                      .reference = layerNormKernel,
-                      .differentiable = Differentiable::Yes,
-                      .vjp = layerNormVjp});
+  ops.push_back(
+      OpDef{.name = "layer_norm",
+            .summary = "(x - mean) / sqrt(var + eps) over axes axis.., then * weight + bias",
+            .min_operands = 1,
+            .max_operands = 3,
+            .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{-1})},
+                      {"eps", AttrKind::Float, Attribute(1e-5)}},
+            .infer = inferLayerNorm,
+            .reference = layerNormKernel,
+            .differentiable = Differentiable::Yes,
+            .vjp = layerNormVjp});
   ops.push_back(OpDef{.name = "softmax_cross_entropy",
                       .summary = "mean over non-ignored labels of -log softmax(logits)[label], "
                                  "with PyTorch's label smoothing",

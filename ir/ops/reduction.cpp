@@ -35,21 +35,23 @@ std::vector<int64_t> axesOf(const Node &n, int64_t rank) {
 }
 
 std::vector<Literal> sumKernel(const Node &n, std::span<const Literal *const> in) {
-  return {ops::reduce(*in[0], axesOf(n, in[0]->type.rank()), n.getBool("keepdims"), 0.0,
-                      [](double a, double b) { return a + b; }, in[0]->type.dtype)};
+  return {ops::reduce(
+      *in[0], axesOf(n, in[0]->type.rank()), n.getBool("keepdims"), 0.0,
+      [](double a, double b) { return a + b; }, in[0]->type.dtype)};
 }
 
 std::vector<Literal> maxKernel(const Node &n, std::span<const Literal *const> in) {
-  return {ops::reduce(*in[0], axesOf(n, in[0]->type.rank()), n.getBool("keepdims"),
-                      -std::numeric_limits<double>::infinity(),
-                      [](double a, double b) { return std::isnan(b) || b > a ? b : a; },
-                      in[0]->type.dtype)};
+  return {ops::reduce(
+      *in[0], axesOf(n, in[0]->type.rank()), n.getBool("keepdims"),
+      -std::numeric_limits<double>::infinity(),
+      [](double a, double b) { return std::isnan(b) || b > a ? b : a; }, in[0]->type.dtype)};
 }
 
 std::vector<Literal> meanKernel(const Node &n, std::span<const Literal *const> in) {
   auto axes = axesOf(n, in[0]->type.rank());
-  Literal out = ops::reduce(*in[0], axes, n.getBool("keepdims"), 0.0,
-                            [](double a, double b) { return a + b; }, in[0]->type.dtype);
+  Literal out = ops::reduce(
+      *in[0], axes, n.getBool("keepdims"), 0.0, [](double a, double b) { return a + b; },
+      in[0]->type.dtype);
   int64_t count = 1;
   for (int64_t a : axes)
     count *= in[0]->shape()[a];
@@ -83,11 +85,13 @@ std::vector<Value *> maxVjp(Builder &b, const Node &n, std::span<Value *const> g
   ops::Emit e{b};
   Value *x = n.operands[0];
   Value *hit = e.cast(b.create("eq", {x, spread(e, n, n.result())}), x->type.dtype);
-  Value *ties = b.create("reduce_sum", {hit}, {{"axes", n.getInts("axes")}, {"keepdims", n.getBool("keepdims")}});
+  Value *ties = b.create("reduce_sum", {hit},
+                         {{"axes", n.getInts("axes")}, {"keepdims", n.getBool("keepdims")}});
   return {e.mul(hit, spread(e, n, e.div(g[0], ties)))};
 }
 
-OpDef reduction(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref, VjpFn vjp) {
+OpDef reduction(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref,
+                VjpFn vjp) {
   return OpDef{.name = name,
                .summary = summary,
                .min_operands = 1,

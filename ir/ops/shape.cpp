@@ -34,7 +34,8 @@ std::vector<TensorType> inferTranspose(const InferContext &ctx) {
   for (int64_t i = 0; valid && i < x.rank(); ++i)
     valid = sorted[i] == i;
   if (!valid)
-    ctx.error("perm {} is not a permutation of the {} axes of {}", shapeStr(perm), x.rank(), x.str());
+    ctx.error("perm {} is not a permutation of the {} axes of {}", shapeStr(perm), x.rank(),
+              x.str());
   Shape out;
   for (int64_t p : perm)
     out.push_back(x.shape[p]);
@@ -78,7 +79,8 @@ std::vector<TensorType> inferSlice(const InferContext &ctx) {
   IntList stride = ctx.getInts("stride");
   if (stride.empty())
     stride.assign(x.shape.size(), 1);
-  if (static_cast<int64_t>(start.size()) != x.rank() || static_cast<int64_t>(limit.size()) != x.rank() ||
+  if (static_cast<int64_t>(start.size()) != x.rank() ||
+      static_cast<int64_t>(limit.size()) != x.rank() ||
       static_cast<int64_t>(stride.size()) != x.rank())
     ctx.error("start, limit and stride need {} entries for {}, found {}, {} and {}", x.rank(),
               x.str(), start.size(), limit.size(), stride.size());
@@ -118,7 +120,8 @@ std::vector<TensorType> inferConcat(const InferContext &ctx) {
   for (size_t i = 0; i < ctx.operands.size(); ++i) {
     const TensorType &t = ctx.operands[i];
     if (t.dtype != first.dtype || t.rank() != first.rank())
-      ctx.error("operand {} is {}, expected {} of rank {}", i, t.str(), dtypeName(first.dtype), first.rank());
+      ctx.error("operand {} is {}, expected {} of rank {}", i, t.str(), dtypeName(first.dtype),
+                first.rank());
     for (int64_t d = 0; d < t.rank(); ++d)
       if (d != axis && t.shape[d] != first.shape[d])
         ctx.error("operand {} has shape {}, which differs from {} outside axis {}", i,
@@ -153,15 +156,17 @@ std::vector<TensorType> inferPad(const InferContext &ctx) {
   IntList interior = ctx.getInts("interior");
   if (interior.empty())
     interior.assign(x.shape.size(), 0);
-  if (static_cast<int64_t>(low.size()) != x.rank() || static_cast<int64_t>(high.size()) != x.rank() ||
+  if (static_cast<int64_t>(low.size()) != x.rank() ||
+      static_cast<int64_t>(high.size()) != x.rank() ||
       static_cast<int64_t>(interior.size()) != x.rank())
-    ctx.error("low, high and interior need {} entries for {}, found {}, {} and {}", x.rank(), x.str(), low.size(),
-              high.size(), interior.size());
+    ctx.error("low, high and interior need {} entries for {}, found {}, {} and {}", x.rank(),
+              x.str(), low.size(), high.size(), interior.size());
   Shape out;
   for (int64_t d = 0; d < x.rank(); ++d) {
     if (low[d] < 0 || high[d] < 0 || interior[d] < 0)
       ctx.error("padding of axis {} must not be negative", d);
-    out.push_back(low[d] + high[d] + x.shape[d] + std::max<int64_t>(x.shape[d] - 1, 0) * interior[d]);
+    out.push_back(low[d] + high[d] + x.shape[d] +
+                  std::max<int64_t>(x.shape[d] - 1, 0) * interior[d]);
   }
   return {TensorType{x.dtype, out}};
 }
@@ -188,7 +193,9 @@ std::vector<Literal> padKernel(const Node &n, std::span<const Literal *const> in
 using Grads = std::vector<Value *>;
 using Cots = std::span<Value *const>;
 
-Grads reshapeVjp(Builder &b, const Node &n, Cots g) { return {ops::Emit{b}.reshape(g[0], n.operands[0]->type.shape)}; }
+Grads reshapeVjp(Builder &b, const Node &n, Cots g) {
+  return {ops::Emit{b}.reshape(g[0], n.operands[0]->type.shape)};
+}
 
 Grads transposeVjp(Builder &b, const Node &n, Cots g) {
   const IntList &perm = n.getInts("perm");

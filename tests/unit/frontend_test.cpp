@@ -14,7 +14,8 @@ using namespace kiln::test;
 namespace {
 
 /// Runs a finished graph with inputs given by name, in f64.
-std::map<std::string, Literal> runNamed(const Graph &g, const std::map<std::string, Literal> &inputs) {
+std::map<std::string, Literal> runNamed(const Graph &g,
+                                        const std::map<std::string, Literal> &inputs) {
   std::vector<Literal> args;
   for (const GraphInput &in : g.inputs())
     args.push_back(inputs.at(in.name));
@@ -31,17 +32,24 @@ TEST_CASE("DSL errors point at the user's line") {
   ModelBuilder mb;
   Tensor a = mb.input("a", TensorType{DType::f32, {32, 64}});
   int line = __LINE__ + 1;
-  CHECK_THROWS_WITH_AS(matmul(a, a), doctest::Contains(fmt::format("frontend_test.cpp:{}:", line).c_str()), Error);
-  CHECK_THROWS_WITH_AS(matmul(a, a), doctest::Contains("error: matmul: inner dimensions differ: [32,64] x [32,64]"), Error);
+  CHECK_THROWS_WITH_AS(
+      matmul(a, a), doctest::Contains(fmt::format("frontend_test.cpp:{}:", line).c_str()), Error);
+  CHECK_THROWS_WITH_AS(
+      matmul(a, a), doctest::Contains("error: matmul: inner dimensions differ: [32,64] x [32,64]"),
+      Error);
   Tensor b = mb.input("b", TensorType{DType::f32, {3}});
   line = __LINE__ + 1;
-  CHECK_THROWS_WITH_AS(a + b, doctest::Contains(fmt::format("frontend_test.cpp:{}:", line).c_str()), Error);
+  CHECK_THROWS_WITH_AS(a + b, doctest::Contains(fmt::format("frontend_test.cpp:{}:", line).c_str()),
+                       Error);
   // Inside a module the error names the module and still points at the caller.
   nn::Linear lin(mb, "proj", 10, 4);
   line = __LINE__ + 1;
-  CHECK_THROWS_WITH_AS(lin(a), doctest::Contains(fmt::format("frontend_test.cpp:{}:", line).c_str()), Error);
-  CHECK_THROWS_WITH_AS(lin(a), doctest::Contains("Linear 'proj': matmul: inner dimensions differ"), Error);
-  CHECK_THROWS_WITH_AS(mb.parameter("proj.weight", {1}, Init::Zeros), doctest::Contains("parameter 'proj.weight' is declared twice"), Error);
+  CHECK_THROWS_WITH_AS(
+      lin(a), doctest::Contains(fmt::format("frontend_test.cpp:{}:", line).c_str()), Error);
+  CHECK_THROWS_WITH_AS(lin(a), doctest::Contains("Linear 'proj': matmul: inner dimensions differ"),
+                       Error);
+  CHECK_THROWS_WITH_AS(mb.parameter("proj.weight", {1}, Init::Zeros),
+                       doctest::Contains("parameter 'proj.weight' is declared twice"), Error);
 }
 
 TEST_CASE("recorded nodes carry the DSL call site") {
@@ -86,8 +94,8 @@ TEST_CASE("the sinusoidal table follows the paper") {
   auto pe = nn::sinusoidalTable(3, 4);
   // pos 0: sin 0, cos 0, sin 0, cos 0. pos 2, i = 2: angle 2 / 10000^(2/4) = 0.02.
   checkLiteral(lit({3, 4}, pe), {3, 4},
-               {0, 1, 0, 1, std::sin(1.0), std::cos(1.0), std::sin(0.01), std::cos(0.01), std::sin(2.0),
-                std::cos(2.0), std::sin(0.02), std::cos(0.02)},
+               {0, 1, 0, 1, std::sin(1.0), std::cos(1.0), std::sin(0.01), std::cos(0.01),
+                std::sin(2.0), std::cos(2.0), std::sin(0.02), std::cos(0.02)},
                1e-15);
 }
 
@@ -97,7 +105,9 @@ TEST_CASE("LayerNorm writes mean and variance out and matches the formula") {
   nn::LayerNorm ln(mb, "ln", 2);
   mb.output("y", ln(x));
   auto g = mb.finish();
-  auto out = runNamed(*g, {{"x", lit({2, 2}, {1, 3, 5, 5})}, {"ln.weight", lit({2}, {2, 1})}, {"ln.bias", lit({2}, {0, 1})}});
+  auto out = runNamed(*g, {{"x", lit({2, 2}, {1, 3, 5, 5})},
+                           {"ln.weight", lit({2}, {2, 1})},
+                           {"ln.bias", lit({2}, {0, 1})}});
   double r = 1 / std::sqrt(1 + 1e-5);
   checkLiteral(out.at("y"), {2, 2}, {-2 * r, 1 + r, 0, 1}, 1e-12);
   for (const auto &n : g->nodes())
@@ -207,7 +217,8 @@ TEST_CASE("cross-entropy ignores PAD and applies label smoothing like PyTorch") 
   auto g = mb.finish();
   std::vector<double> x = {1, 2, 3, 0, 0, 0, 5, -1, 2};
   std::vector<double> labels = {2, 1, 0};
-  auto out = runNamed(*g, {{"logits", lit({1, 3, 3}, x)}, {"tgt", lit({1, 3}, labels, DType::i64)}});
+  auto out =
+      runNamed(*g, {{"logits", lit({1, 3, 3}, x)}, {"tgt", lit({1, 3}, labels, DType::i64)}});
   // Independently: per row, lse - x[label]; smoothing term = mean over classes of lse - x[c].
   double plain = 0, smooth = 0;
   for (int r = 0; r < 2; ++r) {

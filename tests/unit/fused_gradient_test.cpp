@@ -48,7 +48,8 @@ std::vector<Literal> randomValues(const std::vector<TensorType> &types, uint64_t
   for (const TensorType &t : types) {
     Literal lit(t);
     for (double &v : lit.data)
-      v = isFloat(t.dtype) ? std::uniform_real_distribution<double>(-1.5, 1.5)(rng) : static_cast<double>(rng() % 5);
+      v = isFloat(t.dtype) ? std::uniform_real_distribution<double>(-1.5, 1.5)(rng)
+                           : static_cast<double>(rng() % 5);
     out.push_back(lit);
   }
   return out;
@@ -66,7 +67,8 @@ void checkSame(const std::vector<TensorType> &types, const Body &fused, const Bo
   }
 }
 
-Tensor fusedOp(ModelBuilder &mb, std::string_view op, const std::vector<Tensor> &operands, AttrMap attrs = {}) {
+Tensor fusedOp(ModelBuilder &mb, std::string_view op, const std::vector<Tensor> &operands,
+               AttrMap attrs = {}) {
   std::vector<Value *> values;
   for (const Tensor &t : operands)
     values.push_back(t.value());
@@ -76,27 +78,32 @@ Tensor fusedOp(ModelBuilder &mb, std::string_view op, const std::vector<Tensor> 
 } // namespace
 
 TEST_CASE("softmax and softmax_grad equal softmax written out") {
-  checkSame({TensorType{DType::f32, {2, 3, 5}}},
-            [](ModelBuilder &mb, const std::vector<Tensor> &in) { return fusedOp(mb, "softmax", {in[0]}); },
-            [](ModelBuilder &, const std::vector<Tensor> &in) { return nn::softmax(in[0]); });
+  checkSame(
+      {TensorType{DType::f32, {2, 3, 5}}},
+      [](ModelBuilder &mb, const std::vector<Tensor> &in) {
+        return fusedOp(mb, "softmax", {in[0]});
+      },
+      [](ModelBuilder &, const std::vector<Tensor> &in) { return nn::softmax(in[0]); });
 }
 
 TEST_CASE("layer_norm and layer_norm_grad equal LayerNorm written out") {
   std::vector<TensorType> types = {TensorType{DType::f32, {2, 3, 4}}, TensorType{DType::f32, {4}},
                                    TensorType{DType::f32, {4}}};
-  checkSame(types,
-            [](ModelBuilder &mb, const std::vector<Tensor> &in) { return fusedOp(mb, "layer_norm", in); },
-            [](ModelBuilder &, const std::vector<Tensor> &in) {
-              Tensor mean = reduceMean(in[0], {-1}, true);
-              Tensor centered = in[0] - mean;
-              Tensor var = reduceMean(centered * centered, {-1}, true);
-              return centered * rsqrt(var + 1e-5) * in[1] + in[2];
-            });
+  checkSame(
+      types,
+      [](ModelBuilder &mb, const std::vector<Tensor> &in) { return fusedOp(mb, "layer_norm", in); },
+      [](ModelBuilder &, const std::vector<Tensor> &in) {
+        Tensor mean = reduceMean(in[0], {-1}, true);
+        Tensor centered = in[0] - mean;
+        Tensor var = reduceMean(centered * centered, {-1}, true);
+        return centered * rsqrt(var + 1e-5) * in[1] + in[2];
+      });
 }
 
 TEST_CASE("attention and attention_grad equal attention written out, with masks and causal") {
-  std::vector<TensorType> types = {TensorType{DType::f32, {2, 2, 4, 3}}, TensorType{DType::f32, {2, 2, 5, 3}},
-                                   TensorType{DType::f32, {2, 2, 5, 3}}, TensorType{DType::i64, {2, 5}}};
+  std::vector<TensorType> types = {
+      TensorType{DType::f32, {2, 2, 4, 3}}, TensorType{DType::f32, {2, 2, 5, 3}},
+      TensorType{DType::f32, {2, 2, 5, 3}}, TensorType{DType::i64, {2, 5}}};
   auto primitive = [](bool causal) {
     return [causal](ModelBuilder &mb, const std::vector<Tensor> &in) {
       Tensor scores = matmul(in[0], transpose(in[1], {0, 1, 3, 2})) * 0.4;
@@ -108,7 +115,8 @@ TEST_CASE("attention and attention_grad equal attention written out, with masks 
   };
   auto fused = [](bool causal) {
     return [causal](ModelBuilder &mb, const std::vector<Tensor> &in) {
-      return fusedOp(mb, "attention", {in[0], in[1], in[2], paddingMask(in[3], 0)}, {{"scale", 0.4}, {"causal", causal}});
+      return fusedOp(mb, "attention", {in[0], in[1], in[2], paddingMask(in[3], 0)},
+                     {{"scale", 0.4}, {"causal", causal}});
     };
   };
   checkSame(types, fused(false), primitive(false));
@@ -116,15 +124,17 @@ TEST_CASE("attention and attention_grad equal attention written out, with masks 
 }
 
 TEST_CASE("softmax_cross_entropy and its grad equal the loss written out, with PAD and smoothing") {
-  std::vector<TensorType> types = {TensorType{DType::f32, {2, 3, 5}}, TensorType{DType::i64, {2, 3}}};
+  std::vector<TensorType> types = {TensorType{DType::f32, {2, 3, 5}},
+                                   TensorType{DType::i64, {2, 3}}};
   for (double smoothing : {0.0, 0.1}) {
-    checkSame(types,
-              [smoothing](ModelBuilder &mb, const std::vector<Tensor> &in) {
-                return fusedOp(mb, "softmax_cross_entropy", {in[0], in[1]},
-                               {{"ignore_index", int64_t{0}}, {"label_smoothing", smoothing}});
-              },
-              [smoothing](ModelBuilder &, const std::vector<Tensor> &in) {
-                return crossEntropy(in[0], in[1], 0, smoothing);
-              });
+    checkSame(
+        types,
+        [smoothing](ModelBuilder &mb, const std::vector<Tensor> &in) {
+          return fusedOp(mb, "softmax_cross_entropy", {in[0], in[1]},
+                         {{"ignore_index", int64_t{0}}, {"label_smoothing", smoothing}});
+        },
+        [smoothing](ModelBuilder &, const std::vector<Tensor> &in) {
+          return crossEntropy(in[0], in[1], 0, smoothing);
+        });
   }
 }

@@ -44,7 +44,8 @@ void checkFusedForward(const std::map<std::string, int> &counts, const Expected 
 
 } // namespace
 
-TEST_CASE("every attention, layer norm and cross-entropy is fused on every config, forward and backward") {
+TEST_CASE("every attention, layer norm and cross-entropy is fused on every config, forward and "
+          "backward") {
   for (const std::string &name : presetNames()) {
     for (double dropout : {0.0, 0.1}) {
       INFO(name << ", dropout " << dropout);
@@ -76,12 +77,14 @@ TEST_CASE("every attention, layer norm and cross-entropy is fused on every confi
   v.label_smoothing = 0.1;
   v.encoder_layers = 3;
   v.decoder_layers = 1;
-  checkFusedForward(opCounts(*tools::buildLoss(v, {.batch = 2, .src_len = 5, .tgt_len = 4}).graph), expectedOf(v));
+  checkFusedForward(opCounts(*tools::buildLoss(v, {.batch = 2, .src_len = 5, .tgt_len = 4}).graph),
+                    expectedOf(v));
 }
 
 namespace {
 
-std::vector<Literal> argsFor(const Graph &g, const std::vector<ParamSpec> &params, const std::vector<Literal> &values) {
+std::vector<Literal> argsFor(const Graph &g, const std::vector<ParamSpec> &params,
+                             const std::vector<Literal> &values) {
   std::map<std::string, Literal> by_name;
   for (size_t i = 0; i < params.size(); ++i)
     by_name.emplace(params[i].name, values[i]);

@@ -53,31 +53,45 @@ const std::multimap<std::string, Sample> kSamples = {
     {"reshape", {"%a: f32[2,3]", "reshape(%a) {shape = [3, 2]} : f32[3,2]"}},
     {"transpose", {"%a: f32[2,3,4]", "transpose(%a) {perm = [2, 0, 1]} : f32[4,2,3]"}},
     {"broadcast_to", {"%a: f32[3,1]", "broadcast_to(%a) {shape = [2, 3, 4]} : f32[2,3,4]"}},
-    {"slice", {"%a: f32[4,5]", "slice(%a) {limit = [4, 5], start = [1, 0], stride = [2, 2]} : f32[2,3]"}},
-    {"pad", {"%a: f32[2,3]", "pad(%a) {high = [1, 0], interior = [0, 1], low = [0, 2]} : f32[3,7]"}},
+    {"slice",
+     {"%a: f32[4,5]", "slice(%a) {limit = [4, 5], start = [1, 0], stride = [2, 2]} : f32[2,3]"}},
+    {"pad",
+     {"%a: f32[2,3]", "pad(%a) {high = [1, 0], interior = [0, 1], low = [0, 2]} : f32[3,7]"}},
     {"concat", {"%a: f32[2,1], %b: f32[2,3]", "concat(%a, %b) {axis = 1} : f32[2,4]"}},
     {"gather", {"%a: f32[4,3], %i: i64[2,2]", "gather(%a, %i) : f32[2,2,3]"}},
     {"gather", {"%a: f32[2,4], %i: i64[2]", "gather(%a, %i) {axis = 1, batch_dims = 1} : f32[2]"}},
-    {"scatter_add", {"%a: f32[4,3], %i: i64[2], %b: f32[2,3]", "scatter_add(%a, %i, %b) : f32[4,3]"}},
+    {"scatter_add",
+     {"%a: f32[4,3], %i: i64[2], %b: f32[2,3]", "scatter_add(%a, %i, %b) : f32[4,3]"}},
     {"matmul", {"%a: f32[2,3], %b: f32[3,4]", "matmul(%a, %b) : f32[2,4]"}},
-    {"matmul", {"%a: f32[2,2,3], %b: f32[4,3]", "matmul(%a, %b) {transpose_b = true} : f32[2,2,4]"}},
-    {"matmul", {"%a: f32[3,2], %b: f32[2,1,3,4]", "matmul(%a, %b) {transpose_a = true} : f32[2,1,2,4]"}},
-    {"matmul", {"%a: f32[3,2], %b: f32[4,3]", "matmul(%a, %b) {transpose_a = true, transpose_b = true} : f32[2,4]"}},
+    {"matmul",
+     {"%a: f32[2,2,3], %b: f32[4,3]", "matmul(%a, %b) {transpose_b = true} : f32[2,2,4]"}},
+    {"matmul",
+     {"%a: f32[3,2], %b: f32[2,1,3,4]", "matmul(%a, %b) {transpose_a = true} : f32[2,1,2,4]"}},
+    {"matmul",
+     {"%a: f32[3,2], %b: f32[4,3]",
+      "matmul(%a, %b) {transpose_a = true, transpose_b = true} : f32[2,4]"}},
     {"softmax", {"%a: f32[2,3]", "softmax(%a) : f32[2,3]"}},
     {"softmax", {"%a: f32[3,2]", "softmax(%a) {axis = 0} : f32[3,2]"}},
     {"layer_norm", {"%a: f32[2,4]", "layer_norm(%a) : f32[2,4]"}},
     {"layer_norm", {"%a: f32[2,4], %b: f32[4], %c: f32[4]", "layer_norm(%a, %b, %c) : f32[2,4]"}},
     {"layer_norm", {"%a: f32[2,2,3], %b: f32[2,3]", "layer_norm(%a, %b) {axis = 1} : f32[2,2,3]"}},
-    {"attention", {"%a: f32[2,3,4], %b: f32[2,5,4], %c: f32[2,5,2]", "attention(%a, %b, %c) {scale = 0.5} : f32[2,3,2]"}},
-    {"attention", {"%a: f32[2,3,4], %b: f32[2,3,4], %c: f32[2,3,4], %m: bool[3,3]",
-                   "attention(%a, %b, %c, %m) {causal = true, scale = 0.7} : f32[2,3,4]"}},
-    {"attention", {"%a: f32[1,2,3,4], %b: f32[1,2,3,4], %c: f32[1,2,3,4], %k: f32[1,1,1,3]",
-                   "attention(%a, %b, %c, %k) {scale = 0.5} : f32[1,2,3,4]"}},
-    {"attention", {"%a: f32[2,3,4], %b: f32[2,3,4], %c: f32[2,3,2], %s: i64[]",
-                   "attention(%a, %b, %c, %s) {dropout = 0.3, dropout_offset = 5, scale = 0.5} : f32[2,3,2]"}},
-    {"softmax_cross_entropy", {"%a: f32[2,3,5], %t: i64[2,3]", "softmax_cross_entropy(%a, %t) {ignore_index = 0} : f32[]"}},
-    {"softmax_cross_entropy", {"%a: f32[4,5], %t: i64[4]",
-                               "softmax_cross_entropy(%a, %t) {ignore_index = 1, label_smoothing = 0.1} : f32[]"}},
+    {"attention",
+     {"%a: f32[2,3,4], %b: f32[2,5,4], %c: f32[2,5,2]",
+      "attention(%a, %b, %c) {scale = 0.5} : f32[2,3,2]"}},
+    {"attention",
+     {"%a: f32[2,3,4], %b: f32[2,3,4], %c: f32[2,3,4], %m: bool[3,3]",
+      "attention(%a, %b, %c, %m) {causal = true, scale = 0.7} : f32[2,3,4]"}},
+    {"attention",
+     {"%a: f32[1,2,3,4], %b: f32[1,2,3,4], %c: f32[1,2,3,4], %k: f32[1,1,1,3]",
+      "attention(%a, %b, %c, %k) {scale = 0.5} : f32[1,2,3,4]"}},
+    {"attention",
+     {"%a: f32[2,3,4], %b: f32[2,3,4], %c: f32[2,3,2], %s: i64[]",
+      "attention(%a, %b, %c, %s) {dropout = 0.3, dropout_offset = 5, scale = 0.5} : f32[2,3,2]"}},
+    {"softmax_cross_entropy",
+     {"%a: f32[2,3,5], %t: i64[2,3]", "softmax_cross_entropy(%a, %t) {ignore_index = 0} : f32[]"}},
+    {"softmax_cross_entropy",
+     {"%a: f32[4,5], %t: i64[4]",
+      "softmax_cross_entropy(%a, %t) {ignore_index = 1, label_smoothing = 0.1} : f32[]"}},
 };
 
 /// Random inputs: floats as described above, ids in [0, 4) (labels include the ignored ones),
@@ -106,7 +120,8 @@ std::unique_ptr<Graph> withLoss(const Sample &s) {
   std::string text = "graph @sample {\n";
   for (size_t pos = 0; pos < s.inputs.size();) {
     size_t comma = s.inputs.find(", %", pos);
-    std::string one = s.inputs.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    std::string one =
+        s.inputs.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     text += "  input data " + one + "\n";
     pos = comma == std::string::npos ? s.inputs.size() : comma + 2;
   }
@@ -134,10 +149,13 @@ double lossAt(const Graph &g, const std::vector<Literal> &inputs) {
 } // namespace
 
 /// Checks autodiff's gradient of the float inputs of `g` (but k*) against central differences.
-void checkGradients(const Graph &forward, const std::vector<Literal> &inputs, double h, double tol) {
+void checkGradients(const Graph &forward, const std::vector<Literal> &inputs, double h,
+                    double tol) {
   auto g = forward.clone();
   std::vector<std::string> wrt;
-  auto differentiated = [](const GraphInput &in) { return isFloat(in.value->type.dtype) && in.name[0] != 'k'; };
+  auto differentiated = [](const GraphInput &in) {
+    return isFloat(in.value->type.dtype) && in.name[0] != 'k';
+  };
   for (const GraphInput &in : g->inputs())
     if (differentiated(in))
       wrt.push_back(in.name);
@@ -154,7 +172,8 @@ void checkGradients(const Graph &forward, const std::vector<Literal> &inputs, do
       plus[i].data[j] += h;
       minus[i].data[j] -= h;
       double fd = (lossAt(forward, plus) - lossAt(forward, minus)) / (2 * h);
-      INFO("input " << forward.inputs()[i].name << " element " << j << ": autodiff " << grad.data[j] << ", finite difference " << fd);
+      INFO("input " << forward.inputs()[i].name << " element " << j << ": autodiff " << grad.data[j]
+                    << ", finite difference " << fd);
       CHECK(std::abs(grad.data[j] - fd) <= tol * (1 + std::abs(fd)));
     }
   }
@@ -168,7 +187,8 @@ TEST_CASE("every differentiable op: VJP against central finite differences in f6
       continue;
     INFO(op->name);
     auto range = kSamples.equal_range(std::string(op->name));
-    REQUIRE_MESSAGE(range.first != range.second, "differentiable op has no gradient sample in gradient_test.cpp");
+    REQUIRE_MESSAGE(range.first != range.second,
+                    "differentiable op has no gradient sample in gradient_test.cpp");
     for (auto it = range.first; it != range.second; ++it) {
       INFO(it->second.node);
       auto g = withLoss(it->second);
@@ -186,11 +206,13 @@ TEST_CASE("autodiff: fan-out adds up, unused inputs get zeros, integer inputs ar
   %1 = add(%0, %x) : f32[3]
   %2 = reduce_sum(%1) {axes = [0]} : f32[]
   output "loss" = %2
-})", "g.kir");
+})",
+                      "g.kir");
   auto names = differentiate(*g, {});
   CHECK(names == std::vector<std::string>{"grad.x", "grad.unused"});
   Literal x(TensorType{DType::f32, {3}}, {1, 2, 3});
-  auto out = reference::run(*g, std::vector<Literal>{x, Literal(TensorType{DType::f32, {2}}), Literal(TensorType{DType::i64, {3}})});
+  auto out = reference::run(*g, std::vector<Literal>{x, Literal(TensorType{DType::f32, {2}}),
+                                                     Literal(TensorType{DType::i64, {3}})});
   CHECK(out[1].data == std::vector<double>{3, 5, 7}); // 2x + 1
   CHECK(out[2].data == std::vector<double>{0, 0});
   // The zero gradient is a constant: nothing else was computed for it.
@@ -200,12 +222,16 @@ TEST_CASE("autodiff: fan-out adds up, unused inputs get zeros, integer inputs ar
   %0 = cast(%i) {dtype = f32} : f32[3]
   %1 = reduce_sum(%0) {axes = [0]} : f32[]
   output "loss" = %1
-})", "h.kir");
-  CHECK_THROWS_WITH_AS(differentiate(*h, {"loss", {"i"}}),
-                       doctest::Contains("cannot differentiate with respect to '%i' of type i64[3]"), Error);
+})",
+                      "h.kir");
+  CHECK_THROWS_WITH_AS(
+      differentiate(*h, {"loss", {"i"}}),
+      doctest::Contains("cannot differentiate with respect to '%i' of type i64[3]"), Error);
   auto v = parseGraph(R"(graph @g {
   input param %x: f32[3]
   output "y" = %x
-})", "v.kir");
-  CHECK_THROWS_WITH_AS(differentiate(*v, {}), doctest::Contains("has no scalar output to differentiate"), Error);
+})",
+                      "v.kir");
+  CHECK_THROWS_WITH_AS(differentiate(*v, {}),
+                       doctest::Contains("has no scalar output to differentiate"), Error);
 }

@@ -44,7 +44,8 @@ TEST_CASE("Philox-4x32-10 matches the Random123 known-answer vectors") {
   // From Random123's kat_vectors: philox4x32 10 rounds.
   auto zero = philox4x32({0, 0, 0, 0}, {0, 0});
   CHECK(zero == std::array<uint32_t, 4>{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8});
-  auto ones = philox4x32({0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, {0xffffffff, 0xffffffff});
+  auto ones =
+      philox4x32({0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, {0xffffffff, 0xffffffff});
   CHECK(ones == std::array<uint32_t, 4>{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd});
   auto pi = philox4x32({0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0});
   CHECK(pi == std::array<uint32_t, 4>{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1});
@@ -90,7 +91,8 @@ TEST_CASE("the verifier reports a node used before its definition") {
   Value *e = b.create("exp", {x});
   b.create("neg", {e});
   std::swap(g.nodes()[0], g.nodes()[1]);
-  CHECK_THROWS_WITH_AS(verifyGraph(g), "m.cpp:5:1: error: neg: operand 0 is used before it is defined", Error);
+  CHECK_THROWS_WITH_AS(verifyGraph(g),
+                       "m.cpp:5:1: error: neg: operand 0 is used before it is defined", Error);
 }
 
 TEST_CASE("attributes: defaults filled, unknown and mistyped ones reported") {
@@ -101,9 +103,12 @@ TEST_CASE("attributes: defaults filled, unknown and mistyped ones reported") {
   CHECK(n->getInt("axis") == -1);
   CHECK_THROWS_WITH_AS(b.create("softmax", {x}, {{"axes", int64_t{1}}}),
                        "m.cpp:9:2: error: softmax: unknown attribute 'axes'", Error);
-  CHECK_THROWS_WITH_AS(b.create("softmax", {x}, {{"axis", 1.5}}),
-                       "m.cpp:9:2: error: softmax: attribute 'axis' expects an integer, found a float (1.5)", Error);
-  CHECK_THROWS_WITH_AS(b.create("reshape", {x}),
-                       "m.cpp:9:2: error: reshape: missing required attribute 'shape' (integer list)", Error);
-  CHECK_THROWS_WITH_AS(b.create("exp", {x, x}), "m.cpp:9:2: error: exp: expected 1 operand, found 2", Error);
+  CHECK_THROWS_WITH_AS(
+      b.create("softmax", {x}, {{"axis", 1.5}}),
+      "m.cpp:9:2: error: softmax: attribute 'axis' expects an integer, found a float (1.5)", Error);
+  CHECK_THROWS_WITH_AS(
+      b.create("reshape", {x}),
+      "m.cpp:9:2: error: reshape: missing required attribute 'shape' (integer list)", Error);
+  CHECK_THROWS_WITH_AS(b.create("exp", {x, x}),
+                       "m.cpp:9:2: error: exp: expected 1 operand, found 2", Error);
 }

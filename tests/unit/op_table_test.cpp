@@ -31,7 +31,8 @@ const std::map<std::string, std::string> kSamples = {
     {"ge", "ge(%a, %b) : bool[2,3]"},
     {"gelu", "gelu(%a) {approximate = \"tanh\"} : f32[2,3]"},
     {"gelu_grad", "gelu_grad(%a, %b) : f32[2,3]"},
-    {"attention_grad", "attention_grad(%a, %b, %b, %b2, %a) {causal = true, scale = 0.5} : f32[2,3], f32[2,3], f32[2,3]"},
+    {"attention_grad", "attention_grad(%a, %b, %b, %b2, %a) {causal = true, scale = 0.5} : "
+                       "f32[2,3], f32[2,3], f32[2,3]"},
     {"layer_norm_grad", "layer_norm_grad(%a, %w, %b) : f32[2,3], f32[3], f32[3]"},
     {"pad", "pad(%a) {high = [0, 2], interior = [1, 0], low = [1, 0]} : f32[4,5]"},
     {"softmax_grad", "softmax_grad(%a, %b) : f32[2,3]"},
@@ -78,7 +79,8 @@ std::string sampleGraph(const std::string &node) {
   std::string results = types > 1 ? ":" + std::to_string(types) : "";
   std::string outputs;
   for (size_t i = 0; i < types; ++i)
-    outputs += types > 1 ? fmt::format("  output \"out{}\" = %0#{}\n", i, i) : "  output \"out\" = %0\n";
+    outputs +=
+        types > 1 ? fmt::format("  output \"out{}\" = %0#{}\n", i, i) : "  output \"out\" = %0\n";
   return "graph @sample {\n"
          "  input data %a: f32[2,3]\n"
          "  input data %b: f32[2,3]\n"
@@ -88,12 +90,14 @@ std::string sampleGraph(const std::string &node) {
          "  input data %s: i64[]\n"
          "  input data %w: f32[3]\n"
          "  input data %l: f32[]\n"
-         "  %0" + results + " = " + node + "\n" + outputs + "}\n";
+         "  %0" +
+         results + " = " + node + "\n" + outputs + "}\n";
 }
 
 } // namespace
 
-TEST_CASE("every op declares inference, a reference kernel, and a VJP or a non-differentiable mark") {
+TEST_CASE(
+    "every op declares inference, a reference kernel, and a VJP or a non-differentiable mark") {
   REQUIRE(!allOps().empty());
   for (const OpDef *op : allOps()) {
     INFO(op->name);
@@ -120,14 +124,15 @@ TEST_CASE("every op has a sample that parses, round-trips and runs") {
     auto g = parseGraph(text, "sample.kir");
     CHECK(printGraph(*g) == text);
     Literal ids(TensorType{DType::i64, {2}}, {2, 0});
-    std::vector<Literal> inputs = {Literal(TensorType{DType::f32, {2, 3}}, {1, 2, 3, 4, 5, 6}),
-                                   Literal(TensorType{DType::f32, {2, 3}}, {0.5, 0.25, 2, 1, 3, 0.75}),
-                                   Literal(TensorType{DType::f32, {2, 2}}, {1, 2, 3, 4}),
-                                   Literal(TensorType{DType::boolean, {2, 3}}, {0, 1, 0, 0, 0, 1}),
-                                   ids,
-                                   Literal::scalar(3, DType::i64),
-                                   Literal(TensorType{DType::f32, {3}}, {1, -1, 2}),
-                                   Literal::scalar(0.5)};
+    std::vector<Literal> inputs = {
+        Literal(TensorType{DType::f32, {2, 3}}, {1, 2, 3, 4, 5, 6}),
+        Literal(TensorType{DType::f32, {2, 3}}, {0.5, 0.25, 2, 1, 3, 0.75}),
+        Literal(TensorType{DType::f32, {2, 2}}, {1, 2, 3, 4}),
+        Literal(TensorType{DType::boolean, {2, 3}}, {0, 1, 0, 0, 0, 1}),
+        ids,
+        Literal::scalar(3, DType::i64),
+        Literal(TensorType{DType::f32, {3}}, {1, -1, 2}),
+        Literal::scalar(0.5)};
     auto out = reference::run(*g, inputs);
     REQUIRE(out.size() == g->outputs().size());
     for (size_t i = 0; i < out.size(); ++i)

@@ -86,5 +86,7 @@ TEST_CASE("canonicalize + cse + dce reduce the sample to its essence") {
 
 TEST_CASE("an unknown pass name is a clear error") {
   PassManager pm;
-  CHECK_THROWS_WITH_AS(pm.addPipeline("cse,frob"), doctest::Contains("unknown pass 'frob'; known passes: canonicalize, cse, dce,"), Error);
+  CHECK_THROWS_WITH_AS(
+      pm.addPipeline("cse,frob"),
+      doctest::Contains("unknown pass 'frob'; known passes: canonicalize, cse, dce,"), Error);
 }

@@ -13,11 +13,14 @@ TEST_CASE("unary math") {
   checkLiteral(runOp1("abs", {x}), {4}, {2, 0.5, 0.5, 2});
   checkLiteral(runOp1("relu", {x}), {4}, {0, 0, 0.5, 2});
   checkLiteral(runOp1("exp", {x}), {4}, {0.1353352832, 0.6065306597, 1.6487212707, 7.3890560989});
-  checkLiteral(runOp1("tanh", {x}), {4}, {-0.9640275801, -0.4621171573, 0.4621171573, 0.9640275801});
-  checkLiteral(runOp1("sigmoid", {x}), {4}, {0.1192029220, 0.3775406688, 0.6224593312, 0.8807970780});
+  checkLiteral(runOp1("tanh", {x}), {4},
+               {-0.9640275801, -0.4621171573, 0.4621171573, 0.9640275801});
+  checkLiteral(runOp1("sigmoid", {x}), {4},
+               {0.1192029220, 0.3775406688, 0.6224593312, 0.8807970780});
   // gelu(x) = x * Phi(x); Phi(2) = 0.97724986805, Phi(0.5) = 0.69146246127.
-  checkLiteral(runOp1("gelu", {x}), {4}, {-2 * (1 - 0.97724986805), -0.5 * (1 - 0.69146246127),
-                                          0.5 * 0.69146246127, 2 * 0.97724986805});
+  checkLiteral(runOp1("gelu", {x}), {4},
+               {-2 * (1 - 0.97724986805), -0.5 * (1 - 0.69146246127), 0.5 * 0.69146246127,
+                2 * 0.97724986805});
   checkLiteral(runOp1("gelu", {x}, {{"approximate", std::string("tanh")}}), {4},
                {-0.04540230591, -0.15428599, 0.34571401, 1.95459769}, 1e-6);
   Literal p = lit({3}, {0.25, 1, 4});
@@ -30,7 +33,9 @@ TEST_CASE("unary ops reject the wrong dtype at the node's location") {
   Graph g;
   Builder b(g, Location{"model.cpp", 7, 3});
   Value *i = g.addInput("i", InputKind::Data, TensorType{DType::i64, {2}});
-  CHECK_THROWS_WITH_AS(b.create("exp", {i}), "model.cpp:7:3: error: exp: operand 0 must be a floating-point tensor, found i64[2]", Error);
+  CHECK_THROWS_WITH_AS(
+      b.create("exp", {i}),
+      "model.cpp:7:3: error: exp: operand 0 must be a floating-point tensor, found i64[2]", Error);
 }
 
 TEST_CASE("cast rounds to the target dtype") {
@@ -72,8 +77,11 @@ TEST_CASE("binary ops report shapes that do not broadcast") {
   Value *x = g.addInput("x", InputKind::Data, TensorType{DType::f32, {2, 3}});
   Value *y = g.addInput("y", InputKind::Data, TensorType{DType::f32, {4}});
   Value *i = g.addInput("i", InputKind::Data, TensorType{DType::i32, {2, 3}});
-  CHECK_THROWS_WITH_AS(b.create("add", {x, y}), "m.cpp:1:1: error: add: shapes [2,3] and [4] do not broadcast", Error);
-  CHECK_THROWS_WITH_AS(b.create("mul", {x, i}), "m.cpp:1:1: error: mul: operand dtypes differ: f32[2,3] and i32[2,3]", Error);
+  CHECK_THROWS_WITH_AS(b.create("add", {x, y}),
+                       "m.cpp:1:1: error: add: shapes [2,3] and [4] do not broadcast", Error);
+  CHECK_THROWS_WITH_AS(b.create("mul", {x, i}),
+                       "m.cpp:1:1: error: mul: operand dtypes differ: f32[2,3] and i32[2,3]",
+                       Error);
 }
 
 TEST_CASE("comparisons, logic and select") {
@@ -90,14 +98,16 @@ TEST_CASE("comparisons, logic and select") {
   checkLiteral(runOp1("or", {p, q}), {4}, {1, 1, 1, 0});
   checkLiteral(runOp1("not", {p}), {4}, {0, 0, 1, 1});
   Literal cond = lit({2, 1}, {1, 0}, DType::boolean);
-  checkLiteral(runOp1("select", {cond, lit({3}, {1, 2, 3}), lit({}, {-1})}), {2, 3}, {1, 2, 3, -1, -1, -1});
+  checkLiteral(runOp1("select", {cond, lit({3}, {1, 2, 3}), lit({}, {-1})}), {2, 3},
+               {1, 2, 3, -1, -1, -1});
   CHECK(runOp1("lt", {a, t}).type.dtype == DType::boolean);
 }
 
 TEST_CASE("reductions over axes, negative axes and keepdims") {
   Literal x = lit({2, 3}, {1, 5, 3, 4, 2, 6});
   checkLiteral(runOp1("reduce_sum", {x}, {{"axes", IntList{1}}}), {2}, {9, 12});
-  checkLiteral(runOp1("reduce_sum", {x}, {{"axes", IntList{-2}}, {"keepdims", true}}), {1, 3}, {5, 7, 9});
+  checkLiteral(runOp1("reduce_sum", {x}, {{"axes", IntList{-2}}, {"keepdims", true}}), {1, 3},
+               {5, 7, 9});
   checkLiteral(runOp1("reduce_sum", {x}, {{"axes", IntList{0, 1}}}), {}, {21});
   checkLiteral(runOp1("reduce_max", {x}, {{"axes", IntList{-1}}}), {2}, {5, 6});
   checkLiteral(runOp1("reduce_mean", {x}, {{"axes", IntList{0}}}), {3}, {2.5, 3.5, 4.5});
@@ -118,14 +128,16 @@ TEST_CASE("reshape, transpose, broadcast_to") {
   checkLiteral(runOp1("reshape", {x}, {{"shape", IntList{3, 2}}}), {3, 2}, {1, 2, 3, 4, 5, 6});
   checkLiteral(runOp1("transpose", {x}, {{"perm", IntList{1, 0}}}), {3, 2}, {1, 4, 2, 5, 3, 6});
   Literal y = lit({2, 1, 3}, {1, 2, 3, 4, 5, 6});
-  checkLiteral(runOp1("transpose", {y}, {{"perm", IntList{2, 0, 1}}}), {3, 2, 1}, {1, 4, 2, 5, 3, 6});
+  checkLiteral(runOp1("transpose", {y}, {{"perm", IntList{2, 0, 1}}}), {3, 2, 1},
+               {1, 4, 2, 5, 3, 6});
   checkLiteral(runOp1("broadcast_to", {lit({3}, {1, 2, 3})}, {{"shape", IntList{2, 3}}}), {2, 3},
                {1, 2, 3, 1, 2, 3});
   Graph g;
   Builder b(g, Location{"m.cpp", 3, 1});
   Value *v = g.addInput("x", InputKind::Data, TensorType{DType::f32, {2, 3}});
-  CHECK_THROWS_WITH_AS(b.create("reshape", {v}, {{"shape", IntList{4, 2}}}),
-                       "m.cpp:3:1: error: reshape: cannot reshape [2,3] (6 elements) to [4,2] (8 elements)", Error);
+  CHECK_THROWS_WITH_AS(
+      b.create("reshape", {v}, {{"shape", IntList{4, 2}}}),
+      "m.cpp:3:1: error: reshape: cannot reshape [2,3] (6 elements) to [4,2] (8 elements)", Error);
   CHECK_THROWS_AS(b.create("transpose", {v}, {{"perm", IntList{0, 0}}}), Error);
   CHECK_THROWS_AS(b.create("broadcast_to", {v}, {{"shape", IntList{3, 3}}}), Error);
 }
@@ -134,12 +146,16 @@ TEST_CASE("slice and concat") {
   Literal x = lit({3, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
   checkLiteral(runOp1("slice", {x}, {{"start", IntList{1, 1}}, {"limit", IntList{3, 4}}}), {2, 3},
                {5, 6, 7, 9, 10, 11});
-  checkLiteral(runOp1("slice", {x}, {{"start", IntList{0, 0}}, {"limit", IntList{3, 4}}, {"stride", IntList{2, 3}}}),
-               {2, 2}, {0, 3, 8, 11});
-  checkLiteral(runOp1("slice", {x}, {{"start", IntList{1, 2}}, {"limit", IntList{1, 2}}}), {0, 0}, {});
+  checkLiteral(
+      runOp1("slice", {x},
+             {{"start", IntList{0, 0}}, {"limit", IntList{3, 4}}, {"stride", IntList{2, 3}}}),
+      {2, 2}, {0, 3, 8, 11});
+  checkLiteral(runOp1("slice", {x}, {{"start", IntList{1, 2}}, {"limit", IntList{1, 2}}}), {0, 0},
+               {});
   Literal a = lit({2, 1}, {1, 2}), b = lit({2, 2}, {3, 4, 5, 6});
   checkLiteral(runOp1("concat", {a, b}, {{"axis", int64_t{-1}}}), {2, 3}, {1, 3, 4, 2, 5, 6});
-  checkLiteral(runOp1("concat", {lit({1, 2}, {1, 2}), lit({0, 2}, {}), lit({1, 2}, {3, 4})}, {{"axis", int64_t{0}}}),
+  checkLiteral(runOp1("concat", {lit({1, 2}, {1, 2}), lit({0, 2}, {}), lit({1, 2}, {3, 4})},
+                      {{"axis", int64_t{0}}}),
                {2, 2}, {1, 2, 3, 4});
 }
 
@@ -150,12 +166,15 @@ TEST_CASE("gather is an embedding lookup; scatter_add is its adjoint") {
   // Along the last axis with batch_dims: picks logits[b, t, label[b, t]].
   Literal logits = lit({2, 3}, {1, 2, 3, 4, 5, 6});
   Literal labels = lit({2}, {2, 0}, DType::i32);
-  checkLiteral(runOp1("gather", {logits, labels}, {{"axis", int64_t{1}}, {"batch_dims", int64_t{1}}}), {2}, {3, 4});
+  checkLiteral(
+      runOp1("gather", {logits, labels}, {{"axis", int64_t{1}}, {"batch_dims", int64_t{1}}}), {2},
+      {3, 4});
   Literal zeros = lit({4, 2}, std::vector<double>(8, 0.0));
   Literal upd = lit({2, 2, 2}, {1, 1, 2, 2, 3, 3, 4, 4});
   checkLiteral(runOp1("scatter_add", {zeros, ids, upd}), {4, 2}, {2, 2, 7, 7, 0, 0, 1, 1});
   CHECK_THROWS_WITH_AS(runOp1("gather", {table, lit({1}, {4}, DType::i64)}),
-                       doctest::Contains("gather: index 4 is out of range [0, 4) along axis 0"), Error);
+                       doctest::Contains("gather: index 4 is out of range [0, 4) along axis 0"),
+                       Error);
 }
 
 TEST_CASE("batched matmul with transposes and broadcast batch") {
@@ -163,14 +182,16 @@ TEST_CASE("batched matmul with transposes and broadcast batch") {
   Literal b = lit({3, 2}, {1, 0, 0, 1, 1, 1});
   checkLiteral(runOp1("matmul", {a, b}), {2, 2, 2}, {4, 5, 10, 11, 1, 0, 0, 1});
   Literal bt = lit({2, 3}, {1, 0, 1, 0, 1, 1});
-  checkLiteral(runOp1("matmul", {a, bt}, {{"transpose_b", true}}), {2, 2, 2}, {4, 5, 10, 11, 1, 0, 0, 1});
+  checkLiteral(runOp1("matmul", {a, bt}, {{"transpose_b", true}}), {2, 2, 2},
+               {4, 5, 10, 11, 1, 0, 0, 1});
   Literal at = lit({3, 2}, {1, 4, 2, 5, 3, 6});
   checkLiteral(runOp1("matmul", {at, b}, {{"transpose_a", true}}), {2, 2}, {4, 5, 10, 11});
   Graph g;
   Builder bld(g, Location{"model.cpp", 42, 7});
   Value *x = g.addInput("x", InputKind::Data, TensorType{DType::f32, {32, 64}});
   CHECK_THROWS_WITH_AS(bld.create("matmul", {x, x}),
-                       "model.cpp:42:7: error: matmul: inner dimensions differ: [32,64] x [32,64]", Error);
+                       "model.cpp:42:7: error: matmul: inner dimensions differ: [32,64] x [32,64]",
+                       Error);
 }
 
 TEST_CASE("constant, iota and random_uniform") {
@@ -217,7 +238,8 @@ TEST_CASE("layer_norm with and without affine parameters") {
   double r = 1 / std::sqrt(1 + 1e-5);
   checkLiteral(runOp1("layer_norm", {x}, {}, true), {2, 2}, {-r, r, 0, 0}, 1e-12);
   Literal w = lit({2}, {2, 3}), bias = lit({2}, {0.5, -0.5});
-  checkLiteral(runOp1("layer_norm", {x, w, bias}, {}, true), {2, 2}, {-2 * r + 0.5, 3 * r - 0.5, 0.5, -0.5}, 1e-12);
+  checkLiteral(runOp1("layer_norm", {x, w, bias}, {}, true), {2, 2},
+               {-2 * r + 0.5, 3 * r - 0.5, 0.5, -0.5}, 1e-12);
   // Over the last two axes of a [1,2,2] tensor: mean 0.5, var 2.75.
   Literal y = lit({1, 2, 2}, {1, 3, -1, -1});
   double r2 = 1 / std::sqrt(2.75 + 1e-5);
@@ -230,18 +252,21 @@ TEST_CASE("attention with masks and the causal flag") {
   Literal q = lit({1, 2, 1}, {std::log(3.0), 0});
   Literal k = lit({1, 2, 1}, {0, 1});
   Literal v = lit({1, 2, 2}, {1, 0, 0, 1});
-  checkLiteral(runOp1("attention", {q, k, v}, {{"scale", 1.0}}, true), {1, 2, 2}, {0.25, 0.75, 0.5, 0.5}, 1e-12);
+  checkLiteral(runOp1("attention", {q, k, v}, {{"scale", 1.0}}, true), {1, 2, 2},
+               {0.25, 0.75, 0.5, 0.5}, 1e-12);
   checkLiteral(runOp1("attention", {q, k, v}, {{"scale", 1.0}, {"causal", true}}, true), {1, 2, 2},
                {1, 0, 0.5, 0.5}, 1e-12);
   // A bool mask is true where attending is not allowed (PyTorch's convention).
   Literal bmask = lit({2}, {0, 1}, DType::boolean);
-  checkLiteral(runOp1("attention", {q, k, v, bmask}, {{"scale", 1.0}}, true), {1, 2, 2}, {1, 0, 1, 0}, 1e-12);
+  checkLiteral(runOp1("attention", {q, k, v, bmask}, {{"scale", 1.0}}, true), {1, 2, 2},
+               {1, 0, 1, 0}, 1e-12);
   // An additive mask adds to the scores: log 3 on key 0 for both queries.
   Literal amask = lit({1, 2}, {std::log(3.0), 0});
   checkLiteral(runOp1("attention", {q, k, v, amask}, {{"scale", 1.0}}, true), {1, 2, 2},
                {0.5, 0.5, 0.75, 0.25}, 1e-12);
   // The scale multiplies the scores: scale 0 makes attention uniform.
-  checkLiteral(runOp1("attention", {q, k, v}, {{"scale", 0.0}}, true), {1, 2, 2}, {0.5, 0.5, 0.5, 0.5}, 1e-12);
+  checkLiteral(runOp1("attention", {q, k, v}, {{"scale", 0.0}}, true), {1, 2, 2},
+               {0.5, 0.5, 0.5, 0.5}, 1e-12);
 }
 
 TEST_CASE("softmax_cross_entropy with ignore_index and label smoothing") {
@@ -249,14 +274,17 @@ TEST_CASE("softmax_cross_entropy with ignore_index and label smoothing") {
   Literal logits = lit({3, 2}, {0, std::log(3.0), 0, std::log(3.0), 5, 5});
   Literal labels = lit({3}, {1, 0, -100}, DType::i64);
   double l1 = -std::log(0.75), l0 = -std::log(0.25);
-  checkLiteral(runOp1("softmax_cross_entropy", {logits, labels}, {}, true), {}, {(l1 + l0) / 2}, 1e-12);
+  checkLiteral(runOp1("softmax_cross_entropy", {logits, labels}, {}, true), {}, {(l1 + l0) / 2},
+               1e-12);
   // Smoothing 0.1 over 2 classes: (1 - 0.1) * nll + 0.1 * mean over classes of -log p.
   double smooth = (l0 + l1) / 2;
   double want = (0.9 * l1 + 0.1 * smooth + 0.9 * l0 + 0.1 * smooth) / 2;
-  checkLiteral(runOp1("softmax_cross_entropy", {logits, labels}, {{"label_smoothing", 0.1}}, true), {}, {want}, 1e-12);
+  checkLiteral(runOp1("softmax_cross_entropy", {logits, labels}, {{"label_smoothing", 0.1}}, true),
+               {}, {want}, 1e-12);
   Literal pad_labels = lit({3}, {0, 0, 1}, DType::i64);
-  checkLiteral(runOp1("softmax_cross_entropy", {logits, pad_labels}, {{"ignore_index", int64_t{0}}}, true), {},
-               {-std::log(0.5)}, 1e-12);
+  checkLiteral(
+      runOp1("softmax_cross_entropy", {logits, pad_labels}, {{"ignore_index", int64_t{0}}}, true),
+      {}, {-std::log(0.5)}, 1e-12);
   CHECK_THROWS_WITH_AS(runOp1("softmax_cross_entropy", {logits, lit({3}, {1, 2, 0}, DType::i64)}),
                        doctest::Contains("label 2 is out of range [0, 2)"), Error);
 }
@@ -269,5 +297,6 @@ TEST_CASE("the f64 switch promotes a whole f32 graph") {
   CHECK(f64.type.dtype == DType::f64);
   CHECK(f64.data[0] == std::exp(0.1));
   Literal f32exp = runOp1("exp", {lit({1}, {0.1})});
-  CHECK(f32exp.data[0] == static_cast<double>(static_cast<float>(std::exp(static_cast<double>(0.1f)))));
+  CHECK(f32exp.data[0] ==
+        static_cast<double>(static_cast<float>(std::exp(static_cast<double>(0.1f)))));
 }

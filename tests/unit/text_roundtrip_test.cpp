@@ -32,7 +32,8 @@ TEST_CASE("graphs built in C++ print, parse and print the same") {
   Graph g("block");
   Builder b(g, Location{"model.cpp", 12, 5});
   Value *x = g.addInput("x", InputKind::Data, TensorType{DType::f32, {2, 4}});
-  Value *w = g.addInput("encoder.layers.0.linear1.weight", InputKind::Parameter, TensorType{DType::f32, {3, 4}});
+  Value *w = g.addInput("encoder.layers.0.linear1.weight", InputKind::Parameter,
+                        TensorType{DType::f32, {3, 4}});
   Value *m = g.addInput("adam.m", InputKind::State, TensorType{DType::bf16, {3}});
   Value *h = b.create("matmul", {x, w}, {{"transpose_b", true}});
   b.setLocation({});
@@ -50,19 +51,21 @@ TEST_CASE("graphs built in C++ print, parse and print the same") {
 }
 
 TEST_CASE("multi-result values and floats survive the round trip exactly") {
-  const char *text = "graph @g {\n"
-                     "  input data %x: f32[3]\n"
-                     "  %0 = constant() {shape = [3], value = [0.30000000000000004, 1e+300, -0.0]} : f32[3]\n"
-                     "  %1 = add(%x, %0) : f32[3]\n"
-                     "  output \"y\" = %1\n"
-                     "}\n";
+  const char *text =
+      "graph @g {\n"
+      "  input data %x: f32[3]\n"
+      "  %0 = constant() {shape = [3], value = [0.30000000000000004, 1e+300, -0.0]} : f32[3]\n"
+      "  %1 = add(%x, %0) : f32[3]\n"
+      "  output \"y\" = %1\n"
+      "}\n";
   auto g = parseGraph(text, "t.kir");
   CHECK(printGraph(*g) == text);
   CHECK(std::signbit(g->nodes()[0]->getFloats("value")[2]));
 }
 
 TEST_CASE("parse errors carry file:line:col and say what was expected") {
-  CHECK(parseError("graph @g {\n  %0 = frobnicate() : f32[]\n}\n") == "bad.kir:2:8: error: unknown op 'frobnicate'");
+  CHECK(parseError("graph @g {\n  %0 = frobnicate() : f32[]\n}\n") ==
+        "bad.kir:2:8: error: unknown op 'frobnicate'");
   CHECK(parseError("graph @g {\n  input data %x: f32[2]\n  %0 = exp(%y) : f32[2]\n}\n") ==
         "bad.kir:3:12: error: use of undefined value '%y'");
   CHECK(parseError("graph @g {\n  input data %x: f32[2]\n  %0 = exp(%x) : f32[3]\n}\n") ==
@@ -75,17 +78,20 @@ TEST_CASE("parse errors carry file:line:col and say what was expected") {
         "bad.kir:3:1: error: expected '}' to close the graph, found end of input");
   CHECK(parseError("graph @g {\n  input data %x: f32[2]\n  %0 = exp(%x : f32[2]\n}\n") ==
         "bad.kir:3:15: error: expected ',', found ':'");
-  CHECK(parseError("graph @g {\n  output \"y\" = %0\n}\n") == "bad.kir:2:16: error: use of undefined value '%0'");
+  CHECK(parseError("graph @g {\n  output \"y\" = %0\n}\n") ==
+        "bad.kir:2:16: error: use of undefined value '%0'");
   CHECK(parseError("") == "bad.kir:1:1: error: expected 'graph', found end of input");
-  CHECK(parseError("graph @g {\n  input data %x: f32[2]\n  %0 = softmax(%x) {axis = \"last\"} : f32[2]\n}\n") ==
-        "bad.kir:3:8: error: softmax: attribute 'axis' expects an integer, found a string (\"last\")");
+  CHECK(parseError("graph @g {\n  input data %x: f32[2]\n  %0 = softmax(%x) {axis = \"last\"} : "
+                   "f32[2]\n}\n") == "bad.kir:3:8: error: softmax: attribute 'axis' expects an "
+                                     "integer, found a string (\"last\")");
   CHECK(parseError("graph @g {\n  \"oops\n}\n") == "bad.kir:2:3: error: unterminated string");
 }
 
 TEST_CASE("truncated text never crashes the parser") {
-  std::string text = "graph @g {\n  input data %x: f32[2,3]\n  input param %w: f32[3]\n"
-                     "  %0 = reduce_sum(%x) {axes = [-1], keepdims = false} : f32[2] loc(\"m.cpp\":4:2)\n"
-                     "  %1:1 = add(%0, %0) : f32[2]\n  output \"y\" = %1#0\n}\n";
+  std::string text =
+      "graph @g {\n  input data %x: f32[2,3]\n  input param %w: f32[3]\n"
+      "  %0 = reduce_sum(%x) {axes = [-1], keepdims = false} : f32[2] loc(\"m.cpp\":4:2)\n"
+      "  %1:1 = add(%0, %0) : f32[2]\n  output \"y\" = %1#0\n}\n";
   CHECK_NOTHROW(parseGraph(text, "t.kir"));
   for (size_t cut = 0; cut + 1 < text.size(); ++cut)
     CHECK_THROWS_AS(parseGraph(text.substr(0, cut), "t.kir"), Error);

@@ -3,8 +3,8 @@
 #include "test_util.h"
 
 #include "frontend/init.h"
-#include "passes/autodiff.h"
 #include "ir/parser.h"
+#include "passes/autodiff.h"
 #include "passes/optimizer.h"
 #include "runtime/trainer.h"
 #include "tools/programs.h"
@@ -55,14 +55,16 @@ StepProgram programOf(const Graph &g) {
 
 } // namespace
 
-TEST_CASE("tiny Transformer: gradients of sampled coordinates of every parameter match finite differences") {
+TEST_CASE("tiny Transformer: gradients of sampled coordinates of every parameter match finite "
+          "differences") {
   // f64 throughout (the f32 graph promoted); h = 1e-5 balances truncation (h^2 times third
   // derivatives of order 1) and rounding (1e-16 / h); agreement to 1e-5 relative is expected.
   for (double dropout : {0.0, 0.2}) {
     INFO("dropout " << dropout);
     TransformerConfig c = microConfig();
     c.label_smoothing = 0.1;
-    BuiltModel m = buildTransformer(c, Stage::Loss, GraphOptions{.batch = 2, .src_len = 4, .tgt_len = 3, .dropout = dropout});
+    BuiltModel m = buildTransformer(
+        c, Stage::Loss, GraphOptions{.batch = 2, .src_len = 4, .tgt_len = 3, .dropout = dropout});
     std::erase_if(m.graph->outputs(), [](const GraphOutput &o) { return o.name == "logits"; });
     auto forward = m.graph->clone();
     differentiate(*m.graph, AutodiffOptions{"loss", {}});
@@ -89,7 +91,8 @@ TEST_CASE("tiny Transformer: gradients of sampled coordinates of every parameter
         double fd = (reference::run(*forward, plus, reference::Options{true})[0].data[0] -
                      reference::run(*forward, minus, reference::Options{true})[0].data[0]) /
                     (2 * h);
-        INFO(m.params[i].name << "[" << j << "]: autodiff " << grad.data[j] << ", finite difference " << fd);
+        INFO(m.params[i].name << "[" << j << "]: autodiff " << grad.data[j]
+                              << ", finite difference " << fd);
         CHECK(std::abs(grad.data[j] - fd) <= 1e-5 * (1 + std::abs(fd)));
       }
     }
@@ -107,11 +110,13 @@ std::unique_ptr<Graph> quadratic() {
   %1 = mul(%0, %c) : f32[3]
   %2 = reduce_sum(%1) {axes = [0]} : f32[]
   output "loss" = %2
-})", "q.kir");
+})",
+                    "q.kir");
 }
 
 /// Runs one optimizer step in f64; inputs by name.
-std::map<std::string, Literal> optimizerStep(const OptimizerOptions &o, const std::map<std::string, Literal> &in) {
+std::map<std::string, Literal> optimizerStep(const OptimizerOptions &o,
+                                             const std::map<std::string, Literal> &in) {
   auto g = quadratic();
   differentiate(*g, {});
   appendOptimizer(*g, o);
@@ -138,14 +143,17 @@ TEST_CASE("Adam and AdamW steps against an independent computation") {
     o.weight_decay = 0.01;
     std::vector<double> m = {0.1, 0.2, -0.3}, v = {0.01, 0.02, 0.03};
     int64_t t = 3;
-    auto out = optimizerStep(o, {{"w", lit({3}, kW)}, {"adam.m.w", lit({3}, m)}, {"adam.v.w", lit({3}, v)},
+    auto out = optimizerStep(o, {{"w", lit({3}, kW)},
+                                 {"adam.m.w", lit({3}, m)},
+                                 {"adam.v.w", lit({3}, v)},
                                  {"step", Literal::scalar(static_cast<double>(t), DType::i64)}});
     std::vector<double> w_next(3), m_next(3), v_next(3);
     for (int i = 0; i < 3; ++i) {
       double g = 2 * kC[i] * kW[i] + (decoupled ? 0 : 0.01 * kW[i]);
       m_next[i] = 0.9 * m[i] + 0.1 * g;
       v_next[i] = 0.98 * v[i] + 0.02 * g * g;
-      double m_hat = m_next[i] / (1 - std::pow(0.9, t)), v_hat = v_next[i] / (1 - std::pow(0.98, t));
+      double m_hat = m_next[i] / (1 - std::pow(0.9, t)),
+             v_hat = v_next[i] / (1 - std::pow(0.98, t));
       double base = decoupled ? kW[i] * (1 - 0.1 * 0.01) : kW[i];
       w_next[i] = base - 0.1 * m_hat / (std::sqrt(v_hat) + 1e-9);
     }
@@ -162,7 +170,9 @@ TEST_CASE("SGD with momentum and global-norm clipping") {
   o.lr = 0.5;
   o.clip_norm = 1.0;
   std::vector<double> buf = {1, 0, -1};
-  auto out = optimizerStep(o, {{"w", lit({3}, kW)}, {"sgd.momentum.w", lit({3}, buf)}, {"step", Literal::scalar(1, DType::i64)}});
+  auto out = optimizerStep(o, {{"w", lit({3}, kW)},
+                               {"sgd.momentum.w", lit({3}, buf)},
+                               {"step", Literal::scalar(1, DType::i64)}});
   std::vector<double> g(3), w_next(3), buf_next(3);
   double norm = 0;
   for (int i = 0; i < 3; ++i)
@@ -179,7 +189,9 @@ TEST_CASE("SGD with momentum and global-norm clipping") {
 TEST_CASE("the warm-up schedule at step 1, at warmup and at 10 warmup") {
   OptimizerOptions o; // d_model 512, warmup 4000
   auto lrAt = [&](int64_t step) {
-    auto out = optimizerStep(o, {{"w", lit({3}, kW)}, {"adam.m.w", lit({3}, {0, 0, 0})}, {"adam.v.w", lit({3}, {0, 0, 0})},
+    auto out = optimizerStep(o, {{"w", lit({3}, kW)},
+                                 {"adam.m.w", lit({3}, {0, 0, 0})},
+                                 {"adam.v.w", lit({3}, {0, 0, 0})},
                                  {"step", Literal::scalar(static_cast<double>(step), DType::i64)}});
     return out.at("lr").data[0];
   };
@@ -229,8 +241,8 @@ TEST_CASE("learning: the copy task's loss falls below 0.5 within 200 steps") {
   // The task: 1 to 4 content tokens drawn from 12, then EOS. A model that has not learned to
   // copy can at best predict the content tokens uniformly, a loss of at least ln 12 = 2.48
   // on them (about 1.9 averaged with the EOS position); the first step starts above
-  // ln 16 = 2.77 (3.4 observed). Below 0.5 the model puts on average 60 % of its mass on the right token: it
-  // copies. Observed: 0.17 averaged over steps 191-200 (lr 3e-3, no dropout).
+  // ln 16 = 2.77 (3.4 observed). Below 0.5 the model puts on average 60 % of its mass on the right
+  // token: it copies. Observed: 0.17 averaged over steps 191-200 (lr 3e-3, no dropout).
   TransformerConfig c = learnerConfig();
   OptimizerOptions o;
   o.lr = 3e-3;
@@ -251,7 +263,8 @@ TEST_CASE("training is reproducible, and a resumed run equals an uninterrupted o
   OptimizerOptions o; // the warm-up schedule, Adam
   o.d_model = c.d_model;
   o.warmup = 10;
-  BuiltModel m = tools::buildTrainStep(c, {.batch = 4, .src_len = 6, .tgt_len = 6, .dropout = 0.1}, o);
+  BuiltModel m =
+      tools::buildTrainStep(c, {.batch = 4, .src_len = 6, .tgt_len = 6, .dropout = 0.1}, o);
   SyntheticTask task = copyTask(c);
   task.batch = 4;
   Trainer trainer(programOf(*m.graph), task, 3);
@@ -263,7 +276,8 @@ TEST_CASE("training is reproducible, and a resumed run equals an uninterrupted o
 
   TrainerState first = freshState(m, trainer, 3);
   auto head = train(trainer, first, 5);
-  std::string path = (std::filesystem::temp_directory_path() / "kiln_resume_test.safetensors").string();
+  std::string path =
+      (std::filesystem::temp_directory_path() / "kiln_resume_test.safetensors").string();
   saveTrainerState(path, first);
   TrainerState resumed = loadTrainerState(path, programOf(*m.graph));
   CHECK(resumed.step == 5);

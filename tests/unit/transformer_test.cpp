@@ -25,7 +25,8 @@ int64_t expectedParams(const TransformerConfig &c) {
   int64_t encoder_layer = attention + feed_forward + 2 * norm;
   int64_t decoder_layer = 2 * attention + feed_forward + 3 * norm;
   int64_t embeddings = 2 * v * d + (c.tie_generator ? 0 : v * d) + v;
-  return embeddings + c.encoder_layers * encoder_layer + c.decoder_layers * decoder_layer + 2 * norm;
+  return embeddings + c.encoder_layers * encoder_layer + c.decoder_layers * decoder_layer +
+         2 * norm;
 }
 
 int64_t countParams(const BuiltModel &m) {
@@ -35,7 +36,8 @@ int64_t countParams(const BuiltModel &m) {
   return n;
 }
 
-BuiltModel tinyModel(TransformerConfig c, GraphOptions o = {.batch = 2, .src_len = 5, .tgt_len = 4}) {
+BuiltModel tinyModel(TransformerConfig c,
+                     GraphOptions o = {.batch = 2, .src_len = 5, .tgt_len = 4}) {
   return buildTransformer(c, Stage::Loss, o);
 }
 
@@ -46,8 +48,8 @@ TransformerConfig microConfig() {
   return c;
 }
 
-std::map<std::string, Literal> run(const BuiltModel &m, const std::vector<Literal> &weights, const Literal &src,
-                                   const Literal &tgt) {
+std::map<std::string, Literal> run(const BuiltModel &m, const std::vector<Literal> &weights,
+                                   const Literal &src, const Literal &tgt) {
   std::vector<Literal> args = {src, tgt};
   args.insert(args.end(), weights.begin(), weights.end());
   auto out = reference::run(*m.graph, args);
@@ -114,7 +116,8 @@ TEST_CASE("the graph records primitives only and prints, parses and prints the s
 
 TEST_CASE("initial weights: Xavier bounds, zero biases, unit norms, seeded") {
   BuiltModel m = tinyModel(microConfig());
-  auto a = initialValues(m.params, 7), b = initialValues(m.params, 7), c = initialValues(m.params, 8);
+  auto a = initialValues(m.params, 7), b = initialValues(m.params, 7),
+       c = initialValues(m.params, 8);
   for (size_t i = 0; i < m.params.size(); ++i) {
     const ParamSpec &p = m.params[i];
     INFO(p.name);
@@ -216,7 +219,8 @@ TEST_CASE("checkpoints: round trip, and every mismatch reported at once") {
     CHECK(msg.find("4 problems in the checkpoint") != std::string::npos);
     CHECK(msg.find("missing tensor 'encoder.norm.weight' (f32[16])") != std::string::npos);
     CHECK(msg.find("unexpected tensor 'encoder.norm.scale' (f32[16])") != std::string::npos);
-    CHECK(msg.find("tensor 'decoder.norm.bias' has shape [17], expected [16]") != std::string::npos);
+    CHECK(msg.find("tensor 'decoder.norm.bias' has shape [17], expected [16]") !=
+          std::string::npos);
     CHECK(msg.find("tensor 'generator.bias' has dtype f64, expected f32") != std::string::npos);
   }
 
@@ -254,6 +258,9 @@ TEST_CASE("a checkpoint written by hand with PyTorch's names loads without renam
 TEST_CASE("configs are checked before building") {
   TransformerConfig c = presetConfig("tiny");
   c.heads = 5;
-  CHECK_THROWS_WITH_AS(buildTransformer(c, Stage::Forward, {}), "<unknown>: error: d_model 64 is not divisible by 5 heads", Error);
-  CHECK_THROWS_WITH_AS(presetConfig("huge"), "<unknown>: error: unknown config 'huge'; known configs: tiny, small, base", Error);
+  CHECK_THROWS_WITH_AS(buildTransformer(c, Stage::Forward, {}),
+                       "<unknown>: error: d_model 64 is not divisible by 5 heads", Error);
+  CHECK_THROWS_WITH_AS(presetConfig("huge"),
+                       "<unknown>: error: unknown config 'huge'; known configs: tiny, small, base",
+                       Error);
 }
