@@ -364,10 +364,7 @@ int main(int argc, char **argv) {
   try {
     return kiln::runMain(argc, argv);
   } catch (const kiln::Error &e) {
-    if (e.location().known())
-      std::cerr << e.what() << "\n";
-    else
-      std::cerr << "kiln-opt: error: " << e.message() << "\n";
+    kiln::tools::reportError(e, "kiln-opt");
     return 1;
   }
 }

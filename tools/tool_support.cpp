@@ -105,6 +105,13 @@ void writeLiterals(const std::string &path, const std::vector<std::string> &name
   writeSafetensors(path, tensors);
 }
 
+void reportError(const Error &e, std::string_view tool) {
+  if (e.location().known())
+    std::cerr << e.what() << "\n";
+  else
+    std::cerr << tool << ": error: " << e.message() << "\n";
+}
+
 namespace {
 
 std::string elementStr(double v, DType dt) {

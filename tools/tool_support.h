@@ -23,6 +23,10 @@ std::vector<Literal> randomInputs(const Graph &g, uint64_t seed, int64_t int_bou
 void writeLiterals(const std::string &path, const std::vector<std::string> &names,
                    const std::vector<Literal> &values);
 
+/// Prints a user error: "file:line:col: error: ..." when it has a location, else
+/// "<tool>: error: ...".
+void reportError(const Error &e, std::string_view tool);
+
 /// Prints a value as nested lists: [[1, 2], [3, 4]]; f32 values in their shortest exact form.
 std::string literalStr(const Literal &lit);
 

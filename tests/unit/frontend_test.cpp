@@ -19,11 +19,7 @@ std::map<std::string, Literal> runNamed(const Graph &g,
   std::vector<Literal> args;
   for (const GraphInput &in : g.inputs())
     args.push_back(inputs.at(in.name));
-  auto out = reference::run(g, args, reference::Options{true});
-  std::map<std::string, Literal> named;
-  for (size_t i = 0; i < out.size(); ++i)
-    named.emplace(g.outputs()[i].name, out[i]);
-  return named;
+  return runByName(g, args, true);
 }
 
 } // namespace

@@ -97,14 +97,6 @@ std::vector<Literal> argsFor(const Graph &g, const std::vector<ParamSpec> &param
   return args;
 }
 
-std::map<std::string, Literal> runF64(const Graph &g, const std::vector<Literal> &args) {
-  auto out = reference::run(g, args, reference::Options{true});
-  std::map<std::string, Literal> named;
-  for (size_t i = 0; i < out.size(); ++i)
-    named.emplace(g.outputs()[i].name, out[i]);
-  return named;
-}
-
 } // namespace
 
 TEST_CASE("the fused tiny Transformer has the unfused loss, logits and gradients") {
@@ -122,8 +114,8 @@ TEST_CASE("the fused tiny Transformer has the unfused loss, logits and gradients
     CHECK(opCounts(*fused.graph)["attention_grad"] == 6);
     CHECK(opCounts(*plain.graph)["attention_grad"] == 0);
     auto values = initialValues(fused.params, 9);
-    auto a = runF64(*fused.graph, argsFor(*fused.graph, fused.params, values));
-    auto b = runF64(*plain.graph, argsFor(*plain.graph, plain.params, values));
+    auto a = test::runByName(*fused.graph, argsFor(*fused.graph, fused.params, values), true);
+    auto b = test::runByName(*plain.graph, argsFor(*plain.graph, plain.params, values), true);
     REQUIRE(a.size() == b.size());
     for (const auto &[name, want] : b) {
       INFO(name);

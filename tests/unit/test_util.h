@@ -6,6 +6,8 @@
 #include "ir/graph.h"
 
 #include <doctest/doctest.h>
+#include <map>
+#include <string>
 
 namespace kiln::test {
 
@@ -33,6 +35,16 @@ inline std::vector<Literal> runOp(std::string_view op, const std::vector<Literal
 inline Literal runOp1(std::string_view op, const std::vector<Literal> &operands, AttrMap attrs = {},
                       bool f64 = false) {
   return runOp(op, operands, std::move(attrs), f64).at(0);
+}
+
+/// Runs a graph on inputs in its input order (in f64 when `f64` is set); outputs by name.
+inline std::map<std::string, Literal> runByName(const Graph &g, const std::vector<Literal> &args,
+                                                bool f64 = false) {
+  auto out = reference::run(g, args, reference::Options{f64});
+  std::map<std::string, Literal> named;
+  for (size_t i = 0; i < out.size(); ++i)
+    named.emplace(g.outputs()[i].name, out[i]);
+  return named;
 }
 
 /// Checks shape and every element against expectations within an absolute tolerance.

@@ -123,11 +123,7 @@ std::map<std::string, Literal> optimizerStep(const OptimizerOptions &o,
   std::vector<Literal> args;
   for (const GraphInput &input : g->inputs())
     args.push_back(in.at(input.name));
-  auto out = reference::run(*g, args, reference::Options{true});
-  std::map<std::string, Literal> named;
-  for (size_t i = 0; i < out.size(); ++i)
-    named.emplace(g->outputs()[i].name, out[i]);
-  return named;
+  return runByName(*g, args, true);
 }
 
 const std::vector<double> kW = {0.5, -1.0, 2.0}, kC = {1.0, -2.0, 0.5};

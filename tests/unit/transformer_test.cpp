@@ -52,11 +52,7 @@ std::map<std::string, Literal> run(const BuiltModel &m, const std::vector<Litera
                                    const Literal &src, const Literal &tgt) {
   std::vector<Literal> args = {src, tgt};
   args.insert(args.end(), weights.begin(), weights.end());
-  auto out = reference::run(*m.graph, args);
-  std::map<std::string, Literal> named;
-  for (size_t i = 0; i < out.size(); ++i)
-    named.emplace(m.graph->outputs()[i].name, out[i]);
-  return named;
+  return runByName(*m.graph, args);
 }
 
 std::string tempPath(const std::string &name) {
