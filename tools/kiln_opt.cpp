@@ -59,7 +59,8 @@ void printHelp() {
          "  --no-locations             do not print loc(...) annotations\n"
          "  --run                      run the result on the reference interpreter, print outputs\n"
          "  --inputs FILE              with --run: inputs by name from a safetensors file\n"
-         "  --seed N                   with --run: seed of the random inputs (default 0)\n"
+         "  --seed N                   with --run: seed of the random inputs: floats in [-1, 1),\n"
+               "                             integers 0 or 1 (default 0)\n"
          "  --outputs FILE             with --run: write the outputs to a safetensors file\n"
          "  --f64                      with --run: compute f32 graphs in f64\n"
          "  -h, --help                 show this help\n";
