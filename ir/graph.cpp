@@ -148,24 +148,45 @@ int Graph::numUses(const Value *v) const {
   return n;
 }
 
-int Graph::removeDeadNodes() {
+namespace {
+
+/// The nodes that the outputs and the given roots depend on.
+std::unordered_set<const Node *> liveNodes(const Graph &g,
+                                           const std::unordered_set<const Node *> &roots) {
   std::unordered_set<const Node *> live;
   std::vector<const Node *> work;
-  auto mark = [&](const Value *v) {
-    if (v->def && live.insert(v->def).second)
-      work.push_back(v->def);
+  auto mark = [&](const Node *n) {
+    if (n && live.insert(n).second)
+      work.push_back(n);
   };
-  for (const auto &out : outputs_)
-    mark(out.value);
+  for (const auto &out : g.outputs())
+    mark(out.value->def);
+  for (const Node *n : roots)
+    mark(n);
   while (!work.empty()) {
     const Node *n = work.back();
     work.pop_back();
     for (const Value *v : n->operands)
-      mark(v);
+      mark(v->def);
   }
+  return live;
+}
+
+} // namespace
+
+int Graph::removeDeadNodes(const std::unordered_set<const Node *> &keep) {
+  std::unordered_set<const Node *> live = liveNodes(*this, keep);
   size_t before = nodes_.size();
   std::erase_if(nodes_, [&](const std::unique_ptr<Node> &n) { return !live.count(n.get()); });
   return static_cast<int>(before - nodes_.size());
+}
+
+std::unordered_set<const Node *> Graph::deadNodes() const {
+  std::unordered_set<const Node *> live = liveNodes(*this, {}), dead;
+  for (const auto &n : nodes_)
+    if (!live.count(n.get()))
+      dead.insert(n.get());
+  return dead;
 }
 
 void Graph::sortTopologically() {

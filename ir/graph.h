@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace kiln {
@@ -111,8 +112,11 @@ public:
   void replaceAllUsesWith(Value *from, Value *to);
   /// Number of operand and output uses of a value.
   int numUses(const Value *v) const;
-  /// Removes nodes whose results nothing uses; returns how many were removed.
-  int removeDeadNodes();
+  /// Removes nodes that no output depends on, except those in `keep` and what they read;
+  /// returns how many were removed.
+  int removeDeadNodes(const std::unordered_set<const Node *> &keep = {});
+  /// The nodes that no output depends on.
+  std::unordered_set<const Node *> deadNodes() const;
   /// Restores a topological order, keeping the current order where it is already valid.
   void sortTopologically();
   /// A deep copy.

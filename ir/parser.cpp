@@ -231,6 +231,11 @@ private:
       int64_t dim = parseInt("a dimension");
       if (dim < 0)
         error(d, fmt::format("dimension {} is negative", dim));
+      // Element counts stay far from overflow; nothing this large fits in memory anyway.
+      constexpr int64_t kMaxElements = int64_t{1} << 48;
+      int64_t count = numElements(type.shape);
+      if (dim > 0 && count > kMaxElements / dim)
+        error(d, fmt::format("tensor type has more than 2^48 elements"));
       type.shape.push_back(dim);
     }
     take();

@@ -13,6 +13,7 @@
 #include "passes/rewrite.h"
 
 #include <cmath>
+#include <unordered_set>
 
 namespace kiln {
 namespace {
@@ -86,9 +87,11 @@ bool isCausal(const Value *c) {
   Node *cmp = sel->operands[0]->def;
   if (!cmp || cmp->results.size() != 1)
     return false;
-  auto iotaAxis = [](const Value *v) -> int64_t {
+  // Both iotas must span the whole [T, T]: an iota over a size-1 axis is all zeros.
+  auto iotaAxis = [&](const Value *v) -> int64_t {
     Node *n = match::def(v, "iota");
-    return n ? *normalizeAxis(n->getInt("axis"), v->type.rank()) : -1;
+    return n && v->type.shape == c->type.shape ? *normalizeAxis(n->getInt("axis"), v->type.rank())
+                                               : -1;
   };
   int64_t a = iotaAxis(cmp->operands[0]), b = iotaAxis(cmp->operands[1]);
   // "key > query": key is the iota along axis 1, query along axis 0.
@@ -97,6 +100,28 @@ bool isCausal(const Value *c) {
   auto masked = match::splat(sel->operands[key_after ? 1 : 2]),
        kept = match::splat(sel->operands[key_after ? 2 : 1]);
   return (key_after || key_not_after) && masked && match::isMaskingValue(*masked) && kept == 0.0;
+}
+
+/// A parameter or state input that v depends on, or nullptr. The op gives its mask no
+/// gradient, so a mask computed from weights (a learned bias) must stay outside.
+const GraphInput *floatInputBehind(const Graph &g, const Value *v) {
+  std::vector<const Value *> work{v};
+  std::unordered_set<const Value *> seen;
+  while (!work.empty()) {
+    const Value *x = work.back();
+    work.pop_back();
+    if (!seen.insert(x).second)
+      continue;
+    if (!x->def) {
+      for (const GraphInput &in : g.inputs())
+        if (in.value.get() == x && in.kind != InputKind::Data)
+          return &in;
+      continue;
+    }
+    for (const Value *o : x->def->operands)
+      work.push_back(o);
+  }
+  return nullptr;
 }
 
 struct Masked {
@@ -127,8 +152,9 @@ std::optional<Masked> matchMask(Rewriter &r, Value *s, std::optional<Scores> &sc
   if (Node *sel = match::def(s, "select")) {
     // select(keep, scores, -inf) or select(masked, -inf, scores).
     for (int side : {1, 2}) {
+      // Only -inf: a finite fill gives a fully masked row uniform weights, the op gives NaN.
       auto fill = match::splat(sel->operands[side == 1 ? 2 : 1]);
-      if (!fill || !match::isMaskingValue(*fill) || !(scores = matchScores(r, sel->operands[side])))
+      if (!fill || *fill != -INFINITY || !(scores = matchScores(r, sel->operands[side])))
         continue;
       Value *cond = sel->operands[0];
       return Masked{sel->operands[side], side == 1 ? r.b.create("not", {cond}) : cond, false};
@@ -165,7 +191,8 @@ Dropout peelDropout(Value *v) {
         auto s = match::splat(c);
         return s && c->type.rank() == 0 ? std::optional(std::pair{y, *s}) : std::nullopt;
       });
-  if (rate <= 0 || rate >= 1 || !scaled || std::abs(scaled->second * (1 - rate) - 1) > 1e-6)
+  // The op scales kept probabilities by exactly 1 / (1 - p), as the DSL writes it.
+  if (rate <= 0 || rate >= 1 || !scaled || scaled->second != 1.0 / (1.0 - rate))
     return {v};
   return Dropout{scaled->first, sel->operands[1]->def, u->operands[0], rate, u->getInt("offset")};
 }
@@ -201,6 +228,15 @@ Value *fuseAttention(Node &mm, Rewriter &r) {
                                  match::otherUser(r.graph, sm->operands[0], {sm})));
     return nullptr;
   }
+  if (masked->mask)
+    if (const GraphInput *in = floatInputBehind(r.graph, masked->mask)) {
+      r.missed(
+          mm.loc,
+          fmt::format("not fused: the mask depends on the {} input '%{}', and attention gives its "
+                      "mask no gradient",
+                      inputKindName(in->kind), in->name));
+      return nullptr;
+    }
   std::vector<Value *> operands = {scores->q, scores->k, v};
   if (masked->mask)
     operands.push_back(masked->mask);

@@ -41,9 +41,9 @@ Value *logSoftmaxOf(Value *lp) {
   return z;
 }
 
-/// labels when oh is a one-hot encoding of them: cast(eq(iota over the last axis, labels[...,
-/// None])).
-Value *oneHotLabels(Value *oh) {
+/// labels when oh is a one-hot encoding of them over `classes` classes:
+/// cast(eq(iota over the last axis, labels[..., None])).
+Value *oneHotLabels(Value *oh, int64_t classes) {
   Node *cast = match::def(oh, "cast");
   Node *eq = cast ? match::def(cast->operands[0], "eq") : nullptr;
   if (!eq)
@@ -53,6 +53,9 @@ Value *oneHotLabels(Value *oh) {
     Node *reshape = match::def(expanded, "reshape");
     if (!io || !reshape ||
         *normalizeAxis(io->getInt("axis"), iota->type.rank()) != iota->type.rank() - 1)
+      return nullptr;
+    // The iota must count every class.
+    if (iota->type.shape.back() != classes || oh->type.shape.back() != classes)
       return nullptr;
     Value *labels = reshape->operands[0];
     Shape want = labels->type.shape;
@@ -85,7 +88,7 @@ std::optional<Nll> matchNll(Value *v) {
     if (!axis || !mul || *axis != sum->operands[0]->type.rank() - 1)
       return std::nullopt;
     return match::commuted(*mul, [](Value *lp, Value *oh) -> std::optional<Nll> {
-      Value *x = logSoftmaxOf(lp), *labels = oneHotLabels(oh);
+      Value *x = logSoftmaxOf(lp), *labels = oneHotLabels(oh, lp->type.shape.back());
       return x && labels ? std::optional<Nll>(Nll{x, labels}) : std::nullopt;
     });
   }
@@ -127,7 +130,8 @@ std::optional<PerToken> matchPerToken(Value *v) {
     return std::nullopt;
   return match::commuted(*add, [](Value *a, Value *b) -> std::optional<PerToken> {
     auto sa = scaled(a), sb = scaled(b);
-    if (!sa || !sb || std::abs(sa->second + sb->second - 1) > 1e-6)
+    if (!sa || !sb || std::abs(sa->second + sb->second - 1) > 1e-6 || sb->second < 0 ||
+        sb->second > 1)
       return std::nullopt;
     auto nll = matchNll(sa->first);
     Value *smooth = smoothingTermOf(sb->first);
@@ -159,8 +163,16 @@ Value *create(Rewriter &r, const PerToken &pt, int64_t ignore, Value *root) {
   Value *logits = pt.nll.logits, *labels = pt.nll.labels;
   if (logits->type.dtype != root->type.dtype)
     return nullptr;
-  return r.b.create("softmax_cross_entropy", {logits, labels},
-                    {{"ignore_index", ignore}, {"label_smoothing", pt.smoothing}});
+  AttrMap attrs = {{"ignore_index", ignore}, {"label_smoothing", pt.smoothing}};
+  const OpDef &op = *lookupOp("softmax_cross_entropy");
+  try {
+    inferTypes(op, {logits->type, labels->type}, checkAttributes(op, attrs, root->def->loc),
+               root->def->loc);
+  } catch (const Error &e) {
+    r.missed(root->def->loc, "not fused: " + e.message());
+    return nullptr;
+  }
+  return r.b.create("softmax_cross_entropy", {logits, labels}, attrs);
 }
 
 /// sum(per * mask) / sum(mask).

@@ -49,42 +49,40 @@ Value *fuseDivForm(Node &div, Rewriter &r) {
                                   match::otherUser(r.graph, e->result(), {&div, sum})));
     return nullptr;
   }
-  Value *z = e->operands[0];
-  Value *x = unshift(z, *axis);
-  if (x == z && match::def(z, "sub") && match::def(z->def->operands[1], "reduce_max"))
-    r.missed(
-        div.loc,
-        "softmax without the max subtraction: the max is taken over another axis than the sum");
-  return create(r, x, *axis);
+  // A max over another axis than the sum stays inside: softmax of (x - that max).
+  return create(r, unshift(e->operands[0], *axis), *axis);
 }
 
-/// The x and axis of logsumexp(x) written as max + log(sum(exp(x - max))) or log(sum(exp(x))).
+/// (z, axis) when l is log(sum(exp(z))) over one kept axis.
+std::optional<std::pair<Value *, int64_t>> logSumExpOperand(Value *l) {
+  Node *log = match::def(l, "log");
+  Node *sum = log ? match::def(log->operands[0], "reduce_sum") : nullptr;
+  Node *e = sum ? match::def(sum->operands[0], "exp") : nullptr;
+  if (!e)
+    return std::nullopt;
+  auto axis = keptAxisOf(sum, "reduce_sum", e->result());
+  if (!axis)
+    return std::nullopt;
+  return std::pair{e->operands[0], *axis};
+}
+
+/// The x and axis of logsumexp(x) written as m + log(sum(exp(x - m))) with m = max(x), or as
+/// log(sum(exp(x))).
 std::optional<std::pair<Value *, int64_t>> logSumExp(Value *lse) {
-  auto fromLog = [](Value *l) -> std::optional<std::pair<Value *, int64_t>> {
-    Node *log = match::def(l, "log");
-    Node *sum = log ? match::def(log->operands[0], "reduce_sum") : nullptr;
-    Node *e = sum ? match::def(sum->operands[0], "exp") : nullptr;
-    if (!e)
-      return std::nullopt;
-    auto axis = keptAxisOf(sum, "reduce_sum", e->result());
-    if (!axis)
-      return std::nullopt;
-    return std::pair{unshift(e->operands[0], *axis), *axis};
-  };
   if (Node *add = match::def(lse, "add"))
-    return match::commuted(
-        *add, [&](Value *m, Value *l) -> std::optional<std::pair<Value *, int64_t>> {
-          auto inner = fromLog(l);
-          if (inner && keptAxisOf(m->def, "reduce_max", inner->first) == inner->second)
-            return inner;
-          return std::nullopt;
-        });
-  auto plain = fromLog(lse);
-  // log(sum(exp(x))) without a max: the inner operand must be x itself.
-  if (plain &&
-      match::def(lse, "log")->operands[0]->def->operands[0]->def->operands[0] == plain->first)
-    return plain;
-  return std::nullopt;
+    return match::commuted(*add,
+                           [&](Value *m, Value *l) -> std::optional<std::pair<Value *, int64_t>> {
+                             auto inner = logSumExpOperand(l);
+                             Node *shift = inner ? match::def(inner->first, "sub") : nullptr;
+                             // The max added back must be the one subtracted inside the sum.
+                             if (!shift || shift->operands[1] != m)
+                               return std::nullopt;
+                             Value *x = shift->operands[0];
+                             if (keptAxisOf(m->def, "reduce_max", x) != inner->second)
+                               return std::nullopt;
+                             return std::pair{x, inner->second};
+                           });
+  return logSumExpOperand(lse);
 }
 
 /// exp(x - logsumexp(x)).

@@ -45,7 +45,10 @@ std::string otherUser(const Graph &g, const Value *v, std::initializer_list<cons
     for (const Value *operand : n->operands)
       if (operand == v &&
           std::find(users.begin(), users.end(), static_cast<const Node *>(n.get())) == users.end())
-        return fmt::format("a {} at {}", n->name(), n->loc.str());
+        return fmt::format(
+            "{} {} at {}",
+            std::string_view("aeiou").find(n->name()[0]) != std::string_view::npos ? "an" : "a",
+            n->name(), n->loc.str());
   return "nothing else";
 }
 

@@ -5,6 +5,8 @@ namespace kiln {
 int applyPatternsGreedily(Graph &g, std::span<const RewritePattern> patterns, PassContext &ctx) {
   constexpr int kMaxSweeps = 32;
   int total = 0;
+  // Dead code the graph came with is dce's business; only what the rewrites orphan goes.
+  const std::unordered_set<const Node *> dead_before = g.deadNodes();
   for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
     int rewrites = 0;
     // New nodes are appended during the sweep; they are visited in the next one.
@@ -28,7 +30,7 @@ int applyPatternsGreedily(Graph &g, std::span<const RewritePattern> patterns, Pa
         break;
       }
     }
-    g.removeDeadNodes();
+    g.removeDeadNodes(dead_before);
     g.sortTopologically();
     total += rewrites;
     if (rewrites == 0)

@@ -3,7 +3,8 @@
 //
 // A pattern names the op it is rooted at and a function that either declines (returns nullptr)
 // or builds a replacement for the root's single result with the Builder it is given. The driver
-// replaces the root's uses, removes what became dead and sorts the graph again.
+// replaces the root's uses, removes what the rewrites left dead (dead code the graph already had
+// stays, for dce) and sorts the graph again.
 
 #include "ir/builder.h"
 #include "passes/pass.h"

@@ -232,5 +232,8 @@ int main(int argc, char **argv) {
   } catch (const kiln::Error &e) {
     kiln::tools::reportError(e, "kiln");
     return 1;
+  } catch (const std::bad_alloc &) {
+    std::cerr << "kiln: error: out of memory (are the shapes much larger than intended?)\n";
+    return 1;
   }
 }

@@ -60,7 +60,7 @@ void printHelp() {
          "  --run                      run the result on the reference interpreter, print outputs\n"
          "  --inputs FILE              with --run: inputs by name from a safetensors file\n"
          "  --seed N                   with --run: seed of the random inputs: floats in [-1, 1),\n"
-               "                             integers 0 or 1 (default 0)\n"
+         "                             integers 0 or 1 (default 0)\n"
          "  --outputs FILE             with --run: write the outputs to a safetensors file\n"
          "  --f64                      with --run: compute f32 graphs in f64\n"
          "  -h, --help                 show this help\n";
@@ -366,6 +366,9 @@ int main(int argc, char **argv) {
     return kiln::runMain(argc, argv);
   } catch (const kiln::Error &e) {
     kiln::tools::reportError(e, "kiln-opt");
+    return 1;
+  } catch (const std::bad_alloc &) {
+    std::cerr << "kiln-opt: error: out of memory (are the shapes much larger than intended?)\n";
     return 1;
   }
 }
