@@ -105,18 +105,10 @@ const RewritePattern kPatterns[] = {
     {"full slice", "slice", sliceFull},
 };
 
-class CanonicalizePass : public Pass {
-public:
-  std::string_view name() const override { return "canonicalize"; }
-  bool run(Graph &g, PassContext &ctx) override {
-    return applyPatternsGreedily(g, kPatterns, ctx) > 0;
-  }
-};
-
 } // namespace
 
 std::unique_ptr<Pass> createCanonicalizePass(const PassOptions &) {
-  return std::make_unique<CanonicalizePass>();
+  return createPatternPass("canonicalize", kPatterns);
 }
 
 } // namespace kiln

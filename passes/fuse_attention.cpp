@@ -264,18 +264,10 @@ const RewritePattern kPatterns[] = {
     {"attentions", "matmul", fuseAttention},
 };
 
-class FuseAttentionPass : public Pass {
-public:
-  std::string_view name() const override { return "fuse-attention"; }
-  bool run(Graph &g, PassContext &ctx) override {
-    return applyPatternsGreedily(g, kPatterns, ctx) > 0;
-  }
-};
-
 } // namespace
 
 std::unique_ptr<Pass> createFuseAttentionPass(const PassOptions &) {
-  return std::make_unique<FuseAttentionPass>();
+  return createPatternPass("fuse-attention", kPatterns);
 }
 
 } // namespace kiln

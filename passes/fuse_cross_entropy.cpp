@@ -215,18 +215,10 @@ const RewritePattern kPatterns[] = {
     {"cross-entropies (mean)", "reduce_mean", fuseMean},
 };
 
-class FuseCrossEntropyPass : public Pass {
-public:
-  std::string_view name() const override { return "fuse-cross-entropy"; }
-  bool run(Graph &g, PassContext &ctx) override {
-    return applyPatternsGreedily(g, kPatterns, ctx) > 0;
-  }
-};
-
 } // namespace
 
 std::unique_ptr<Pass> createFuseCrossEntropyPass(const PassOptions &) {
-  return std::make_unique<FuseCrossEntropyPass>();
+  return createPatternPass("fuse-cross-entropy", kPatterns);
 }
 
 } // namespace kiln

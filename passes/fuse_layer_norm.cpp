@@ -136,18 +136,10 @@ const RewritePattern kPatterns[] = {
     {"shifts folded", "add", fuseShift},
 };
 
-class FuseLayerNormPass : public Pass {
-public:
-  std::string_view name() const override { return "fuse-layer-norm"; }
-  bool run(Graph &g, PassContext &ctx) override {
-    return applyPatternsGreedily(g, kPatterns, ctx) > 0;
-  }
-};
-
 } // namespace
 
 std::unique_ptr<Pass> createFuseLayerNormPass(const PassOptions &) {
-  return std::make_unique<FuseLayerNormPass>();
+  return createPatternPass("fuse-layer-norm", kPatterns);
 }
 
 } // namespace kiln

@@ -101,18 +101,10 @@ const RewritePattern kPatterns[] = {
     {"softmax (exp(x - logsumexp))", "exp", fuseLogSumExpForm},
 };
 
-class FuseSoftmaxPass : public Pass {
-public:
-  std::string_view name() const override { return "fuse-softmax"; }
-  bool run(Graph &g, PassContext &ctx) override {
-    return applyPatternsGreedily(g, kPatterns, ctx) > 0;
-  }
-};
-
 } // namespace
 
 std::unique_ptr<Pass> createFuseSoftmaxPass(const PassOptions &) {
-  return std::make_unique<FuseSoftmaxPass>();
+  return createPatternPass("fuse-softmax", kPatterns);
 }
 
 } // namespace kiln

@@ -39,4 +39,27 @@ int applyPatternsGreedily(Graph &g, std::span<const RewritePattern> patterns, Pa
   return total;
 }
 
+namespace {
+
+class PatternPass : public Pass {
+public:
+  PatternPass(std::string_view name, std::span<const RewritePattern> patterns)
+      : name_(name), patterns_(patterns) {}
+  std::string_view name() const override { return name_; }
+  bool run(Graph &g, PassContext &ctx) override {
+    return applyPatternsGreedily(g, patterns_, ctx) > 0;
+  }
+
+private:
+  std::string_view name_;
+  std::span<const RewritePattern> patterns_;
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createPatternPass(std::string_view name,
+                                        std::span<const RewritePattern> patterns) {
+  return std::make_unique<PatternPass>(name, patterns);
+}
+
 } // namespace kiln

@@ -35,4 +35,8 @@ struct RewritePattern {
 /// application under the pattern's name. Returns the number of rewrites.
 int applyPatternsGreedily(Graph &g, std::span<const RewritePattern> patterns, PassContext &ctx);
 
+/// A pass that applies a fixed list of patterns greedily (the list must outlive the pass).
+std::unique_ptr<Pass> createPatternPass(std::string_view name,
+                                        std::span<const RewritePattern> patterns);
+
 } // namespace kiln

@@ -293,29 +293,28 @@ std::vector<Literal> geluGradKernel(const Node &n, std::span<const Literal *cons
   return {out};
 }
 
-/// An op with a VJP, or marked non-differentiable when vjp is null.
-OpDef unary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref,
-            VjpFn vjp) {
+/// An elementwise op of `arity` operands with a VJP, or marked non-differentiable when vjp is
+/// null.
+OpDef elementwise(int arity, std::string_view name, std::string_view summary, InferFn infer,
+                  ReferenceFn ref, VjpFn vjp) {
   return OpDef{.name = name,
                .summary = summary,
-               .min_operands = 1,
-               .max_operands = 1,
+               .min_operands = arity,
+               .max_operands = arity,
                .infer = infer,
                .reference = ref,
                .differentiable = vjp ? Differentiable::Yes : Differentiable::No,
                .vjp = vjp};
 }
 
+OpDef unary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref,
+            VjpFn vjp) {
+  return elementwise(1, name, summary, infer, ref, vjp);
+}
+
 OpDef binary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref,
              VjpFn vjp) {
-  return OpDef{.name = name,
-               .summary = summary,
-               .min_operands = 2,
-               .max_operands = 2,
-               .infer = infer,
-               .reference = ref,
-               .differentiable = vjp ? Differentiable::Yes : Differentiable::No,
-               .vjp = vjp};
+  return elementwise(2, name, summary, infer, ref, vjp);
 }
 
 } // namespace
