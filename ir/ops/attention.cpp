@@ -125,8 +125,9 @@ public:
     keep_scale_ = roundTo(1.0 / (1.0 - dropout_), q.type.dtype);
   }
 
-  /// Softmax probabilities p of row (b, i), and kept = p after dropout (kept == p without it).
-  void row(int64_t b, int64_t i, std::vector<double> &p, std::vector<double> &kept) const {
+  /// Softmax probabilities p of row (b, i), and the factor dropout applies to each: 0, or
+  /// 1 / (1 - dropout) (1 everywhere without dropout).
+  void row(int64_t b, int64_t i, std::vector<double> &p, std::vector<double> &factor) const {
     bool bool_mask = mask_ && mask_->type.dtype == DType::boolean;
     for (int64_t j = 0; j < tk; ++j) {
       double s = 0;
@@ -143,16 +144,12 @@ public:
     }
     ops::softmaxRows(p, tk);
     for (int64_t j = 0; j < tk; ++j) {
-      if (dropout_ <= 0) {
-        kept[j] = p[j];
-        continue;
-      }
       uint64_t counter = offset_ + static_cast<uint64_t>((b * tq + i) * tk + j);
-      kept[j] = philoxUniform(seed_, counter) >= threshold_ ? p[j] * keep_scale_ : 0.0;
+      factor[j] = dropout_ <= 0                                 ? 1.0
+                  : philoxUniform(seed_, counter) >= threshold_ ? keep_scale_
+                                                                : 0.0;
     }
   }
-  /// What dropout did to probability p: 0, or 1 / (1 - dropout).
-  double dropoutScale(double kept, double p) const { return p == 0 ? 0.0 : kept / p; }
   double scale() const { return scale_; }
 
   const Literal &q, &k, &v;
@@ -171,14 +168,14 @@ private:
 std::vector<Literal> attentionKernel(const Node &n, std::span<const Literal *const> in) {
   Rows rows(n, in);
   Literal out(ops::resultType(n));
-  std::vector<double> p(rows.tk), kept(rows.tk);
+  std::vector<double> p(rows.tk), factor(rows.tk);
   for (int64_t b = 0; b < rows.batches; ++b)
     for (int64_t i = 0; i < rows.tq; ++i) {
-      rows.row(b, i, p, kept);
+      rows.row(b, i, p, factor);
       for (int64_t c = 0; c < rows.dv; ++c) {
         double acc = 0;
         for (int64_t j = 0; j < rows.tk; ++j)
-          acc += kept[j] * rows.v.data[(b * rows.tk + j) * rows.dv + c];
+          acc += p[j] * factor[j] * rows.v.data[(b * rows.tk + j) * rows.dv + c];
         out.data[(b * rows.tq + i) * rows.dv + c] = acc;
       }
     }
@@ -191,19 +188,19 @@ std::vector<Literal> attentionGradKernel(const Node &n, std::span<const Literal 
   Rows rows(n, in.first(in.size() - 1));
   Literal dq(ops::resultType(n, 0)), dk(ops::resultType(n, 1)), dv(ops::resultType(n, 2));
   int64_t tq = rows.tq, tk = rows.tk, d = rows.d, dvn = rows.dv;
-  std::vector<double> p(tk), kept(tk), dp(tk);
+  std::vector<double> p(tk), factor(tk), dp(tk);
   for (int64_t b = 0; b < rows.batches; ++b)
     for (int64_t i = 0; i < tq; ++i) {
-      rows.row(b, i, p, kept);
+      rows.row(b, i, p, factor);
       const double *go = g.data.data() + (b * tq + i) * dvn;
       double dot = 0;
       for (int64_t j = 0; j < tk; ++j) {
         double dkept = 0;
         for (int64_t c = 0; c < dvn; ++c) {
           dkept += go[c] * rows.v.data[(b * tk + j) * dvn + c];
-          dv.data[(b * tk + j) * dvn + c] += kept[j] * go[c];
+          dv.data[(b * tk + j) * dvn + c] += p[j] * factor[j] * go[c];
         }
-        dp[j] = dkept * rows.dropoutScale(kept[j], p[j]);
+        dp[j] = dkept * factor[j];
         dot += dp[j] * p[j];
       }
       for (int64_t j = 0; j < tk; ++j) {
