@@ -76,7 +76,7 @@ bool isPassOption(std::string_view name) {
   return false;
 }
 
-/// Parses arguments; returns nullopt after --help or --list-passes.
+/// Parses arguments; returns nullopt after --help, --list-passes or --list-ops.
 std::optional<Options> parseArgs(int argc, char **argv) {
   Options o;
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -92,6 +92,11 @@ std::optional<Options> parseArgs(int argc, char **argv) {
     std::string flag = a.substr(0, eq), arg = eq == std::string::npos ? "" : a.substr(eq + 1);
     if (a == "-h" || a == "--help") {
       printHelp();
+      return std::nullopt;
+    } else if (a == "--list-ops") {
+      for (const OpDef *op : allOps())
+        std::cout << fmt::format("{:<28} {}{}\n", op->name, op->summary,
+                                 op->differentiable == Differentiable::No ? " (no gradient)" : "");
       return std::nullopt;
     } else if (a == "--list-passes") {
       for (const PassInfo &p : allPasses())
