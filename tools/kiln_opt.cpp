@@ -53,7 +53,7 @@ void printHelp() {
          "  --print-ir-after=PASS      print the IR to stderr after PASS (repeatable)\n"
          "  --split-input-file         treat '// -----' lines as separators of independent inputs\n"
          "  --verify-diagnostics       check errors against '// expected-error {{...}}' comments,\n"
-               "                             and with --remarks=missed remarks against expected-remark\n"
+         "                             and with --remarks=missed remarks against expected-remark\n"
          "  --timing                   report the time spent in each pass (stderr)\n"
          "  --pass-statistics          report what each pass changed (stderr)\n"
          "  --remarks=missed           report where a pass could not rewrite, and why (stderr)\n"
