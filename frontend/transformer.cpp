@@ -137,10 +137,27 @@ void checkConfig(const TransformerConfig &c, const GraphOptions &o) {
     throw Error({}, "the number of layers must not be negative");
   if (c.d_model % c.heads != 0)
     throw Error({}, fmt::format("d_model {} is not divisible by {} heads", c.d_model, c.heads));
-  if (o.dropout < 0 || o.dropout >= 1)
+  // Sizes beyond these do not fit in memory anyway; they would only overflow counts.
+  for (auto [v, what] : {std::pair{c.d_model, "d_model"},
+                         {c.ffn, "ffn"},
+                         {c.heads, "heads"},
+                         {o.batch, "batch"},
+                         {o.src_len, "src-len"},
+                         {o.tgt_len, "tgt-len"},
+                         {c.encoder_layers, "encoder layers"},
+                         {c.decoder_layers, "decoder layers"}})
+    if (v > (int64_t{1} << 20))
+      throw Error({}, fmt::format("{} {} is larger than 2^20", what, v));
+  if (c.vocab > (int64_t{1} << 24))
+    throw Error({}, fmt::format("vocab {} is larger than 2^24", c.vocab));
+  if (!(o.dropout >= 0 && o.dropout < 1))
     throw Error({}, fmt::format("dropout must lie in [0, 1), found {}", o.dropout));
-  if (c.label_smoothing < 0 || c.label_smoothing > 1)
+  if (!(c.label_smoothing >= 0 && c.label_smoothing <= 1))
     throw Error({}, fmt::format("label smoothing must lie in [0, 1], found {}", c.label_smoothing));
+  if (c.tokens.bos == c.tokens.pad || c.tokens.eos == c.tokens.pad)
+    throw Error(
+        {}, fmt::format("BOS ({}) and EOS ({}) must differ from PAD ({}): padding is masked out",
+                        c.tokens.bos, c.tokens.eos, c.tokens.pad));
   for (int64_t id : {c.tokens.pad, c.tokens.bos, c.tokens.eos, c.tokens.unk})
     if (id < 0 || id >= c.vocab)
       throw Error({},

@@ -2,6 +2,7 @@
 
 #include "ir/diagnostics.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -37,10 +38,13 @@ double roundTo(double v, DType dtype) {
     return v;
   case DType::bf16:
     return roundToBF16(v);
+  // Integers saturate and NaN becomes 0 (an integer division by zero, say): no undefined
+  // float-to-int conversion.
   case DType::i32:
-    return static_cast<double>(static_cast<int32_t>(std::trunc(v)));
+    return std::isnan(v) ? 0.0 : std::trunc(std::clamp(v, -2147483648.0, 2147483647.0));
   case DType::i64:
-    return static_cast<double>(static_cast<int64_t>(std::trunc(v)));
+    return std::isnan(v) ? 0.0
+                         : std::trunc(std::clamp(v, -9223372036854775808.0, 9223372036854774784.0));
   case DType::boolean:
     return v != 0.0 ? 1.0 : 0.0;
   }

@@ -1,6 +1,7 @@
 #include "ir/printer.h"
 
 #include <unordered_map>
+#include <unordered_set>
 
 namespace kiln {
 
@@ -24,8 +25,14 @@ std::string printGraph(const Graph &g, const PrintOptions &opts) {
     out += fmt::format("  input {} %{}: {}{}\n", inputKindName(in.kind), in.name,
                        in.value->type.str(), opts.locations ? locStr(in.loc) : "");
   }
+  // Node numbers skip the names of inputs ("%1" may be an input), so the text parses back.
+  std::unordered_set<std::string> input_names;
+  for (const auto &in : g.inputs())
+    input_names.insert(in.name);
   int next = 0;
   for (const auto &n : g.nodes()) {
+    while (input_names.count(std::to_string(next)))
+      ++next;
     std::string id = fmt::format("%{}", next++);
     if (n->results.size() == 1) {
       names[n->result()] = id;

@@ -46,7 +46,7 @@ std::vector<const GraphInput *> chooseInputs(const Graph &g, const std::vector<s
   std::vector<const GraphInput *> inputs;
   if (wrt.empty()) {
     for (const GraphInput &in : g.inputs())
-      if (in.kind == InputKind::Parameter)
+      if (in.kind == InputKind::Parameter && isFloat(in.value->type.dtype))
         inputs.push_back(&in);
     return inputs;
   }

@@ -14,7 +14,7 @@ namespace kiln {
 struct AutodiffOptions {
   /// The scalar output to differentiate: empty picks "loss", or else the only scalar output.
   std::string of;
-  /// Inputs to differentiate with respect to; empty means every parameter.
+  /// Inputs to differentiate with respect to; empty means every floating-point parameter.
   std::vector<std::string> wrt;
 };
 

@@ -1,4 +1,5 @@
-// Canonicalization: constant folding, algebraic identities, and chains of reshape, transpose,
+// Canonicalization: constant folding (in the constants' declared dtypes, as a run without --f64
+// computes them), algebraic identities, and chains of reshape, transpose,
 // broadcast_to and cast collapsed. Every rule keeps values bit for bit, except that x + 0 and
 // x - 0 return x where IEEE arithmetic would turn a -0 into +0.
 
@@ -22,8 +23,13 @@ Value *foldConstants(Node &n, Rewriter &r) {
   if (!std::all_of(n.operands.begin(), n.operands.end(), isConstant))
     return nullptr;
   std::vector<Literal> args;
-  for (const Value *v : n.operands)
-    args.push_back(v->def->op->reference(*v->def, {})[0]);
+  for (const Value *v : n.operands) {
+    // A constant's value is what the interpreter makes of it: rounded to its dtype.
+    Literal arg = v->def->op->reference(*v->def, {})[0];
+    arg.type = v->type;
+    arg.roundToDType();
+    args.push_back(std::move(arg));
+  }
   std::vector<const Literal *> ptrs;
   for (const Literal &l : args)
     ptrs.push_back(&l);

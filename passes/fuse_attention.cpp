@@ -99,7 +99,8 @@ bool isCausal(const Value *c) {
   bool key_not_after = (cmp->is("le") && a == 1 && b == 0) || (cmp->is("ge") && a == 0 && b == 1);
   auto masked = match::splat(sel->operands[key_after ? 1 : 2]),
        kept = match::splat(sel->operands[key_after ? 2 : 1]);
-  return (key_after || key_not_after) && masked && match::isMaskingValue(*masked) && kept == 0.0;
+  // Only -inf: the op's causal flag hides keys completely, as -inf does and -1e9 does not.
+  return (key_after || key_not_after) && masked == -INFINITY && kept == 0.0;
 }
 
 /// A parameter or state input that v depends on, or nullptr. The op gives its mask no
@@ -183,7 +184,7 @@ Dropout peelDropout(Value *v) {
   Node *ge = match::def(sel->operands[0], "ge");
   Node *u = ge ? match::def(ge->operands[0], "random_uniform") : nullptr;
   Node *mul = match::def(sel->operands[1], "mul");
-  if (!u || !mul || u->result()->type.shape != v->type.shape)
+  if (!u || !mul || u->result()->type != v->type)
     return {v};
   double rate = match::splat(ge->operands[1]).value_or(0.0);
   auto scaled =

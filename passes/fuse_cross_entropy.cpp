@@ -54,8 +54,8 @@ Value *oneHotLabels(Value *oh, int64_t classes) {
     if (!io || !reshape ||
         *normalizeAxis(io->getInt("axis"), iota->type.rank()) != iota->type.rank() - 1)
       return nullptr;
-    // The iota must count every class.
-    if (iota->type.shape.back() != classes || oh->type.shape.back() != classes)
+    // The iota must count every class (the caller checks the one-hot has logp's shape).
+    if (iota->type.shape.back() != classes)
       return nullptr;
     Value *labels = reshape->operands[0];
     Shape want = labels->type.shape;
@@ -88,6 +88,8 @@ std::optional<Nll> matchNll(Value *v) {
     if (!axis || !mul || *axis != sum->operands[0]->type.rank() - 1)
       return std::nullopt;
     return match::commuted(*mul, [](Value *lp, Value *oh) -> std::optional<Nll> {
+      if (oh->type.shape != lp->type.shape)
+        return std::nullopt;
       Value *x = logSoftmaxOf(lp), *labels = oneHotLabels(oh, lp->type.shape.back());
       return x && labels ? std::optional<Nll>(Nll{x, labels}) : std::nullopt;
     });
@@ -188,6 +190,10 @@ Value *fuseMaskedMean(Node &div, Rewriter &r) {
     if (m != mask)
       return nullptr;
     auto pt = matchPerToken(per);
+    // One loss term per label, each counted once: no broadcasting anywhere in the mean.
+    if (pt &&
+        (per->type.shape != pt->nll.labels->type.shape || mask->type.shape != per->type.shape))
+      pt.reset();
     if (!pt) {
       r.missed(div.loc, "not fused: a masked mean, but not of -log softmax(logits)[label]");
       return nullptr;
@@ -207,7 +213,9 @@ Value *fuseMean(Node &mean, Rewriter &r) {
       static_cast<int64_t>(mean.getInts("axes").size()) != mean.operands[0]->type.rank())
     return nullptr;
   auto pt = matchPerToken(mean.operands[0]);
-  return pt ? create(r, *pt, -100, mean.result()) : nullptr;
+  if (!pt || mean.operands[0]->type.shape != pt->nll.labels->type.shape)
+    return nullptr;
+  return create(r, *pt, -100, mean.result());
 }
 
 const RewritePattern kPatterns[] = {

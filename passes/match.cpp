@@ -52,6 +52,4 @@ std::string otherUser(const Graph &g, const Value *v, std::initializer_list<cons
   return "nothing else";
 }
 
-bool isMaskingValue(double x) { return x <= -1e4; }
-
 } // namespace kiln::match

@@ -29,7 +29,5 @@ auto commuted(const Node &n, F f) -> decltype(f(n.operands[0], n.operands[1])) {
     return r;
   return f(n.operands[1], n.operands[0]);
 }
-/// Whether x is a large negative number that masks a score: -inf, or at most -1e4.
-bool isMaskingValue(double x);
 
 } // namespace kiln::match

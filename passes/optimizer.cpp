@@ -75,9 +75,28 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
     throw Error(
         {}, fmt::format("optimizer: graph @{} has no grad.<parameter> outputs; run autodiff first",
                         g.name()));
-  if (g.findInput("step"))
-    throw Error({},
-                fmt::format("optimizer: graph @{} already has an input named 'step'", g.name()));
+  // Every name the update adds must be free.
+  auto requireFreeInput = [&](const std::string &name) {
+    if (g.findInput(name))
+      throw Error(
+          {}, fmt::format("optimizer: graph @{} already has an input named '%{}'", g.name(), name));
+  };
+  auto requireFreeOutput = [&](const std::string &name) {
+    if (g.findOutput(name))
+      throw Error({}, fmt::format("optimizer: graph @{} already has an output named \"{}\"",
+                                  g.name(), name));
+  };
+  requireFreeInput("step");
+  requireFreeOutput("lr");
+  for (const Item &it : items) {
+    requireFreeOutput(it.name);
+    for (const std::string &state : optimizerStateNames(o.kind, it.name)) {
+      requireFreeInput(state);
+      requireFreeOutput(state);
+    }
+  }
+  if (o.warmup < 1 || !(o.lr.value_or(1.0) > 0) || !(o.clip_norm.value_or(1.0) > 0))
+    throw Error({}, "optimizer: warmup must be at least 1, and lr and clip-norm positive");
 
   Builder b(g);
   Scalars s{b};

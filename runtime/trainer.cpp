@@ -3,6 +3,7 @@
 #include "ir/diagnostics.h"
 #include "runtime/safetensors.h"
 
+#include <charconv>
 #include <fmt/format.h>
 
 namespace kiln {
@@ -78,11 +79,10 @@ TrainerState loadTrainerState(const std::string &path, const StepProgram &progra
   loc.file = path;
   if (it == meta.end())
     throw Error(loc, "no kiln.step in the metadata: not a checkpoint written by kiln train");
-  try {
-    state.step = std::stoll(it->second);
-  } catch (const std::exception &) {
-    throw Error(loc, fmt::format("kiln.step '{}' in the metadata is not a number", it->second));
-  }
+  const std::string &text = it->second;
+  auto res = std::from_chars(text.data(), text.data() + text.size(), state.step);
+  if (res.ec != std::errc() || res.ptr != text.data() + text.size() || state.step < 0)
+    throw Error(loc, fmt::format("kiln.step '{}' in the metadata is not a step count", text));
   return state;
 }
 

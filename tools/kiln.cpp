@@ -5,6 +5,7 @@
 #include "frontend/init.h"
 #include "ir/dot.h"
 #include "ir/printer.h"
+#include "passes/pass_manager.h"
 #include "runtime/checkpoint.h"
 #include "runtime/safetensors.h"
 #include "tools/model_options.h"
@@ -30,6 +31,11 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
   GraphOptions opts = sf.opts;
   opts.dropout = dropout;
   TransformerConfig cfg = mf.resolve();
+  for (const std::string &p : tools::forwardPasses(passes))
+    if (!lookupPass(p))
+      throw Error({}, fmt::format("--passes: unknown pass '{}'; known passes: {}", p, passNames()));
+  if (passes != "default" && stage != "fused" && stage != "train")
+    throw Error({}, "--passes applies to --stage fused and --stage train only");
   OptimizerOptions optimizer;
   optimizer.d_model = cfg.d_model;
   BuiltModel m =
@@ -235,5 +241,8 @@ int main(int argc, char **argv) {
   } catch (const std::bad_alloc &) {
     std::cerr << "kiln: error: out of memory (are the shapes much larger than intended?)\n";
     return 1;
+  } catch (const std::exception &e) {
+    std::cerr << "kiln: internal error: " << e.what() << "\n";
+    return 2;
   }
 }

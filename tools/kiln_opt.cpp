@@ -7,8 +7,8 @@
 #include "passes/pipelines.h"
 #include "tools/tool_support.h"
 
+#include <charconv>
 #include <iostream>
-#include <regex>
 #include <sstream>
 
 namespace kiln {
@@ -27,6 +27,7 @@ struct Options {
   std::string run_outputs;
   uint64_t seed = 0;
   bool promote_f64 = false;
+  bool seed_given = false;
   bool locations = true;
 };
 
@@ -147,11 +148,10 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       o.run_outputs = value(i, a);
     } else if (a == "--seed") {
       std::string s = value(i, a);
-      try {
-        o.seed = std::stoull(s);
-      } catch (const std::exception &) {
+      auto res = std::from_chars(s.data(), s.data() + s.size(), o.seed);
+      if (res.ec != std::errc() || res.ptr != s.data() + s.size())
         throw Error({}, fmt::format("--seed takes a non-negative integer, found '{}'", s));
-      }
+      o.seed_given = true;
     } else if (a == "--f64") {
       o.promote_f64 = true;
     } else if (flag.size() > 2 && flag.rfind("--", 0) == 0 && eq != std::string::npos &&
@@ -172,8 +172,17 @@ std::optional<Options> parseArgs(int argc, char **argv) {
   for (const std::string &p : o.pipeline)
     if (!lookupPass(p))
       throw Error({}, fmt::format("unknown pass '{}'; known passes: {}", p, passNames()));
-  if (!o.run && (!o.run_inputs.empty() || !o.run_outputs.empty()))
-    throw Error({}, "--inputs and --outputs need --run");
+  if (!o.run && (!o.run_inputs.empty() || !o.run_outputs.empty() || o.seed_given || o.promote_f64))
+    throw Error({}, "--inputs, --outputs, --seed and --f64 need --run");
+  // An option no pass of the pipeline reads is a mistake, not a no-op.
+  for (const auto &[name, value] : o.pass_options) {
+    bool used = false;
+    for (const std::string &p : o.pipeline)
+      for (const PassOption &opt : lookupPass(p)->options)
+        used |= opt.name == name;
+    if (!used)
+      throw Error({}, fmt::format("--{} is an option of a pass that is not run", name));
+  }
   return o;
 }
 
@@ -182,6 +191,17 @@ struct Chunk {
   std::string text;
   int first_line = 1;
 };
+
+/// Whether a line is a split marker: "// -----" with only spaces around it.
+bool isSeparator(std::string_view line) {
+  size_t first = line.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos)
+    return false;
+  line = line.substr(first);
+  if (line.substr(0, 8) != "// -----")
+    return false;
+  return line.substr(8).find_first_not_of(" \t\r") == std::string_view::npos;
+}
 
 std::vector<Chunk> splitInput(const std::string &text, bool split) {
   std::vector<Chunk> chunks{{"", 1}};
@@ -192,13 +212,10 @@ std::vector<Chunk> splitInput(const std::string &text, bool split) {
   std::istringstream in(text);
   std::string line;
   int lineno = 0;
-  static const std::regex separator(R"(^\s*// -----\s*$)");
   while (std::getline(in, line)) {
     ++lineno;
-    if (std::regex_match(line, separator)) {
+    if (isSeparator(line)) {
       chunks.push_back({"", lineno + 1});
-      chunks.back().text.clear();
-      // Keep line numbers aligned with the file: the separator line becomes empty.
       continue;
     }
     chunks.back().text += line + "\n";
@@ -248,33 +265,53 @@ struct Expected {
   bool seen = false;
 };
 
-std::vector<Expected> expectedDiagnostics(const Chunk &c, const std::string &kind) {
-  const std::regex re("//\\s*expected-" + kind + R"((@[+-]?\d+|@above|@below)?\s*\{\{(.*)\}\})");
+/// Reads "// expected-KIND[@+N|@-N|@above|@below] {{text}}" comments (MLIR's syntax).
+std::vector<Expected> expectedDiagnostics(const Chunk &c, const std::string &kind,
+                                          const std::string &file) {
+  const std::string marker = "expected-" + kind;
   std::vector<Expected> out;
   std::istringstream in(c.text);
   std::string line;
   for (int lineno = c.first_line; std::getline(in, line); ++lineno) {
-    std::smatch m;
-    if (!std::regex_search(line, m, re))
+    size_t comment = line.find("//");
+    size_t at = comment == std::string::npos ? std::string::npos : line.find(marker, comment);
+    if (at == std::string::npos)
       continue;
+    std::string_view rest = std::string_view(line).substr(at + marker.size());
     int target = lineno;
-    std::string at = m[1].str();
-    if (at == "@above")
-      target = lineno - 1;
-    else if (at == "@below")
-      target = lineno + 1;
-    else if (!at.empty())
-      target = lineno + std::stoi(at.substr(1));
-    out.push_back({target, m[2].str()});
+    if (!rest.empty() && rest[0] == '@') {
+      size_t end = rest.find_first_of(" \t{");
+      std::string_view where =
+          rest.substr(1, end == std::string_view::npos ? std::string_view::npos : end - 1);
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+      int offset = 0;
+      auto res = std::from_chars(where.data() + (where.size() && where[0] == '+'),
+                                 where.data() + where.size(), offset);
+      if (where == "above")
+        target = lineno - 1;
+      else if (where == "below")
+        target = lineno + 1;
+      else if (res.ec == std::errc() && res.ptr == where.data() + where.size() &&
+               std::abs(offset) < 1000000)
+        target = lineno + offset;
+      else
+        throw Error(Location{file, lineno, 0},
+                    fmt::format("malformed {} offset '@{}': expected @+N, @-N, @above or @below",
+                                marker, where));
+    }
+    size_t open = rest.find("{{"), close = rest.rfind("}}");
+    if (open == std::string_view::npos || close == std::string_view::npos || close < open)
+      continue;
+    out.push_back({target, std::string(rest.substr(open + 2, close - open - 2))});
   }
   return out;
 }
 
 /// Checks one chunk's diagnostics against its expectations; returns whether they agree.
 bool verifyChunk(const Options &o, const Chunk &c, std::string &output) {
-  std::vector<Expected> expected = expectedDiagnostics(c, "error");
-  std::vector<Expected> expected_remarks = expectedDiagnostics(c, "remark");
   std::string file = o.input == "-" ? "<stdin>" : o.input;
+  std::vector<Expected> expected = expectedDiagnostics(c, "error", file);
+  std::vector<Expected> expected_remarks = expectedDiagnostics(c, "remark", file);
   bool ok = true;
   std::vector<Remark> remarks;
   auto checkRemarks = [&] {
@@ -333,6 +370,9 @@ int runMain(int argc, char **argv) {
   const Options &o = *opts;
   std::string text = tools::readTextFile(o.input);
   std::vector<Chunk> chunks = splitInput(text, o.split_input_file);
+  if (!o.run_outputs.empty() && chunks.size() > 1)
+    throw Error({}, "--outputs writes one file: it cannot take the outputs of several "
+                    "--split-input-file chunks");
   std::string output;
   bool ok = true;
   for (size_t i = 0; i < chunks.size(); ++i) {
@@ -360,6 +400,9 @@ int runMain(int argc, char **argv) {
       ok = false;
     }
   }
+  // A failed run leaves the output file alone (it may be the input, as in -o x.kir x.kir).
+  if (!ok && o.output != "-")
+    return 1;
   tools::writeTextFile(o.output, output);
   return ok ? 0 : 1;
 }
@@ -376,5 +419,8 @@ int main(int argc, char **argv) {
   } catch (const std::bad_alloc &) {
     std::cerr << "kiln-opt: error: out of memory (are the shapes much larger than intended?)\n";
     return 1;
+  } catch (const std::exception &e) {
+    std::cerr << "kiln-opt: internal error: " << e.what() << "\n";
+    return 2;
   }
 }

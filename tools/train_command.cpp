@@ -2,6 +2,7 @@
 
 #include "backend/reference/interpreter.h"
 #include "frontend/init.h"
+#include "runtime/safetensors.h"
 #include "runtime/trainer.h"
 #include "tools/programs.h"
 
@@ -46,6 +47,14 @@ void TrainFlags::add(CLI::App &app) {
 }
 
 int runTrain(const TrainFlags &f) {
+  if (f.log_every < 1)
+    throw Error({}, fmt::format("--log-every must be at least 1, found {}", f.log_every));
+  if (f.warmup < 1)
+    throw Error({}, fmt::format("--warmup must be at least 1, found {}", f.warmup));
+  if (f.clip_norm && !(*f.clip_norm > 0))
+    throw Error({}, fmt::format("--clip-norm must be positive, found {}", *f.clip_norm));
+  if (f.lr && !(*f.lr > 0))
+    throw Error({}, fmt::format("--lr must be positive, found {}", *f.lr));
   TransformerConfig cfg = f.model.resolve();
   OptimizerOptions opt;
   opt.kind = parseOptimizerKind(f.optimizer);
@@ -84,6 +93,11 @@ int runTrain(const TrainFlags &f) {
   TrainerState state;
   if (!f.resume.empty()) {
     state = loadTrainerState(f.resume, program);
+    auto meta = readSafetensorsMetadata(f.resume);
+    if (auto task = meta.find("kiln.task"); task != meta.end() && task->second != f.task)
+      throw Error(
+          Location{f.resume, 0, 0},
+          fmt::format("the checkpoint was trained on the {} task, not {}", task->second, f.task));
     std::cout << fmt::format("resumed from {} at step {}\n", f.resume, state.step);
   } else {
     std::vector<Literal> init = initialValues(m.params, f.seed);

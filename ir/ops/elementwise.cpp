@@ -238,30 +238,34 @@ Grads divVjp(Builder &b, const Node &n, Cots g) {
   return {e.unbroadcast(e.div(g[0], y), x->type.shape),
           e.unbroadcast(e.neg(e.div(e.mul(g[0], y0(n)), y)), y->type.shape)};
 }
+/// Where x is 0 the exponent gets no gradient, and where p is 0 x gets none (PyTorch's
+/// conventions, which avoid 0 * inf).
 Grads powVjp(Builder &b, const Node &n, Cots g) {
   ops::Emit e{b};
   Value *x = n.operands[0], *p = n.operands[1];
   Value *dx = e.mul(g[0], e.mul(p, b.create("pow", {x, e.sub(p, e.scalar(p, 1.0))})));
+  dx = b.create("select", {b.create("eq", {p, e.scalar(p, 0.0)}), e.scalar(dx, 0.0), dx});
   Value *dp = e.mul(g[0], e.mul(y0(n), b.create("log", {x})));
+  dp = b.create("select", {b.create("eq", {x, e.scalar(x, 0.0)}), e.scalar(dp, 0.0), dp});
   return {e.unbroadcast(dx, x->type.shape), e.unbroadcast(dp, p->type.shape)};
 }
 /// max and min: the winner takes the gradient; a tie splits it evenly, as in PyTorch.
-Grads minMaxVjp(Builder &b, const Node &n, Cots g, std::string_view wins) {
+Grads minMaxVjp(Builder &b, const Node &n, Cots g, std::string_view wins, std::string_view loses) {
   ops::Emit e{b};
   Value *x = n.operands[0], *y = n.operands[1];
   DType dt = g[0]->type.dtype;
-  Value *share = e.add(e.cast(b.create(wins, {x, y}), dt),
-                       e.mul(e.cast(b.create("eq", {x, y}), dt), e.scalar(g[0], 0.5)));
-  Value *gx = e.mul(g[0], share);
-  return {e.unbroadcast(gx, x->type.shape), e.unbroadcast(e.sub(g[0], gx), y->type.shape)};
+  Value *tie = e.mul(e.cast(b.create("eq", {x, y}), dt), e.scalar(g[0], 0.5));
+  Value *gx = e.mul(g[0], e.add(e.cast(b.create(wins, {x, y}), dt), tie));
+  Value *gy = e.mul(g[0], e.add(e.cast(b.create(loses, {x, y}), dt), tie));
+  return {e.unbroadcast(gx, x->type.shape), e.unbroadcast(gy, y->type.shape)};
 }
-Grads maxVjp(Builder &b, const Node &n, Cots g) { return minMaxVjp(b, n, g, "gt"); }
-Grads minVjp(Builder &b, const Node &n, Cots g) { return minMaxVjp(b, n, g, "lt"); }
+Grads maxVjp(Builder &b, const Node &n, Cots g) { return minMaxVjp(b, n, g, "gt", "lt"); }
+Grads minVjp(Builder &b, const Node &n, Cots g) { return minMaxVjp(b, n, g, "lt", "gt"); }
 Grads selectVjp(Builder &b, const Node &n, Cots g) {
   ops::Emit e{b};
   Value *c = n.operands[0];
   Value *ga = e.where(c, g[0]);
-  Value *gb = e.sub(g[0], ga);
+  Value *gb = b.create("select", {c, e.scalar(g[0], 0.0), g[0]});
   return {nullptr, e.unbroadcast(ga, n.operands[1]->type.shape),
           e.unbroadcast(gb, n.operands[2]->type.shape)};
 }

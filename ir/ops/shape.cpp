@@ -90,7 +90,8 @@ std::vector<TensorType> inferSlice(const InferContext &ctx) {
       ctx.error("stride {} on axis {} must be positive", stride[d], d);
     if (start[d] < 0 || start[d] > limit[d] || limit[d] > x.shape[d])
       ctx.error("range [{}, {}) on axis {} is outside 0..{}", start[d], limit[d], d, x.shape[d]);
-    out.push_back((limit[d] - start[d] + stride[d] - 1) / stride[d]);
+    int64_t span = limit[d] - start[d];
+    out.push_back(span == 0 ? 0 : 1 + (span - 1) / stride[d]);
   }
   return {TensorType{x.dtype, out}};
 }
@@ -165,6 +166,10 @@ std::vector<TensorType> inferPad(const InferContext &ctx) {
   for (int64_t d = 0; d < x.rank(); ++d) {
     if (low[d] < 0 || high[d] < 0 || interior[d] < 0)
       ctx.error("padding of axis {} must not be negative", d);
+    // Far below overflow, and far beyond any tensor that fits in memory.
+    constexpr int64_t kLimit = int64_t{1} << 40;
+    if (low[d] > kLimit || high[d] > kLimit || interior[d] > kLimit)
+      ctx.error("padding of axis {} is larger than 2^40", d);
     out.push_back(low[d] + high[d] + x.shape[d] +
                   std::max<int64_t>(x.shape[d] - 1, 0) * interior[d]);
   }

@@ -1,5 +1,6 @@
 # lit configuration of kiln's IR and pass tests: text IR in, kiln-opt, FileCheck out.
 import os
+import sys
 
 import lit.formats
 
@@ -23,4 +24,5 @@ config.environment["PATH"] = os.pathsep.join(
 for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
+config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%inputs", os.path.join(os.path.dirname(__file__), "Inputs")))

@@ -235,3 +235,42 @@ TEST_CASE("autodiff: fan-out adds up, unused inputs get zeros, integer inputs ar
   CHECK_THROWS_WITH_AS(differentiate(*v, {}),
                        doctest::Contains("has no scalar output to differentiate"), Error);
 }
+
+TEST_CASE("autodiff at the edges: pow at zero, select past an infinity, as PyTorch") {
+  auto g = parseGraph(R"(graph @g {
+  input param %x: f32[3]
+  input param %p: f32[3]
+  input param %b: f32[2]
+  %y = pow(%x, %p) : f32[3]
+  %s = reduce_sum(%y) {axes = [0]} : f32[]
+  %c = constant() {dtype = bool, shape = [2], value = [1.0, 0.0]} : bool[2]
+  %a = constant() {shape = [2], value = [0.0, 5.0]} : f32[2]
+  %sel = select(%c, %a, %b) : f32[2]
+  %l = log(%sel) : f32[2]
+  %t = reduce_sum(%l) {axes = [0]} : f32[]
+  %loss = add(%s, %t) : f32[]
+  output "loss" = %loss
+})",
+                      "edges.kir");
+  differentiate(*g, {});
+  auto out = reference::run(*g,
+                            std::vector<Literal>{Literal(TensorType{DType::f32, {3}}, {0, 0, 2}),
+                                                 Literal(TensorType{DType::f32, {3}}, {2, 0, 3}),
+                                                 Literal(TensorType{DType::f32, {2}}, {3, 2})},
+                            reference::Options{true});
+  // d/dx x^p = p x^(p-1): 0 at (0, 2), 0 at p = 0 (not 0 * inf), 12 at (2, 3).
+  CHECK(out[1].data == std::vector<double>{0, 0, 12});
+  // d/dp x^p = x^p log x: 0 where x = 0 (not nan), 8 log 2 at (2, 3).
+  CHECK(out[2].data[0] == 0);
+  CHECK(out[2].data[1] == 0);
+  CHECK(out[2].data[2] == doctest::Approx(8 * std::log(2.0)));
+  // The unselected branch of select gets 0, even where log's gradient is infinite.
+  CHECK(out[3].data == std::vector<double>{0, 0.5});
+}
+
+TEST_CASE("integer results saturate, and NaN becomes 0") {
+  CHECK(roundTo(NAN, DType::i32) == 0);
+  CHECK(roundTo(INFINITY, DType::i32) == 2147483647.0);
+  CHECK(roundTo(-INFINITY, DType::i64) == -9223372036854775808.0);
+  CHECK(roundTo(-2.7, DType::i64) == -2);
+}
