@@ -1,5 +1,6 @@
 #include "tools/tool_support.h"
 
+#include "runtime/atomic_file.h"
 #include "runtime/safetensors.h"
 
 #include <charconv>
@@ -30,20 +31,7 @@ void writeTextFile(const std::string &path, const std::string &text) {
     std::cout << text;
     return;
   }
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out || !(out << text) || !out.flush()) {
-      std::remove(tmp.c_str());
-      throw Error(Location{path}, "cannot write file");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw Error(Location{path}, fmt::format("cannot write file: {}", ec.message()));
-  }
+  writeFileAtomically(path, std::string_view(text));
 }
 
 std::vector<Literal> inputsFromSafetensors(const Graph &g, const std::string &path) {
