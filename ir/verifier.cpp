@@ -49,6 +49,14 @@ void verifyGraph(const Graph &g) {
     if (!defined.count(o.value))
       throw Error(o.loc,
                   fmt::format("output \"{}\" refers to a value that is not defined", o.name));
+    // An output named like a parameter or state input is that input's next value, which a
+    // memory planner may write in place: the types must agree.
+    const GraphInput *in = g.findInput(o.name);
+    if (in && in->kind != InputKind::Data && in->value->type != o.value->type)
+      throw Error(o.loc,
+                  fmt::format("output \"{}\" updates the {} input '%{}' of type {}, but is {}",
+                              o.name, inputKindName(in->kind), in->name, in->value->type.str(),
+                              o.value->type.str()));
   }
 }
 

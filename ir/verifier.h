@@ -6,7 +6,8 @@
 namespace kiln {
 
 /// Checks operand counts, attributes, result types against inference, definition before use,
-/// and unique input and output names. Throws the first violation as a located Error.
+/// unique input and output names, and that an output named like a parameter or state input
+/// (its next value) has that input's type. Throws the first violation as a located Error.
 void verifyGraph(const Graph &g);
 
 } // namespace kiln
