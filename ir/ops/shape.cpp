@@ -9,6 +9,14 @@ namespace {
 
 using ops::resultType;
 
+/// An optional per-axis attribute (slice's stride, pad's interior): empty means `fill` on
+/// every one of `rank` axes.
+IntList perAxis(IntList values, size_t rank, int64_t fill) {
+  if (values.empty())
+    values.assign(rank, fill);
+  return values;
+}
+
 std::vector<TensorType> inferReshape(const InferContext &ctx) {
   const TensorType &x = ctx.operands[0];
   const IntList &shape = ctx.getInts("shape");
@@ -76,9 +84,7 @@ std::vector<Literal> broadcastToKernel(const Node &n, std::span<const Literal *c
 std::vector<TensorType> inferSlice(const InferContext &ctx) {
   const TensorType &x = ctx.operands[0];
   const IntList &start = ctx.getInts("start"), &limit = ctx.getInts("limit");
-  IntList stride = ctx.getInts("stride");
-  if (stride.empty())
-    stride.assign(x.shape.size(), 1);
+  IntList stride = perAxis(ctx.getInts("stride"), x.shape.size(), 1);
   if (static_cast<int64_t>(start.size()) != x.rank() ||
       static_cast<int64_t>(limit.size()) != x.rank() ||
       static_cast<int64_t>(stride.size()) != x.rank())
@@ -99,9 +105,7 @@ std::vector<TensorType> inferSlice(const InferContext &ctx) {
 std::vector<Literal> sliceKernel(const Node &n, std::span<const Literal *const> in) {
   Literal out(resultType(n));
   const IntList &start = n.getInts("start");
-  IntList stride = n.getInts("stride");
-  if (stride.empty())
-    stride.assign(start.size(), 1);
+  IntList stride = perAxis(n.getInts("stride"), start.size(), 1);
   auto in_strides = stridesOf(in[0]->shape());
   for (int64_t i = 0; i < out.size(); ++i) {
     auto idx = ops::unflatten(i, out.shape());
@@ -154,9 +158,7 @@ std::vector<Literal> concatKernel(const Node &n, std::span<const Literal *const>
 std::vector<TensorType> inferPad(const InferContext &ctx) {
   const TensorType &x = ctx.operands[0];
   const IntList &low = ctx.getInts("low"), &high = ctx.getInts("high");
-  IntList interior = ctx.getInts("interior");
-  if (interior.empty())
-    interior.assign(x.shape.size(), 0);
+  IntList interior = perAxis(ctx.getInts("interior"), x.shape.size(), 0);
   if (static_cast<int64_t>(low.size()) != x.rank() ||
       static_cast<int64_t>(high.size()) != x.rank() ||
       static_cast<int64_t>(interior.size()) != x.rank())
@@ -179,9 +181,7 @@ std::vector<TensorType> inferPad(const InferContext &ctx) {
 std::vector<Literal> padKernel(const Node &n, std::span<const Literal *const> in) {
   Literal out(resultType(n));
   const IntList &low = n.getInts("low");
-  IntList interior = n.getInts("interior");
-  if (interior.empty())
-    interior.assign(low.size(), 0);
+  IntList interior = perAxis(n.getInts("interior"), low.size(), 0);
   auto out_strides = stridesOf(out.shape());
   for (int64_t i = 0; i < in[0]->size(); ++i) {
     auto idx = ops::unflatten(i, in[0]->shape());
@@ -217,9 +217,7 @@ Grads broadcastToVjp(Builder &b, const Node &n, Cots g) {
 Grads sliceVjp(Builder &b, const Node &n, Cots g) {
   const Shape &in = n.operands[0]->type.shape, &out = n.result()->type.shape;
   const IntList &start = n.getInts("start");
-  IntList stride = n.getInts("stride");
-  if (stride.empty())
-    stride.assign(in.size(), 1);
+  IntList stride = perAxis(n.getInts("stride"), in.size(), 1);
   IntList low, high, interior;
   for (size_t d = 0; d < in.size(); ++d) {
     int64_t last = out[d] ? start[d] + (out[d] - 1) * stride[d] + 1 : start[d];
@@ -233,9 +231,7 @@ Grads sliceVjp(Builder &b, const Node &n, Cots g) {
 Grads padVjp(Builder &b, const Node &n, Cots g) {
   const Shape &in = n.operands[0]->type.shape;
   const IntList &low = n.getInts("low");
-  IntList interior = n.getInts("interior");
-  if (interior.empty())
-    interior.assign(in.size(), 0);
+  IntList interior = perAxis(n.getInts("interior"), in.size(), 0);
   IntList start, limit, stride;
   for (size_t d = 0; d < in.size(); ++d) {
     start.push_back(low[d]);
