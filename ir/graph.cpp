@@ -7,18 +7,6 @@
 
 namespace kiln {
 
-std::string_view inputKindName(InputKind k) {
-  switch (k) {
-  case InputKind::Data:
-    return "data";
-  case InputKind::Parameter:
-    return "param";
-  case InputKind::State:
-    return "state";
-  }
-  return "?";
-}
-
 const Attribute &Node::attr(std::string_view name) const {
   auto it = attrs.find(std::string(name));
   KILN_ASSERT(it != attrs.end(), "attribute missing; checkAttributes fills every declared one");

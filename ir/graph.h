@@ -25,16 +25,6 @@ struct Value {
   int index = 0;       ///< result number in def, or input number
 };
 
-/// What a graph input holds.
-enum class InputKind {
-  Data,      ///< fed each call (tokens, masks, the step number)
-  Parameter, ///< model weights
-  State,     ///< carried from call to call (optimizer moments); updated values are outputs
-};
-
-/// The spelling of an input kind in text IR ("data", "param", "state").
-std::string_view inputKindName(InputKind k);
-
 /// A named graph input.
 struct GraphInput {
   std::string name;

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -62,6 +63,24 @@ enum class Differentiable {
   No,    ///< no gradient flows through it (integer, boolean or random results)
 };
 
+/// Where a sample draws one of its inputs from, when the defaults do not suit the op (floats
+/// uniform in [-1, 1), integers uniform in -3..3, bools fair coins).
+struct SampleRange {
+  std::string input;               ///< the input's name as declared, "%i"
+  double lo = 0;                   ///< floats uniform in [lo, hi); integers and bools in lo..hi-1
+  double hi = 1;                   ///< the exclusive upper bound
+  std::vector<double> values = {}; ///< fixed elements instead (a mask that must keep a key visible)
+};
+
+/// One example node of an op, for the tests that walk the table (round trip, conformance of
+/// every backend, gradients): the node in the text IR over inputs declared with it.
+struct OpSample {
+  std::vector<std::string> inputs;      ///< graph inputs, each "%a: f32[2,3]"
+  std::string node;                     ///< the node, "gather(%a, %i) {axis = 1} : f32[2,2]"
+  std::vector<SampleRange> ranges = {}; ///< inputs not drawn from the defaults
+  bool accumulates = false; ///< sums many terms per result element: compared more loosely
+};
+
 /// One entry of the op table.
 struct OpDef {
   std::string_view name;
@@ -74,6 +93,8 @@ struct OpDef {
   ReferenceFn reference = nullptr;
   Differentiable differentiable = Differentiable::Unset;
   VjpFn vjp = nullptr;
+  /// Examples of the op that the table's tests run: 1 to 4, covering its interesting cases.
+  std::vector<OpSample> samples;
 
   /// The attribute declaration of this name, or nullptr.
   const AttrSpec *attrSpec(std::string_view attr) const;

@@ -89,4 +89,16 @@ std::optional<Shape> broadcastShapes(const Shape &a, const Shape &b) {
   return out;
 }
 
+std::string_view inputKindName(InputKind k) {
+  switch (k) {
+  case InputKind::Data:
+    return "data";
+  case InputKind::Parameter:
+    return "param";
+  case InputKind::State:
+    return "state";
+  }
+  return "?";
+}
+
 } // namespace kiln

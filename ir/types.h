@@ -45,6 +45,16 @@ struct TensorType {
   std::string str() const;
 };
 
+/// What a graph input holds.
+enum class InputKind {
+  Data,      ///< fed each call (tokens, masks, the step number)
+  Parameter, ///< model weights
+  State,     ///< carried from call to call (optimizer moments); updated values are outputs
+};
+
+/// The spelling of an input kind in text IR ("data", "param", "state").
+std::string_view inputKindName(InputKind k);
+
 /// Resolves a possibly negative axis against a rank; nullopt when out of range.
 std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);
 

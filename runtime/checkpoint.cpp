@@ -7,10 +7,10 @@
 
 namespace kiln {
 
-std::map<std::string, Literal>
+std::map<std::string, HostBuffer>
 loadCheckpoint(const std::string &path, const std::vector<TensorDecl> &expected, bool allow_extra) {
   TensorMap file = readSafetensors(path);
-  std::map<std::string, Literal> out;
+  std::map<std::string, HostBuffer> out;
   std::vector<std::string> problems;
   for (const TensorDecl &d : expected) {
     auto it = file.find(d.name);
@@ -29,7 +29,7 @@ loadCheckpoint(const std::string &path, const std::vector<TensorDecl> &expected,
       problems.push_back(fmt::format("tensor '{}' has shape {}, expected {}", d.name,
                                      shapeStr(have.shape), shapeStr(d.type.shape)));
     else
-      out.emplace(d.name, Literal::fromBytes(have, it->second.bytes));
+      out.emplace(d.name, HostBuffer(have, it->second.bytes));
   }
   if (!allow_extra)
     for (const auto &[name, t] : file) {
@@ -52,11 +52,11 @@ loadCheckpoint(const std::string &path, const std::vector<TensorDecl> &expected,
   return out;
 }
 
-void saveCheckpoint(const std::string &path, const std::map<std::string, Literal> &tensors,
+void saveCheckpoint(const std::string &path, const std::map<std::string, HostBuffer> &tensors,
                     const std::map<std::string, std::string> &metadata) {
   TensorMap file;
-  for (const auto &[name, lit] : tensors)
-    file[name] = TensorData{lit.type.dtype, lit.type.shape, lit.toBytes()};
+  for (const auto &[name, t] : tensors)
+    file[name] = TensorData{t.dtype(), t.shape(), {t.bytes().begin(), t.bytes().end()}};
   writeSafetensors(path, file, metadata);
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // Checkpoints: named tensors in a safetensors file, checked against what a graph expects.
 
-#include "ir/literal.h"
+#include "runtime/host_buffer.h"
 
 #include <map>
 #include <string>
@@ -18,11 +18,11 @@ struct TensorDecl {
 /// Reads the expected tensors from a safetensors file. Every missing, extra, wrong-dtype and
 /// wrong-shape tensor is reported at once in one Error located at the file. With
 /// `allow_extra`, tensors the program does not need are ignored instead.
-std::map<std::string, Literal> loadCheckpoint(const std::string &path,
-                                              const std::vector<TensorDecl> &expected,
-                                              bool allow_extra = false);
+std::map<std::string, HostBuffer> loadCheckpoint(const std::string &path,
+                                                 const std::vector<TensorDecl> &expected,
+                                                 bool allow_extra = false);
 /// Writes named tensors to a safetensors file atomically.
-void saveCheckpoint(const std::string &path, const std::map<std::string, Literal> &tensors,
+void saveCheckpoint(const std::string &path, const std::map<std::string, HostBuffer> &tensors,
                     const std::map<std::string, std::string> &metadata = {});
 
 } // namespace kiln

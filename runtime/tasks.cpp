@@ -29,21 +29,22 @@ Batch SyntheticTask::batchAt(int64_t step) const {
     return std::min<int64_t>(
         static_cast<int64_t>(philoxUniform(seed, counter++) * static_cast<double>(n)), n - 1);
   };
-  Batch b{Literal(TensorType{DType::i64, {batch, src_len}}),
-          Literal(TensorType{DType::i64, {batch, tgt_len}})};
-  std::fill(b.src.data.begin(), b.src.data.end(), static_cast<double>(pad));
-  std::fill(b.tgt.data.begin(), b.tgt.data.end(), static_cast<double>(pad));
+  Batch b{HostBuffer(TensorType{DType::i64, {batch, src_len}}),
+          HostBuffer(TensorType{DType::i64, {batch, tgt_len}})};
+  std::span<int64_t> src = b.src.as<int64_t>(), tgt = b.tgt.as<int64_t>();
+  std::fill(src.begin(), src.end(), pad);
+  std::fill(tgt.begin(), tgt.end(), pad);
   for (int64_t r = 0; r < batch; ++r) {
     int64_t len = min_len + draw(max_len - min_len + 1);
-    std::vector<double> tokens(len);
-    for (double &t : tokens)
-      t = static_cast<double>(first_token + draw(vocab - first_token));
-    std::copy(tokens.begin(), tokens.end(), b.src.data.begin() + r * src_len);
-    b.src.data[r * src_len + len] = static_cast<double>(eos);
+    std::vector<int64_t> tokens(len);
+    for (int64_t &t : tokens)
+      t = first_token + draw(vocab - first_token);
+    std::copy(tokens.begin(), tokens.end(), src.begin() + r * src_len);
+    src[r * src_len + len] = eos;
     if (kind == Kind::Reverse)
       std::reverse(tokens.begin(), tokens.end());
-    std::copy(tokens.begin(), tokens.end(), b.tgt.data.begin() + r * tgt_len);
-    b.tgt.data[r * tgt_len + len] = static_cast<double>(eos);
+    std::copy(tokens.begin(), tokens.end(), tgt.begin() + r * tgt_len);
+    tgt[r * tgt_len + len] = eos;
   }
   return b;
 }

@@ -2,7 +2,7 @@
 // Built-in synthetic tasks: seeded random token sequences to copy or to reverse. A batch
 // depends only on (seed, step), so a resumed run sees the same data as an uninterrupted one.
 
-#include "ir/literal.h"
+#include "runtime/host_buffer.h"
 
 #include <string>
 
@@ -10,7 +10,7 @@ namespace kiln {
 
 /// A batch of token ids: src [B, S] and tgt [B, T], i64, padded.
 struct Batch {
-  Literal src, tgt;
+  HostBuffer src, tgt;
 };
 
 /// A synthetic sequence-to-sequence task.

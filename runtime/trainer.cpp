@@ -8,54 +8,52 @@
 
 namespace kiln {
 
-namespace {
-
-bool isBatchInput(const std::string &name) {
-  return name == "src" || name == "tgt" || name == "step" || name == "seed";
-}
-
-} // namespace
-
-Trainer::Trainer(StepProgram program, SyntheticTask task, uint64_t seed)
-    : program_(std::move(program)), task_(std::move(task)), seed_(seed) {
+Trainer::Trainer(Executable &program, SyntheticTask task, uint64_t seed)
+    : program_(program), task_(std::move(task)), seed_(seed) {
   task_.seed = seed;
 }
 
+std::vector<TensorDecl> carriedTensors(const Signature &signature) {
+  std::vector<TensorDecl> decls;
+  for (const Signature::Input &in : signature.inputs)
+    if (in.kind != InputKind::Data)
+      decls.push_back({in.name, in.type});
+  return decls;
+}
+
 void Trainer::initState(TrainerState &state) const {
-  for (const TensorDecl &d : program_.inputs)
-    if (!isBatchInput(d.name) && !state.tensors.count(d.name))
-      state.tensors.emplace(d.name, Literal(d.type));
+  for (const TensorDecl &d : carriedTensors(program_.signature()))
+    if (!state.tensors.count(d.name))
+      state.tensors.emplace(d.name, HostBuffer(d.type));
 }
 
 StepReport Trainer::step(TrainerState &state) const {
   int64_t step = state.step + 1;
   Batch batch = task_.batchAt(step);
-  std::vector<Literal> args;
-  for (const TensorDecl &d : program_.inputs) {
-    if (d.name == "src")
-      args.push_back(batch.src);
-    else if (d.name == "tgt")
-      args.push_back(batch.tgt);
-    else if (d.name == "step")
-      args.push_back(Literal::scalar(static_cast<double>(step), DType::i64));
-    else if (d.name == "seed") // a fresh dropout stream each step, exact in a double
-      args.push_back(Literal::scalar(
-          static_cast<double>(((seed_ & 0xfffff) << 32) | static_cast<uint64_t>(step)),
-          DType::i64));
-    else
-      args.push_back(state.tensors.at(d.name));
-  }
-  std::vector<Literal> results = program_.run(args);
-  StepReport report{step, 0, 0};
-  for (size_t i = 0; i < results.size(); ++i) {
-    const std::string &name = program_.outputs[i];
-    if (name == "loss")
-      report.loss = results[i].data[0];
-    else if (name == "lr")
-      report.lr = results[i].data[0];
-    else if (auto it = state.tensors.find(name); it != state.tensors.end())
-      it->second = std::move(results[i]);
-  }
+  int64_t tokens = 0;
+  for (int64_t id : batch.tgt.as<int64_t>())
+    tokens += id != task_.pad;
+  Bindings &b = state.tensors;
+  b["src"] = std::move(batch.src);
+  b["tgt"] = std::move(batch.tgt);
+  b["step"] = HostBuffer::scalarInt(step);
+  // A fresh dropout stream each step. The reference interpreter holds integers in doubles, so
+  // the seed stays below 2^53.
+  if (program_.signature().findInput("seed"))
+    b["seed"] = HostBuffer::scalarInt(
+        static_cast<int64_t>(((seed_ & 0xfffff) << 32) | static_cast<uint64_t>(step)));
+  program_.run(b);
+  StepReport report{step, b.at("loss").getDouble(0), 0, tokens};
+  if (auto lr = b.find("lr"); lr != b.end())
+    report.lr = lr->second.getDouble(0);
+  // The state keeps only what the step carries: parameters and optimizer moments.
+  const Signature &sig = program_.signature();
+  for (const Signature::Input &in : sig.inputs)
+    if (in.kind == InputKind::Data)
+      b.erase(in.name);
+  for (const Signature::Output &out : sig.outputs)
+    if (!out.updates)
+      b.erase(out.name);
   state.step = step;
   return report;
 }
@@ -66,13 +64,9 @@ void saveTrainerState(const std::string &path, const TrainerState &state,
   saveCheckpoint(path, state.tensors, metadata);
 }
 
-TrainerState loadTrainerState(const std::string &path, const StepProgram &program) {
-  std::vector<TensorDecl> expected;
-  for (const TensorDecl &d : program.inputs)
-    if (!isBatchInput(d.name))
-      expected.push_back(d);
+TrainerState loadTrainerState(const std::string &path, const Signature &signature) {
   TrainerState state;
-  state.tensors = loadCheckpoint(path, expected);
+  state.tensors = loadCheckpoint(path, carriedTensors(signature));
   auto meta = readSafetensorsMetadata(path);
   auto it = meta.find("kiln.step");
   Location loc;

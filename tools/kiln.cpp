@@ -1,13 +1,13 @@
 // kiln: the driver. `kiln --help` lists the subcommands.
 
 #include "backend/cpu/host_info.h"
-#include "backend/reference/interpreter.h"
 #include "frontend/init.h"
 #include "ir/dot.h"
 #include "ir/printer.h"
 #include "passes/pass_manager.h"
 #include "runtime/checkpoint.h"
 #include "runtime/safetensors.h"
+#include "tools/backend_flags.h"
 #include "tools/model_options.h"
 #include "tools/programs.h"
 #include "tools/tool_support.h"
@@ -70,17 +70,17 @@ int cmdInit(const tools::ModelFlags &mf, uint64_t seed, const std::string &out) 
   BuiltModel m =
       buildTransformer(c, Stage::Forward, GraphOptions{.batch = 1, .src_len = 1, .tgt_len = 1});
   std::vector<Literal> values = initialValues(m.params, seed);
-  std::map<std::string, Literal> tensors;
+  std::map<std::string, HostBuffer> tensors;
   for (size_t i = 0; i < m.params.size(); ++i)
-    tensors.emplace(m.params[i].name, std::move(values[i]));
+    tensors.emplace(m.params[i].name, HostBuffer(values[i].type, values[i].toBytes()));
   saveCheckpoint(out, tensors, {{"kiln.config", c.name}, {"kiln.seed", std::to_string(seed)}});
   std::cout << fmt::format("wrote {} tensors to {}\n", tensors.size(), out);
   return 0;
 }
 
-/// Reads a token tensor (i64 or i32) of rank 2 and checks every id against the vocabulary.
-Literal readTokens(const TensorMap &file, const std::string &path, const std::string &name,
-                   int64_t vocab) {
+/// Reads a token tensor (i64 or i32) of rank 2 as i64 and checks every id against the vocabulary.
+HostBuffer readTokens(const TensorMap &file, const std::string &path, const std::string &name,
+                      int64_t vocab) {
   Location loc;
   loc.file = path;
   auto it = file.find(name);
@@ -91,23 +91,25 @@ Literal readTokens(const TensorMap &file, const std::string &path, const std::st
   if (!isInteger(t.dtype) || t.shape.size() != 2)
     throw Error(loc, fmt::format("tensor '{}' must be i64 or i32 of rank 2, found {}", name,
                                  TensorType{t.dtype, t.shape}.str()));
-  Literal lit = Literal::fromBytes(TensorType{t.dtype, t.shape}, t.bytes);
-  for (int64_t i = 0; i < lit.size(); ++i)
-    if (lit.data[i] < 0 || lit.data[i] >= static_cast<double>(vocab))
+  HostBuffer read(TensorType{t.dtype, t.shape}, t.bytes);
+  HostBuffer ids(TensorType{DType::i64, t.shape});
+  for (int64_t i = 0; i < ids.numElements(); ++i) {
+    int64_t id = read.getInt(i);
+    if (id < 0 || id >= vocab)
       throw Error(loc, fmt::format("{}[{},{}] = {} is outside the vocabulary [0, {})", name,
-                                   i / t.shape[1], i % t.shape[1],
-                                   static_cast<int64_t>(lit.data[i]), vocab));
-  lit.type.dtype = DType::i64;
-  return lit;
+                                   i / t.shape[1], i % t.shape[1], id, vocab));
+    ids.setInt(i, id);
+  }
+  return ids;
 }
 
-int cmdRun(const tools::ModelFlags &mf, const std::string &weights, const std::string &inputs,
-           const std::string &out, double dropout, int64_t seed, bool grads,
-           const std::string &passes) {
+int cmdRun(const tools::ModelFlags &mf, const tools::BackendFlags &bf, const std::string &weights,
+           const std::string &inputs, const std::string &out, double dropout, int64_t seed,
+           bool grads, const std::string &passes) {
   TransformerConfig c = mf.resolve();
   TensorMap file = readSafetensors(inputs);
-  Literal src = readTokens(file, inputs, "src", c.vocab),
-          tgt = readTokens(file, inputs, "tgt", c.vocab);
+  HostBuffer src = readTokens(file, inputs, "src", c.vocab),
+             tgt = readTokens(file, inputs, "tgt", c.vocab);
   if (src.shape()[0] != tgt.shape()[0]) {
     Location loc;
     loc.file = inputs;
@@ -119,27 +121,21 @@ int cmdRun(const tools::ModelFlags &mf, const std::string &weights, const std::s
                     .tgt_len = tgt.shape()[1],
                     .dropout = dropout};
   BuiltModel m = grads ? tools::buildGradients(c, opts, passes) : tools::buildLoss(c, opts, passes);
-  std::map<std::string, Literal> params = loadCheckpoint(weights, declsOf(m.params));
-  std::vector<Literal> args;
-  for (const GraphInput &in : m.graph->inputs()) {
-    if (in.name == "src")
-      args.push_back(src);
-    else if (in.name == "tgt")
-      args.push_back(tgt);
-    else if (in.name == "seed")
-      args.push_back(Literal::scalar(static_cast<double>(seed), DType::i64));
-    else
-      args.push_back(params.at(in.name));
-  }
-  std::vector<Literal> results = reference::run(*m.graph, args);
-  std::map<std::string, Literal> named;
-  for (size_t i = 0; i < results.size(); ++i)
-    named.emplace(m.graph->outputs()[i].name, results[i]);
-  std::cout << fmt::format("loss {}\n", tools::literalStr(named.at("loss")));
+  Bindings bindings = loadCheckpoint(weights, declsOf(m.params));
+  bindings["src"] = std::move(src);
+  bindings["tgt"] = std::move(tgt);
+  if (m.graph->findInput("seed"))
+    bindings["seed"] = HostBuffer::scalarInt(seed);
+  std::unique_ptr<Executable> program = bf.get().compile(*m.graph, bf.options());
+  program->run(bindings);
+  std::map<std::string, HostBuffer> named;
+  for (const GraphOutput &o : m.graph->outputs())
+    named.emplace(o.name, std::move(bindings.at(o.name)));
+  std::cout << fmt::format("loss {}\n", tools::bufferStr(named.at("loss")));
   if (!out.empty()) {
     saveCheckpoint(out, named);
     std::cout << fmt::format(
-        "wrote logits {}{} to {}\n", named.at("logits").type.str(),
+        "wrote logits {}{} to {}\n", named.at("logits").type().str(),
         grads ? fmt::format(", loss and {} gradients", m.params.size()) : " and loss", out);
   }
   return 0;
@@ -190,9 +186,10 @@ int runMain(int argc, char **argv) {
   std::string weights, inputs, run_out;
   double run_dropout = 0;
   int64_t run_seed = 0;
-  CLI::App *run =
-      app.add_subcommand("run", "run the forward pass and the loss on the reference interpreter");
+  CLI::App *run = app.add_subcommand("run", "compile and run the forward pass and the loss");
   run_model.add(*run);
+  tools::BackendFlags run_backend;
+  run_backend.add(*run, "reference");
   run->add_option("--weights", weights, "safetensors file of the parameters")->required();
   run->add_option("--inputs", inputs, "safetensors file with src and tgt token ids (i64 or i32)")
       ->required();
@@ -222,8 +219,8 @@ int runMain(int argc, char **argv) {
   if (init->parsed())
     return cmdInit(init_model, init_seed, init_out);
   if (run->parsed())
-    return cmdRun(run_model, weights, inputs, run_out, run_dropout, run_seed, run_grads,
-                  run_passes);
+    return cmdRun(run_model, run_backend, weights, inputs, run_out, run_dropout, run_seed,
+                  run_grads, run_passes);
   if (train->parsed())
     return tools::runTrain(train_flags);
   return 0;

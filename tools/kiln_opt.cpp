@@ -1,6 +1,6 @@
 // kiln-opt: reads text IR, runs passes, prints the result; the pass-level test driver.
 
-#include "backend/reference/interpreter.h"
+#include "backend/backend.h"
 #include "ir/parser.h"
 #include "ir/printer.h"
 #include "passes/pass_manager.h"
@@ -28,6 +28,8 @@ struct Options {
   uint64_t seed = 0;
   bool promote_f64 = false;
   bool seed_given = false;
+  std::string backend = "reference";
+  bool backend_given = false;
   bool locations = true;
 };
 
@@ -64,8 +66,12 @@ void printHelp() {
          "  --seed N                   with --run: seed of the random inputs: floats in [-1, 1),\n"
          "                             integers 0 or 1 (default 0)\n"
          "  --outputs FILE             with --run: write the outputs to a safetensors file\n"
-         "  --f64                      with --run: compute f32 graphs in f64\n"
-         "  -h, --help                 show this help\n";
+         "  --f64                      with --run: compute f32 graphs in f64 (reference only)\n"
+         "  --backend NAME             with --run: where to run (default reference; also: " +
+             backendNames() +
+             ")\n"
+             "  --list-backends            list the backends\n"
+             "  -h, --help                 show this help\n";
 }
 
 /// Whether some pass declares an option of this name.
@@ -77,7 +83,7 @@ bool isPassOption(std::string_view name) {
   return false;
 }
 
-/// Parses arguments; returns nullopt after --help, --list-passes or --list-ops.
+/// Parses arguments; returns nullopt after --help or a --list-... flag.
 std::optional<Options> parseArgs(int argc, char **argv) {
   Options o;
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -98,6 +104,10 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       for (const OpDef *op : allOps())
         std::cout << fmt::format("{:<28} {}{}\n", op->name, op->summary,
                                  op->differentiable == Differentiable::No ? " (no gradient)" : "");
+      return std::nullopt;
+    } else if (a == "--list-backends") {
+      for (const Backend *b : allBackends())
+        std::cout << fmt::format("{:<24} {}\n", b->name(), b->summary());
       return std::nullopt;
     } else if (a == "--list-passes") {
       for (const PassInfo &p : allPasses())
@@ -154,6 +164,10 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       o.seed_given = true;
     } else if (a == "--f64") {
       o.promote_f64 = true;
+    } else if (a == "--backend") {
+      o.backend = value(i, a);
+      getBackend(o.backend);
+      o.backend_given = true;
     } else if (flag.size() > 2 && flag.rfind("--", 0) == 0 && eq != std::string::npos &&
                isPassOption(flag.substr(2))) {
       o.pass_options[flag.substr(2)] = arg;
@@ -172,8 +186,11 @@ std::optional<Options> parseArgs(int argc, char **argv) {
   for (const std::string &p : o.pipeline)
     if (!lookupPass(p))
       throw Error({}, fmt::format("unknown pass '{}'; known passes: {}", p, passNames()));
-  if (!o.run && (!o.run_inputs.empty() || !o.run_outputs.empty() || o.seed_given || o.promote_f64))
-    throw Error({}, "--inputs, --outputs, --seed and --f64 need --run");
+  if (!o.run && (!o.run_inputs.empty() || !o.run_outputs.empty() || o.seed_given || o.promote_f64 ||
+                 o.backend_given))
+    throw Error({}, "--inputs, --outputs, --seed, --f64 and --backend need --run");
+  if (o.promote_f64 && o.backend != "reference")
+    throw Error({}, fmt::format("--f64 runs on the reference backend only, not '{}'", o.backend));
   // An option no pass of the pipeline reads is a mistake, not a no-op.
   for (const auto &[name, value] : o.pass_options) {
     bool used = false;
@@ -240,21 +257,23 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
   pm.report(std::cerr);
   if (!o.run)
     return printGraph(*g, PrintOptions{o.locations});
-  std::vector<Literal> inputs = o.run_inputs.empty()
-                                    ? tools::randomInputs(*g, o.seed)
-                                    : tools::inputsFromSafetensors(*g, o.run_inputs);
-  std::vector<Literal> outputs = reference::run(*g, inputs, reference::Options{o.promote_f64});
+  std::vector<HostBuffer> inputs = o.run_inputs.empty()
+                                       ? tools::randomInputs(*g, o.seed)
+                                       : tools::inputsFromSafetensors(*g, o.run_inputs);
+  CompileOptions compile;
+  compile.promote_f64 = o.promote_f64;
+  std::vector<HostBuffer> outputs = getBackend(o.backend).compile(*g, compile)->run(inputs);
   std::vector<std::string> names;
   for (const auto &out : g->outputs())
     names.push_back(out.name);
   if (!o.run_outputs.empty()) {
-    tools::writeLiterals(o.run_outputs, names, outputs);
+    tools::writeBuffers(o.run_outputs, names, outputs);
     return "";
   }
   std::string text;
   for (size_t i = 0; i < outputs.size(); ++i)
-    text += fmt::format("\"{}\" = {} {}\n", names[i], outputs[i].type.str(),
-                        tools::literalStr(outputs[i]));
+    text += fmt::format("\"{}\" = {} {}\n", names[i], outputs[i].type().str(),
+                        tools::bufferStr(outputs[i]));
   return text;
 }
 

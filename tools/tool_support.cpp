@@ -34,9 +34,9 @@ void writeTextFile(const std::string &path, const std::string &text) {
   writeFileAtomically(path, std::string_view(text));
 }
 
-std::vector<Literal> inputsFromSafetensors(const Graph &g, const std::string &path) {
+std::vector<HostBuffer> inputsFromSafetensors(const Graph &g, const std::string &path) {
   TensorMap tensors = readSafetensors(path);
-  std::vector<Literal> inputs;
+  std::vector<HostBuffer> inputs;
   std::vector<std::string> problems;
   for (const auto &in : g.inputs()) {
     auto it = tensors.find(in.name);
@@ -50,7 +50,7 @@ std::vector<Literal> inputsFromSafetensors(const Graph &g, const std::string &pa
                                      in.value->type.str()));
       continue;
     }
-    inputs.push_back(Literal::fromBytes(have, it->second.bytes));
+    inputs.emplace_back(have, it->second.bytes);
   }
   for (const auto &[name, t] : tensors)
     if (!g.findInput(name))
@@ -65,31 +65,31 @@ std::vector<Literal> inputsFromSafetensors(const Graph &g, const std::string &pa
   return inputs;
 }
 
-std::vector<Literal> randomInputs(const Graph &g, uint64_t seed, int64_t int_bound) {
+std::vector<HostBuffer> randomInputs(const Graph &g, uint64_t seed, int64_t int_bound) {
   std::mt19937_64 rng(seed);
-  std::vector<Literal> inputs;
+  std::vector<HostBuffer> inputs;
   for (const auto &in : g.inputs()) {
-    Literal lit(in.value->type);
-    DType dt = lit.type.dtype;
-    for (double &v : lit.data) {
+    HostBuffer buf(in.value->type);
+    DType dt = buf.dtype();
+    for (int64_t i = 0; i < buf.numElements(); ++i) {
       if (isFloat(dt))
-        v = std::uniform_real_distribution<double>(-1.0, 1.0)(rng);
+        buf.setDouble(i, std::uniform_real_distribution<double>(-1.0, 1.0)(rng));
       else if (dt == DType::boolean)
-        v = static_cast<double>(rng() & 1);
+        buf.setInt(i, static_cast<int64_t>(rng() & 1));
       else
-        v = static_cast<double>(std::uniform_int_distribution<int64_t>(0, int_bound - 1)(rng));
+        buf.setInt(i, std::uniform_int_distribution<int64_t>(0, int_bound - 1)(rng));
     }
-    lit.roundToDType();
-    inputs.push_back(std::move(lit));
+    inputs.push_back(std::move(buf));
   }
   return inputs;
 }
 
-void writeLiterals(const std::string &path, const std::vector<std::string> &names,
-                   const std::vector<Literal> &values) {
+void writeBuffers(const std::string &path, const std::vector<std::string> &names,
+                  const std::vector<HostBuffer> &values) {
   TensorMap tensors;
   for (size_t i = 0; i < names.size(); ++i)
-    tensors[names[i]] = TensorData{values[i].type.dtype, values[i].type.shape, values[i].toBytes()};
+    tensors[names[i]] = TensorData{
+        values[i].dtype(), values[i].shape(), {values[i].bytes().begin(), values[i].bytes().end()}};
   writeSafetensors(path, tensors);
 }
 
@@ -102,11 +102,13 @@ void reportError(const Error &e, std::string_view tool) {
 
 namespace {
 
-std::string elementStr(double v, DType dt) {
+std::string elementStr(const HostBuffer &b, int64_t i) {
+  DType dt = b.dtype();
   if (dt == DType::boolean)
-    return v != 0 ? "true" : "false";
+    return b.getInt(i) != 0 ? "true" : "false";
   if (isInteger(dt))
-    return fmt::format("{}", static_cast<int64_t>(v));
+    return fmt::format("{}", b.getInt(i));
+  double v = b.getDouble(i);
   if (std::isnan(v) || std::isinf(v))
     return floatStr(v);
   char buf[64];
@@ -115,9 +117,9 @@ std::string elementStr(double v, DType dt) {
   return std::string(buf, res.ptr);
 }
 
-void appendNested(std::string &out, const Literal &lit, size_t dim, int64_t &pos) {
+void appendNested(std::string &out, const HostBuffer &lit, size_t dim, int64_t &pos) {
   if (dim == lit.shape().size()) {
-    out += elementStr(lit.data[pos++], lit.type.dtype);
+    out += elementStr(lit, pos++);
     return;
   }
   out += "[";
@@ -131,7 +133,7 @@ void appendNested(std::string &out, const Literal &lit, size_t dim, int64_t &pos
 
 } // namespace
 
-std::string literalStr(const Literal &lit) {
+std::string bufferStr(const HostBuffer &lit) {
   std::string out;
   int64_t pos = 0;
   appendNested(out, lit, 0, pos);

@@ -2,7 +2,7 @@
 // Pieces the command-line tools share: files, inputs for a graph, printing values.
 
 #include "ir/graph.h"
-#include "ir/literal.h"
+#include "runtime/host_buffer.h"
 
 #include <string>
 #include <vector>
@@ -16,18 +16,18 @@ void writeTextFile(const std::string &path, const std::string &text);
 
 /// Inputs for every graph input, read by name from a safetensors file. Reports every missing
 /// or mismatching tensor at once; extra tensors are an error too.
-std::vector<Literal> inputsFromSafetensors(const Graph &g, const std::string &path);
+std::vector<HostBuffer> inputsFromSafetensors(const Graph &g, const std::string &path);
 /// Seeded random inputs: floats uniform in [-1, 1), integers in [0, int_bound), bools 0 or 1.
-std::vector<Literal> randomInputs(const Graph &g, uint64_t seed, int64_t int_bound = 2);
+std::vector<HostBuffer> randomInputs(const Graph &g, uint64_t seed, int64_t int_bound = 2);
 /// Writes named values to a safetensors file.
-void writeLiterals(const std::string &path, const std::vector<std::string> &names,
-                   const std::vector<Literal> &values);
+void writeBuffers(const std::string &path, const std::vector<std::string> &names,
+                  const std::vector<HostBuffer> &values);
 
 /// Prints a user error: "file:line:col: error: ..." when it has a location, else
 /// "<tool>: error: ...".
 void reportError(const Error &e, std::string_view tool);
 
 /// Prints a value as nested lists: [[1, 2], [3, 4]]; f32 values in their shortest exact form.
-std::string literalStr(const Literal &lit);
+std::string bufferStr(const HostBuffer &value);
 
 } // namespace kiln::tools

@@ -1,6 +1,5 @@
 #include "tools/train_command.h"
 
-#include "backend/reference/interpreter.h"
 #include "frontend/init.h"
 #include "runtime/safetensors.h"
 #include "runtime/trainer.h"
@@ -13,9 +12,7 @@ namespace kiln::tools {
 
 void TrainFlags::add(CLI::App &app) {
   model.add(app);
-  app.add_option("--backend", backend, "where the step runs")
-      ->check(CLI::IsMember({"reference"}))
-      ->capture_default_str();
+  backend.add(app, "reference");
   app.add_option("--task", task, "copy or reverse")
       ->check(CLI::IsMember({"copy", "reverse"}))
       ->capture_default_str();
@@ -67,13 +64,10 @@ int runTrain(const TrainFlags &f) {
       .batch = f.batch, .src_len = f.src_len, .tgt_len = f.tgt_len, .dropout = f.dropout};
   BuiltModel m = buildTrainStep(cfg, shape, opt, f.passes);
 
-  StepProgram program;
-  for (const GraphInput &in : m.graph->inputs())
-    program.inputs.push_back({in.name, in.value->type});
-  for (const GraphOutput &out : m.graph->outputs())
-    program.outputs.push_back(out.name);
-  const Graph &graph = *m.graph;
-  program.run = [&graph](const std::vector<Literal> &args) { return reference::run(graph, args); };
+  auto compile_start = std::chrono::steady_clock::now();
+  std::unique_ptr<Executable> program = f.backend.get().compile(*m.graph, f.backend.options());
+  double compile_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - compile_start).count();
 
   SyntheticTask task;
   task.kind = SyntheticTask::parseKind(f.task);
@@ -88,11 +82,11 @@ int runTrain(const TrainFlags &f) {
   task.eos = cfg.tokens.eos;
   task.first_token = std::max({cfg.tokens.pad, cfg.tokens.bos, cfg.tokens.eos, cfg.tokens.unk}) + 1;
   task.batch = f.batch, task.src_len = f.src_len, task.tgt_len = f.tgt_len;
-  Trainer trainer(program, task, f.seed);
+  Trainer trainer(*program, task, f.seed);
 
   TrainerState state;
   if (!f.resume.empty()) {
-    state = loadTrainerState(f.resume, program);
+    state = loadTrainerState(f.resume, program->signature());
     auto meta = readSafetensorsMetadata(f.resume);
     if (auto task = meta.find("kiln.task"); task != meta.end() && task->second != f.task)
       throw Error(
@@ -102,7 +96,7 @@ int runTrain(const TrainFlags &f) {
   } else {
     std::vector<Literal> init = initialValues(m.params, f.seed);
     for (size_t i = 0; i < m.params.size(); ++i)
-      state.tensors.emplace(m.params[i].name, std::move(init[i]));
+      state.tensors.emplace(m.params[i].name, HostBuffer(init[i].type, init[i].toBytes()));
   }
   trainer.initState(state);
 
@@ -114,16 +108,24 @@ int runTrain(const TrainFlags &f) {
           n += p.type.numElements();
         return n;
       }(),
-      f.task, f.steps, f.batch, f.backend);
+      f.task, f.steps, f.batch, f.backend.backend);
+  std::cout << fmt::format("compiled the step in {:.2f} s\n", compile_seconds);
   auto start = std::chrono::steady_clock::now();
+  auto last = start;
+  int64_t tokens = 0;
   while (state.step < f.steps) {
     StepReport r = trainer.step(state);
+    tokens += r.tokens;
     if (r.step % f.log_every == 0 || r.step == f.steps) {
-      double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::cout << fmt::format("step {:>5}  loss {:.6f}  lr {:.3e}  ({:.1f} s)\n", r.step, r.loss,
-                               r.lr, seconds)
+      auto now = std::chrono::steady_clock::now();
+      double seconds = std::chrono::duration<double>(now - start).count();
+      double window = std::chrono::duration<double>(now - last).count();
+      std::cout << fmt::format("step {:>5}  loss {:.6f}  lr {:.3e}  ({:.0f} tok/s, {:.1f} s)\n",
+                               r.step, r.loss, r.lr,
+                               window > 0 ? static_cast<double>(tokens) / window : 0.0, seconds)
                 << std::flush;
+      last = now;
+      tokens = 0;
     }
   }
   if (!f.save.empty()) {

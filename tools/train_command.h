@@ -1,6 +1,7 @@
 #pragma once
 // `kiln train`: trains a Transformer on a built-in synthetic task.
 
+#include "tools/backend_flags.h"
 #include "tools/model_options.h"
 
 #include <CLI/CLI.hpp>
@@ -10,7 +11,7 @@ namespace kiln::tools {
 /// The flags of kiln train.
 struct TrainFlags {
   ModelFlags model;
-  std::string backend = "reference";
+  BackendFlags backend;
   std::string task = "copy";
   int64_t steps = 100;
   uint64_t seed = 0;

@@ -75,14 +75,21 @@ std::vector<Literal> randomKernel(const Node &n, std::span<const Literal *const>
 } // namespace
 
 void addCreationOps(std::vector<OpDef> &ops) {
-  ops.push_back(OpDef{.name = "constant",
-                      .summary = "a tensor given by its elements, or one element repeated",
-                      .attrs = {{"dtype", AttrKind::DType, Attribute(DType::f32)},
-                                {"shape", AttrKind::Ints, Attribute(IntList{})},
-                                {"value", AttrKind::Floats}},
-                      .infer = inferConstant,
-                      .reference = constantKernel,
-                      .differentiable = Differentiable::No});
+  ops.push_back(
+      OpDef{.name = "constant",
+            .summary = "a tensor given by its elements, or one element repeated",
+            .attrs = {{"dtype", AttrKind::DType, Attribute(DType::f32)},
+                      {"shape", AttrKind::Ints, Attribute(IntList{})},
+                      {"value", AttrKind::Floats}},
+            .infer = inferConstant,
+            .reference = constantKernel,
+            .differentiable = Differentiable::No,
+            .samples = {{{}, "constant() {shape = [2], value = [1.5, -2.0]} : f32[2]"},
+                        {{}, "constant() {dtype = i32, shape = [2, 3], value = [7.0]} : i32[2,3]"},
+                        {{},
+                         "constant() {dtype = bool, shape = [3], value = [1.0, 0.0, 1.0]} : "
+                         "bool[3]"},
+                        {{}, "constant() {dtype = f64, value = [0.1]} : f64[]"}}});
   ops.push_back(OpDef{.name = "iota",
                       .summary = "each element's index along an axis",
                       .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{0})},
@@ -90,7 +97,12 @@ void addCreationOps(std::vector<OpDef> &ops) {
                                 {"shape", AttrKind::Ints}},
                       .infer = inferIota,
                       .reference = iotaKernel,
-                      .differentiable = Differentiable::No});
+                      .differentiable = Differentiable::No,
+                      .samples = {{{}, "iota() {axis = 1, shape = [2, 3]} : i64[2,3]"},
+                                  {{}, "iota() {dtype = f32, shape = [4]} : f32[4]"},
+                                  {{},
+                                   "iota() {axis = -1, dtype = i32, shape = [2, 3, 4]} : "
+                                   "i32[2,3,4]"}}});
   ops.push_back(OpDef{.name = "random_uniform",
                       .summary = "uniform [0,1) numbers from Philox-4x32-10, keyed by a seed "
                                  "operand; element i uses counter offset + i",
@@ -101,7 +113,17 @@ void addCreationOps(std::vector<OpDef> &ops) {
                                 {"shape", AttrKind::Ints}},
                       .infer = inferRandom,
                       .reference = randomKernel,
-                      .differentiable = Differentiable::No});
+                      .differentiable = Differentiable::No,
+                      .samples = {{{"%s: i64[]"},
+                                   "random_uniform(%s) {offset = 7, shape = [3, 2]} : f32[3,2]",
+                                   {{"%s", 0, 1000}}},
+                                  {{"%s: i32[]"},
+                                   "random_uniform(%s) {dtype = f64, shape = [5]} : f64[5]",
+                                   {{"%s", 0, 1000}}},
+                                  {{"%s: i64[]"},
+                                   "random_uniform(%s) {dtype = bf16, offset = 3, shape = [2, 4]} "
+                                   ": bf16[2,4]",
+                                   {{"%s", 0, 1000}}}}});
 }
 
 } // namespace kiln

@@ -300,7 +300,7 @@ std::vector<Literal> geluGradKernel(const Node &n, std::span<const Literal *cons
 /// An elementwise op of `arity` operands with a VJP, or marked non-differentiable when vjp is
 /// null.
 OpDef elementwise(int arity, std::string_view name, std::string_view summary, InferFn infer,
-                  ReferenceFn ref, VjpFn vjp) {
+                  ReferenceFn ref, VjpFn vjp, std::vector<OpSample> samples) {
   return OpDef{.name = name,
                .summary = summary,
                .min_operands = arity,
@@ -308,76 +308,172 @@ OpDef elementwise(int arity, std::string_view name, std::string_view summary, In
                .infer = infer,
                .reference = ref,
                .differentiable = vjp ? Differentiable::Yes : Differentiable::No,
-               .vjp = vjp};
+               .vjp = vjp,
+               .samples = std::move(samples)};
 }
 
 OpDef unary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref,
-            VjpFn vjp) {
-  return elementwise(1, name, summary, infer, ref, vjp);
+            VjpFn vjp, std::vector<OpSample> samples) {
+  return elementwise(1, name, summary, infer, ref, vjp, std::move(samples));
 }
 
 OpDef binary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref,
-             VjpFn vjp) {
-  return elementwise(2, name, summary, infer, ref, vjp);
+             VjpFn vjp, std::vector<OpSample> samples) {
+  return elementwise(2, name, summary, infer, ref, vjp, std::move(samples));
+}
+
+// ---- samples ---------------------------------------------------------------------------------
+
+/// A unary sample over one input %a of the given type.
+OpSample unarySample(std::string_view op, std::string_view type,
+                     std::vector<SampleRange> ranges = {}, std::string_view attrs = "") {
+  return OpSample{{fmt::format("%a: {}", type)},
+                  fmt::format("{}(%a){} : {}", op, attrs, type),
+                  std::move(ranges)};
+}
+
+/// Samples of a float unary op: f32, f64 and bf16, drawn from [lo, hi).
+std::vector<OpSample> floatUnarySamples(std::string_view op, double lo = -1, double hi = 1,
+                                        std::string_view attrs = "") {
+  std::vector<OpSample> out;
+  for (std::string_view type : {"f32[2,3]", "f64[5]", "bf16[2,3]"})
+    out.push_back(unarySample(op, type, {{"%a", lo, hi}}, attrs));
+  return out;
+}
+
+/// A binary sample over %a and %b; the result type follows numpy broadcasting.
+OpSample binarySample(std::string_view op, std::string_view a, std::string_view b,
+                      std::string_view result, std::vector<SampleRange> ranges = {}) {
+  return OpSample{{fmt::format("%a: {}", a), fmt::format("%b: {}", b)},
+                  fmt::format("{}(%a, %b) : {}", op, result),
+                  std::move(ranges)};
+}
+
+/// The broadcasting cases of an arithmetic op: same shapes, [2,3] with [3], with [2,1] and with
+/// a scalar, spread over f32, i32, i64 and f64 (integers only where `integers`).
+std::vector<OpSample> arithmeticSamples(std::string_view op, bool integers,
+                                        std::vector<SampleRange> ranges = {}) {
+  std::string_view i32 = integers ? "i32" : "f32", i64 = integers ? "i64" : "f64";
+  std::string a = fmt::format("{}[2,3]", i32), b = fmt::format("{}[2,3]", i64);
+  return {binarySample(op, "f32[2,3]", "f32[2,3]", "f32[2,3]", ranges),
+          binarySample(op, "f32[2,3]", "f32[3]", "f32[2,3]", ranges),
+          binarySample(op, a, fmt::format("{}[2,1]", i32), a, ranges),
+          binarySample(op, b, fmt::format("{}[]", i64), b, ranges)};
+}
+
+/// A comparison over f32, and over i32, i64 and bool, where ties are common, broadcasting.
+std::vector<OpSample> compareSamples(std::string_view op) {
+  return {binarySample(op, "f32[2,3]", "f32[2,3]", "bool[2,3]"),
+          binarySample(op, "i32[2,3]", "i32[3]", "bool[2,3]"),
+          binarySample(op, "i64[2,3]", "i64[2,1]", "bool[2,3]"),
+          binarySample(op, "bool[2,3]", "bool[]", "bool[2,3]")};
+}
+
+/// A logical op over bools, broadcasting.
+std::vector<OpSample> logicalSamples(std::string_view op) {
+  return {binarySample(op, "bool[2,3]", "bool[2,3]", "bool[2,3]"),
+          binarySample(op, "bool[2,3]", "bool[3]", "bool[2,3]"),
+          binarySample(op, "bool[2,1]", "bool[]", "bool[2,1]")};
 }
 
 } // namespace
 
 void addElementwiseOps(std::vector<OpDef> &ops) {
-  ops.push_back(unary("neg", "-x", inferUnaryNumeric, unaryKernel<negF>, negVjp));
-  ops.push_back(unary("exp", "e^x", inferUnaryFloat, unaryKernel<expF>, expVjp));
-  ops.push_back(unary("log", "natural logarithm", inferUnaryFloat, unaryKernel<logF>, logVjp));
-  ops.push_back(unary("sqrt", "square root", inferUnaryFloat, unaryKernel<sqrtF>, sqrtVjp));
-  ops.push_back(unary("rsqrt", "1 / sqrt(x)", inferUnaryFloat, unaryKernel<rsqrtF>, rsqrtVjp));
-  ops.push_back(unary("tanh", "hyperbolic tangent", inferUnaryFloat, unaryKernel<tanhF>, tanhVjp));
-  ops.push_back(unary("relu", "max(x, 0)", inferUnaryNumeric, unaryKernel<reluF>, reluVjp));
-  ops.push_back(
-      unary("sigmoid", "1 / (1 + e^-x)", inferUnaryFloat, unaryKernel<sigmoidF>, sigmoidVjp));
-  ops.push_back(unary("abs", "|x|", inferUnaryNumeric, unaryKernel<absF>, absVjp));
-  ops.push_back(
-      unary("not", "logical not of a bool tensor", inferUnaryBool, unaryKernel<notF>, nullptr));
-  OpDef gelu = unary("gelu", "Gaussian error linear unit (erf form, or its tanh approximation)",
-                     inferGelu, geluKernel, geluVjp);
+  ops.push_back(unary("neg", "-x", inferUnaryNumeric, unaryKernel<negF>, negVjp,
+                      {unarySample("neg", "f32[2,3]"), unarySample("neg", "i32[2,3]"),
+                       unarySample("neg", "f64[4]"), unarySample("neg", "bf16[2,3]")}));
+  ops.push_back(unary("exp", "e^x", inferUnaryFloat, unaryKernel<expF>, expVjp,
+                      floatUnarySamples("exp", -3, 3)));
+  ops.push_back(unary("log", "natural logarithm", inferUnaryFloat, unaryKernel<logF>, logVjp,
+                      floatUnarySamples("log", 0.1, 4)));
+  ops.push_back(unary("sqrt", "square root", inferUnaryFloat, unaryKernel<sqrtF>, sqrtVjp,
+                      floatUnarySamples("sqrt", 0.1, 4)));
+  ops.push_back(unary("rsqrt", "1 / sqrt(x)", inferUnaryFloat, unaryKernel<rsqrtF>, rsqrtVjp,
+                      floatUnarySamples("rsqrt", 0.1, 4)));
+  ops.push_back(unary("tanh", "hyperbolic tangent", inferUnaryFloat, unaryKernel<tanhF>, tanhVjp,
+                      floatUnarySamples("tanh", -3, 3)));
+  ops.push_back(unary("relu", "max(x, 0)", inferUnaryNumeric, unaryKernel<reluF>, reluVjp,
+                      {unarySample("relu", "f32[2,3]"), unarySample("relu", "i64[2,3]"),
+                       unarySample("relu", "f64[5]"), unarySample("relu", "bf16[2,3]")}));
+  ops.push_back(unary("sigmoid", "1 / (1 + e^-x)", inferUnaryFloat, unaryKernel<sigmoidF>,
+                      sigmoidVjp, floatUnarySamples("sigmoid", -4, 4)));
+  ops.push_back(unary("abs", "|x|", inferUnaryNumeric, unaryKernel<absF>, absVjp,
+                      {unarySample("abs", "f32[2,3]"), unarySample("abs", "i32[2,3]"),
+                       unarySample("abs", "f64[5]")}));
+  ops.push_back(unary("not", "logical not of a bool tensor", inferUnaryBool, unaryKernel<notF>,
+                      nullptr, {unarySample("not", "bool[2,3]")}));
+  OpDef gelu =
+      unary("gelu", "Gaussian error linear unit (erf form, or its tanh approximation)", inferGelu,
+            geluKernel, geluVjp,
+            {unarySample("gelu", "f32[2,3]", {{"%a", -3, 3}}, " {approximate = \"tanh\"}"),
+             unarySample("gelu", "f32[2,3]", {{"%a", -3, 3}}),
+             unarySample("gelu", "f64[5]", {{"%a", -3, 3}}),
+             unarySample("gelu", "bf16[2,3]", {{"%a", -3, 3}}, " {approximate = \"tanh\"}")});
   gelu.attrs = {{"approximate", AttrKind::String, Attribute(std::string("none"))}};
   ops.push_back(gelu);
-  OpDef cast = unary("cast", "converts elements to another dtype", inferCast, castKernel, castVjp);
+  // Casts to integers truncate toward zero: inputs span several integers of both signs.
+  OpDef cast = unary("cast", "converts elements to another dtype", inferCast, castKernel, castVjp,
+                     {{{"%a: f32[2,3]"}, "cast(%a) {dtype = bf16} : bf16[2,3]"},
+                      {{"%a: f32[2,3]"}, "cast(%a) {dtype = i32} : i32[2,3]", {{"%a", -5, 5}}},
+                      {{"%a: i64[2,3]"}, "cast(%a) {dtype = f32} : f32[2,3]"},
+                      {{"%a: bool[2,3]"}, "cast(%a) {dtype = f64} : f64[2,3]"}});
   cast.attrs = {{"dtype", AttrKind::DType}};
   ops.push_back(cast);
 
-  ops.push_back(
-      binary("add", "a + b, broadcasting", inferBinaryNumeric, binaryKernel<addF>, addVjp));
-  ops.push_back(
-      binary("sub", "a - b, broadcasting", inferBinaryNumeric, binaryKernel<subF>, subVjp));
-  ops.push_back(
-      binary("mul", "a * b, broadcasting", inferBinaryNumeric, binaryKernel<mulF>, mulVjp));
-  ops.push_back(
-      binary("div", "a / b, broadcasting", inferBinaryNumeric, binaryKernel<divF>, divVjp));
-  ops.push_back(binary("pow", "a ^ b, broadcasting", inferBinaryFloat, binaryKernel<powF>, powVjp));
+  ops.push_back(binary("add", "a + b, broadcasting", inferBinaryNumeric, binaryKernel<addF>, addVjp,
+                       arithmeticSamples("add", true)));
+  ops.push_back(binary("sub", "a - b, broadcasting", inferBinaryNumeric, binaryKernel<subF>, subVjp,
+                       arithmeticSamples("sub", true)));
+  ops.push_back(binary("mul", "a * b, broadcasting", inferBinaryNumeric, binaryKernel<mulF>, mulVjp,
+                       arithmeticSamples("mul", true)));
+  // Divisors stay away from zero; integer division truncates toward zero.
+  ops.push_back(binary("div", "a / b, broadcasting", inferBinaryNumeric, binaryKernel<divF>, divVjp,
+                       arithmeticSamples("div", true, {{"%a", -9, 10}, {"%b", 1, 4}})));
+  ops.push_back(binary("pow", "a ^ b, broadcasting", inferBinaryFloat, binaryKernel<powF>, powVjp,
+                       arithmeticSamples("pow", false, {{"%a", 0.2, 3}, {"%b", -2, 2}})));
   ops.push_back(binary("max", "elementwise maximum, broadcasting", inferBinaryNumeric,
-                       binaryKernel<maxF>, maxVjp));
+                       binaryKernel<maxF>, maxVjp, arithmeticSamples("max", true)));
   ops.push_back(binary("min", "elementwise minimum, broadcasting", inferBinaryNumeric,
-                       binaryKernel<minF>, minVjp));
-  ops.push_back(binary("eq", "a == b", inferCompare, binaryKernel<eqF>, nullptr));
-  ops.push_back(binary("ne", "a != b", inferCompare, binaryKernel<neF>, nullptr));
-  ops.push_back(binary("lt", "a < b", inferCompare, binaryKernel<ltF>, nullptr));
-  ops.push_back(binary("le", "a <= b", inferCompare, binaryKernel<leF>, nullptr));
-  ops.push_back(binary("gt", "a > b", inferCompare, binaryKernel<gtF>, nullptr));
-  ops.push_back(binary("ge", "a >= b", inferCompare, binaryKernel<geF>, nullptr));
+                       binaryKernel<minF>, minVjp, arithmeticSamples("min", true)));
   ops.push_back(
-      binary("and", "logical and of bool tensors", inferLogical, binaryKernel<andF>, nullptr));
+      binary("eq", "a == b", inferCompare, binaryKernel<eqF>, nullptr, compareSamples("eq")));
   ops.push_back(
-      binary("or", "logical or of bool tensors", inferLogical, binaryKernel<orF>, nullptr));
+      binary("ne", "a != b", inferCompare, binaryKernel<neF>, nullptr, compareSamples("ne")));
+  ops.push_back(
+      binary("lt", "a < b", inferCompare, binaryKernel<ltF>, nullptr, compareSamples("lt")));
+  ops.push_back(
+      binary("le", "a <= b", inferCompare, binaryKernel<leF>, nullptr, compareSamples("le")));
+  ops.push_back(
+      binary("gt", "a > b", inferCompare, binaryKernel<gtF>, nullptr, compareSamples("gt")));
+  ops.push_back(
+      binary("ge", "a >= b", inferCompare, binaryKernel<geF>, nullptr, compareSamples("ge")));
+  ops.push_back(binary("and", "logical and of bool tensors", inferLogical, binaryKernel<andF>,
+                       nullptr, logicalSamples("and")));
+  ops.push_back(binary("or", "logical or of bool tensors", inferLogical, binaryKernel<orF>, nullptr,
+                       logicalSamples("or")));
 
-  ops.push_back(OpDef{.name = "select",
-                      .summary = "cond ? a : b, broadcasting all three",
-                      .min_operands = 3,
-                      .max_operands = 3,
-                      .infer = inferSelect,
-                      .reference = selectKernel,
-                      .differentiable = Differentiable::Yes,
-                      .vjp = selectVjp});
-  OpDef gelu_grad = binary("gelu_grad", "the cotangent times gelu'(x): the backward op of gelu",
-                           inferGeluGrad, geluGradKernel, nullptr);
+  ops.push_back(OpDef{
+      .name = "select",
+      .summary = "cond ? a : b, broadcasting all three",
+      .min_operands = 3,
+      .max_operands = 3,
+      .infer = inferSelect,
+      .reference = selectKernel,
+      .differentiable = Differentiable::Yes,
+      .vjp = selectVjp,
+      .samples = {
+          {{"%m: bool[2,3]", "%a: f32[2,3]", "%b: f32[2,3]"}, "select(%m, %a, %b) : f32[2,3]"},
+          {{"%m: bool[2,3]", "%a: f32[3]", "%b: f32[2,3]"}, "select(%m, %a, %b) : f32[2,3]"},
+          {{"%m: bool[2,1]", "%a: i32[2,3]", "%b: i32[]"}, "select(%m, %a, %b) : i32[2,3]"},
+          {{"%m: bool[]", "%a: f64[4]", "%b: f64[1]"}, "select(%m, %a, %b) : f64[4]"}}});
+  OpDef gelu_grad =
+      binary("gelu_grad", "the cotangent times gelu'(x): the backward op of gelu", inferGeluGrad,
+             geluGradKernel, nullptr,
+             {binarySample("gelu_grad", "f32[2,3]", "f32[2,3]", "f32[2,3]", {{"%a", -3, 3}}),
+              {{"%a: f32[2,3]", "%b: f32[2,3]"},
+               "gelu_grad(%a, %b) {approximate = \"tanh\"} : f32[2,3]",
+               {{"%a", -3, 3}}},
+              binarySample("gelu_grad", "f64[5]", "f64[5]", "f64[5]", {{"%a", -3, 3}})});
   gelu_grad.attrs = {{"approximate", AttrKind::String, Attribute(std::string("none"))}};
   ops.push_back(gelu_grad);
 }

@@ -103,24 +103,51 @@ const std::vector<AttrSpec> kGatherAttrs = {{"axis", AttrKind::Int, Attribute(in
 } // namespace
 
 void addIndexingOps(std::vector<OpDef> &ops) {
-  ops.push_back(OpDef{.name = "gather",
-                      .summary = "picks slices of data along an axis at integer indices",
-                      .min_operands = 2,
-                      .max_operands = 2,
-                      .attrs = kGatherAttrs,
-                      .infer = inferGather,
-                      .reference = gatherKernel,
-                      .differentiable = Differentiable::Yes,
-                      .vjp = gatherVjp});
-  ops.push_back(OpDef{.name = "scatter_add",
-                      .summary = "base plus updates added at the places gather would read",
-                      .min_operands = 3,
-                      .max_operands = 3,
-                      .attrs = kGatherAttrs,
-                      .infer = inferScatterAdd,
-                      .reference = scatterAddKernel,
-                      .differentiable = Differentiable::Yes,
-                      .vjp = scatterAddVjp});
+  ops.push_back(OpDef{
+      .name = "gather",
+      .summary = "picks slices of data along an axis at integer indices",
+      .min_operands = 2,
+      .max_operands = 2,
+      .attrs = kGatherAttrs,
+      .infer = inferGather,
+      .reference = gatherKernel,
+      .differentiable = Differentiable::Yes,
+      .vjp = gatherVjp,
+      .samples = {
+          {{"%a: f32[2,3]", "%i: i64[2]"}, "gather(%a, %i) {axis = 1} : f32[2,2]", {{"%i", 0, 3}}},
+          // An embedding lookup.
+          {{"%a: f32[5,4]", "%i: i64[2,3]"}, "gather(%a, %i) : f32[2,3,4]", {{"%i", 0, 5}}},
+          // Picking one class per row, as the loss does.
+          {{"%a: f32[2,4]", "%i: i64[2]"},
+           "gather(%a, %i) {axis = 1, batch_dims = 1} : f32[2]",
+           {{"%i", 0, 4}}},
+          {{"%a: f64[2,3,4]", "%i: i32[2,2]"},
+           "gather(%a, %i) {axis = 1, batch_dims = 1} : f64[2,2,4]",
+           {{"%i", 0, 3}}}}});
+  ops.push_back(
+      OpDef{.name = "scatter_add",
+            .summary = "base plus updates added at the places gather would read",
+            .min_operands = 3,
+            .max_operands = 3,
+            .attrs = kGatherAttrs,
+            .infer = inferScatterAdd,
+            .reference = scatterAddKernel,
+            .differentiable = Differentiable::Yes,
+            .vjp = scatterAddVjp,
+            // Repeated indices add up.
+            .samples = {{{"%a: f32[2,3]", "%i: i64[2]", "%u: f32[2,2]"},
+                         "scatter_add(%a, %i, %u) {axis = 1} : f32[2,3]",
+                         {{"%i", 0, 3}}},
+                        {.inputs = {"%a: f32[5,4]", "%i: i64[2,3]", "%u: f32[2,3,4]"},
+                         .node = "scatter_add(%a, %i, %u) : f32[5,4]",
+                         .ranges = {{"%i", 0, 5}},
+                         .accumulates = true},
+                        {{"%a: f32[2,4]", "%i: i64[2]", "%u: f32[2]"},
+                         "scatter_add(%a, %i, %u) {axis = 1, batch_dims = 1} : f32[2,4]",
+                         {{"%i", 0, 4}}},
+                        {{"%a: f64[2,3,4]", "%i: i32[2,2]", "%u: f64[2,2,4]"},
+                         "scatter_add(%a, %i, %u) {axis = 1, batch_dims = 1} : f64[2,3,4]",
+                         {{"%i", 0, 3}}}}});
 }
 
 } // namespace kiln

@@ -92,16 +92,31 @@ std::vector<Value *> matmulVjp(Builder &b, const Node &n, std::span<Value *const
 } // namespace
 
 void addLinalgOps(std::vector<OpDef> &ops) {
-  ops.push_back(OpDef{.name = "matmul",
-                      .summary = "batched matrix product [..., m, k] x [..., k, n]",
-                      .min_operands = 2,
-                      .max_operands = 2,
-                      .attrs = {{"transpose_a", AttrKind::Bool, Attribute(false)},
-                                {"transpose_b", AttrKind::Bool, Attribute(false)}},
-                      .infer = inferMatmul,
-                      .reference = matmulKernel,
-                      .differentiable = Differentiable::Yes,
-                      .vjp = matmulVjp});
+  ops.push_back(
+      OpDef{.name = "matmul",
+            .summary = "batched matrix product [..., m, k] x [..., k, n]",
+            .min_operands = 2,
+            .max_operands = 2,
+            .attrs = {{"transpose_a", AttrKind::Bool, Attribute(false)},
+                      {"transpose_b", AttrKind::Bool, Attribute(false)}},
+            .infer = inferMatmul,
+            .reference = matmulKernel,
+            .differentiable = Differentiable::Yes,
+            .vjp = matmulVjp,
+            .samples = {{.inputs = {"%a: f32[2,3]", "%b: f32[2,3]"},
+                         .node = "matmul(%a, %b) {transpose_b = true} : f32[2,2]",
+                         .accumulates = true},
+                        {.inputs = {"%a: f32[2,3,4]", "%b: f32[2,4,5]"},
+                         .node = "matmul(%a, %b) : f32[2,3,5]",
+                         .accumulates = true},
+                        // Batch dimensions broadcast: one operand is shared.
+                        {.inputs = {"%a: f32[3,2]", "%b: f32[2,1,3,4]"},
+                         .node = "matmul(%a, %b) {transpose_a = true} : f32[2,1,2,4]",
+                         .accumulates = true},
+                        {.inputs = {"%a: f64[3,2]", "%b: f64[4,3]"},
+                         .node = "matmul(%a, %b) {transpose_a = true, transpose_b = true} : "
+                                 "f64[2,4]",
+                         .accumulates = true}}});
 }
 
 } // namespace kiln

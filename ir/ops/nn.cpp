@@ -280,15 +280,28 @@ Grads crossEntropyVjp(Builder &b, const Node &n, Cots g) {
 } // namespace
 
 void addNNOps(std::vector<OpDef> &ops) {
-  ops.push_back(OpDef{.name = "softmax",
-                      .summary = "exp(x - max) / sum(exp(x - max)) along an axis",
-                      .min_operands = 1,
-                      .max_operands = 1,
-                      .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{-1})}},
-                      .infer = inferSoftmax,
-                      .reference = softmaxKernel,
-                      .differentiable = Differentiable::Yes,
-                      .vjp = softmaxVjp});
+  ops.push_back(OpDef{
+      .name = "softmax",
+      .summary = "exp(x - max) / sum(exp(x - max)) along an axis",
+      .min_operands = 1,
+      .max_operands = 1,
+      .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{-1})}},
+      .infer = inferSoftmax,
+      .reference = softmaxKernel,
+      .differentiable = Differentiable::Yes,
+      .vjp = softmaxVjp,
+      .samples = {
+          {.inputs = {"%a: f32[2,3]"},
+           .node = "softmax(%a) {axis = 0} : f32[2,3]",
+           .accumulates = true},
+          {.inputs = {"%a: f32[2,3,5]"},
+           .node = "softmax(%a) : f32[2,3,5]",
+           .ranges = {{"%a", -3, 3}},
+           .accumulates = true},
+          {.inputs = {"%a: f64[4,3]"},
+           .node = "softmax(%a) {axis = 1} : f64[4,3]",
+           .accumulates = true},
+          {.inputs = {"%a: bf16[2,4]"}, .node = "softmax(%a) : bf16[2,4]", .accumulates = true}}});
   ops.push_back(
       OpDef{.name = "layer_norm",
             .summary = "(x - mean) / sqrt(var + eps) over axes axis.., then * weight + bias",
@@ -299,18 +312,50 @@ void addNNOps(std::vector<OpDef> &ops) {
             .infer = inferLayerNorm,
             .reference = layerNormKernel,
             .differentiable = Differentiable::Yes,
-            .vjp = layerNormVjp});
-  ops.push_back(OpDef{.name = "softmax_cross_entropy",
-                      .summary = "mean over non-ignored labels of -log softmax(logits)[label], "
-                                 "with PyTorch's label smoothing",
-                      .min_operands = 2,
-                      .max_operands = 2,
-                      .attrs = {{"ignore_index", AttrKind::Int, Attribute(int64_t{-100})},
-                                {"label_smoothing", AttrKind::Float, Attribute(0.0)}},
-                      .infer = inferCrossEntropy,
-                      .reference = crossEntropyKernel,
-                      .differentiable = Differentiable::Yes,
-                      .vjp = crossEntropyVjp});
+            .vjp = layerNormVjp,
+            .samples = {{.inputs = {"%a: f32[2,3]"},
+                         .node = "layer_norm(%a) {eps = 1e-06} : f32[2,3]",
+                         .accumulates = true},
+                        {.inputs = {"%a: f32[2,4]", "%w: f32[4]", "%b: f32[4]"},
+                         .node = "layer_norm(%a, %w, %b) : f32[2,4]",
+                         .accumulates = true},
+                        {.inputs = {"%a: f32[2,2,3]", "%w: f32[2,3]"},
+                         .node = "layer_norm(%a, %w) {axis = 1} : f32[2,2,3]",
+                         .accumulates = true},
+                        {.inputs = {"%a: f64[3,4]", "%w: f64[4]", "%b: f64[4]"},
+                         .node = "layer_norm(%a, %w, %b) : f64[3,4]",
+                         .accumulates = true}}});
+  ops.push_back(
+      OpDef{.name = "softmax_cross_entropy",
+            .summary = "mean over non-ignored labels of -log softmax(logits)[label], "
+                       "with PyTorch's label smoothing",
+            .min_operands = 2,
+            .max_operands = 2,
+            .attrs = {{"ignore_index", AttrKind::Int, Attribute(int64_t{-100})},
+                      {"label_smoothing", AttrKind::Float, Attribute(0.0)}},
+            .infer = inferCrossEntropy,
+            .reference = crossEntropyKernel,
+            .differentiable = Differentiable::Yes,
+            .vjp = crossEntropyVjp,
+            .samples = {
+                {.inputs = {"%a: f32[2,3]", "%i: i64[2]"},
+                 .node = "softmax_cross_entropy(%a, %i) {label_smoothing = 0.1} : f32[]",
+                 .ranges = {{"%i", 0, 3}},
+                 .accumulates = true},
+                // Labels equal to ignore_index drop out of the mean.
+                {.inputs = {"%a: f32[2,3,5]", "%t: i64[2,3]"},
+                 .node = "softmax_cross_entropy(%a, %t) {ignore_index = 0} : f32[]",
+                 .ranges = {{"%a", -3, 3}, {"%t", 0, 5}},
+                 .accumulates = true},
+                {.inputs = {"%a: f32[4,5]", "%t: i32[4]"},
+                 .node = "softmax_cross_entropy(%a, %t) {ignore_index = 1, label_smoothing = 0.1} "
+                         ": f32[]",
+                 .ranges = {{"%t", 0, 5}},
+                 .accumulates = true},
+                {.inputs = {"%a: f64[3,4]", "%t: i64[3]"},
+                 .node = "softmax_cross_entropy(%a, %t) : f64[]",
+                 .ranges = {{"%t", 0, 4}},
+                 .accumulates = true}}});
 
   // Backward ops: the VJPs above emit them; they have no VJP of their own.
   ops.push_back(OpDef{.name = "softmax_grad",
@@ -320,26 +365,68 @@ void addNNOps(std::vector<OpDef> &ops) {
                       .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{-1})}},
                       .infer = inferSoftmaxGrad,
                       .reference = softmaxGradKernel,
-                      .differentiable = Differentiable::No});
-  ops.push_back(OpDef{.name = "layer_norm_grad",
-                      .summary = "(x, [weight,] g) -> dx, dweight, dbias: layer_norm's backward op",
-                      .min_operands = 2,
-                      .max_operands = 3,
-                      .num_results = 3,
-                      .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{-1})},
-                                {"eps", AttrKind::Float, Attribute(1e-5)}},
-                      .infer = inferLayerNormGrad,
-                      .reference = layerNormGradKernel,
-                      .differentiable = Differentiable::No});
-  ops.push_back(OpDef{.name = "softmax_cross_entropy_grad",
-                      .summary = "(logits, labels, g) -> d loss / d logits",
-                      .min_operands = 3,
-                      .max_operands = 3,
-                      .attrs = {{"ignore_index", AttrKind::Int, Attribute(int64_t{-100})},
-                                {"label_smoothing", AttrKind::Float, Attribute(0.0)}},
-                      .infer = inferCrossEntropyGrad,
-                      .reference = crossEntropyGradKernel,
-                      .differentiable = Differentiable::No});
+                      .differentiable = Differentiable::No,
+                      // y is a row of probabilities.
+                      .samples = {{.inputs = {"%a: f32[2,3]", "%b: f32[2,3]"},
+                                   .node = "softmax_grad(%a, %b) : f32[2,3]",
+                                   .ranges = {{"%a", 0, 1}},
+                                   .accumulates = true},
+                                  {.inputs = {"%a: f32[3,2]", "%b: f32[3,2]"},
+                                   .node = "softmax_grad(%a, %b) {axis = 0} : f32[3,2]",
+                                   .ranges = {{"%a", 0, 1}},
+                                   .accumulates = true},
+                                  {.inputs = {"%a: f64[2,4]", "%b: f64[2,4]"},
+                                   .node = "softmax_grad(%a, %b) : f64[2,4]",
+                                   .ranges = {{"%a", 0, 1}},
+                                   .accumulates = true}}});
+  ops.push_back(
+      OpDef{.name = "layer_norm_grad",
+            .summary = "(x, [weight,] g) -> dx, dweight, dbias: layer_norm's backward op",
+            .min_operands = 2,
+            .max_operands = 3,
+            .num_results = 3,
+            .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{-1})},
+                      {"eps", AttrKind::Float, Attribute(1e-5)}},
+            .infer = inferLayerNormGrad,
+            .reference = layerNormGradKernel,
+            .differentiable = Differentiable::No,
+            .samples = {{.inputs = {"%a: f32[2,3]", "%w: f32[3]", "%b: f32[2,3]"},
+                         .node = "layer_norm_grad(%a, %w, %b) : f32[2,3], f32[3], f32[3]",
+                         .accumulates = true},
+                        {.inputs = {"%a: f32[2,4]", "%g: f32[2,4]"},
+                         .node = "layer_norm_grad(%a, %g) : f32[2,4], f32[4], f32[4]",
+                         .accumulates = true},
+                        {.inputs = {"%a: f32[2,2,3]", "%w: f32[2,3]", "%g: f32[2,2,3]"},
+                         .node = "layer_norm_grad(%a, %w, %g) {axis = 1} : f32[2,2,3], "
+                                 "f32[2,3], f32[2,3]",
+                         .accumulates = true},
+                        {.inputs = {"%a: f64[3,4]", "%w: f64[4]", "%g: f64[3,4]"},
+                         .node = "layer_norm_grad(%a, %w, %g) {eps = 1e-06} : f64[3,4], f64[4], "
+                                 "f64[4]",
+                         .accumulates = true}}});
+  ops.push_back(
+      OpDef{.name = "softmax_cross_entropy_grad",
+            .summary = "(logits, labels, g) -> d loss / d logits",
+            .min_operands = 3,
+            .max_operands = 3,
+            .attrs = {{"ignore_index", AttrKind::Int, Attribute(int64_t{-100})},
+                      {"label_smoothing", AttrKind::Float, Attribute(0.0)}},
+            .infer = inferCrossEntropyGrad,
+            .reference = crossEntropyGradKernel,
+            .differentiable = Differentiable::No,
+            .samples = {{.inputs = {"%a: f32[2,3]", "%i: i64[2]", "%l: f32[]"},
+                         .node = "softmax_cross_entropy_grad(%a, %i, %l) : f32[2,3]",
+                         .ranges = {{"%i", 0, 3}},
+                         .accumulates = true},
+                        {.inputs = {"%a: f32[2,3,5]", "%t: i64[2,3]", "%g: f32[]"},
+                         .node = "softmax_cross_entropy_grad(%a, %t, %g) {ignore_index = 0, "
+                                 "label_smoothing = 0.1} : f32[2,3,5]",
+                         .ranges = {{"%t", 0, 5}},
+                         .accumulates = true},
+                        {.inputs = {"%a: f64[3,4]", "%t: i32[3]", "%g: f64[]"},
+                         .node = "softmax_cross_entropy_grad(%a, %t, %g) : f64[3,4]",
+                         .ranges = {{"%t", 0, 4}},
+                         .accumulates = true}}});
 }
 
 } // namespace kiln

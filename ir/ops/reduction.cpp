@@ -91,7 +91,7 @@ std::vector<Value *> maxVjp(Builder &b, const Node &n, std::span<Value *const> g
 }
 
 OpDef reduction(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref,
-                VjpFn vjp) {
+                VjpFn vjp, std::vector<OpSample> samples) {
   return OpDef{.name = name,
                .summary = summary,
                .min_operands = 1,
@@ -100,15 +100,37 @@ OpDef reduction(std::string_view name, std::string_view summary, InferFn infer, 
                .infer = infer,
                .reference = ref,
                .differentiable = Differentiable::Yes,
-               .vjp = vjp};
+               .vjp = vjp,
+               .samples = std::move(samples)};
+}
+
+/// A reduction sample over %a; sums accumulate rounding errors, maxima do not.
+OpSample reduceSample(std::string_view a, std::string_view node, bool accumulates) {
+  return OpSample{{fmt::format("%a: {}", a)}, std::string(node), {}, accumulates};
 }
 
 } // namespace
 
 void addReductionOps(std::vector<OpDef> &ops) {
-  ops.push_back(reduction("reduce_sum", "sum over axes", inferReduce, sumKernel, sumVjp));
-  ops.push_back(reduction("reduce_max", "maximum over axes", inferReduceMax, maxKernel, maxVjp));
-  ops.push_back(reduction("reduce_mean", "mean over axes", inferReduce, meanKernel, meanVjp));
+  ops.push_back(reduction(
+      "reduce_sum", "sum over axes", inferReduce, sumKernel, sumVjp,
+      {reduceSample("f32[2,3]", "reduce_sum(%a) {axes = [0, 1]} : f32[]", true),
+       reduceSample("f32[2,3]", "reduce_sum(%a) {axes = [1], keepdims = true} : f32[2,1]", true),
+       reduceSample("f64[2,3,4]", "reduce_sum(%a) {axes = [0, -1]} : f64[3]", true),
+       reduceSample("i32[2,3]", "reduce_sum(%a) {axes = [-1]} : i32[2]", true)}));
+  ops.push_back(reduction(
+      "reduce_max", "maximum over axes", inferReduceMax, maxKernel, maxVjp,
+      {reduceSample("f32[2,3]", "reduce_max(%a) {axes = [0], keepdims = true} : f32[1,3]", false),
+       reduceSample("f32[2,3,4]", "reduce_max(%a) {axes = [1, 2]} : f32[2]", false),
+       reduceSample("i64[2,3]", "reduce_max(%a) {axes = [1]} : i64[2]", false),
+       reduceSample("f64[5]", "reduce_max(%a) {axes = [0], keepdims = true} : f64[1]", false)}));
+  ops.push_back(reduction(
+      "reduce_mean", "mean over axes", inferReduce, meanKernel, meanVjp,
+      {reduceSample("f32[2,3]", "reduce_mean(%a) {axes = [-1]} : f32[2]", true),
+       reduceSample("f32[2,3,4]", "reduce_mean(%a) {axes = [0, 1], keepdims = true} : f32[1,1,4]",
+                    true),
+       reduceSample("f64[5]", "reduce_mean(%a) {axes = [0]} : f64[]", true),
+       reduceSample("bf16[2,8]", "reduce_mean(%a) {axes = [1]} : bf16[2]", true)}));
 }
 
 } // namespace kiln

@@ -6,7 +6,6 @@
 #include "ir/parser.h"
 #include "ir/printer.h"
 #include "passes/pass_manager.h"
-#include "tools/tool_support.h"
 
 #include <sstream>
 
@@ -50,7 +49,7 @@ TEST_CASE("the simplifying passes preserve the graph's values") {
     INFO(info.name);
     auto g = parseGraph(kGraph, "g.kir");
     auto before = g->clone();
-    auto inputs = tools::randomInputs(*g, 3);
+    auto inputs = test::randomLiterals(*g, 3);
     PassContext ctx;
     info.create({})->run(*g, ctx);
     auto want = runBoth(*before, inputs), got = runBoth(*g, inputs);

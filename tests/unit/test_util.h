@@ -4,9 +4,11 @@
 #include "backend/reference/interpreter.h"
 #include "ir/builder.h"
 #include "ir/graph.h"
+#include "runtime/host_buffer.h"
 
 #include <doctest/doctest.h>
 #include <map>
+#include <random>
 #include <string>
 
 namespace kiln::test {
@@ -45,6 +47,26 @@ inline std::map<std::string, Literal> runByName(const Graph &g, const std::vecto
   for (size_t i = 0; i < out.size(); ++i)
     named.emplace(g.outputs()[i].name, out[i]);
   return named;
+}
+
+/// A literal's value as a host buffer.
+inline HostBuffer toBuffer(const Literal &l) { return HostBuffer(l.type, l.toBytes()); }
+/// A host buffer's value as a literal.
+inline Literal toLiteral(const HostBuffer &b) { return Literal::fromBytes(b.type(), b.bytes()); }
+
+/// Seeded random inputs for every graph input: floats in [-1, 1), integers and bools 0 or 1.
+inline std::vector<Literal> randomLiterals(const Graph &g, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<Literal> inputs;
+  for (const GraphInput &in : g.inputs()) {
+    Literal l(in.value->type);
+    for (double &v : l.data)
+      v = isFloat(l.type.dtype) ? std::uniform_real_distribution<double>(-1.0, 1.0)(rng)
+                                : static_cast<double>(rng() & 1);
+    l.roundToDType();
+    inputs.push_back(std::move(l));
+  }
+  return inputs;
 }
 
 /// Checks shape and every element against expectations within an absolute tolerance.

@@ -2,6 +2,7 @@
 
 #include "test_util.h"
 
+#include "backend/reference/reference_backend.h"
 #include "frontend/init.h"
 #include "ir/parser.h"
 #include "passes/autodiff.h"
@@ -43,14 +44,8 @@ std::vector<Literal> transformerInputs(const Graph &g, const std::vector<Literal
   return args;
 }
 
-StepProgram programOf(const Graph &g) {
-  StepProgram program;
-  for (const GraphInput &in : g.inputs())
-    program.inputs.push_back({in.name, in.value->type});
-  for (const GraphOutput &out : g.outputs())
-    program.outputs.push_back(out.name);
-  program.run = [&g](const std::vector<Literal> &args) { return reference::run(g, args); };
-  return program;
+std::unique_ptr<Executable> programOf(const Graph &g) {
+  return referenceBackend().compile(g, CompileOptions{});
 }
 
 } // namespace
@@ -226,7 +221,7 @@ TrainerState freshState(const BuiltModel &m, const Trainer &trainer, uint64_t se
   TrainerState state;
   auto init = initialValues(m.params, seed);
   for (size_t i = 0; i < m.params.size(); ++i)
-    state.tensors.emplace(m.params[i].name, init[i]);
+    state.tensors.emplace(m.params[i].name, test::toBuffer(init[i]));
   trainer.initState(state);
   return state;
 }
@@ -243,7 +238,8 @@ TEST_CASE("learning: the copy task's loss falls below 0.5 within 200 steps") {
   OptimizerOptions o;
   o.lr = 3e-3;
   BuiltModel m = tools::buildTrainStep(c, {.batch = 16, .src_len = 6, .tgt_len = 6}, o);
-  Trainer trainer(programOf(*m.graph), copyTask(c), 0);
+  auto program = programOf(*m.graph);
+  Trainer trainer(*program, copyTask(c), 0);
   TrainerState state = freshState(m, trainer, 0);
   auto losses = train(trainer, state, 200);
   double first = losses[0], last = 0;
@@ -263,7 +259,8 @@ TEST_CASE("training is reproducible, and a resumed run equals an uninterrupted o
       tools::buildTrainStep(c, {.batch = 4, .src_len = 6, .tgt_len = 6, .dropout = 0.1}, o);
   SyntheticTask task = copyTask(c);
   task.batch = 4;
-  Trainer trainer(programOf(*m.graph), task, 3);
+  auto program = programOf(*m.graph);
+  Trainer trainer(*program, task, 3);
 
   TrainerState a = freshState(m, trainer, 3), b = freshState(m, trainer, 3);
   auto run_a = train(trainer, a, 12);
@@ -275,12 +272,12 @@ TEST_CASE("training is reproducible, and a resumed run equals an uninterrupted o
   std::string path =
       (std::filesystem::temp_directory_path() / "kiln_resume_test.safetensors").string();
   saveTrainerState(path, first);
-  TrainerState resumed = loadTrainerState(path, programOf(*m.graph));
+  TrainerState resumed = loadTrainerState(path, program->signature());
   CHECK(resumed.step == 5);
   auto tail = train(trainer, resumed, 12);
   head.insert(head.end(), tail.begin(), tail.end());
   CHECK(head == run_a);
   for (const auto &[name, value] : a.tensors)
-    CHECK(resumed.tensors.at(name).data == value.data);
+    CHECK(resumed.tensors.at(name) == value);
   std::filesystem::remove(path);
 }

@@ -187,24 +187,24 @@ TEST_CASE("padded source positions are masked: what they hold does not reach the
 TEST_CASE("checkpoints: round trip, and every mismatch reported at once") {
   BuiltModel m = tinyModel(microConfig());
   auto values = initialValues(m.params, 0);
-  std::map<std::string, Literal> tensors;
+  std::map<std::string, HostBuffer> tensors;
   std::vector<TensorDecl> decls;
   for (size_t i = 0; i < m.params.size(); ++i) {
-    tensors.emplace(m.params[i].name, values[i]);
+    tensors.emplace(m.params[i].name, test::toBuffer(values[i]));
     decls.push_back({m.params[i].name, m.params[i].type});
   }
   std::string path = tempPath("ok.safetensors");
   saveCheckpoint(path, tensors);
   auto loaded = loadCheckpoint(path, decls);
-  for (const auto &[name, lit] : tensors)
-    CHECK(loaded.at(name).data == lit.data);
+  for (const auto &[name, value] : tensors)
+    CHECK(loaded.at(name) == value);
 
   // Missing, extra, wrong shape and wrong dtype, all in one message.
   auto broken = tensors;
   broken.erase("encoder.norm.weight");
-  broken.emplace("encoder.norm.scale", Literal(TensorType{DType::f32, {16}}));
-  broken["decoder.norm.bias"] = Literal(TensorType{DType::f32, {17}});
-  broken["generator.bias"] = Literal(TensorType{DType::f64, {20}});
+  broken.emplace("encoder.norm.scale", HostBuffer(TensorType{DType::f32, {16}}));
+  broken["decoder.norm.bias"] = HostBuffer(TensorType{DType::f32, {17}});
+  broken["generator.bias"] = HostBuffer(TensorType{DType::f64, {20}});
   std::string bad = tempPath("bad.safetensors");
   saveCheckpoint(bad, broken);
   try {
@@ -247,7 +247,7 @@ TEST_CASE("a checkpoint written by hand with PyTorch's names loads without renam
   for (const ParamSpec &p : m.params)
     decls.push_back({p.name, p.type});
   auto loaded = loadCheckpoint(path, decls);
-  CHECK(loaded.at("decoder.layers.0.multihead_attn.in_proj_weight").data[0] == 0.25);
+  CHECK(loaded.at("decoder.layers.0.multihead_attn.in_proj_weight").getDouble(0) == 0.25);
   std::filesystem::remove(path);
 }
 

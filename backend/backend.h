@@ -1,0 +1,55 @@
+#pragma once
+// The backend seam: a backend says which nodes it supports and compiles a graph into an
+// Executable. Backends are listed once (backend_list.cpp), like the passes; that list feeds
+// `--backend` in every tool and the conformance test.
+
+#include "ir/graph.h"
+#include "runtime/executable.h"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln {
+
+/// Options of one compilation.
+struct CompileOptions {
+  /// Reference backend only: computes every f32 value in f64 (finite-difference checks).
+  bool promote_f64 = false;
+  /// Threads for parallel loops; 0: the cores this process may use.
+  int threads = 0;
+  /// Reuse compiled code from the in-memory and on-disk caches.
+  bool use_cache = true;
+  /// Memory-plan debug mode: poison each buffer's range when it dies.
+  bool poison_dead_buffers = false;
+};
+
+/// A code generator and its runtime.
+class Backend {
+public:
+  virtual ~Backend() = default;
+  /// The name `--backend` takes ("reference", "cpu").
+  virtual std::string_view name() const = 0;
+  /// One line for `--help` and `kiln-opt --list-backends`.
+  virtual std::string_view summary() const = 0;
+  /// Whether this backend has its own kernel for the node (others fall back, node by node).
+  virtual bool supports(const Node &node) const = 0;
+  /// Compiles a verified graph. Throws Error for what the backend cannot compile.
+  virtual std::unique_ptr<Executable> compile(const Graph &graph,
+                                              const CompileOptions &options) const = 0;
+};
+
+/// Every backend, in the order `--backend` lists them.
+const std::vector<const Backend *> &allBackends();
+/// The backend of this name, or nullptr.
+const Backend *lookupBackend(std::string_view name);
+/// The backend of this name; throws Error naming the known backends otherwise.
+const Backend &getBackend(std::string_view name);
+/// "reference, cpu": the names, for help texts and errors.
+std::string backendNames();
+
+/// The signature of a graph: its inputs, its outputs and which output updates which input.
+Signature signatureOf(const Graph &graph);
+
+} // namespace kiln

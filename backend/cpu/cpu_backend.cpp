@@ -1,0 +1,29 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include "backend/cpu/cpu_executable.h"
+#include "backend/kernel/lower.h"
+
+namespace kiln {
+namespace {
+
+class CpuBackend final : public Backend {
+public:
+  std::string_view name() const override { return "cpu"; }
+  std::string_view summary() const override {
+    return "LLVM-JITted loops for the host CPU; reference kernels for the other ops";
+  }
+  bool supports(const Node &node) const override { return kernel::hasLowering(node); }
+  std::unique_ptr<Executable> compile(const Graph &graph,
+                                      const CompileOptions &options) const override {
+    return cpu::compileGraph(graph, options);
+  }
+};
+
+} // namespace
+
+const Backend &cpuBackend() {
+  static const CpuBackend backend;
+  return backend;
+}
+
+} // namespace kiln

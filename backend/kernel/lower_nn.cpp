@@ -1,0 +1,7 @@
+#include "backend/kernel/lowerings.h"
+
+namespace kiln::kernel {
+
+void addNNLowerings(LoweringTable &) {}
+
+} // namespace kiln::kernel

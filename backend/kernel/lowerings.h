@@ -1,0 +1,65 @@
+#pragma once
+// Shared pieces of the lowering files: the table each family fills in and helpers that build
+// loop nests and broadcast index maps.
+
+#include "backend/kernel/lower.h"
+
+#include <functional>
+#include <unordered_map>
+
+namespace kiln::kernel {
+
+/// Lowers one node; nullopt when this use of the op has no lowering.
+using LowerFn = std::optional<Kernel> (*)(const Node &);
+/// Lowerings by op handle.
+using LoweringTable = std::unordered_map<const OpDef *, LowerFn>;
+
+void addElementwiseLowerings(LoweringTable &table);
+void addReductionLowerings(LoweringTable &table);
+void addShapeLowerings(LoweringTable &table);
+void addCreationLowerings(LoweringTable &table);
+void addLinalgLowerings(LoweringTable &table);
+void addNNLowerings(LoweringTable &table);
+
+/// Adds `fn` for the op of this mnemonic (which must exist).
+void addLowering(LoweringTable &table, std::string_view op, LowerFn fn);
+
+/// A kernel for a node with %in<i> and %out<i> buffers declared in the node's own shapes.
+Kernel kernelFor(const Node &node);
+
+/// Index variables for a loop nest over `extents`; wrap() turns a body into the nest.
+struct LoopNest {
+  std::vector<int> vars;
+  std::vector<int64_t> extents;
+  std::vector<LoopKind> kinds;
+
+  /// A nest whose outermost loop is `first` and whose others are `rest`.
+  static LoopNest make(Kernel &k, const std::vector<int64_t> &extents,
+                       LoopKind first = LoopKind::Parallel, LoopKind rest = LoopKind::Serial);
+  /// The index expressions of the loops, outermost first.
+  std::vector<Expr> indices(const Kernel &k) const;
+  /// The body wrapped in the loops (the body itself when there are none).
+  Block wrap(Block body) const;
+};
+
+/// Gives a buffer another view of its elements (same count), with row-major strides.
+void setView(Kernel &k, int buffer, Shape shape);
+
+/// Row-major strides applied to indices: the flat offset they address.
+Expr flatIndex(const std::vector<Expr> &idx, const Shape &shape);
+/// The multi-index of a flat index expression in a shape (div and rem).
+std::vector<Expr> unflattenIndex(const Expr &flat, const Shape &shape);
+
+/// Broadcast shapes prepared for loops: size-1 output axes dropped and neighbouring axes merged
+/// where every operand either spans both or broadcasts both.
+struct CollapsedBroadcast {
+  Shape out;                  ///< the loop extents
+  std::vector<Shape> operands; ///< each operand's view, same rank as out, 1 where it broadcasts
+};
+
+/// Collapses an elementwise iteration space over `out` read by operands of `shapes`.
+CollapsedBroadcast collapseBroadcast(const Shape &out, const std::vector<Shape> &shapes);
+/// The indices reading an operand of view `shape` inside loops with indices `idx`.
+std::vector<Expr> broadcastIndices(const std::vector<Expr> &idx, const Shape &shape);
+
+} // namespace kiln::kernel

@@ -1,0 +1,427 @@
+#include "backend/memory_plan.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <limits>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace kiln {
+
+namespace {
+
+int64_t alignUp(int64_t n) { return (n + kPlanAlignment - 1) / kPlanAlignment * kPlanAlignment; }
+
+int64_t byteSize(const TensorType &t) { return t.numElements() * dtypeSize(t.dtype); }
+
+/// Names every value as printGraph does: inputs by name, node results by number, skipping
+/// numbers that are input names, "%3#1" for the results of a multi-result node.
+std::unordered_map<const Value *, std::string> valueNames(const Graph &g) {
+  std::unordered_map<const Value *, std::string> names;
+  std::unordered_set<std::string> input_names;
+  for (const auto &in : g.inputs()) {
+    names[in.value.get()] = "%" + in.name;
+    input_names.insert(in.name);
+  }
+  int next = 0;
+  for (const auto &n : g.nodes()) {
+    while (input_names.count(std::to_string(next)))
+      ++next;
+    std::string id = fmt::format("%{}", next++);
+    if (n->results.size() == 1)
+      names[n->result()] = id;
+    else
+      for (size_t i = 0; i < n->results.size(); ++i)
+        names[n->results[i].get()] = fmt::format("{}#{}", id, i);
+  }
+  return names;
+}
+
+/// Steps of nodes and last readers of values: what liveness is computed from.
+struct Schedule {
+  std::unordered_map<const Node *, int> step;
+  std::unordered_map<const Value *, int> last_read; ///< absent: never read by a node
+  std::unordered_set<const Value *> outputs;
+  int num_steps = 0;
+
+  explicit Schedule(const Graph &g) {
+    num_steps = static_cast<int>(g.nodes().size());
+    for (int s = 0; s < num_steps; ++s) {
+      const Node *n = g.nodes()[s].get();
+      step[n] = s;
+      for (const Value *v : n->operands)
+        last_read[v] = s; // steps only grow, so the last write is the last reader
+    }
+    for (const auto &o : g.outputs())
+      outputs.insert(o.value);
+  }
+  int lastRead(const Value *v) const {
+    auto it = last_read.find(v);
+    return it == last_read.end() ? -1 : it->second;
+  }
+  int stepOf(const Value *v) const { return step.at(v->def); }
+};
+
+/// Whether the producer of `v` may write it straight into input `in`'s buffer: nothing reads
+/// the input after that step, at that step only the producer reads it, elementwise, and the
+/// input's old value is not itself an output.
+bool canWriteIntoInput(const Schedule &sched, const Value *v, const Value *in) {
+  if (sched.outputs.count(in))
+    return false;
+  int p = sched.stepOf(v), read = sched.lastRead(in);
+  if (read < p)
+    return true;
+  if (read > p)
+    return false;
+  for (size_t j = 0; j < v->def->operands.size(); ++j)
+    if (v->def->operands[j] == in && !canWriteInPlace(*v->def, j))
+      return false;
+  return true;
+}
+
+/// A block of arena bytes shared by a chain of in-place values, packed as one.
+struct Block {
+  int64_t size = 0;
+  int first = 0, last = 0;
+  int arena = -1;
+  int64_t offset = 0;
+};
+
+/// The best-fit offset for `b` in one arena among the blocks already there that overlap it in
+/// time, or nullopt when it does not fit under the limit.
+std::optional<int64_t> bestFit(const std::vector<Block> &blocks, const std::vector<size_t> &placed,
+                               const Block &b, int64_t limit) {
+  std::vector<const Block *> busy;
+  for (size_t id : placed)
+    if (blocks[id].first <= b.last && b.first <= blocks[id].last)
+      busy.push_back(&blocks[id]);
+  std::sort(busy.begin(), busy.end(), [](const Block *x, const Block *y) {
+    return x->offset != y->offset ? x->offset < y->offset : x->size < y->size;
+  });
+  int64_t cursor = 0, best_gap = std::numeric_limits<int64_t>::max();
+  std::optional<int64_t> best;
+  for (const Block *x : busy) {
+    if (cursor + b.size <= x->offset && x->offset - cursor < best_gap) {
+      best = cursor;
+      best_gap = x->offset - cursor;
+    }
+    cursor = std::max(cursor, alignUp(x->offset + x->size));
+  }
+  if (best)
+    return best;
+  if (limit > 0 && cursor + b.size > limit)
+    return std::nullopt;
+  return cursor;
+}
+
+/// Greedy by size: the largest block first, each at its best fit in the first arena it fits.
+std::vector<int64_t> packBlocks(std::vector<Block> &blocks, int64_t limit) {
+  std::vector<size_t> order(blocks.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    const Block &a = blocks[x], &b = blocks[y];
+    return a.size != b.size ? a.size > b.size : a.first < b.first;
+  });
+  std::vector<std::vector<size_t>> arenas;
+  std::vector<int64_t> sizes;
+  for (size_t id : order) {
+    Block &b = blocks[id];
+    for (size_t a = 0; a < arenas.size() && b.arena < 0; ++a) {
+      if (auto off = bestFit(blocks, arenas[a], b, limit)) {
+        b.arena = static_cast<int>(a);
+        b.offset = *off;
+      }
+    }
+    if (b.arena < 0) {
+      b.arena = static_cast<int>(arenas.size());
+      b.offset = 0;
+      arenas.emplace_back();
+      sizes.push_back(0);
+    }
+    arenas[b.arena].push_back(id);
+    sizes[b.arena] = std::max(sizes[b.arena], b.offset + b.size);
+  }
+  return sizes;
+}
+
+} // namespace
+
+int64_t MemoryPlan::arenaBytes() const {
+  int64_t total = 0;
+  for (int64_t s : arena_sizes)
+    total += s;
+  return total;
+}
+
+const PlannedValue *MemoryPlan::find(const Value *v) const {
+  for (const auto &pv : values)
+    if (pv.value == v)
+      return &pv;
+  return nullptr;
+}
+
+std::optional<size_t> updatedInput(const Graph &graph, const GraphOutput &output) {
+  for (size_t i = 0; i < graph.inputs().size(); ++i) {
+    const GraphInput &in = graph.inputs()[i];
+    if (in.name == output.name && in.kind != InputKind::Data)
+      return i;
+  }
+  return std::nullopt;
+}
+
+bool isElementwise(const Node &node) {
+  static const std::unordered_set<std::string_view> ops = {
+      "neg", "exp",  "log", "sqrt", "rsqrt", "tanh", "relu", "gelu",   "sigmoid",  "abs",
+      "not", "cast", "add", "sub",  "mul",   "div",  "pow",  "max",    "min",      "eq",
+      "ne",  "lt",   "le",  "gt",   "ge",    "and",  "or",   "select", "gelu_grad"};
+  return node.results.size() == 1 && ops.count(node.name());
+}
+
+bool canWriteInPlace(const Node &node, size_t operand) {
+  if (!isElementwise(node) || operand >= node.operands.size())
+    return false;
+  // Equal shapes rule out broadcasting; equal element sizes let a cast to i32 overwrite f32.
+  const TensorType &in = node.operands[operand]->type, &out = node.result()->type;
+  return in.shape == out.shape && dtypeSize(in.dtype) == dtypeSize(out.dtype);
+}
+
+MemoryPlan planMemory(const Graph &graph, const PlanOptions &options) {
+  Schedule sched(graph);
+  MemoryPlan plan;
+  plan.num_steps = sched.num_steps;
+  plan.max_buffer_bytes = options.max_buffer_bytes;
+  auto names = valueNames(graph);
+
+  // Outputs first: those updating an input claim their value before plain outputs do, so a
+  // value that is both is written into the input and the other output copies it.
+  std::unordered_map<const Value *, size_t> updating, plain;
+  for (size_t k = 0; k < graph.outputs().size(); ++k) {
+    const GraphOutput &o = graph.outputs()[k];
+    auto in = updatedInput(graph, o);
+    if (!in)
+      continue;
+    const TensorType &want = graph.inputs()[*in].value->type;
+    if (o.value->type != want)
+      throw Error(o.loc, fmt::format("output \"{}\" updates input %{} in place, but its type {} "
+                                     "differs from the input's {}",
+                                     o.name, o.name, o.value->type.str(), want.str()));
+    if (o.value->def)
+      updating.emplace(o.value, k);
+  }
+  for (size_t k = 0; k < graph.outputs().size(); ++k)
+    if (graph.outputs()[k].value->def)
+      plain.emplace(graph.outputs()[k].value, k);
+
+  std::unordered_map<const Value *, size_t> entry;    // value -> index into plan.values
+  std::unordered_map<const Value *, size_t> block_of; // arena value -> block
+  std::vector<Block> blocks;
+  int end = sched.num_steps - 1;
+  for (const auto &n : graph.nodes()) {
+    int p = sched.step.at(n.get());
+    for (const auto &r : n->results) {
+      PlannedValue pv{.value = r.get(),
+                      .size = byteSize(r->type),
+                      .first = p,
+                      .last = std::max(p, sched.lastRead(r.get()))};
+      if (auto it = updating.find(r.get()); it != updating.end()) {
+        pv.output = it->second;
+        pv.input = updatedInput(graph, graph.outputs()[it->second]);
+        pv.last = end;
+        if (canWriteIntoInput(sched, r.get(), graph.inputs()[*pv.input].value.get()))
+          pv.home = ValueHome::Input;
+        else
+          pv.copy_to_input = true; // the old value is still read: keep the new one aside
+      } else if (auto jt = plain.find(r.get()); jt != plain.end()) {
+        pv.home = ValueHome::Output;
+        pv.output = jt->second;
+        pv.last = end;
+      }
+      if (pv.home == ValueHome::Arena) {
+        if (options.max_buffer_bytes > 0 && pv.size > options.max_buffer_bytes)
+          throw Error(n->loc, fmt::format("memory plan: {} ({}) needs {} bytes, more than the "
+                                          "{} bytes one buffer may hold",
+                                          names.at(r.get()), r->type.str(), pv.size,
+                                          options.max_buffer_bytes));
+        // Take over a dead operand's block when this node is its last reader.
+        for (size_t j = 0; j < n->operands.size() && !pv.reuses; ++j) {
+          const Value *o = n->operands[j];
+          auto e = entry.find(o);
+          if (e == entry.end() || !canWriteInPlace(*n, j))
+            continue;
+          const PlannedValue &op = plan.values[e->second];
+          if (op.home != ValueHome::Arena || op.copy_to_input || op.last != p)
+            continue;
+          pv.reuses = o;
+        }
+        if (pv.reuses) {
+          size_t b = block_of.at(pv.reuses);
+          blocks[b].last = pv.last;
+          blocks[b].size = std::max(blocks[b].size, pv.size);
+          block_of[r.get()] = b;
+        } else {
+          block_of[r.get()] = blocks.size();
+          blocks.push_back(Block{.size = pv.size, .first = pv.first, .last = pv.last});
+        }
+      }
+      entry[r.get()] = plan.values.size();
+      plan.values.push_back(pv);
+    }
+  }
+
+  plan.arena_sizes = packBlocks(blocks, options.max_buffer_bytes);
+  std::vector<int64_t> delta(sched.num_steps + 1, 0);
+  for (const Block &b : blocks) {
+    delta[b.first] += b.size;
+    delta[b.last + 1] -= b.size;
+  }
+  for (int64_t s = 0, live = 0; s < sched.num_steps; ++s)
+    plan.peak_bytes = std::max(plan.peak_bytes, live += delta[s]);
+  for (PlannedValue &pv : plan.values) {
+    if (pv.home != ValueHome::Arena)
+      continue;
+    const Block &b = blocks[block_of.at(pv.value)];
+    pv.arena = b.arena;
+    pv.offset = b.offset;
+    plan.no_reuse_bytes += pv.size;
+  }
+  return plan;
+}
+
+std::string printMemoryPlan(const Graph &graph, const MemoryPlan &plan) {
+  auto names = valueNames(graph);
+  size_t arenas = plan.arena_sizes.size();
+  std::string out = fmt::format("memory plan @{}: {} steps, {} arena{}", graph.name(),
+                                plan.num_steps, arenas, arenas == 1 ? "" : "s");
+  if (plan.max_buffer_bytes > 0)
+    out += fmt::format(", at most {} bytes each", plan.max_buffer_bytes);
+  out += "\n";
+  for (const PlannedValue &pv : plan.values) {
+    out += fmt::format("  {}: ", names.at(pv.value));
+    if (pv.home == ValueHome::Arena)
+      out += fmt::format("arena {}, offset {}", pv.arena, pv.offset);
+    else if (pv.home == ValueHome::Output)
+      out += "output " + attrStr(Attribute(graph.outputs()[*pv.output].name));
+    else
+      out += "input %" + graph.inputs()[*pv.input].name;
+    out += fmt::format(", size {}, live [{}, {}]", pv.size, pv.first, pv.last);
+    if (pv.reuses)
+      out += ", in place of " + names.at(pv.reuses);
+    if (pv.copy_to_input)
+      out += ", copied to input %" + graph.inputs()[*pv.input].name;
+    out += "\n";
+  }
+  for (size_t a = 0; a < arenas; ++a)
+    out += fmt::format("  arena {}: {} bytes\n", a, plan.arena_sizes[a]);
+  out += fmt::format("  peak {} bytes, arenas {} bytes, no reuse {} bytes\n", plan.peak_bytes,
+                     plan.arenaBytes(), plan.no_reuse_bytes);
+  return out;
+}
+
+std::vector<std::string> checkMemoryPlan(const Graph &graph, const MemoryPlan &plan) {
+  Schedule sched(graph);
+  auto names = valueNames(graph);
+  std::vector<std::string> problems;
+  auto name = [&](const Value *v) {
+    auto it = names.find(v);
+    return it == names.end() ? std::string("<a value not in the graph>") : it->second;
+  };
+
+  std::unordered_map<const Value *, const PlannedValue *> entry;
+  for (const PlannedValue &pv : plan.values)
+    if (!entry.emplace(pv.value, &pv).second)
+      problems.push_back(fmt::format("{} is planned twice", name(pv.value)));
+  for (const auto &n : graph.nodes())
+    for (const auto &r : n->results)
+      if (!entry.count(r.get()))
+        problems.push_back(fmt::format("{} is not planned", name(r.get())));
+
+  int end = sched.num_steps - 1;
+  std::vector<const PlannedValue *> in_arena;
+  for (const PlannedValue &pv : plan.values) {
+    std::string v = name(pv.value);
+    if (!pv.value->def || !sched.step.count(pv.value->def)) {
+      problems.push_back(fmt::format("{} is not a node result of the graph", v));
+      continue;
+    }
+    int p = sched.stepOf(pv.value);
+    if (pv.size != byteSize(pv.value->type))
+      problems.push_back(fmt::format("{} has size {}, but its type {} takes {} bytes", v, pv.size,
+                                     pv.value->type.str(), byteSize(pv.value->type)));
+    if (pv.first != p || pv.last < std::max(p, sched.lastRead(pv.value)))
+      problems.push_back(fmt::format("{} is live [{}, {}], but is written at step {} and read "
+                                     "until step {}",
+                                     v, pv.first, pv.last, p, sched.lastRead(pv.value)));
+    bool kept = pv.home != ValueHome::Arena || pv.copy_to_input;
+    if ((kept || sched.outputs.count(pv.value)) && pv.last != end)
+      problems.push_back(fmt::format("{} is an output but dies at step {}", v, pv.last));
+    if (pv.home == ValueHome::Output && (!pv.output || *pv.output >= graph.outputs().size() ||
+                                         graph.outputs()[*pv.output].value != pv.value))
+      problems.push_back(fmt::format("{} is placed in an output buffer that is not its own", v));
+    if (pv.home == ValueHome::Input || pv.copy_to_input) {
+      bool ok = pv.output && pv.input && *pv.output < graph.outputs().size() &&
+                graph.outputs()[*pv.output].value == pv.value &&
+                updatedInput(graph, graph.outputs()[*pv.output]) == pv.input;
+      if (!ok)
+        problems.push_back(fmt::format("{} is not an output that updates that input", v));
+      else if (pv.home == ValueHome::Input &&
+               !canWriteIntoInput(sched, pv.value, graph.inputs()[*pv.input].value.get()))
+        problems.push_back(fmt::format("{} overwrites %{} while its old value is still read", v,
+                                       graph.inputs()[*pv.input].name));
+    }
+    if (pv.home != ValueHome::Arena)
+      continue;
+    if (pv.arena < 0 || static_cast<size_t>(pv.arena) >= plan.arena_sizes.size()) {
+      problems.push_back(fmt::format("{} is in arena {}, which does not exist", v, pv.arena));
+      continue;
+    }
+    int64_t arena_size = plan.arena_sizes[pv.arena];
+    if (pv.offset % kPlanAlignment != 0)
+      problems.push_back(
+          fmt::format("{} at offset {} is not {}-byte aligned", v, pv.offset, kPlanAlignment));
+    if (pv.offset < 0 || pv.offset + pv.size > arena_size)
+      problems.push_back(fmt::format("{} at [{}, {}) is outside arena {} of {} bytes", v, pv.offset,
+                                     pv.offset + pv.size, pv.arena, arena_size));
+    if (pv.reuses) {
+      auto it = entry.find(pv.reuses);
+      const Node &n = *pv.value->def;
+      bool operand_ok = false;
+      for (size_t j = 0; j < n.operands.size(); ++j)
+        operand_ok |= n.operands[j] == pv.reuses && canWriteInPlace(n, j);
+      bool ok = operand_ok && it != entry.end() && it->second->home == ValueHome::Arena &&
+                it->second->arena == pv.arena && it->second->offset == pv.offset &&
+                it->second->last == pv.first;
+      if (!ok)
+        problems.push_back(fmt::format("{} cannot be written in place of {}", v, name(pv.reuses)));
+    }
+    in_arena.push_back(&pv);
+  }
+  for (size_t a = 0; a < plan.arena_sizes.size(); ++a)
+    if (plan.max_buffer_bytes > 0 && plan.arena_sizes[a] > plan.max_buffer_bytes)
+      problems.push_back(fmt::format("arena {} has {} bytes, more than the limit of {}", a,
+                                     plan.arena_sizes[a], plan.max_buffer_bytes));
+
+  // Sorted by arena and offset, a value can only collide with those that start before it ends.
+  std::sort(in_arena.begin(), in_arena.end(), [](const PlannedValue *x, const PlannedValue *y) {
+    return x->arena != y->arena ? x->arena < y->arena : x->offset < y->offset;
+  });
+  for (size_t i = 0; i < in_arena.size(); ++i) {
+    const PlannedValue &a = *in_arena[i];
+    for (size_t k = i + 1; k < in_arena.size(); ++k) {
+      const PlannedValue &b = *in_arena[k];
+      if (b.arena != a.arena || b.offset >= a.offset + a.size)
+        break;
+      if (a.size == 0 || b.size == 0 || a.last < b.first || b.last < a.first)
+        continue;
+      bool declared =
+          (b.reuses == a.value && a.last == b.first) || (a.reuses == b.value && b.last == a.first);
+      if (!declared)
+        problems.push_back(fmt::format("{} and {} overlap in arena {} at steps [{}, {}]",
+                                       name(a.value), name(b.value), a.arena,
+                                       std::max(a.first, b.first), std::min(a.last, b.last)));
+    }
+  }
+  return problems;
+}
+
+} // namespace kiln

@@ -1,0 +1,65 @@
+#include "backend/reference/reference_backend.h"
+
+#include "backend/reference/interpreter.h"
+
+namespace kiln {
+
+namespace {
+
+/// Runs a copy of the graph on the interpreter, converting host buffers at this edge.
+class ReferenceExecutable final : public Executable {
+public:
+  ReferenceExecutable(const Graph &graph, const CompileOptions &options)
+      : Executable(signatureOf(graph)), graph_(graph.clone()), options_{options.promote_f64} {}
+
+  std::vector<HostBuffer> run(std::span<const HostBuffer> inputs) override {
+    std::vector<Literal> args;
+    args.reserve(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      // Promoted runs take f32 or f64 for an f32 input; the interpreter checks the rest.
+      TensorType want = signature().inputs[i].type;
+      if (options_.promote_f64 && want.dtype == DType::f32 && inputs[i].dtype() == DType::f64)
+        want.dtype = DType::f64;
+      if (inputs[i].type() != want)
+        throw Error({}, fmt::format("input '{}' expects {}, found {}", signature().inputs[i].name,
+                                    signature().inputs[i].type.str(), inputs[i].type().str()));
+      args.push_back(Literal::fromBytes(inputs[i].type(), inputs[i].bytes()));
+    }
+    std::vector<Literal> results = reference::run(*graph_, args, options_);
+    std::vector<HostBuffer> outputs;
+    outputs.reserve(results.size());
+    for (const Literal &r : results)
+      outputs.emplace_back(r.type, r.toBytes());
+    return outputs;
+  }
+
+  std::vector<std::pair<std::string, int64_t>> statistics() const override {
+    return {{"reference nodes", static_cast<int64_t>(graph_->nodes().size())}};
+  }
+
+private:
+  std::unique_ptr<Graph> graph_;
+  reference::Options options_;
+};
+
+class ReferenceBackend final : public Backend {
+public:
+  std::string_view name() const override { return "reference"; }
+  std::string_view summary() const override {
+    return "the reference interpreter: every op, in f32 or f64 (--f64); the oracle";
+  }
+  bool supports(const Node &) const override { return true; }
+  std::unique_ptr<Executable> compile(const Graph &graph,
+                                      const CompileOptions &options) const override {
+    return std::make_unique<ReferenceExecutable>(graph, options);
+  }
+};
+
+} // namespace
+
+const Backend &referenceBackend() {
+  static const ReferenceBackend backend;
+  return backend;
+}
+
+} // namespace kiln

@@ -1,0 +1,69 @@
+#include "runtime/executable.h"
+
+#include "ir/diagnostics.h"
+
+#include <fmt/format.h>
+
+namespace kiln {
+
+std::optional<size_t> Signature::findInput(std::string_view name) const {
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].name == name)
+      return i;
+  return std::nullopt;
+}
+
+std::optional<size_t> Signature::findOutput(std::string_view name) const {
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (outputs[i].name == name)
+      return i;
+  return std::nullopt;
+}
+
+void Executable::checkInputs(std::span<const HostBuffer> inputs) const {
+  if (inputs.size() != signature_.inputs.size())
+    throw Error({}, fmt::format("the program takes {} inputs, {} given", signature_.inputs.size(),
+                                inputs.size()));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].type() != signature_.inputs[i].type)
+      throw Error({}, fmt::format("input '{}' expects {}, found {}", signature_.inputs[i].name,
+                                  signature_.inputs[i].type.str(), inputs[i].type().str()));
+}
+
+void Executable::run(Bindings &bindings) {
+  std::vector<HostBuffer> inputs;
+  inputs.reserve(signature_.inputs.size());
+  std::string missing;
+  for (const Signature::Input &in : signature_.inputs) {
+    auto it = bindings.find(in.name);
+    if (it == bindings.end()) {
+      missing += fmt::format("{}'{}' ({})", missing.empty() ? "" : ", ", in.name, in.type.str());
+      continue;
+    }
+    // Moved in and handed back below, so a run copies no parameter.
+    inputs.push_back(std::move(it->second));
+  }
+  auto restore = [&] {
+    size_t k = 0;
+    for (const Signature::Input &in : signature_.inputs)
+      if (auto it = bindings.find(in.name); it != bindings.end() && k < inputs.size())
+        it->second = std::move(inputs[k++]);
+  };
+  if (!missing.empty())
+    throw Error({}, fmt::format("inputs not bound: {}", missing));
+  std::vector<HostBuffer> outputs;
+  try {
+    outputs = run(std::span<const HostBuffer>(inputs));
+  } catch (...) {
+    restore();
+    throw;
+  }
+  restore();
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const Signature::Output &out = signature_.outputs[i];
+    const std::string &name = out.updates ? signature_.inputs[*out.updates].name : out.name;
+    bindings[name] = std::move(outputs[i]);
+  }
+}
+
+} // namespace kiln

@@ -1,0 +1,315 @@
+// The conformance suite, in the manner of ggml's test-backend-ops: every sample of every op of
+// the table (the samples live with each op in ir/ops/), forward and VJP, on every backend of
+// the backend list, against the reference interpreter. A new op or a new backend is covered
+// without touching this file.
+//
+// The oracle is the interpreter itself (reference::run on Literals); the "reference" backend
+// is compared with it like any other, which checks the backend seam (host buffers, signature
+// order). A backend that falls back to the reference kernel for a node agrees trivially.
+//
+// Gradients against central finite differences are gradient_test.cpp's job: it requires a
+// sample of every differentiable op. Here the VJP graphs of the table's samples are compared
+// across backends.
+
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include "backend/backend.h"
+#include "backend/reference/interpreter.h"
+#include "ir/builder.h"
+#include "passes/autodiff.h"
+#include "tests/conformance/samples.h"
+
+#include <cmath>
+#include <fmt/format.h>
+#include <map>
+#include <optional>
+
+using namespace kiln;
+
+namespace {
+
+// ---- tolerances ------------------------------------------------------------------------------
+
+/// An element agrees when |got - want| <= atol + rtol * |want|.
+struct Tolerance {
+  double rtol, atol;
+};
+
+/// The tolerances of one float dtype: for samples whose result elements each come from a few
+/// operations, and for those that sum many terms (OpSample::accumulates) and VJP graphs.
+struct DTypeTolerances {
+  DType dtype;
+  Tolerance elementwise, accumulating;
+};
+
+// Why these numbers. The oracle computes every op in double and rounds once to the dtype, so
+// it is correctly rounded. A backend computing in the dtype itself, with vectorised exp, log and
+// tanh, is off by a few ulps.
+//  - f32 (ulp 1.2e-7 relative): elementwise rtol 1e-5 allows about 80 ulps; atol 1e-6 covers
+//    results that cancel toward zero (x - y, tanh near 0) from inputs of magnitude ~1.
+//    Accumulating results (reductions, matmul, softmax, layer norm, attention, the loss, and
+//    every VJP graph, which chains ops and sums over broadcast axes) reassociate sums of up to
+//    ~60 terms of magnitude ~1: n * eps * sum|x| is about 1e-5 at worst, so rtol 1e-4 and
+//    atol 1e-5.
+//  - f64: the same reasoning with eps 2.2e-16.
+//  - bf16 (8 significant bits, ulp 2^-7 relative at worst): a backend that computes in f32 and
+//    rounds once may land one ulp away at a near-tie, so elementwise rtol 2^-7 ~ 8e-3; a
+//    fused kernel keeps in f32 what the oracle rounds to bf16 after every op, so accumulating
+//    results get a few ulps, 3e-2.
+// Integer and bool results, and samples without a float input (constant, iota, random_uniform,
+// casts of integers), are compared exactly: same values, bit for bit.
+const DTypeTolerances kTolerances[] = {
+    {DType::f32, {1e-5, 1e-6}, {1e-4, 1e-5}},
+    {DType::f64, {1e-12, 1e-14}, {1e-10, 1e-12}},
+    {DType::bf16, {8e-3, 1e-3}, {3e-2, 1e-2}},
+};
+
+/// The tolerance of a float result, or nullopt for an exact comparison.
+std::optional<Tolerance> toleranceFor(DType dtype, bool accumulates, bool exact) {
+  if (exact || !isFloat(dtype))
+    return std::nullopt;
+  for (const DTypeTolerances &t : kTolerances)
+    if (t.dtype == dtype)
+      return accumulates ? t.accumulating : t.elementwise;
+  FAIL("no tolerance for dtype " << dtypeName(dtype));
+  return std::nullopt;
+}
+
+// ---- running and comparing -------------------------------------------------------------------
+
+/// Runs a graph on a backend with inputs in the graph's input order, through host buffers in
+/// the executable's signature order; returns the outputs in the graph's output order.
+std::vector<Literal> runOn(const Backend &backend, const Graph &g,
+                           const std::vector<Literal> &inputs) {
+  std::unique_ptr<Executable> exe = backend.compile(g, CompileOptions{});
+  const Signature &sig = exe->signature();
+  std::vector<HostBuffer> args;
+  for (const Signature::Input &in : sig.inputs) {
+    size_t i = 0;
+    while (i < g.inputs().size() && g.inputs()[i].name != in.name)
+      ++i;
+    REQUIRE_MESSAGE(i < g.inputs().size(), "signature input '" << in.name << "' is no input");
+    args.emplace_back(inputs[i].type, inputs[i].toBytes());
+  }
+  std::vector<HostBuffer> outs = exe->run(args);
+  REQUIRE(outs.size() == sig.outputs.size());
+  std::vector<Literal> result(g.outputs().size());
+  for (size_t i = 0; i < sig.outputs.size(); ++i) {
+    const GraphOutput *out = g.findOutput(sig.outputs[i].name);
+    REQUIRE_MESSAGE(out, "signature output '" << sig.outputs[i].name << "' is no output");
+    result[out - g.outputs().data()] = Literal::fromBytes(outs[i].type(), outs[i].bytes());
+  }
+  return result;
+}
+
+/// The multi-index of flat element i, for messages.
+std::string indexOf(int64_t i, const Shape &shape) {
+  Shape idx(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    idx[d] = i % shape[d];
+    i /= shape[d];
+  }
+  return shapeStr(idx);
+}
+
+/// Whether two elements agree: NaN with NaN, infinities by sign, else within the tolerance
+/// (exactly without one).
+bool agree(double want, double got, const std::optional<Tolerance> &tol) {
+  if (std::isnan(want) || std::isnan(got))
+    return std::isnan(want) && std::isnan(got);
+  if (!tol || std::isinf(want) || std::isinf(got))
+    return want == got;
+  return std::abs(got - want) <= tol->atol + tol->rtol * std::abs(want);
+}
+
+/// The first differing elements reported per output; the rest are counted.
+constexpr int kReportedElements = 4;
+
+/// Compares one output with the oracle and reports each differing element (the first few) as
+/// a failure naming where, the output, the element and both values. Returns whether all agree.
+bool compareOutput(const std::string &where, const std::string &output, const Literal &want,
+                   const Literal &got, const std::optional<Tolerance> &tol) {
+  if (got.type != want.type) {
+    FAIL_CHECK(where << ": output '" << output << "' is " << got.type.str() << ", the reference "
+                     << want.type.str());
+    return false;
+  }
+  int64_t bad = 0;
+  for (int64_t i = 0; i < want.size(); ++i) {
+    if (agree(want.data[i], got.data[i], tol))
+      continue;
+    if (++bad <= kReportedElements)
+      FAIL_CHECK(fmt::format("{}: output '{}' element {} {}: reference {:.9g}, backend {:.9g} "
+                             "(difference {:.3g}{})",
+                             where, output, i, indexOf(i, want.shape()), want.data[i], got.data[i],
+                             got.data[i] - want.data[i],
+                             tol ? fmt::format(", rtol {:g}, atol {:g}", tol->rtol, tol->atol)
+                                 : std::string(", exact")));
+  }
+  if (bad > kReportedElements)
+    FAIL_CHECK(where << ": output '" << output << "': " << bad - kReportedElements
+                     << " more elements differ");
+  return bad == 0;
+}
+
+/// What one test case found per backend, printed at its end.
+struct Tally {
+  std::map<std::string, int> graphs, failed;
+  std::map<std::string, std::vector<std::string>> failures;
+};
+
+void printTally(const char *what, const Tally &tally) {
+  for (const auto &[backend, n] : tally.graphs) {
+    std::string line =
+        fmt::format("{} on '{}': {} graphs, {} differ from the reference", what, backend, n,
+                    tally.failed.count(backend) ? tally.failed.at(backend) : 0);
+    if (tally.failures.count(backend))
+      for (const std::string &f : tally.failures.at(backend))
+        line += "\n  " + f;
+    MESSAGE(line);
+  }
+}
+
+/// Runs a graph on every backend and compares every output with the oracle's.
+void checkEveryBackend(const std::string &where, const Graph &g, const std::vector<Literal> &inputs,
+                       bool accumulates, bool exact, Tally &tally) {
+  std::vector<Literal> want;
+  try {
+    want = reference::run(g, inputs);
+  } catch (const Error &e) {
+    FAIL_CHECK(where << ": the reference interpreter fails: " << std::string(e.what()));
+    return;
+  }
+  for (const Backend *backend : allBackends()) {
+    std::string name(backend->name());
+    std::string at = fmt::format("{} on backend '{}'", where, name);
+    ++tally.graphs[name];
+    bool ok = true;
+    try {
+      std::vector<Literal> got = runOn(*backend, g, inputs);
+      for (size_t i = 0; i < want.size(); ++i)
+        ok &= compareOutput(at, g.outputs()[i].name, want[i], got[i],
+                            toleranceFor(want[i].type.dtype, accumulates, exact));
+    } catch (const Error &e) {
+      FAIL_CHECK(at << ": " << std::string(e.what()));
+      ok = false;
+    }
+    if (!ok) {
+      ++tally.failed[name];
+      tally.failures[name].push_back(where);
+    }
+  }
+}
+
+bool hasFloatInput(const Graph &g) {
+  for (const GraphInput &in : g.inputs())
+    if (isFloat(in.value->type.dtype))
+      return true;
+  return false;
+}
+
+// ---- VJP graphs ------------------------------------------------------------------------------
+
+/// The sample's graph with loss = sum(out * w) for fixed random weights w, so every result
+/// element matters, differentiated with respect to every float input that the op gives a
+/// gradient (attention's mask gets none, by design). Outputs: the loss, then grad.<input>.
+/// nullptr when the sample has no single float result or no float input; throws the autodiff
+/// error when no input can be differentiated.
+std::unique_ptr<Graph> vjpGraph(const OpSample &sample) {
+  std::unique_ptr<Graph> g = test::sampleGraph(sample);
+  if (g->outputs().size() != 1 || !isFloat(g->outputs()[0].value->type.dtype) || !hasFloatInput(*g))
+    return nullptr;
+  Builder b(*g);
+  Value *y = g->outputs()[0].value;
+  std::mt19937_64 rng(test::sampleSeed(sample) + 1);
+  std::vector<double> w(y->type.numElements());
+  for (double &v : w)
+    v = std::uniform_real_distribution<double>(-1, 1)(rng);
+  Value *weighted = b.create("mul", {y, b.constant(w, y->type.dtype, y->type.shape)});
+  IntList axes;
+  for (int64_t d = 0; d < y->type.rank(); ++d)
+    axes.push_back(d);
+  g->outputs().clear();
+  g->addOutput("loss", b.create("reduce_sum", {weighted}, {{"axes", axes}}));
+  std::vector<std::string> wrt;
+  std::optional<Error> refused;
+  for (const GraphInput &in : g->inputs()) {
+    if (!isFloat(in.value->type.dtype))
+      continue;
+    try {
+      differentiate(*g->clone(), AutodiffOptions{"loss", {in.name}});
+      wrt.push_back(in.name);
+    } catch (const Error &e) {
+      refused = e;
+    }
+  }
+  if (wrt.empty())
+    throw *refused;
+  differentiate(*g, AutodiffOptions{"loss", wrt});
+  return g;
+}
+
+std::string sampleName(const OpDef &op, size_t i, const OpSample &s) {
+  return fmt::format("{} sample {} `{}`", op.name, i, s.node);
+}
+
+} // namespace
+
+TEST_CASE("conformance: every op sample on every backend equals the reference interpreter") {
+  REQUIRE(lookupBackend("reference"));
+  Tally tally;
+  for (const OpDef *op : allOps()) {
+    REQUIRE_MESSAGE(!op->samples.empty(), op->name << " has no samples");
+    for (size_t i = 0; i < op->samples.size(); ++i) {
+      const OpSample &s = op->samples[i];
+      std::string where = sampleName(*op, i, s);
+      INFO(where);
+      std::unique_ptr<Graph> g = test::sampleGraph(s);
+      checkEveryBackend(where, *g, test::sampleInputs(*g, s, test::sampleSeed(s)), s.accumulates,
+                        !hasFloatInput(*g), tally);
+    }
+  }
+  printTally("forward", tally);
+}
+
+TEST_CASE("conformance: the VJP of every differentiable op sample on every backend") {
+  Tally tally;
+  for (const OpDef *op : allOps()) {
+    if (op->differentiable != Differentiable::Yes)
+      continue;
+    for (size_t i = 0; i < op->samples.size(); ++i) {
+      const OpSample &s = op->samples[i];
+      std::string where = "VJP of " + sampleName(*op, i, s);
+      INFO(where);
+      std::unique_ptr<Graph> g;
+      try {
+        g = vjpGraph(s);
+      } catch (const Error &e) {
+        FAIL_CHECK(where << ": autodiff fails: " << std::string(e.what()));
+        continue;
+      }
+      if (g)
+        checkEveryBackend(where, *g, test::sampleInputs(*g, s, test::sampleSeed(s)), true, false,
+                          tally);
+    }
+  }
+  printTally("VJP", tally);
+}
+
+TEST_CASE("conformance: which sample nodes each backend runs with its own kernels") {
+  // Not a check: a list, so a run shows what a backend covers and what falls back.
+  for (const Backend *backend : allBackends()) {
+    std::vector<std::string> own, fallback;
+    for (const OpDef *op : allOps()) {
+      bool all = true;
+      for (const OpSample &s : op->samples)
+        all &= backend->supports(*test::sampleGraph(s)->outputs()[0].value->def);
+      (all ? own : fallback).push_back(std::string(op->name));
+    }
+    MESSAGE(fmt::format("backend '{}': own kernels for every sample of {} ops: {}\n  falls back "
+                        "for some samples of {} ops: {}",
+                        backend->name(), own.size(), fmt::join(own, ", "), fallback.size(),
+                        fmt::join(fallback, ", ")));
+  }
+}

@@ -1,0 +1,26 @@
+#include "tools/backend_flags.h"
+
+namespace kiln::tools {
+
+void BackendFlags::add(CLI::App &app, std::string default_backend) {
+  backend = std::move(default_backend);
+  std::vector<std::string> names;
+  std::string help = "where the program runs:";
+  for (const Backend *b : allBackends()) {
+    names.emplace_back(b->name());
+    help += fmt::format("\n  {}: {}", b->name(), b->summary());
+  }
+  app.add_option("--backend", backend, help)->check(CLI::IsMember(names))->capture_default_str();
+  app.add_option("--threads", threads, "threads for parallel loops (default: every core)")
+      ->check(CLI::Range(0, 4096));
+  app.add_flag("--no-cache", no_cache, "compile afresh: neither read nor write the kernel cache");
+}
+
+CompileOptions BackendFlags::options() const {
+  CompileOptions o;
+  o.threads = threads;
+  o.use_cache = !no_cache;
+  return o;
+}
+
+} // namespace kiln::tools

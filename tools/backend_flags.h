@@ -1,0 +1,25 @@
+#pragma once
+// The flags that choose a backend and how it compiles: --backend, --threads, --no-cache.
+
+#include "backend/backend.h"
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace kiln::tools {
+
+/// --backend (from the backend list), --threads and --no-cache.
+struct BackendFlags {
+  std::string backend;
+  int threads = 0;
+  bool no_cache = false;
+
+  /// Adds the flags to a command; `default_backend` is used when --backend is not given.
+  void add(CLI::App &app, std::string default_backend);
+  /// The chosen backend.
+  const Backend &get() const { return getBackend(backend); }
+  /// Compile options from the flags.
+  CompileOptions options() const;
+};
+
+} // namespace kiln::tools
