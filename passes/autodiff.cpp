@@ -193,6 +193,10 @@ std::unique_ptr<Pass> createAutodiffPass(const PassOptions &options) {
   AutodiffOptions opts;
   opts.of = optionOr(options, "of", "");
   opts.wrt = splitList(optionOr(options, "wrt", ""));
+  return createAutodiffPass(std::move(opts));
+}
+
+std::unique_ptr<Pass> createAutodiffPass(AutodiffOptions opts) {
   return std::make_unique<AutodiffPass>(std::move(opts));
 }
 

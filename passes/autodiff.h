@@ -4,6 +4,7 @@
 // printed, read and optimised like the forward pass.
 
 #include "ir/graph.h"
+#include "passes/pass.h"
 
 #include <string>
 #include <vector>
@@ -24,5 +25,8 @@ struct AutodiffOptions {
 /// names of the new outputs. Throws Error for a non-scalar output, a non-float input, or an op
 /// without a VJP on the way.
 std::vector<std::string> differentiate(Graph &g, const AutodiffOptions &opts);
+
+/// The autodiff pass with typed options (the pass list's factory parses them from flags).
+std::unique_ptr<Pass> createAutodiffPass(AutodiffOptions opts);
 
 } // namespace kiln

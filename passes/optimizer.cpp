@@ -206,7 +206,11 @@ std::unique_ptr<Pass> createOptimizerPass(const PassOptions &options) {
   o.weight_decay = number(options, "weight-decay", 0);
   if (options.count("clip-norm"))
     o.clip_norm = number(options, "clip-norm", 0);
-  return std::make_unique<OptimizerPass>(o);
+  return createOptimizerPass(o);
+}
+
+std::unique_ptr<Pass> createOptimizerPass(const OptimizerOptions &opts) {
+  return std::make_unique<OptimizerPass>(opts);
 }
 
 } // namespace kiln

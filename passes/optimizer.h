@@ -6,6 +6,7 @@
 // memory planner can update it in place and a driver can feed it back.
 
 #include "ir/graph.h"
+#include "passes/pass.h"
 
 #include <optional>
 
@@ -37,5 +38,8 @@ int appendOptimizer(Graph &g, const OptimizerOptions &opts);
 
 /// The names of the optimizer state of one parameter, in order.
 std::vector<std::string> optimizerStateNames(OptimizerKind kind, const std::string &param);
+
+/// The optimizer pass with typed options (the pass list's factory parses them from flags).
+std::unique_ptr<Pass> createOptimizerPass(const OptimizerOptions &opts);
 
 } // namespace kiln

@@ -9,7 +9,7 @@
 #include "runtime/safetensors.h"
 #include "tools/backend_flags.h"
 #include "tools/model_options.h"
-#include "tools/programs.h"
+#include "compiler/programs.h"
 #include "tools/tool_support.h"
 #include "tools/train_command.h"
 
@@ -31,7 +31,7 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
   GraphOptions opts = sf.opts;
   opts.dropout = dropout;
   TransformerConfig cfg = mf.resolve();
-  for (const std::string &p : tools::forwardPasses(passes))
+  for (const std::string &p : forwardPasses(passes))
     if (!lookupPass(p))
       throw Error({}, fmt::format("--passes: unknown pass '{}'; known passes: {}", p, passNames()));
   if (passes != "default" && stage != "fused" && stage != "train")
@@ -39,9 +39,9 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
   OptimizerOptions optimizer;
   optimizer.d_model = cfg.d_model;
   BuiltModel m =
-      stage == "train" ? tools::buildTrainStep(cfg, opts, optimizer, passes)
+      stage == "train" ? buildTrainStep(cfg, opts, optimizer, passes)
       : stage == "fused"
-          ? tools::buildLoss(cfg, opts, passes)
+          ? buildLoss(cfg, opts, passes)
           : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
   tools::writeTextFile(out, format == "dot" ? printDot(*m.graph) : printGraph(*m.graph));
   return 0;
@@ -120,7 +120,7 @@ int cmdRun(const tools::ModelFlags &mf, const tools::BackendFlags &bf, const std
                     .src_len = src.shape()[1],
                     .tgt_len = tgt.shape()[1],
                     .dropout = dropout};
-  BuiltModel m = grads ? tools::buildGradients(c, opts, passes) : tools::buildLoss(c, opts, passes);
+  BuiltModel m = grads ? buildGradients(c, opts, passes) : buildLoss(c, opts, passes);
   Bindings bindings = loadCheckpoint(weights, declsOf(m.params));
   bindings["src"] = std::move(src);
   bindings["tgt"] = std::move(tgt);

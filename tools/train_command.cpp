@@ -3,7 +3,7 @@
 #include "frontend/init.h"
 #include "runtime/safetensors.h"
 #include "runtime/trainer.h"
-#include "tools/programs.h"
+#include "compiler/programs.h"
 
 #include <chrono>
 #include <iostream>

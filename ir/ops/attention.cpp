@@ -231,87 +231,78 @@ const std::vector<AttrSpec> kAttrs = {{"causal", AttrKind::Bool, Attribute(false
                                       {"dropout_offset", AttrKind::Int, Attribute(int64_t{0})},
                                       {"scale", AttrKind::Float}};
 
-/// Samples of attention, or of attention_grad with the cotangent appended (dq, dk, dv): an additive
-/// mask, a bool mask with causal (the mask leaves key 0 visible, so no row is fully masked), a
-/// padding mask broadcast over heads and queries, and dropout with more keys than queries.
-std::vector<OpSample> attentionSamples(bool grad) {
-  struct Case {
-    std::vector<std::string> inputs;
-    std::string operands, attrs, out, grads, cotangent;
-    std::vector<SampleRange> ranges;
-  };
-  std::vector<Case> cases = {
-      {{"%a: f32[2,3]", "%b: f32[2,3]", "%b2: f32[2,2]"},
-       "%a, %b, %b, %b2",
-       grad ? "causal = true, scale = 0.5" : "scale = 0.5",
-       "f32[2,3]",
-       "f32[2,3], f32[2,3], f32[2,3]",
-       "%a",
-       {}},
-      {{"%q: f32[2,3,4]", "%k: f32[2,3,4]", "%v: f32[2,3,4]", "%m: bool[3,3]"},
-       "%q, %k, %v, %m",
-       "causal = true, scale = 0.7",
-       "f32[2,3,4]",
-       "f32[2,3,4], f32[2,3,4], f32[2,3,4]",
-       "%g",
-       {{"%m", 0, 1, {0, 1, 0, 0, 0, 1, 0, 1, 0}}}},
-      {{"%q: f32[2,2,3,4]", "%k: f32[2,2,5,4]", "%v: f32[2,2,5,3]", "%m: f32[2,1,1,5]"},
-       "%q, %k, %v, %m",
-       "scale = 0.5",
-       "f32[2,2,3,3]",
-       "f32[2,2,3,4], f32[2,2,5,4], f32[2,2,5,3]",
-       "%g",
-       {{"%m", -4, 0}}},
-      {{"%q: f32[2,3,4]", "%k: f32[2,5,4]", "%v: f32[2,5,2]", "%s: i64[]"},
-       "%q, %k, %v, %s",
-       "dropout = 0.3, dropout_offset = 5, scale = 0.5",
-       "f32[2,3,2]",
-       "f32[2,3,4], f32[2,5,4], f32[2,5,2]",
-       "%g",
-       {{"%s", 0, 1000}}},
-  };
-  std::vector<OpSample> out;
-  for (Case &c : cases) {
-    if (grad && c.cotangent == "%g")
-      c.inputs.push_back("%g: " + c.out);
-    if (grad)
-      c.operands += ", " + c.cotangent;
-    out.push_back(OpSample{c.inputs,
-                           fmt::format("{}({}) {{{}}} : {}", grad ? "attention_grad" : "attention",
-                                       c.operands, c.attrs, grad ? c.grads : c.out),
-                           c.ranges, true});
-  }
-  return out;
-}
-
 } // namespace
 
 void addAttentionOps(std::vector<OpDef> &ops) {
-  ops.push_back(OpDef{.name = "attention",
-                      .summary =
-                          "dropout(softmax(q k^T * scale + mask)) v; a bool mask is true where "
-                          "attending is not allowed (PyTorch's convention); causal hides keys "
-                          "after the query; with dropout the last operand is the seed",
-                      .min_operands = 3,
-                      .max_operands = 5,
-                      .attrs = kAttrs,
-                      .infer = inferAttention,
-                      .reference = attentionKernel,
-                      .differentiable = Differentiable::Yes,
-                      .vjp = attentionVjp,
-                      .samples = attentionSamples(false)});
-  ops.push_back(OpDef{.name = "attention_grad",
-                      .summary =
-                          "(q, k, v, [mask,] [seed,] g) -> dq, dk, dv: attention's backward op, "
-                          "recomputing the probabilities",
-                      .min_operands = 4,
-                      .max_operands = 6,
-                      .num_results = 3,
-                      .attrs = kAttrs,
-                      .infer = inferAttentionGrad,
-                      .reference = attentionGradKernel,
-                      .differentiable = Differentiable::No,
-                      .samples = attentionSamples(true)});
+  ops.push_back(
+      OpDef{.name = "attention",
+            .summary = "dropout(softmax(q k^T * scale + mask)) v; a bool mask is true where "
+                       "attending is not allowed (PyTorch's convention); causal hides keys "
+                       "after the query; with dropout the last operand is the seed",
+            .min_operands = 3,
+            .max_operands = 5,
+            .attrs = kAttrs,
+            .infer = inferAttention,
+            .reference = attentionKernel,
+            .differentiable = Differentiable::Yes,
+            .vjp = attentionVjp,
+            // An additive mask; a bool mask with causal (key 0 stays visible, so no
+            // row is fully masked); a padding mask broadcast over heads and queries;
+            // dropout with more keys than queries.
+            .samples = {
+                {.inputs = {"%a: f32[2,3]", "%b: f32[2,3]", "%b2: f32[2,2]"},
+                 .node = "attention(%a, %b, %b, %b2) {scale = 0.5} : f32[2,3]",
+                 .accumulates = true},
+                {.inputs = {"%q: f32[2,3,4]", "%k: f32[2,3,4]", "%v: f32[2,3,4]", "%m: bool[3,3]"},
+                 .node = "attention(%q, %k, %v, %m) {causal = true, scale = 0.7} : "
+                         "f32[2,3,4]",
+                 .ranges = {{"%m", 0, 1, {0, 1, 0, 0, 0, 1, 0, 1, 0}}},
+                 .accumulates = true},
+                {.inputs = {"%q: f32[2,2,3,4]", "%k: f32[2,2,5,4]", "%v: f32[2,2,5,3]",
+                            "%m: f32[2,1,1,5]"},
+                 .node = "attention(%q, %k, %v, %m) {scale = 0.5} : f32[2,2,3,3]",
+                 .ranges = {{"%m", -4, 0}},
+                 .accumulates = true},
+                {.inputs = {"%q: f32[2,3,4]", "%k: f32[2,5,4]", "%v: f32[2,5,2]", "%s: i64[]"},
+                 .node = "attention(%q, %k, %v, %s) {dropout = 0.3, dropout_offset = 5, "
+                         "scale = 0.5} : f32[2,3,2]",
+                 .ranges = {{"%s", 0, 1000}},
+                 .accumulates = true}}});
+  ops.push_back(
+      OpDef{.name = "attention_grad",
+            .summary = "(q, k, v, [mask,] [seed,] g) -> dq, dk, dv: attention's backward op, "
+                       "recomputing the probabilities",
+            .min_operands = 4,
+            .max_operands = 6,
+            .num_results = 3,
+            .attrs = kAttrs,
+            .infer = inferAttentionGrad,
+            .reference = attentionGradKernel,
+            .differentiable = Differentiable::No,
+            // attention's samples with a cotangent.
+            .samples = {{.inputs = {"%a: f32[2,3]", "%b: f32[2,3]", "%b2: f32[2,2]"},
+                         .node = "attention_grad(%a, %b, %b, %b2, %a) {causal = true, scale = "
+                                 "0.5} : f32[2,3], f32[2,3], f32[2,3]",
+                         .accumulates = true},
+                        {.inputs = {"%q: f32[2,3,4]", "%k: f32[2,3,4]", "%v: f32[2,3,4]",
+                                    "%m: bool[3,3]", "%g: f32[2,3,4]"},
+                         .node = "attention_grad(%q, %k, %v, %m, %g) {causal = true, scale = "
+                                 "0.7} : f32[2,3,4], f32[2,3,4], f32[2,3,4]",
+                         .ranges = {{"%m", 0, 1, {0, 1, 0, 0, 0, 1, 0, 1, 0}}},
+                         .accumulates = true},
+                        {.inputs = {"%q: f32[2,2,3,4]", "%k: f32[2,2,5,4]", "%v: f32[2,2,5,3]",
+                                    "%m: f32[2,1,1,5]", "%g: f32[2,2,3,3]"},
+                         .node = "attention_grad(%q, %k, %v, %m, %g) {scale = 0.5} : "
+                                 "f32[2,2,3,4], f32[2,2,5,4], f32[2,2,5,3]",
+                         .ranges = {{"%m", -4, 0}},
+                         .accumulates = true},
+                        {.inputs = {"%q: f32[2,3,4]", "%k: f32[2,5,4]", "%v: f32[2,5,2]",
+                                    "%s: i64[]", "%g: f32[2,3,2]"},
+                         .node = "attention_grad(%q, %k, %v, %s, %g) {dropout = 0.3, "
+                                 "dropout_offset = 5, scale = 0.5} : f32[2,3,4], f32[2,5,4], "
+                                 "f32[2,5,2]",
+                         .ranges = {{"%s", 0, 1000}},
+                         .accumulates = true}}});
 }
 
 } // namespace kiln

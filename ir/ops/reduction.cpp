@@ -106,7 +106,8 @@ OpDef reduction(std::string_view name, std::string_view summary, InferFn infer, 
 
 /// A reduction sample over %a; sums accumulate rounding errors, maxima do not.
 OpSample reduceSample(std::string_view a, std::string_view node, bool accumulates) {
-  return OpSample{{fmt::format("%a: {}", a)}, std::string(node), {}, accumulates};
+  return OpSample{
+      .inputs = {fmt::format("%a: {}", a)}, .node = std::string(node), .accumulates = accumulates};
 }
 
 } // namespace

@@ -20,6 +20,7 @@
 #include "passes/autodiff.h"
 #include "tests/conformance/samples.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
 #include <map>
@@ -126,47 +127,69 @@ bool agree(double want, double got, const std::optional<Tolerance> &tol) {
 /// The first differing elements reported per output; the rest are counted.
 constexpr int kReportedElements = 4;
 
+/// How one output compared: whether every element agreed, and the largest share of its
+/// tolerance an element used (0 for exact comparisons).
+struct Comparison {
+  bool ok = true;
+  double worst = 0;
+};
+
 /// Compares one output with the oracle and reports each differing element (the first few) as
-/// a failure naming where, the output, the element and both values. Returns whether all agree.
-bool compareOutput(const std::string &where, const std::string &output, const Literal &want,
-                   const Literal &got, const std::optional<Tolerance> &tol) {
+/// a failure naming where, the output, the element and both values.
+Comparison compareOutput(const std::string &where, const std::string &output, const Literal &want,
+                         const Literal &got, const std::optional<Tolerance> &tol) {
   if (got.type != want.type) {
     FAIL_CHECK(where << ": output '" << output << "' is " << got.type.str() << ", the reference "
                      << want.type.str());
-    return false;
+    return {false, 0};
   }
+  Comparison c;
   int64_t bad = 0;
   for (int64_t i = 0; i < want.size(); ++i) {
-    if (agree(want.data[i], got.data[i], tol))
+    double w = want.data[i], g = got.data[i];
+    if (tol && std::isfinite(w) && std::isfinite(g))
+      c.worst = std::max(c.worst, std::abs(g - w) / (tol->atol + tol->rtol * std::abs(w)));
+    if (agree(w, g, tol))
       continue;
     if (++bad <= kReportedElements)
       FAIL_CHECK(fmt::format("{}: output '{}' element {} {}: reference {:.9g}, backend {:.9g} "
                              "(difference {:.3g}{})",
-                             where, output, i, indexOf(i, want.shape()), want.data[i], got.data[i],
-                             got.data[i] - want.data[i],
+                             where, output, i, indexOf(i, want.shape()), w, g, g - w,
                              tol ? fmt::format(", rtol {:g}, atol {:g}", tol->rtol, tol->atol)
                                  : std::string(", exact")));
   }
   if (bad > kReportedElements)
     FAIL_CHECK(where << ": output '" << output << "': " << bad - kReportedElements
                      << " more elements differ");
-  return bad == 0;
+  c.ok = bad == 0;
+  return c;
 }
 
-/// What one test case found per backend, printed at its end.
+/// What one test case found per backend, printed at its end: graphs run, those that differ,
+/// and per float dtype the closest call (the largest share of a tolerance used, and where).
 struct Tally {
-  std::map<std::string, int> graphs, failed;
+  struct Closest {
+    double share = 0;
+    std::string where;
+  };
+  std::map<std::string, int> graphs;
   std::map<std::string, std::vector<std::string>> failures;
+  std::map<std::string, std::map<std::string, Closest>> closest;
 };
 
 void printTally(const char *what, const Tally &tally) {
   for (const auto &[backend, n] : tally.graphs) {
-    std::string line =
-        fmt::format("{} on '{}': {} graphs, {} differ from the reference", what, backend, n,
-                    tally.failed.count(backend) ? tally.failed.at(backend) : 0);
-    if (tally.failures.count(backend))
-      for (const std::string &f : tally.failures.at(backend))
-        line += "\n  " + f;
+    auto failures = tally.failures.find(backend);
+    size_t failed = failures == tally.failures.end() ? 0 : failures->second.size();
+    std::string line = fmt::format("{} on '{}': {} graphs, {} differ from the reference", what,
+                                   backend, n, failed);
+    if (failed)
+      for (const std::string &f : failures->second)
+        line += "\n  differs: " + f;
+    if (tally.closest.count(backend))
+      for (const auto &[dtype, c] : tally.closest.at(backend))
+        line += fmt::format("\n  closest {} call: {:.0f}% of the tolerance, {}", dtype,
+                            100 * c.share, c.where);
     MESSAGE(line);
   }
 }
@@ -188,15 +211,21 @@ void checkEveryBackend(const std::string &where, const Graph &g, const std::vect
     bool ok = true;
     try {
       std::vector<Literal> got = runOn(*backend, g, inputs);
-      for (size_t i = 0; i < want.size(); ++i)
-        ok &= compareOutput(at, g.outputs()[i].name, want[i], got[i],
-                            toleranceFor(want[i].type.dtype, accumulates, exact));
+      for (size_t i = 0; i < want.size(); ++i) {
+        const std::string &output = g.outputs()[i].name;
+        DType dtype = want[i].type.dtype;
+        Comparison c =
+            compareOutput(at, output, want[i], got[i], toleranceFor(dtype, accumulates, exact));
+        ok &= c.ok;
+        Tally::Closest &closest = tally.closest[name][std::string(dtypeName(dtype))];
+        if (c.worst > closest.share)
+          closest = {c.worst, fmt::format("{}, output '{}'", where, output)};
+      }
     } catch (const Error &e) {
       FAIL_CHECK(at << ": " << std::string(e.what()));
       ok = false;
     }
     if (!ok) {
-      ++tally.failed[name];
       tally.failures[name].push_back(where);
     }
   }

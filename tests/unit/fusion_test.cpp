@@ -5,7 +5,7 @@
 #include "test_util.h"
 
 #include "frontend/init.h"
-#include "tools/programs.h"
+#include "compiler/programs.h"
 
 #include <map>
 
@@ -56,16 +56,16 @@ TEST_CASE("every attention, layer norm and cross-entropy is fused on every confi
         CHECK(want.attention == 6); // 2 encoder self, 2 decoder self, 2 cross
         CHECK(want.layer_norm == 12);
       }
-      checkFusedForward(opCounts(*tools::buildLoss(c, shape).graph), want);
+      checkFusedForward(opCounts(*buildLoss(c, shape).graph), want);
       OptimizerOptions adam;
-      auto train = opCounts(*tools::buildTrainStep(c, shape, adam).graph);
+      auto train = opCounts(*buildTrainStep(c, shape, adam).graph);
       checkFusedForward(train, want);
       CHECK(train["attention_grad"] == want.attention);
       CHECK(train["layer_norm_grad"] == want.layer_norm);
       CHECK(train["softmax_cross_entropy_grad"] == 1);
       CHECK(train["softmax_grad"] == 0);
       // Dropout on the attention probabilities went into the op.
-      BuiltModel loss = tools::buildLoss(c, shape);
+      BuiltModel loss = buildLoss(c, shape);
       for (const auto &n : loss.graph->nodes())
         if (n->is("attention"))
           CHECK(n->getFloat("dropout") == dropout);
@@ -77,7 +77,7 @@ TEST_CASE("every attention, layer norm and cross-entropy is fused on every confi
   v.label_smoothing = 0.1;
   v.encoder_layers = 3;
   v.decoder_layers = 1;
-  checkFusedForward(opCounts(*tools::buildLoss(v, {.batch = 2, .src_len = 5, .tgt_len = 4}).graph),
+  checkFusedForward(opCounts(*buildLoss(v, {.batch = 2, .src_len = 5, .tgt_len = 4}).graph),
                     expectedOf(v));
 }
 
@@ -109,8 +109,8 @@ TEST_CASE("the fused tiny Transformer has the unfused loss, logits and gradients
     c.vocab = 40;
     c.label_smoothing = 0.1;
     GraphOptions shape{.batch = 2, .src_len = 5, .tgt_len = 4, .dropout = dropout};
-    BuiltModel fused = tools::buildGradients(c, shape, "default");
-    BuiltModel plain = tools::buildGradients(c, shape, "none");
+    BuiltModel fused = buildGradients(c, shape, "default");
+    BuiltModel plain = buildGradients(c, shape, "none");
     CHECK(opCounts(*fused.graph)["attention_grad"] == 6);
     CHECK(opCounts(*plain.graph)["attention_grad"] == 0);
     auto values = initialValues(fused.params, 9);

@@ -6,7 +6,7 @@
 #include "backend/backend.h"
 #include "backend/memory_plan.h"
 #include "ir/parser.h"
-#include "tools/programs.h"
+#include "compiler/programs.h"
 
 #include <algorithm>
 #include <cmath>
@@ -379,7 +379,7 @@ TEST_CASE("the tiny Transformer's train step plans cleanly and reuses memory") {
   TransformerConfig cfg = presetConfig("tiny");
   OptimizerOptions opt;
   opt.d_model = cfg.d_model;
-  BuiltModel m = tools::buildTrainStep(cfg, {.batch = 2, .src_len = 8, .tgt_len = 8}, opt);
+  BuiltModel m = buildTrainStep(cfg, {.batch = 2, .src_len = 8, .tgt_len = 8}, opt);
   const Graph &g = *m.graph;
   MemoryPlan plan = planChecked(g);
 

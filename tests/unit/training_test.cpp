@@ -8,7 +8,7 @@
 #include "passes/autodiff.h"
 #include "passes/optimizer.h"
 #include "runtime/trainer.h"
-#include "tools/programs.h"
+#include "compiler/programs.h"
 
 #include <cmath>
 #include <filesystem>
@@ -237,7 +237,7 @@ TEST_CASE("learning: the copy task's loss falls below 0.5 within 200 steps") {
   TransformerConfig c = learnerConfig();
   OptimizerOptions o;
   o.lr = 3e-3;
-  BuiltModel m = tools::buildTrainStep(c, {.batch = 16, .src_len = 6, .tgt_len = 6}, o);
+  BuiltModel m = buildTrainStep(c, {.batch = 16, .src_len = 6, .tgt_len = 6}, o);
   auto program = programOf(*m.graph);
   Trainer trainer(*program, copyTask(c), 0);
   TrainerState state = freshState(m, trainer, 0);
@@ -256,7 +256,7 @@ TEST_CASE("training is reproducible, and a resumed run equals an uninterrupted o
   o.d_model = c.d_model;
   o.warmup = 10;
   BuiltModel m =
-      tools::buildTrainStep(c, {.batch = 4, .src_len = 6, .tgt_len = 6, .dropout = 0.1}, o);
+      buildTrainStep(c, {.batch = 4, .src_len = 6, .tgt_len = 6, .dropout = 0.1}, o);
   SyntheticTask task = copyTask(c);
   task.batch = 4;
   auto program = programOf(*m.graph);

@@ -1,7 +1,8 @@
 #pragma once
 // The programs kiln builds from a Transformer configuration: the loss (fused or not), the loss
 // with its gradients, and the whole training step (forward, backward and the optimizer's
-// update) as one graph.
+// update) as one graph. Each is the recorded graph run through one PassManager pipeline: the
+// train pipeline of passes/pipelines.cpp, or a prefix of it.
 
 #include "frontend/transformer.h"
 #include "passes/optimizer.h"
@@ -9,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace kiln::tools {
+namespace kiln {
 
 /// The passes run on the forward graph before autodiff: "default" for canonicalize and the
 /// fusions, "none" for nothing, or a comma-separated list of pass names.
@@ -28,4 +29,4 @@ BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts
 BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts,
                           const OptimizerOptions &optimizer, const std::string &passes = "default");
 
-} // namespace kiln::tools
+} // namespace kiln

@@ -1,0 +1,250 @@
+// The CPU backend against the reference interpreter: every lowered op family on small graphs
+// with random inputs, broadcasting, dtypes, the JIT's vector code and the fallbacks.
+
+#include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/jit.h"
+#include "backend/kernel/lower.h"
+#include "test_util.h"
+
+#include <cmath>
+#include <random>
+
+using namespace kiln;
+using namespace kiln::test;
+
+namespace {
+
+HostBuffer toBuffer(const Literal &l) { return HostBuffer(l.type, l.toBytes()); }
+Literal toLiteral(const HostBuffer &b) { return Literal::fromBytes(b.type(), b.bytes()); }
+
+/// Random elements: floats in [lo, hi), integers in [-9, 9], bools 0 or 1.
+Literal randomLiteral(const TensorType &t, std::mt19937 &rng, double lo = -2, double hi = 2) {
+  Literal l(t);
+  std::uniform_real_distribution<double> real(lo, hi);
+  std::uniform_int_distribution<int> integer(-9, 9), coin(0, 1);
+  for (double &v : l.data)
+    v = isFloat(t.dtype) ? real(rng) : t.dtype == DType::boolean ? coin(rng) : integer(rng);
+  l.roundToDType();
+  return l;
+}
+
+/// Runs a graph on the CPU backend and on the reference interpreter and compares outputs:
+/// integers and bools exactly, floats within a relative tolerance.
+void compareWithReference(const Graph &g, const std::vector<Literal> &inputs, double tol = 1e-5,
+                          int threads = 0) {
+  std::vector<Literal> want = reference::run(g, inputs);
+  auto exe = cpuBackend().compile(g, CompileOptions{.threads = threads});
+  std::vector<HostBuffer> args;
+  for (const Literal &l : inputs)
+    args.push_back(toBuffer(l));
+  std::vector<HostBuffer> got = exe->run(args);
+  REQUIRE(got.size() == want.size());
+  for (size_t o = 0; o < want.size(); ++o) {
+    Literal have = toLiteral(got[o]);
+    REQUIRE(have.type == want[o].type);
+    for (int64_t i = 0; i < have.size(); ++i) {
+      double a = have.data[i], b = want[o].data[i];
+      INFO("output " << o << " element " << i << ": cpu " << a << ", reference " << b);
+      if (std::isnan(b))
+        CHECK(std::isnan(a));
+      else if (!isFloat(have.type.dtype) || std::isinf(b))
+        CHECK(a == b);
+      else
+        CHECK(std::abs(a - b) <= tol * (1 + std::abs(b)));
+    }
+  }
+}
+
+/// A graph with one node of `op` over inputs of the given types.
+std::unique_ptr<Graph> oneOp(std::string_view op, const std::vector<TensorType> &types,
+                             AttrMap attrs = {}) {
+  auto g = std::make_unique<Graph>("op");
+  std::vector<Value *> operands;
+  for (size_t i = 0; i < types.size(); ++i)
+    operands.push_back(g->addInput("in" + std::to_string(i), InputKind::Data, types[i]));
+  Builder b(*g);
+  Node *n = b.createNode(op, operands, std::move(attrs));
+  for (size_t i = 0; i < n->results.size(); ++i)
+    g->addOutput("out" + std::to_string(i), n->result(static_cast<int>(i)));
+  return g;
+}
+
+/// Checks one op on random inputs of the given types.
+void checkOp(std::string_view op, const std::vector<TensorType> &types, AttrMap attrs = {},
+             double lo = -2, double hi = 2, double tol = 1e-5) {
+  INFO(op);
+  auto g = oneOp(op, types, std::move(attrs));
+  CHECK(cpuBackend().supports(*g->nodes()[0]));
+  std::mt19937 rng(42);
+  std::vector<Literal> inputs;
+  for (const TensorType &t : types)
+    inputs.push_back(randomLiteral(t, rng, lo, hi));
+  compareWithReference(*g, inputs, tol);
+}
+
+TensorType f32(Shape s) { return {DType::f32, std::move(s)}; }
+
+int64_t stat(const Executable &exe, std::string_view name) {
+  for (const auto &[key, value] : exe.statistics())
+    if (key == name)
+      return value;
+  return -1;
+}
+
+} // namespace
+
+TEST_CASE("cpu: unary ops match the reference in f32 and f64") {
+  for (DType dt : {DType::f32, DType::f64}) {
+    TensorType t{dt, {3, 37}};
+    for (std::string_view op : {"neg", "abs", "exp", "tanh", "relu", "sigmoid"})
+      checkOp(op, {t});
+    for (std::string_view op : {"log", "sqrt", "rsqrt"})
+      checkOp(op, {t}, {}, 0.05, 4);
+    checkOp("gelu", {t});
+    checkOp("gelu", {t}, {{"approximate", std::string("tanh")}});
+    checkOp("gelu_grad", {t, t});
+    checkOp("gelu_grad", {t, t}, {{"approximate", std::string("tanh")}});
+  }
+  checkOp("not", {TensorType{DType::boolean, {17}}});
+}
+
+TEST_CASE("cpu: binary ops broadcast like numpy") {
+  std::vector<std::pair<Shape, Shape>> shapes = {
+      {{4, 8}, {4, 8}}, {{4, 8}, {8}},     {{4, 1}, {1, 8}}, {{2, 3, 4}, {3, 1}},
+      {{}, {5}},        {{0, 3}, {3}},     {{2, 1, 3}, {}},  {{1, 5}, {7, 1, 5}}};
+  for (const auto &[a, b] : shapes) {
+    INFO(shapeStr(a) << " with " << shapeStr(b));
+    for (std::string_view op : {"add", "sub", "mul", "div", "max", "min"})
+      checkOp(op, {f32(a), f32(b)});
+    checkOp("pow", {f32(a), f32(b)}, {}, 0.1, 3);
+    for (std::string_view op : {"eq", "ne", "lt", "le", "gt", "ge"})
+      checkOp(op, {f32(a), f32(b)}, {}, -2, 2);
+  }
+  TensorType p{DType::boolean, {3, 4}}, q{DType::boolean, {4}};
+  checkOp("and", {p, q});
+  checkOp("or", {p, q});
+  checkOp("select", {TensorType{DType::boolean, {3, 1}}, f32({3, 4}), f32({4})});
+}
+
+TEST_CASE("cpu: integer arithmetic saturates and divides as the reference") {
+  for (DType dt : {DType::i32, DType::i64}) {
+    TensorType t{dt, {2, 9}};
+    for (std::string_view op : {"add", "sub", "mul", "div", "max", "min", "lt", "eq"})
+      checkOp(op, {t, t});
+    for (std::string_view op : {"neg", "abs", "relu"})
+      checkOp(op, {t});
+  }
+  // Overflow, division by zero and the most negative value.
+  double big = 2147483647, small = -2147483648;
+  Literal a = lit({6}, {big, small, 7, -7, 0, small}, DType::i32);
+  Literal b = lit({6}, {1, -1, 0, 0, 0, -1}, DType::i32);
+  TensorType t{DType::i32, {6}};
+  for (std::string_view op : {"add", "sub", "mul", "div"}) {
+    INFO(op);
+    compareWithReference(*oneOp(op, {t, t}), {a, b});
+  }
+  compareWithReference(*oneOp("neg", {t}), {a});
+  compareWithReference(*oneOp("abs", {t}), {a});
+}
+
+TEST_CASE("cpu: casts follow the reference's rules") {
+  Literal special = lit({10}, {1.7, -1.7, 0, -0.0, NAN, INFINITY, -INFINITY, 3e9, -3e9, 1e20},
+                        DType::f64);
+  for (DType to : {DType::f32, DType::bf16, DType::i32, DType::i64, DType::boolean}) {
+    INFO(dtypeName(to));
+    compareWithReference(*oneOp("cast", {special.type}, {{"dtype", to}}), {special});
+  }
+  std::mt19937 rng(1);
+  for (DType from : {DType::f32, DType::f64, DType::bf16, DType::i32, DType::i64, DType::boolean})
+    for (DType to : {DType::f32, DType::f64, DType::bf16, DType::i32, DType::i64, DType::boolean}) {
+      INFO(dtypeName(from) << " to " << dtypeName(to));
+      TensorType t{from, {23}};
+      compareWithReference(*oneOp("cast", {t}, {{"dtype", to}}), {randomLiteral(t, rng, -50, 50)});
+    }
+}
+
+TEST_CASE("cpu: bf16 computes in f32 and rounds to nearest even") {
+  TensorType t{DType::bf16, {4, 16}};
+  checkOp("add", {t, t}, {}, -2, 2, 1e-2);
+  checkOp("mul", {t, TensorType{DType::bf16, {16}}}, {}, -2, 2, 1e-2);
+  checkOp("exp", {t}, {}, -2, 2, 1e-2);
+  // Ties at 1 + 2^-8: the f32 to bf16 rounding itself.
+  Literal ties = lit({4}, {1.00390625, 1.01171875, 1.00390625 + 1e-6, -1.00390625});
+  compareWithReference(*oneOp("cast", {ties.type}, {{"dtype", DType::bf16}}), {ties});
+}
+
+TEST_CASE("cpu: constant, iota and random_uniform") {
+  Graph g;
+  Builder b(g);
+  Value *seed = g.addInput("seed", InputKind::Data, TensorType{DType::i64, {}});
+  Value *seed32 = g.addInput("seed32", InputKind::Data, TensorType{DType::i32, {}});
+  g.addOutput("splat", b.splat(2.5, DType::f32, {3, 5}));
+  g.addOutput("table", b.constant({1, -2, 3.25, 4e10}, DType::i64, {2, 2}));
+  g.addOutput("table_f", b.constant({0.1, 0.2, 0.3}, DType::bf16, {3}));
+  g.addOutput("iota", b.create("iota", {}, {{"shape", IntList{2, 3, 4}}, {"axis", int64_t{1}}}));
+  g.addOutput("iota_f", b.create("iota", {}, {{"shape", IntList{5}}, {"dtype", DType::f32}}));
+  g.addOutput("rand", b.create("random_uniform", {seed},
+                               {{"shape", IntList{7, 33}}, {"offset", int64_t{12345}}}));
+  g.addOutput("rand64", b.create("random_uniform", {seed32},
+                                 {{"shape", IntList{65}}, {"dtype", DType::f64}}));
+  g.addOutput("rand16", b.create("random_uniform", {seed},
+                                 {{"shape", IntList{40}}, {"dtype", DType::bf16}}));
+  auto exe = cpuBackend().compile(g, {});
+  CHECK(stat(*exe, "fallback nodes") == 0);
+  // Random numbers must be bit-identical, so compare with zero tolerance.
+  for (int64_t s : {int64_t{0}, int64_t{7}, int64_t{-3}, int64_t{1} << 40})
+    compareWithReference(g, {Literal::scalar(static_cast<double>(s), DType::i64),
+                             Literal::scalar(static_cast<double>(s % 1000), DType::i32)},
+                         0.0);
+}
+
+TEST_CASE("cpu: large kernels split over threads give the same result") {
+  auto g = oneOp("mul", {f32({512, 1024}), f32({1024})});
+  std::mt19937 rng(3);
+  std::vector<Literal> in = {randomLiteral(f32({512, 1024}), rng),
+                             randomLiteral(f32({1024}), rng)};
+  compareWithReference(*g, in, 0.0, 2);
+  compareWithReference(*g, in, 0.0, 1);
+}
+
+TEST_CASE("cpu: an elementwise f32 kernel is vectorised") {
+  auto g = oneOp("add", {f32({256, 64}), f32({256, 64})});
+  std::optional<kernel::Kernel> k = kernel::lowerNode(*g->nodes()[0]);
+  REQUIRE(k);
+  std::string ir = cpu::optimizedIR({&*k, 1});
+  INFO(ir);
+  CHECK((ir.find("<16 x float>") != std::string::npos ||
+         ir.find("<8 x float>") != std::string::npos));
+}
+
+TEST_CASE("cpu: a graph mixes JIT kernels and reference fallbacks") {
+  Graph g;
+  Builder b(g);
+  Value *table = g.addInput("table", InputKind::Parameter, f32({10, 6}));
+  Value *ids = g.addInput("ids", InputKind::Data, TensorType{DType::i64, {4}});
+  Value *bias = g.addInput("bias", InputKind::Parameter, f32({6}));
+  Value *rows = b.create("gather", {table, ids});
+  Value *h = b.create("tanh", {b.create("add", {rows, bias})});
+  Value *other = b.create("gather", {h, ids}, {{"axis", int64_t{0}}});
+  g.addOutput("h", h);
+  g.addOutput("other", b.create("exp", {other}));
+  g.addOutput("bias_again", bias);
+  auto exe = cpuBackend().compile(g, {});
+  CHECK(stat(*exe, "kernels") == 3);
+  CHECK(stat(*exe, "fallback nodes") == 2);
+  CHECK(stat(*exe, "fallback gather") == 2);
+  CHECK(!cpuBackend().supports(*g.nodes()[0]));
+  std::mt19937 rng(5);
+  Literal id_values = lit({4}, {3, 0, 3, 2}, DType::i64);
+  compareWithReference(g, {randomLiteral(table->type, rng), id_values,
+                           randomLiteral(bias->type, rng)});
+  // Bad indices are reported by the fallback with the reference kernel's message.
+  std::vector<HostBuffer> args = {toBuffer(randomLiteral(table->type, rng)),
+                                  toBuffer(lit({4}, {3, 10, 0, 0}, DType::i64)),
+                                  toBuffer(randomLiteral(bias->type, rng))};
+  CHECK_THROWS_WITH_AS(exe->run(args), doctest::Contains("index 10 is out of range [0, 10)"),
+                       Error);
+  std::string text = kernel::printKernels(g);
+  CHECK(text.find("fallback @gather_0: reference kernel of gather") != std::string::npos);
+  CHECK(text.find("kernel @tanh_2(") != std::string::npos);
+}

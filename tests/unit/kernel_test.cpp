@@ -1,0 +1,137 @@
+// The kernel IR: its printer, its verifier and the lowering of graph nodes.
+
+#include "backend/kernel/lower.h"
+#include "test_util.h"
+
+using namespace kiln;
+using namespace kiln::kernel;
+
+namespace {
+
+/// out[i, j] = exp(in0[i, j]) + in1[j], the shape of an elementwise kernel with broadcasting.
+Kernel biasExp() {
+  Kernel k;
+  k.name = "bias_exp";
+  int x = k.addBuffer("in0", DType::f32, {4, 8}, Role::Read);
+  int bias = k.addBuffer("in1", DType::f32, {1, 8}, Role::Read);
+  int out = k.addBuffer("out0", DType::f32, {4, 8}, Role::Write);
+  int i = k.addVar("i", ScalarType::index), j = k.addVar("i", ScalarType::index);
+  Expr vi = varRef(k, i), vj = varRef(k, j);
+  Expr value = add(unary(UnaryOp::Exp, load(k, x, {vi, vj})), load(k, bias, {intConst(0), vj}));
+  Block inner;
+  inner.push_back(store(out, {vi, vj}, value));
+  Block outer;
+  outer.push_back(loop(j, LoopKind::Serial, 8, std::move(inner)));
+  k.body.push_back(loop(i, LoopKind::Parallel, 4, std::move(outer)));
+  return k;
+}
+
+} // namespace
+
+TEST_CASE("kernel printer writes loops, loads and stores") {
+  Kernel k = biasExp();
+  CHECK(verify(k).empty());
+  CHECK(print(k) ==
+        "kernel @bias_exp(%in0: f32[4,8] read, %in1: f32[1,8] read, %out0: f32[4,8] write) {\n"
+        "  parallel %i0 = 0 to 4 {\n"
+        "    serial %i1 = 0 to 8 {\n"
+        "      %out0[%i0, %i1] = add(exp(%in0[%i0, %i1]), %in1[0, %i1])\n"
+        "    }\n"
+        "  }\n"
+        "}\n");
+  CHECK(k.parallelExtent() == 4);
+}
+
+TEST_CASE("kernel printer writes accumulators, group loops and constants") {
+  Kernel k;
+  k.name = "row_max";
+  int x = k.addBuffer("in0", DType::bf16, {2, 16}, Role::Read);
+  int out = k.addBuffer("out0", DType::f32, {2}, Role::Write);
+  int scale = k.addConstant(DType::f32, {2}, {0.5, 2});
+  int g = k.addVar("g", ScalarType::index), w = k.addVar("w", ScalarType::index);
+  int acc = k.addVar("acc", ScalarType::f32, true);
+  Block workers;
+  workers.push_back(assign(acc, binary(BinaryOp::Max, varRef(k, acc),
+                                       load(k, x, {varRef(k, g), varRef(k, w)}))));
+  Block group;
+  group.push_back(accumulator(acc, constant(-INFINITY, ScalarType::f32)));
+  group.push_back(loop(w, LoopKind::Worker, 16, std::move(workers)));
+  group.push_back(Stmt{GroupReduce{acc, BinaryOp::Max}});
+  group.push_back(Stmt{Barrier{}});
+  group.push_back(
+      store(out, {varRef(k, g)}, mul(varRef(k, acc), load(k, scale, {varRef(k, g)}))));
+  k.body.push_back(loop(g, LoopKind::Group, 2, std::move(group)));
+  CHECK(verify(k).empty());
+  CHECK(print(k) == "kernel @row_max(%in0: bf16[2,16] read, %out0: f32[2] write) {\n"
+                    "  const %const0: f32[2] = [0.5, 2.0]\n"
+                    "  group %g0 = 0 to 2 {\n"
+                    "    var %acc0: f32 = -inf:f32\n"
+                    "    worker %w0 = 0 to 16 {\n"
+                    "      %acc0 = max(%acc0, %in0[%g0, %w0])\n"
+                    "    }\n"
+                    "    group_reduce max %acc0\n"
+                    "    barrier\n"
+                    "    %out0[%g0] = mul(%acc0, %const0[%g0])\n"
+                    "  }\n"
+                    "}\n");
+}
+
+TEST_CASE("kernel verifier rejects malformed kernels") {
+  SUBCASE("store to a read-only buffer") {
+    Kernel k = biasExp();
+    std::get<Store>(std::get<Loop>(std::get<Loop>(k.body[0].node).body[0].node).body[0].node)
+        .buffer = 0;
+    CHECK(verify(k) == "store to %in0, which is not a write or local buffer");
+  }
+  SUBCASE("index used outside its loop") {
+    Kernel k = biasExp();
+    int i = 0;
+    k.body.push_back(store(2, {varRef(k, i), intConst(0)}, constant(1, ScalarType::f32)));
+    CHECK(verify(k) == "variable %i0 is used out of its scope");
+  }
+  SUBCASE("operands of different types") {
+    Kernel k = biasExp();
+    auto &st =
+        std::get<Store>(std::get<Loop>(std::get<Loop>(k.body[0].node).body[0].node).body[0].node);
+    st.value = add(st.value, constant(1, ScalarType::f64));
+    CHECK(verify(k) == "add of f32 and f64");
+  }
+  SUBCASE("wrong number of indices") {
+    Kernel k = biasExp();
+    auto &st =
+        std::get<Store>(std::get<Loop>(std::get<Loop>(k.body[0].node).body[0].node).body[0].node);
+    st.indices.pop_back();
+    CHECK(verify(k) == "%out0 has rank 2 but is indexed with 1 indices");
+  }
+  SUBCASE("barrier outside a group") {
+    Kernel k = biasExp();
+    k.body.push_back(Stmt{Barrier{}});
+    CHECK(verify(k) == "barrier outside the body of a group loop");
+  }
+  SUBCASE("worker loop outside a group") {
+    Kernel k = biasExp();
+    std::get<Loop>(std::get<Loop>(k.body[0].node).body[0].node).kind = LoopKind::Worker;
+    CHECK(verify(k) == "worker loop %i1 is not directly inside a group loop");
+  }
+}
+
+TEST_CASE("lowering an elementwise node collapses its loops") {
+  Graph g;
+  Value *x = g.addInput("x", InputKind::Data, TensorType{DType::f32, {4, 8}});
+  Value *b = g.addInput("b", InputKind::Data, TensorType{DType::f32, {8}});
+  Builder builder(g);
+  Value *y = builder.create("add", {x, b});
+  Value *z = builder.create("exp", {y});
+  g.addOutput("z", z);
+  std::optional<Kernel> k = lowerNode(*g.nodes()[1]);
+  REQUIRE(k);
+  CHECK(print(*k) == "kernel @exp(%in0: f32[32] read, %out0: f32[32] write) {\n"
+                     "  parallel %i0 = 0 to 32 {\n"
+                     "    %out0[%i0] = exp(%in0[%i0])\n"
+                     "  }\n"
+                     "}\n");
+  std::string all = printKernels(g);
+  CHECK(all.find("kernel @add_0(%in0: f32[4,8] read, %in1: f32[1,8] read, %out0: f32[4,8] "
+                 "write)") != std::string::npos);
+  CHECK(all.find("kernel @exp_1(") != std::string::npos);
+}
