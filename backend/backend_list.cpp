@@ -40,11 +40,7 @@ Signature signatureOf(const Graph &graph) {
   for (const GraphInput &in : graph.inputs())
     sig.inputs.push_back({in.name, in.kind, in.value->type});
   for (const GraphOutput &out : graph.outputs()) {
-    Signature::Output o{out.name, out.value->type, std::nullopt};
-    // An output named like a parameter or state input is that input's next value.
-    if (auto i = sig.findInput(out.name); i && sig.inputs[*i].kind != InputKind::Data)
-      o.updates = *i;
-    sig.outputs.push_back(std::move(o));
+    sig.outputs.push_back({out.name, out.value->type, graph.updatedInput(out)});
   }
   return sig;
 }

@@ -161,15 +161,6 @@ const PlannedValue *MemoryPlan::find(const Value *v) const {
   return nullptr;
 }
 
-std::optional<size_t> updatedInput(const Graph &graph, const GraphOutput &output) {
-  for (size_t i = 0; i < graph.inputs().size(); ++i) {
-    const GraphInput &in = graph.inputs()[i];
-    if (in.name == output.name && in.kind != InputKind::Data)
-      return i;
-  }
-  return std::nullopt;
-}
-
 bool isElementwise(const Node &node) {
   static const std::unordered_set<std::string_view> ops = {
       "neg", "exp",  "log", "sqrt", "rsqrt", "tanh", "relu", "gelu",   "sigmoid",  "abs",
@@ -198,7 +189,7 @@ MemoryPlan planMemory(const Graph &graph, const PlanOptions &options) {
   std::unordered_map<const Value *, size_t> updating, plain;
   for (size_t k = 0; k < graph.outputs().size(); ++k) {
     const GraphOutput &o = graph.outputs()[k];
-    auto in = updatedInput(graph, o);
+    auto in = graph.updatedInput(o);
     if (!in)
       continue;
     const TensorType &want = graph.inputs()[*in].value->type;
@@ -226,7 +217,7 @@ MemoryPlan planMemory(const Graph &graph, const PlanOptions &options) {
                       .last = std::max(p, sched.lastRead(r.get()))};
       if (auto it = updating.find(r.get()); it != updating.end()) {
         pv.output = it->second;
-        pv.input = updatedInput(graph, graph.outputs()[it->second]);
+        pv.input = graph.updatedInput(graph.outputs()[it->second]);
         pv.last = end;
         if (canWriteIntoInput(sched, r.get(), graph.inputs()[*pv.input].value.get()))
           pv.home = ValueHome::Input;
@@ -361,7 +352,7 @@ std::vector<std::string> checkMemoryPlan(const Graph &graph, const MemoryPlan &p
     if (pv.home == ValueHome::Input || pv.copy_to_input) {
       bool ok = pv.output && pv.input && *pv.output < graph.outputs().size() &&
                 graph.outputs()[*pv.output].value == pv.value &&
-                updatedInput(graph, graph.outputs()[*pv.output]) == pv.input;
+                graph.updatedInput(graph.outputs()[*pv.output]) == pv.input;
       if (!ok)
         problems.push_back(fmt::format("{} is not an output that updates that input", v));
       else if (pv.home == ValueHome::Input &&

@@ -72,9 +72,6 @@ struct MemoryPlan {
   const PlannedValue *find(const Value *v) const;
 };
 
-/// The input that an output updates in place: the param or state input of the output's name.
-std::optional<size_t> updatedInput(const Graph &graph, const GraphOutput &output);
-
 /// Whether element i of the node's result depends only on element i of each full-shape operand.
 bool isElementwise(const Node &node);
 

@@ -23,8 +23,17 @@ Value *Graph::addInput(std::string name, InputKind kind, TensorType type, Locati
   return raw;
 }
 
-void Graph::addOutput(std::string name, Value *v, Location loc) {
-  outputs_.push_back(GraphOutput{std::move(name), v, std::move(loc)});
+void Graph::addOutput(std::string name, Value *v, Location loc, std::string updates) {
+  outputs_.push_back(GraphOutput{std::move(name), v, std::move(loc), std::move(updates)});
+}
+
+std::optional<size_t> Graph::updatedInput(const GraphOutput &output) const {
+  if (output.updates.empty())
+    return std::nullopt;
+  for (size_t i = 0; i < inputs_.size(); ++i)
+    if (inputs_[i].name == output.updates)
+      return i;
+  return std::nullopt;
 }
 
 namespace {
@@ -233,7 +242,7 @@ std::unique_ptr<Graph> Graph::clone() const {
       map[n->results[i].get()] = c->result(static_cast<int>(i));
   }
   for (const auto &out : outputs_)
-    g->addOutput(out.name, map.at(out.value), out.loc);
+    g->addOutput(out.name, map.at(out.value), out.loc, out.updates);
   return g;
 }
 

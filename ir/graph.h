@@ -38,6 +38,9 @@ struct GraphOutput {
   std::string name;
   Value *value = nullptr;
   Location loc;
+  /// The parameter or state input whose next value this is (written over it in place), or
+  /// empty. Text form: `output "w" = %9 updates %w`.
+  std::string updates;
 };
 
 /// One operation: an op of the table applied to operands, with attributes and a location.
@@ -77,8 +80,8 @@ public:
 
   /// Adds a named input; names must be unique among inputs.
   Value *addInput(std::string name, InputKind kind, TensorType type, Location loc = {});
-  /// Adds a named output.
-  void addOutput(std::string name, Value *v, Location loc = {});
+  /// Adds a named output; `updates` names the parameter or state input it is the next value of.
+  void addOutput(std::string name, Value *v, Location loc = {}, std::string updates = {});
   /// Appends a node whose result types are inferred; throws Error on a type or attribute error.
   /// Missing attributes with defaults are filled in.
   Node *addNode(const OpDef &op, std::vector<Value *> operands, AttrMap attrs, Location loc);
@@ -97,6 +100,8 @@ public:
   const GraphInput *findInput(std::string_view name) const;
   /// The output of this name, or nullptr.
   const GraphOutput *findOutput(std::string_view name) const;
+  /// The index of the input an output updates in place, or nullopt.
+  std::optional<size_t> updatedInput(const GraphOutput &output) const;
 
   /// Makes every use of `from` (operands and outputs) use `to` instead.
   void replaceAllUsesWith(Value *from, Value *to);

@@ -434,7 +434,17 @@ private:
     Value *v = parseValueRef();
     if (graph_->findOutput(name.text))
       error(name, fmt::format("output \"{}\" is declared twice", name.text));
-    graph_->addOutput(name.text, v, start.loc);
+    std::string updates;
+    if (isIdent("updates")) {
+      take();
+      Token target = tok_;
+      Value *in = parseValueRef();
+      if (in->def)
+        error(target,
+              fmt::format("'updates' names an input, found the node result %{}", target.text));
+      updates = graph_->inputs()[in->index].name;
+    }
+    graph_->addOutput(name.text, v, start.loc, std::move(updates));
   }
 
   Lexer lex_;

@@ -62,8 +62,12 @@ std::string printGraph(const Graph &g, const PrintOptions &opts) {
       out += locStr(n->loc);
     out += "\n";
   }
-  for (const auto &o : g.outputs())
-    out += fmt::format("  output {} = {}\n", attrStr(Attribute(o.name)), names.at(o.value));
+  for (const auto &o : g.outputs()) {
+    out += fmt::format("  output {} = {}", attrStr(Attribute(o.name)), names.at(o.value));
+    if (!o.updates.empty())
+      out += " updates %" + o.updates;
+    out += "\n";
+  }
   return out + "}\n";
 }
 

@@ -1,5 +1,6 @@
 #include "ir/verifier.h"
 
+#include <set>
 #include <unordered_set>
 
 namespace kiln {
@@ -43,16 +44,30 @@ void verifyGraph(const Graph &g) {
     }
   }
   names.clear();
+  std::set<std::string> updated;
   for (const auto &o : g.outputs()) {
     if (!names.insert(o.name).second)
       throw Error(o.loc, fmt::format("output \"{}\" is declared twice", o.name));
     if (!defined.count(o.value))
       throw Error(o.loc,
                   fmt::format("output \"{}\" refers to a value that is not defined", o.name));
-    // An output named like a parameter or state input is that input's next value, which a
-    // memory planner may write in place: the types must agree.
-    const GraphInput *in = g.findInput(o.name);
-    if (in && in->kind != InputKind::Data && in->value->type != o.value->type)
+    if (o.updates.empty())
+      continue;
+    // The next value of a parameter or state input, which the memory planner writes over it in
+    // place: the input must exist, carry values between calls, be updated once, and agree in type.
+    const GraphInput *in = g.findInput(o.updates);
+    if (!in)
+      throw Error(o.loc, fmt::format("output \"{}\" updates '%{}', which is not an input", o.name,
+                                     o.updates));
+    if (in->kind == InputKind::Data)
+      throw Error(o.loc, fmt::format("output \"{}\" updates the data input '%{}'; only param and "
+                                     "state inputs are updated",
+                                     o.name, o.updates));
+    if (!updated.insert(o.updates).second)
+      throw Error(o.loc, fmt::format("output \"{}\" updates '%{}', which another output updates "
+                                     "already",
+                                     o.name, o.updates));
+    if (in->value->type != o.value->type)
       throw Error(o.loc,
                   fmt::format("output \"{}\" updates the {} input '%{}' of type {}, but is {}",
                               o.name, inputKindName(in->kind), in->name, in->value->type.str(),

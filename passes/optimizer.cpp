@@ -155,7 +155,7 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
   std::erase_if(g.outputs(),
                 [](const GraphOutput &out) { return out.name.rfind("grad.", 0) == 0; });
   for (auto &[name, value] : updates)
-    g.addOutput(name, value);
+    g.addOutput(name, value, {}, name);
   g.addOutput("lr", lr);
   g.removeDeadNodes();
   return static_cast<int>(items.size());

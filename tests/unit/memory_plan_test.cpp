@@ -5,8 +5,8 @@
 
 #include "backend/backend.h"
 #include "backend/memory_plan.h"
-#include "ir/parser.h"
 #include "compiler/programs.h"
+#include "ir/parser.h"
 
 #include <algorithm>
 #include <cmath>
@@ -239,13 +239,13 @@ TEST_CASE("outputs that update a parameter are written into its buffer, or copie
   %1 = sub(%w, %0) : f32[4]
   %2 = neg(%m) : f32[4]
   %3 = exp(%m) : f32[4]
-  output "w" = %1
-  output "m" = %2
+  output "w" = %1 updates %w
+  output "m" = %2 updates %m
   output "g" = %3
 })");
-  CHECK(updatedInput(*g, g->outputs()[0]) == 0u);
-  CHECK(updatedInput(*g, g->outputs()[1]) == 1u);
-  CHECK(!updatedInput(*g, g->outputs()[2])); // %g is data: fed, never updated
+  CHECK(g->updatedInput(g->outputs()[0]) == 0u);
+  CHECK(g->updatedInput(g->outputs()[1]) == 1u);
+  CHECK(!g->updatedInput(g->outputs()[2]));
   MemoryPlan plan = planChecked(*g);
   // sub reads %w at the step it writes the new w, element by element: safe to overwrite.
   CHECK(at(plan, *g, 1).home == ValueHome::Input);
@@ -260,7 +260,7 @@ TEST_CASE("outputs that update a parameter are written into its buffer, or copie
   // The verifier rejects this in text; a graph built in C++ meets the planner's own check.
   Graph bad("bad");
   Value *w = bad.addInput("w", InputKind::Parameter, TensorType{DType::f32, {4}});
-  bad.addOutput("w", Builder(bad).create("reduce_sum", {w}, {{"axes", IntList{0}}}));
+  bad.addOutput("w", Builder(bad).create("reduce_sum", {w}, {{"axes", IntList{0}}}), {}, "w");
   CHECK_THROWS_WITH_AS(planMemory(bad), doctest::Contains("differs from the input's f32[4]"),
                        Error);
 }
@@ -301,7 +301,7 @@ TEST_CASE("the printed plan of a small graph") {
   %3 = reduce_sum(%2) {axes = [1]} : f32[2]
   %4 = sub(%w, %2) : f32[2,4]
   output "y" = %3
-  output "w" = %4
+  output "w" = %4 updates %w
 })");
   MemoryPlan plan = planChecked(*g);
   // Five nodes, five steps. f32[2,4] is 32 bytes, f32[2] is 8.
@@ -383,11 +383,6 @@ TEST_CASE("the tiny Transformer's train step plans cleanly and reuses memory") {
   const Graph &g = *m.graph;
   MemoryPlan plan = planChecked(g);
 
-  // updatedInput follows the convention of the backends' Signature.
-  Signature sig = signatureOf(g);
-  for (size_t k = 0; k < g.outputs().size(); ++k)
-    CHECK(updatedInput(g, g.outputs()[k]) == sig.outputs[k].updates);
-
   size_t into_inputs = 0, copies = 0, reused = 0, in_arena = 0;
   for (const PlannedValue &pv : plan.values) {
     into_inputs += pv.home == ValueHome::Input;
@@ -397,8 +392,8 @@ TEST_CASE("the tiny Transformer's train step plans cleanly and reuses memory") {
   }
   // Every parameter and Adam moment gets its next value in place; none needs a copy.
   size_t updates = 0;
-  for (const auto &o : sig.outputs)
-    updates += o.updates.has_value();
+  for (const GraphOutput &o : g.outputs())
+    updates += !o.updates.empty();
   CHECK(into_inputs + copies == updates);
   CHECK(copies == 0);
   CHECK(plan.peak_bytes <= plan.arenaBytes());
