@@ -1,6 +1,9 @@
 // kiln: the driver. `kiln --help` lists the subcommands.
 
 #include "backend/cpu/host_info.h"
+#include "backend/kernel/lower.h"
+#include "backend/memory_plan.h"
+#include "compiler/programs.h"
 #include "frontend/init.h"
 #include "ir/dot.h"
 #include "ir/printer.h"
@@ -9,7 +12,6 @@
 #include "runtime/safetensors.h"
 #include "tools/backend_flags.h"
 #include "tools/model_options.h"
-#include "compiler/programs.h"
 #include "tools/tool_support.h"
 #include "tools/train_command.h"
 
@@ -26,8 +28,11 @@ std::vector<TensorDecl> declsOf(const std::vector<ParamSpec> &params) {
 }
 
 int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std::string &stage,
-            const std::string &format, const std::string &out, double dropout,
-            const std::string &passes) {
+            const std::string &level, const std::string &format, const std::string &out,
+            double dropout, const std::string &passes) {
+  if (level != "graph" && format != "text")
+    throw Error({},
+                fmt::format("--level {} prints text; --format {} is for graphs", level, format));
   GraphOptions opts = sf.opts;
   opts.dropout = dropout;
   TransformerConfig cfg = mf.resolve();
@@ -43,7 +48,11 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
       : stage == "fused"
           ? buildLoss(cfg, opts, passes)
           : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
-  tools::writeTextFile(out, format == "dot" ? printDot(*m.graph) : printGraph(*m.graph));
+  std::string text = level == "kernels"  ? kernel::printKernels(*m.graph)
+                     : level == "memory" ? printMemoryPlan(*m.graph, planMemory(*m.graph))
+                     : format == "dot"   ? printDot(*m.graph)
+                                         : printGraph(*m.graph);
+  tools::writeTextFile(out, text);
   return 0;
 }
 
@@ -151,7 +160,7 @@ int runMain(int argc, char **argv) {
 
   tools::ModelFlags dump_model, params_model, init_model, run_model;
   tools::ShapeFlags dump_shape;
-  std::string stage = "forward", format = "text", dump_out = "-";
+  std::string stage = "forward", level = "graph", format = "text", dump_out = "-";
   double dump_dropout = 0;
   CLI::App *dump = app.add_subcommand("dump", "print the Transformer's graph IR");
   dump_model.add(*dump);
@@ -161,6 +170,11 @@ int runMain(int argc, char **argv) {
                    "train (forward, "
                    "backward and the Adam update after the train pipeline)")
       ->check(CLI::IsMember({"forward", "loss", "fused", "train"}))
+      ->capture_default_str();
+  dump->add_option("--level", level,
+                   "how far down: graph (the graph IR), kernels (the kernel IR of each node, and "
+                   "the nodes that fall back to reference kernels) or memory (the memory plan)")
+      ->check(CLI::IsMember({"graph", "kernels", "memory"}))
       ->capture_default_str();
   dump->add_option("--format", format, "text or dot")
       ->check(CLI::IsMember({"text", "dot"}))
@@ -213,7 +227,8 @@ int runMain(int argc, char **argv) {
     return app.exit(e);
   }
   if (dump->parsed())
-    return cmdDump(dump_model, dump_shape, stage, format, dump_out, dump_dropout, dump_passes);
+    return cmdDump(dump_model, dump_shape, stage, level, format, dump_out, dump_dropout,
+                   dump_passes);
   if (params->parsed())
     return cmdParams(params_model);
   if (init->parsed())

@@ -1,6 +1,8 @@
 // kiln-opt: reads text IR, runs passes, prints the result; the pass-level test driver.
 
 #include "backend/backend.h"
+#include "backend/kernel/lower.h"
+#include "backend/memory_plan.h"
 #include "ir/parser.h"
 #include "ir/printer.h"
 #include "passes/pass_manager.h"
@@ -31,6 +33,7 @@ struct Options {
   std::string backend = "reference";
   bool backend_given = false;
   bool locations = true;
+  std::string level = "graph"; // what to print: graph, kernels or memory
 };
 
 void printHelp() {
@@ -61,6 +64,10 @@ void printHelp() {
          "  --pass-statistics          report what each pass changed (stderr)\n"
          "  --remarks=missed           report where a pass could not rewrite, and why (stderr)\n"
          "  --no-locations             do not print loc(...) annotations\n"
+         "  --print-kernels            print the kernel IR of every node instead of the graph\n"
+         "                             (and which nodes fall back to reference kernels)\n"
+         "  --print-memory-plan        print the memory plan: each value's arena, offset, size\n"
+         "                             and live range, then the arenas and the peak\n"
          "  --run                      run the result on the reference interpreter, print outputs\n"
          "  --inputs FILE              with --run: inputs by name from a safetensors file\n"
          "  --seed N                   with --run: seed of the random inputs: floats in [-1, 1),\n"
@@ -150,6 +157,11 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       o.pm.remarks_missed = true;
     } else if (a == "--no-locations") {
       o.locations = false;
+    } else if (a == "--print-kernels" || a == "--print-memory-plan") {
+      std::string level = a == "--print-kernels" ? "kernels" : "memory";
+      if (o.level != "graph" && o.level != level)
+        throw Error({}, "--print-kernels and --print-memory-plan exclude each other");
+      o.level = level;
     } else if (a == "--run") {
       o.run = true;
     } else if (a == "--inputs") {
@@ -189,6 +201,8 @@ std::optional<Options> parseArgs(int argc, char **argv) {
   if (!o.run && (!o.run_inputs.empty() || !o.run_outputs.empty() || o.seed_given || o.promote_f64 ||
                  o.backend_given))
     throw Error({}, "--inputs, --outputs, --seed, --f64 and --backend need --run");
+  if (o.run && o.level != "graph")
+    throw Error({}, "--run prints outputs; it excludes --print-kernels and --print-memory-plan");
   if (o.promote_f64 && o.backend != "reference")
     throw Error({}, fmt::format("--f64 runs on the reference backend only, not '{}'", o.backend));
   // An option no pass of the pipeline reads is a mistake, not a no-op.
@@ -255,6 +269,10 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
   }
   remarks = pm.remarks();
   pm.report(std::cerr);
+  if (o.level == "kernels")
+    return kernel::printKernels(*g);
+  if (o.level == "memory")
+    return printMemoryPlan(*g, planMemory(*g));
   if (!o.run)
     return printGraph(*g, PrintOptions{o.locations});
   std::vector<HostBuffer> inputs = o.run_inputs.empty()
