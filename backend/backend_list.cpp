@@ -38,7 +38,7 @@ std::string backendNames() {
 Signature signatureOf(const Graph &graph) {
   Signature sig;
   for (const GraphInput &in : graph.inputs())
-    sig.inputs.push_back({in.name, in.kind, in.value->type});
+    sig.inputs.push_back({in.name, in.kind, in.value->type, in.role});
   for (const GraphOutput &out : graph.outputs()) {
     sig.outputs.push_back({out.name, out.value->type, graph.updatedInput(out)});
   }

@@ -7,11 +7,12 @@ namespace kiln {
 ModelBuilder::ModelBuilder(std::string graph_name)
     : graph_(std::make_unique<Graph>(std::move(graph_name))) {}
 
-Tensor ModelBuilder::input(const std::string &name, TensorType type, std::source_location loc) {
+Tensor ModelBuilder::input(const std::string &name, TensorType type, InputRole role,
+                           std::source_location loc) {
   if (graph_->findInput(name))
     throw Error(Location::fromSource(loc), fmt::format("input '{}' is declared twice", name));
-  return Tensor(
-      this, graph_->addInput(name, InputKind::Data, std::move(type), Location::fromSource(loc)));
+  return Tensor(this, graph_->addInput(name, InputKind::Data, std::move(type),
+                                       Location::fromSource(loc), role));
 }
 
 std::string ModelBuilder::scoped(const std::string &name) const {
@@ -46,7 +47,7 @@ Value *ModelBuilder::create(std::string_view op, std::vector<Value *> operands, 
 Tensor ModelBuilder::seed(std::source_location loc) {
   if (!seed_)
     seed_ = graph_->addInput("seed", InputKind::Data, TensorType{DType::i64, {}},
-                             Location::fromSource(loc));
+                             Location::fromSource(loc), InputRole::Seed);
   return Tensor(this, seed_);
 }
 

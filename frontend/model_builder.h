@@ -34,8 +34,8 @@ class ModelBuilder {
 public:
   explicit ModelBuilder(std::string graph_name = "model");
 
-  /// A data input (tokens, masks, the step number).
-  Tensor input(const std::string &name, TensorType type,
+  /// A data input (tokens, masks, the step number), with the role drivers bind it by.
+  Tensor input(const std::string &name, TensorType type, InputRole role = InputRole::None,
                std::source_location loc = std::source_location::current());
   /// A parameter named by the current scope: scope "encoder.layers.0" and name "norm1.weight"
   /// give "encoder.layers.0.norm1.weight". Declaring a name twice is an error.

@@ -170,8 +170,8 @@ BuiltModel buildTransformer(const TransformerConfig &c, Stage stage, const Graph
   checkConfig(c, o);
   ModelBuilder mb(c.name == "custom" ? "transformer" : "transformer_" + c.name);
   double p = o.dropout;
-  Tensor src = mb.input("src", TensorType{DType::i64, {o.batch, o.src_len}});
-  Tensor tgt = mb.input("tgt", TensorType{DType::i64, {o.batch, o.tgt_len}});
+  Tensor src = mb.input("src", TensorType{DType::i64, {o.batch, o.src_len}}, InputRole::Source);
+  Tensor tgt = mb.input("tgt", TensorType{DType::i64, {o.batch, o.tgt_len}}, InputRole::Target);
 
   nn::Embedding src_embed(mb, "src_embed", c.vocab, c.d_model);
   nn::Embedding tgt_embed(mb, "tgt_embed", c.vocab, c.d_model);

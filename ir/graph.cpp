@@ -13,13 +13,14 @@ const Attribute &Node::attr(std::string_view name) const {
   return it->second;
 }
 
-Value *Graph::addInput(std::string name, InputKind kind, TensorType type, Location loc) {
+Value *Graph::addInput(std::string name, InputKind kind, TensorType type, Location loc,
+                       InputRole role) {
   KILN_ASSERT(!findInput(name), "duplicate graph input name");
   auto v = std::make_unique<Value>();
   v->type = std::move(type);
   v->index = static_cast<int>(inputs_.size());
   Value *raw = v.get();
-  inputs_.push_back(GraphInput{std::move(name), kind, std::move(v), std::move(loc)});
+  inputs_.push_back(GraphInput{std::move(name), kind, std::move(v), std::move(loc), role});
   return raw;
 }
 
@@ -115,6 +116,13 @@ Node *Graph::addNodeUnchecked(const OpDef &op, std::vector<Value *> operands, At
 const GraphInput *Graph::findInput(std::string_view name) const {
   for (const auto &in : inputs_)
     if (in.name == name)
+      return &in;
+  return nullptr;
+}
+
+const GraphInput *Graph::findInput(InputRole role) const {
+  for (const auto &in : inputs_)
+    if (in.role == role)
       return &in;
   return nullptr;
 }
@@ -229,7 +237,7 @@ std::unique_ptr<Graph> Graph::clone() const {
   auto g = std::make_unique<Graph>(name_);
   std::unordered_map<const Value *, Value *> map;
   for (const auto &in : inputs_)
-    map[in.value.get()] = g->addInput(in.name, in.kind, in.value->type, in.loc);
+    map[in.value.get()] = g->addInput(in.name, in.kind, in.value->type, in.loc, in.role);
   for (const auto &n : nodes_) {
     std::vector<Value *> ops;
     for (const Value *v : n->operands)

@@ -31,6 +31,7 @@ struct GraphInput {
   InputKind kind = InputKind::Data;
   std::unique_ptr<Value> value;
   Location loc;
+  InputRole role = InputRole::None; ///< text form: `input data %src: i64[2,6] role source`
 };
 
 /// A named graph output.
@@ -79,7 +80,8 @@ public:
   void setName(std::string n) { name_ = std::move(n); }
 
   /// Adds a named input; names must be unique among inputs.
-  Value *addInput(std::string name, InputKind kind, TensorType type, Location loc = {});
+  Value *addInput(std::string name, InputKind kind, TensorType type, Location loc = {},
+                  InputRole role = InputRole::None);
   /// Adds a named output; `updates` names the parameter or state input it is the next value of.
   void addOutput(std::string name, Value *v, Location loc = {}, std::string updates = {});
   /// Appends a node whose result types are inferred; throws Error on a type or attribute error.
@@ -98,6 +100,8 @@ public:
   const std::vector<std::unique_ptr<Node>> &nodes() const { return nodes_; }
   /// The input of this name, or nullptr.
   const GraphInput *findInput(std::string_view name) const;
+  /// The input with this role, or nullptr.
+  const GraphInput *findInput(InputRole role) const;
   /// The output of this name, or nullptr.
   const GraphOutput *findOutput(std::string_view name) const;
   /// The index of the input an output updates in place, or nullopt.

@@ -276,8 +276,18 @@ private:
       error(name, fmt::format("redefinition of '%{}'", name.text));
     expectPunct(":");
     TensorType type = parseType();
+    InputRole role = InputRole::None;
+    if (isIdent("role")) {
+      take();
+      Token r = expect(Tok::Ident, "an input role (source, target, step or seed)");
+      auto parsed = parseInputRole(r.text);
+      if (!parsed)
+        error(r, fmt::format("unknown input role '{}'; expected source, target, step or seed",
+                             r.text));
+      role = *parsed;
+    }
     Location loc = parseLoc().value_or(start.loc);
-    values_[name.text] = graph_->addInput(name.text, k, type, loc);
+    values_[name.text] = graph_->addInput(name.text, k, type, loc, role);
   }
 
   Value *parseValueRef() {

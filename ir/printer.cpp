@@ -22,8 +22,10 @@ std::string printGraph(const Graph &g, const PrintOptions &opts) {
   std::string out = fmt::format("graph @{} {{\n", g.name());
   for (const auto &in : g.inputs()) {
     names[in.value.get()] = "%" + in.name;
-    out += fmt::format("  input {} %{}: {}{}\n", inputKindName(in.kind), in.name,
-                       in.value->type.str(), opts.locations ? locStr(in.loc) : "");
+    std::string role =
+        in.role == InputRole::None ? "" : " role " + std::string(inputRoleName(in.role));
+    out += fmt::format("  input {} %{}: {}{}{}\n", inputKindName(in.kind), in.name,
+                       in.value->type.str(), role, opts.locations ? locStr(in.loc) : "");
   }
   // Node numbers skip the names of inputs ("%1" may be an input), so the text parses back.
   std::unordered_set<std::string> input_names;

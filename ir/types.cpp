@@ -101,4 +101,27 @@ std::string_view inputKindName(InputKind k) {
   return "?";
 }
 
+std::string_view inputRoleName(InputRole r) {
+  switch (r) {
+  case InputRole::None:
+    return "";
+  case InputRole::Source:
+    return "source";
+  case InputRole::Target:
+    return "target";
+  case InputRole::Step:
+    return "step";
+  case InputRole::Seed:
+    return "seed";
+  }
+  return "?";
+}
+
+std::optional<InputRole> parseInputRole(std::string_view name) {
+  for (InputRole r : {InputRole::Source, InputRole::Target, InputRole::Step, InputRole::Seed})
+    if (inputRoleName(r) == name)
+      return r;
+  return std::nullopt;
+}
+
 } // namespace kiln

@@ -55,6 +55,21 @@ enum class InputKind {
 /// The spelling of an input kind in text IR ("data", "param", "state").
 std::string_view inputKindName(InputKind k);
 
+/// What a data input means to the drivers that feed it, so they bind it by meaning rather than
+/// by name. A short closed list; most inputs have none.
+enum class InputRole {
+  None,   ///< bound by name
+  Source, ///< source token ids [batch, length]
+  Target, ///< target token ids [batch, length]
+  Step,   ///< the training step number, i64[], from 1
+  Seed,   ///< the seed of the random ops, i64[]
+};
+
+/// The spelling of a role in text IR ("source", "target", "step", "seed"; "" for none).
+std::string_view inputRoleName(InputRole r);
+/// Parses a role spelling; nullopt when unknown.
+std::optional<InputRole> parseInputRole(std::string_view name);
+
 /// Resolves a possibly negative axis against a rank; nullopt when out of range.
 std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);
 

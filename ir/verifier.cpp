@@ -5,13 +5,40 @@
 
 namespace kiln {
 
+namespace {
+
+/// A role is held by one data input of the type its drivers feed.
+void verifyRole(const GraphInput &in, std::set<InputRole> &seen) {
+  std::string_view role = inputRoleName(in.role);
+  if (!seen.insert(in.role).second)
+    throw Error(in.loc, fmt::format("input '%{}' has role {}, which another input has already",
+                                    in.name, role));
+  if (in.kind != InputKind::Data)
+    throw Error(in.loc, fmt::format("input '%{}' has role {}, but only data inputs have roles",
+                                    in.name, role));
+  const TensorType &t = in.value->type;
+  bool tokens = in.role == InputRole::Source || in.role == InputRole::Target;
+  if (tokens && !(isInteger(t.dtype) && t.rank() == 2))
+    throw Error(in.loc, fmt::format("input '%{}' has role {}: token ids are i64 or i32 of rank 2, "
+                                    "found {}",
+                                    in.name, role, t.str()));
+  if (!tokens && t != TensorType{DType::i64, {}})
+    throw Error(in.loc, fmt::format("input '%{}' has role {}: it is i64[], found {}", in.name, role,
+                                    t.str()));
+}
+
+} // namespace
+
 void verifyGraph(const Graph &g) {
   std::unordered_set<const Value *> defined;
   std::unordered_set<std::string> names;
+  std::set<InputRole> roles;
   for (const auto &in : g.inputs()) {
     if (!names.insert(in.name).second)
       throw Error(in.loc, fmt::format("input '%{}' is declared twice", in.name));
     defined.insert(in.value.get());
+    if (in.role != InputRole::None)
+      verifyRole(in, roles);
   }
   for (const auto &n : g.nodes()) {
     for (size_t i = 0; i < n->operands.size(); ++i)

@@ -100,7 +100,8 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
 
   Builder b(g);
   Scalars s{b};
-  Value *step = g.addInput("step", InputKind::Data, TensorType{DType::i64, {}});
+  Value *step =
+      g.addInput("step", InputKind::Data, TensorType{DType::i64, {}}, {}, InputRole::Step);
   Value *lr = learningRate(s, step, o);
   Value *t = b.create("cast", {step}, {{"dtype", DType::f32}});
   Value *clip = nullptr;

@@ -13,6 +13,13 @@ std::optional<size_t> Signature::findInput(std::string_view name) const {
   return std::nullopt;
 }
 
+std::optional<size_t> Signature::findInput(InputRole role) const {
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].role == role)
+      return i;
+  return std::nullopt;
+}
+
 std::optional<size_t> Signature::findOutput(std::string_view name) const {
   for (size_t i = 0; i < outputs.size(); ++i)
     if (outputs[i].name == name)

@@ -18,6 +18,7 @@ struct Signature {
     std::string name;
     InputKind kind = InputKind::Data;
     TensorType type;
+    InputRole role = InputRole::None;
   };
   /// One output: its name, its type, and the input it updates in place, if any.
   struct Output {
@@ -30,6 +31,8 @@ struct Signature {
 
   /// The index of the input of this name, or nullopt.
   std::optional<size_t> findInput(std::string_view name) const;
+  /// The index of the input with this role, or nullopt.
+  std::optional<size_t> findInput(InputRole role) const;
   /// The index of the output of this name, or nullopt.
   std::optional<size_t> findOutput(std::string_view name) const;
 };

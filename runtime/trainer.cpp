@@ -34,20 +34,26 @@ StepReport Trainer::step(TrainerState &state) const {
   for (int64_t id : batch.tgt.as<int64_t>())
     tokens += id != task_.pad;
   Bindings &b = state.tensors;
-  b["src"] = std::move(batch.src);
-  b["tgt"] = std::move(batch.tgt);
-  b["step"] = HostBuffer::scalarInt(step);
+  const Signature &sig = program_.signature();
+  auto bind = [&](InputRole role, HostBuffer value) {
+    if (auto i = sig.findInput(role))
+      b[sig.inputs[*i].name] = std::move(value);
+    else if (role != InputRole::Seed)
+      throw Error({},
+                  fmt::format("the training step has no input with role {}", inputRoleName(role)));
+  };
+  bind(InputRole::Source, std::move(batch.src));
+  bind(InputRole::Target, std::move(batch.tgt));
+  bind(InputRole::Step, HostBuffer::scalarInt(step));
   // A fresh dropout stream each step. The reference interpreter holds integers in doubles, so
   // the seed stays below 2^53.
-  if (program_.signature().findInput("seed"))
-    b["seed"] = HostBuffer::scalarInt(
-        static_cast<int64_t>(((seed_ & 0xfffff) << 32) | static_cast<uint64_t>(step)));
+  bind(InputRole::Seed, HostBuffer::scalarInt(static_cast<int64_t>(((seed_ & 0xfffff) << 32) |
+                                                                   static_cast<uint64_t>(step))));
   program_.run(b);
   StepReport report{step, b.at("loss").getDouble(0), 0, tokens};
   if (auto lr = b.find("lr"); lr != b.end())
     report.lr = lr->second.getDouble(0);
   // The state keeps only what the step carries: parameters and optimizer moments.
-  const Signature &sig = program_.signature();
   for (const Signature::Input &in : sig.inputs)
     if (in.kind == InputKind::Data)
       b.erase(in.name);

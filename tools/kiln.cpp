@@ -131,10 +131,10 @@ int cmdRun(const tools::ModelFlags &mf, const tools::BackendFlags &bf, const std
                     .dropout = dropout};
   BuiltModel m = grads ? buildGradients(c, opts, passes) : buildLoss(c, opts, passes);
   Bindings bindings = loadCheckpoint(weights, declsOf(m.params));
-  bindings["src"] = std::move(src);
-  bindings["tgt"] = std::move(tgt);
-  if (m.graph->findInput("seed"))
-    bindings["seed"] = HostBuffer::scalarInt(seed);
+  bindings[m.graph->findInput(InputRole::Source)->name] = std::move(src);
+  bindings[m.graph->findInput(InputRole::Target)->name] = std::move(tgt);
+  if (const GraphInput *s = m.graph->findInput(InputRole::Seed))
+    bindings[s->name] = HostBuffer::scalarInt(seed);
   std::unique_ptr<Executable> program = bf.get().compile(*m.graph, bf.options());
   program->run(bindings);
   std::map<std::string, HostBuffer> named;
