@@ -6,6 +6,19 @@ namespace kiln {
 
 namespace {
 
+/// The interpreter holds every element in a double, exact for integers up to 2^53: a larger
+/// one (a seed, say) is refused rather than silently rounded.
+void checkExactInDouble(const std::string &name, const HostBuffer &b) {
+  if (b.dtype() != DType::i64)
+    return;
+  constexpr int64_t kExact = int64_t{1} << 53;
+  for (int64_t i = 0; i < b.numElements(); ++i)
+    if (int64_t v = b.getInt(i); v > kExact || v < -kExact)
+      throw Error({}, fmt::format("input '{}' holds {} at element {}: the reference backend "
+                                  "computes integers exactly up to 2^53 only",
+                                  name, v, i));
+}
+
 /// Runs a copy of the graph on the interpreter, converting host buffers at this edge.
 class ReferenceExecutable final : public Executable {
 public:
@@ -23,6 +36,7 @@ public:
       if (inputs[i].type() != want)
         throw Error({}, fmt::format("input '{}' expects {}, found {}", signature().inputs[i].name,
                                     signature().inputs[i].type.str(), inputs[i].type().str()));
+      checkExactInDouble(signature().inputs[i].name, inputs[i]);
       args.push_back(Literal::fromBytes(inputs[i].type(), inputs[i].bytes()));
     }
     std::vector<Literal> results = reference::run(*graph_, args, options_);
