@@ -102,6 +102,8 @@ Node *Graph::addNodeUnchecked(const OpDef &op, std::vector<Value *> operands, At
   node->operands = std::move(operands);
   node->attrs = std::move(attrs);
   node->loc = std::move(loc);
+  for (Value *v : node->operands)
+    v->users.push_back(node.get());
   for (size_t i = 0; i < result_types.size(); ++i) {
     auto v = std::make_unique<Value>();
     v->type = std::move(result_types[i]);
@@ -135,22 +137,61 @@ const GraphOutput *Graph::findOutput(std::string_view name) const {
 }
 
 void Graph::replaceAllUsesWith(Value *from, Value *to) {
-  for (auto &node : nodes_)
-    for (Value *&v : node->operands)
-      if (v == from)
+  if (from == to)
+    return;
+  // Each user appears once per slot that reads `from`; rewrite the slots of each user once.
+  std::vector<Node *> users = std::move(from->users);
+  from->users.clear();
+  for (Node *user : users)
+    for (Value *&v : user->operands)
+      if (v == from) {
         v = to;
+        to->users.push_back(user);
+      }
   for (auto &out : outputs_)
     if (out.value == from)
       out.value = to;
 }
 
+namespace {
+
+void removeUse(Value *v, const Node *user) {
+  auto it = std::find(v->users.begin(), v->users.end(), user);
+  KILN_ASSERT(it != v->users.end(), "use list lacks a user");
+  v->users.erase(it);
+}
+
+} // namespace
+
+void Graph::setOperand(Node &node, size_t i, Value *v) {
+  if (node.operands.at(i) == v)
+    return;
+  removeUse(node.operands[i], &node);
+  node.operands[i] = v;
+  v->users.push_back(&node);
+}
+
 int Graph::numUses(const Value *v) const {
-  int n = 0;
-  for (const auto &node : nodes_)
-    n += static_cast<int>(std::count(node->operands.begin(), node->operands.end(), v));
+  int n = static_cast<int>(v->users.size());
   for (const auto &out : outputs_)
     n += out.value == v;
   return n;
+}
+
+int Graph::eraseNodes(const std::function<bool(const Node &)> &erase) {
+  for (const auto &n : nodes_)
+    if (erase(*n))
+      for (Value *v : n->operands)
+        removeUse(v, n.get());
+  size_t before = nodes_.size();
+  std::erase_if(nodes_, [&](const std::unique_ptr<Node> &n) {
+    if (!erase(*n))
+      return false;
+    for (const auto &r : n->results)
+      KILN_ASSERT(r->users.empty(), "erasing a node whose result is still read");
+    return true;
+  });
+  return static_cast<int>(before - nodes_.size());
 }
 
 namespace {
@@ -181,9 +222,7 @@ std::unordered_set<const Node *> liveNodes(const Graph &g,
 
 int Graph::removeDeadNodes(const std::unordered_set<const Node *> &keep) {
   std::unordered_set<const Node *> live = liveNodes(*this, keep);
-  size_t before = nodes_.size();
-  std::erase_if(nodes_, [&](const std::unique_ptr<Node> &n) { return !live.count(n.get()); });
-  return static_cast<int>(before - nodes_.size());
+  return eraseNodes([&](const Node &n) { return !live.count(&n); });
 }
 
 std::unordered_set<const Node *> Graph::deadNodes() const {

@@ -9,6 +9,7 @@
 #include "ir/op.h"
 #include "ir/types.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -23,6 +24,8 @@ struct Value {
   TensorType type;
   Node *def = nullptr; ///< the producing node; null for a graph input
   int index = 0;       ///< result number in def, or input number
+  /// The nodes that read this value, once per operand slot; kept by Graph, in no set order.
+  std::vector<Node *> users;
 };
 
 /// A named graph input.
@@ -109,8 +112,12 @@ public:
 
   /// Makes every use of `from` (operands and outputs) use `to` instead.
   void replaceAllUsesWith(Value *from, Value *to);
+  /// Makes operand `i` of a node read `v`, keeping the use lists.
+  void setOperand(Node &node, size_t i, Value *v);
   /// Number of operand and output uses of a value.
   int numUses(const Value *v) const;
+  /// Removes the nodes the predicate selects; their results must have no users left.
+  int eraseNodes(const std::function<bool(const Node &)> &erase);
   /// Removes nodes that no output depends on, except those in `keep` and what they read;
   /// returns how many were removed.
   int removeDeadNodes(const std::unordered_set<const Node *> &keep = {});

@@ -1,6 +1,8 @@
 #include "ir/verifier.h"
 
+#include <algorithm>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace kiln {
@@ -25,6 +27,27 @@ void verifyRole(const GraphInput &in, std::set<InputRole> &seen) {
   if (!tokens && t != TensorType{DType::i64, {}})
     throw Error(in.loc, fmt::format("input '%{}' has role {}: it is i64[], found {}", in.name, role,
                                     t.str()));
+}
+
+/// Each value lists its readers once per operand slot; a pass that edits operands directly
+/// breaks this, which is a kiln bug.
+void verifyUseLists(const Graph &g) {
+  std::unordered_map<const Value *, size_t> slots;
+  for (const auto &n : g.nodes())
+    for (const Value *v : n->operands)
+      ++slots[v];
+  auto check = [&](const Value *v) {
+    KILN_ASSERT(v->users.size() == slots[v], "a value's use list disagrees with the operands");
+    for (const Node *user : v->users)
+      KILN_ASSERT(std::find(user->operands.begin(), user->operands.end(), v) !=
+                      user->operands.end(),
+                  "a value's use list names a node that does not read it");
+  };
+  for (const auto &in : g.inputs())
+    check(in.value.get());
+  for (const auto &n : g.nodes())
+    for (const auto &r : n->results)
+      check(r.get());
 }
 
 } // namespace
@@ -70,6 +93,7 @@ void verifyGraph(const Graph &g) {
       defined.insert(n->results[i].get());
     }
   }
+  verifyUseLists(g);
   names.clear();
   std::set<std::string> updated;
   for (const auto &o : g.outputs()) {

@@ -34,8 +34,8 @@ public:
     // One walk in topological order: operands are rewritten before a node's key is taken, so
     // chains of duplicates collapse in a single pass.
     for (auto &n : g.nodes()) {
-      for (Value *&v : n->operands)
-        v = current(v);
+      for (size_t i = 0; i < n->operands.size(); ++i)
+        g.setOperand(*n, i, current(n->operands[i]));
       auto [it, fresh] = seen.emplace(keyOf(*n), n.get());
       if (fresh)
         continue;
@@ -45,8 +45,7 @@ public:
     }
     for (auto &o : g.outputs())
       o.value = current(o.value);
-    std::erase_if(g.nodes(),
-                  [&](const std::unique_ptr<Node> &n) { return replaced.count(n->result()); });
+    g.eraseNodes([&](const Node &n) { return replaced.count(n.result()) > 0; });
     ctx.count("nodes merged", merged);
     return merged > 0;
   }

@@ -29,11 +29,9 @@ bool onlyUsedBy(const Graph &g, const Value *v, std::initializer_list<const Node
   for (const GraphOutput &o : g.outputs())
     if (o.value == v)
       return false;
-  for (const auto &n : g.nodes())
-    for (const Value *operand : n->operands)
-      if (operand == v &&
-          std::find(users.begin(), users.end(), static_cast<const Node *>(n.get())) == users.end())
-        return false;
+  for (const Node *user : v->users)
+    if (std::find(users.begin(), users.end(), user) == users.end())
+      return false;
   return true;
 }
 
