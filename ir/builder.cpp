@@ -14,6 +14,14 @@ Value *Builder::create(std::string_view op, std::vector<Value *> operands, AttrM
   return createNode(op, std::move(operands), std::move(attrs))->result();
 }
 
+Node *Builder::createNode(OpHandle op, std::vector<Value *> operands, AttrMap attrs) {
+  return graph_.addNode(op.def(), std::move(operands), std::move(attrs), loc_);
+}
+
+Value *Builder::create(OpHandle op, std::vector<Value *> operands, AttrMap attrs) {
+  return createNode(op, std::move(operands), std::move(attrs))->result();
+}
+
 Value *Builder::splat(double value, DType dtype, Shape shape) {
   return create("constant", {},
                 {{"dtype", dtype},

@@ -18,6 +18,10 @@ public:
   Node *createNode(std::string_view op, std::vector<Value *> operands, AttrMap attrs = {});
   /// Creates a single-result node and returns its result.
   Value *create(std::string_view op, std::vector<Value *> operands, AttrMap attrs = {});
+  /// Creates a node of an op and returns it; throws Error on a type or attribute error.
+  Node *createNode(OpHandle op, std::vector<Value *> operands, AttrMap attrs = {});
+  /// Creates a single-result node of an op and returns its result.
+  Value *create(OpHandle op, std::vector<Value *> operands, AttrMap attrs = {});
   /// A constant filled with one value.
   Value *splat(double value, DType dtype, Shape shape = {});
   /// A constant with the given elements.

@@ -7,6 +7,7 @@
 #include "ir/attributes.h"
 #include "ir/diagnostics.h"
 #include "ir/op.h"
+#include "ir/op_handles.h"
 #include "ir/types.h"
 
 #include <functional>
@@ -58,6 +59,8 @@ struct Node {
   Value *result(int i = 0) const { return results.at(i).get(); }
   std::string_view name() const { return op->name; }
   bool is(std::string_view mnemonic) const { return op->name == mnemonic; }
+  /// Whether the node applies this op.
+  bool is(OpHandle h) const { return op->name == h.name; }
   const Attribute &attr(std::string_view name) const;
   int64_t getInt(std::string_view name) const { return std::get<int64_t>(attr(name)); }
   double getFloat(std::string_view name) const { return std::get<double>(attr(name)); }
