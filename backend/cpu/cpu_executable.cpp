@@ -30,7 +30,7 @@ void runKernel(KernelFn fn, void *const *buffers, int64_t extent, int64_t work, 
     fn(buffers, 0, extent);
     return;
   }
-#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
+#pragma omp parallel for num_threads(static_cast <int>(chunks)) schedule(static, 1)
   for (int64_t c = 0; c < chunks; ++c)
     fn(buffers, extent * c / chunks, extent * (c + 1) / chunks);
 }
@@ -38,7 +38,7 @@ void runKernel(KernelFn fn, void *const *buffers, int64_t extent, int64_t work, 
 /// One step of the schedule.
 struct Step {
   const Node *node = nullptr;
-  int kernel = -1;          ///< index into the JIT's kernels; -1 for a reference fallback
+  int kernel = -1;           ///< index into the JIT's kernels; -1 for a reference fallback
   std::vector<int> operands; ///< value slots read
   std::vector<int> results;  ///< value slots written
   int64_t extent = 1, work = 1;

@@ -101,16 +101,16 @@ std::unique_ptr<JitKernels> JitKernels::compile(std::span<const kernel::Kernel> 
   std::unique_ptr<llvm::Module> module = buildModule(*ctx, *tm, kernels);
 
   std::unique_ptr<JitKernels> out(new JitKernels());
-  out->impl_->jit = take(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(),
-                         "creating the JIT");
+  out->impl_->jit =
+      take(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(), "creating the JIT");
   llvm::orc::LLJIT &jit = *out->impl_->jit;
   // Kernels call libm (tanhf, erff, ...): resolve such symbols in this process.
   jit.getMainJITDylib().addGenerator(
       take(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
                jit.getDataLayout().getGlobalPrefix()),
            "opening this process's symbols"));
-  if (llvm::Error err = jit.addIRModule(llvm::orc::ThreadSafeModule(std::move(module),
-                                                                    std::move(ctx))))
+  if (llvm::Error err =
+          jit.addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(ctx))))
     fail("adding the kernels", std::move(err));
   for (size_t i = 0; i < kernels.size(); ++i) {
     auto addr = take(jit.lookup(symbolOf(i)), "looking up a kernel");

@@ -123,8 +123,8 @@ private:
   }
 
   void emitEntry(const std::string &name, llvm::Function *body) {
-    auto *fty = llvm::FunctionType::get(
-        b_.getVoidTy(), {b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty()}, false);
+    auto *fty = llvm::FunctionType::get(b_.getVoidTy(),
+                                        {b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty()}, false);
     auto *f = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m_);
     targetAttributes(f);
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", f));
@@ -152,12 +152,12 @@ private:
         elems.push_back(llvm::ConstantFP::get(elem, r));
         break;
       case DType::bf16:
-        elems.push_back(llvm::ConstantInt::get(
-            elem, std::bit_cast<uint32_t>(static_cast<float>(r)) >> 16));
+        elems.push_back(
+            llvm::ConstantInt::get(elem, std::bit_cast<uint32_t>(static_cast<float>(r)) >> 16));
         break;
       default:
-        elems.push_back(llvm::ConstantInt::get(elem, static_cast<uint64_t>(static_cast<int64_t>(r)),
-                                               true));
+        elems.push_back(
+            llvm::ConstantInt::get(elem, static_cast<uint64_t>(static_cast<int64_t>(r)), true));
       }
     }
     auto *aty = llvm::ArrayType::get(elem, elems.size());
@@ -168,9 +168,9 @@ private:
   }
 
   llvm::Value *localBuffer(const Buffer &buf) {
-    llvm::AllocaInst *a = b_.CreateAlloca(storageType(buf.dtype),
-                                          b_.getInt64(std::max<int64_t>(1, numElements(buf.shape))),
-                                          buf.name);
+    llvm::AllocaInst *a =
+        b_.CreateAlloca(storageType(buf.dtype),
+                        b_.getInt64(std::max<int64_t>(1, numElements(buf.shape))), buf.name);
     a->setAlignment(llvm::Align(64));
     return a;
   }
@@ -197,11 +197,11 @@ private:
     llvm::Value *i = b_.CreateLoad(b_.getInt64Ty(), slot);
     b_.CreateCondBr(b_.CreateICmpSLT(i, hi), body, exit);
     b_.SetInsertPoint(body);
-    if (l.kind == LoopKind::Reduction)
-      ++reduction_depth_;
+    // Accumulators of reduction and worker loops combine in no particular order.
+    bool unordered = l.kind == LoopKind::Reduction || l.kind == LoopKind::Worker;
+    reduction_depth_ += unordered;
     block(l.body, false);
-    if (l.kind == LoopKind::Reduction)
-      --reduction_depth_;
+    reduction_depth_ -= unordered;
     llvm::Value *cur = b_.CreateLoad(b_.getInt64Ty(), slot);
     b_.CreateStore(b_.CreateAdd(cur, b_.getInt64(1), "", false, true), slot);
     b_.CreateBr(cond);
@@ -254,8 +254,7 @@ private:
 
   llvm::Value *fromStorage(DType d, llvm::Value *v) {
     if (d == DType::bf16)
-      return b_.CreateBitCast(b_.CreateShl(b_.CreateZExt(v, b_.getInt32Ty()), 16),
-                              b_.getFloatTy());
+      return b_.CreateBitCast(b_.CreateShl(b_.CreateZExt(v, b_.getInt32Ty()), 16), b_.getFloatTy());
     if (d == DType::boolean)
       return b_.CreateICmpNE(v, b_.getInt8(0));
     return v;
@@ -306,32 +305,68 @@ private:
     return b_.CreateCall(callee, {x});
   }
 
+  /// e^x for f32 in straight-line code, so that loops calling it vectorise (a call to expf
+  /// would not): x = n ln2 + r with |r| <= ln2 / 2, e^r by Cephes' polynomial (about 1 ulp),
+  /// times 2^n applied in two halves so that n may reach the limits of the exponent range.
+  llvm::Value *expF32(llvm::Value *x) {
+    auto f = [&](double v) { return llvm::ConstantFP::get(b_.getFloatTy(), v); };
+    auto fma = [&](llvm::Value *a, llvm::Value *b, llvm::Value *c) {
+      return b_.CreateIntrinsic(llvm::Intrinsic::fma, {b_.getFloatTy()}, {a, b, c});
+    };
+    // Beyond these e^x is inf or 0 anyway; NaN passes through the selects.
+    x = b_.CreateSelect(b_.CreateFCmpOGT(x, f(89.0)), f(89.0), x);
+    x = b_.CreateSelect(b_.CreateFCmpOLT(x, f(-104.0)), f(-104.0), x);
+    llvm::Value *n = b_.CreateUnaryIntrinsic(llvm::Intrinsic::roundeven,
+                                             b_.CreateFMul(x, f(1.44269504088896341)));
+    llvm::Value *r = fma(n, f(-0.693359375), x);
+    r = fma(n, f(2.12194440e-4), r);
+    llvm::Value *p = f(1.9875691500e-4);
+    for (double c :
+         {1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1})
+      p = fma(p, r, f(c));
+    p = fma(p, b_.CreateFMul(r, r), b_.CreateFAdd(r, f(1.0)));
+    llvm::Value *ni =
+        b_.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {b_.getInt32Ty(), b_.getFloatTy()}, {n});
+    llvm::Value *half = b_.CreateAShr(ni, 1);
+    auto pow2 = [&](llvm::Value *e) {
+      return b_.CreateBitCast(b_.CreateShl(b_.CreateAdd(e, b_.getInt32(127)), 23), b_.getFloatTy());
+    };
+    return b_.CreateFMul(b_.CreateFMul(p, pow2(half)), pow2(b_.CreateSub(ni, half)));
+  }
+
   llvm::Value *intMin(ScalarType t) {
     return t == ScalarType::i32 ? b_.getInt32(INT32_MIN) : b_.getInt64(INT64_MIN);
   }
+  /// The largest i64 the reference holds: the largest double below 2^63.
+  static constexpr int64_t kI64Max = 9223372036854774784;
   llvm::Value *intMax(ScalarType t) {
-    return t == ScalarType::i32 ? b_.getInt32(INT32_MAX) : b_.getInt64(INT64_MAX);
+    return t == ScalarType::i32 ? b_.getInt32(INT32_MAX) : b_.getInt64(kI64Max);
+  }
+  /// An i64 result saturated at the reference's largest i64 (i32 results need nothing).
+  llvm::Value *capI64(ScalarType t, llvm::Value *v) {
+    return t == ScalarType::i64 ? b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, v, intMax(t)) : v;
   }
 
   llvm::Value *node(ScalarType t, const Unary &u) {
     llvm::Value *x = expr(u.x);
     bool fp = isFloat(t), sat = t == ScalarType::i32 || t == ScalarType::i64;
-    llvm::Value *zero = fp ? llvm::ConstantFP::get(type(t), 0.0) : llvm::ConstantInt::get(type(t), 0);
+    llvm::Value *zero =
+        fp ? llvm::ConstantFP::get(type(t), 0.0) : llvm::ConstantInt::get(type(t), 0);
     switch (u.op) {
     case UnaryOp::Neg:
       if (fp)
         return b_.CreateFNeg(x);
-      return sat ? b_.CreateBinaryIntrinsic(llvm::Intrinsic::ssub_sat, zero, x)
+      return sat ? capI64(t, b_.CreateBinaryIntrinsic(llvm::Intrinsic::ssub_sat, zero, x))
                  : b_.CreateNeg(x, "", true);
     case UnaryOp::Abs:
       if (fp)
         return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
-      return sat ? b_.CreateBinaryIntrinsic(
-                       llvm::Intrinsic::smax, x,
-                       b_.CreateBinaryIntrinsic(llvm::Intrinsic::ssub_sat, zero, x))
+      return sat ? capI64(t, b_.CreateBinaryIntrinsic(
+                                 llvm::Intrinsic::smax, x,
+                                 b_.CreateBinaryIntrinsic(llvm::Intrinsic::ssub_sat, zero, x)))
                  : b_.CreateBinaryIntrinsic(llvm::Intrinsic::abs, x, b_.getFalse());
     case UnaryOp::Exp:
-      return b_.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x);
+      return t == ScalarType::f32 ? expF32(x) : b_.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x);
     case UnaryOp::Log:
       return b_.CreateUnaryIntrinsic(llvm::Intrinsic::log, x);
     case UnaryOp::Sqrt:
@@ -482,19 +517,20 @@ private:
   llvm::Value *intBinary(BinaryOp op, ScalarType t, llvm::Value *a, llvm::Value *b) {
     switch (op) {
     case BinaryOp::Add:
-      return b_.CreateBinaryIntrinsic(llvm::Intrinsic::sadd_sat, a, b);
+      return capI64(t, b_.CreateBinaryIntrinsic(llvm::Intrinsic::sadd_sat, a, b));
     case BinaryOp::Sub:
-      return b_.CreateBinaryIntrinsic(llvm::Intrinsic::ssub_sat, a, b);
+      return capI64(t, b_.CreateBinaryIntrinsic(llvm::Intrinsic::ssub_sat, a, b));
     case BinaryOp::Mul: {
       if (t == ScalarType::i32) {
-        llvm::Value *wide = b_.CreateMul(b_.CreateSExt(a, b_.getInt64Ty()),
-                                         b_.CreateSExt(b, b_.getInt64Ty()));
+        llvm::Value *wide =
+            b_.CreateMul(b_.CreateSExt(a, b_.getInt64Ty()), b_.CreateSExt(b, b_.getInt64Ty()));
         return saturateTo32(wide);
       }
       llvm::Value *r = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smul_with_overflow, a, b);
       llvm::Value *prod = b_.CreateExtractValue(r, 0), *over = b_.CreateExtractValue(r, 1);
       llvm::Value *negative = b_.CreateICmpSLT(b_.CreateXor(a, b), b_.getInt64(0));
-      return b_.CreateSelect(over, b_.CreateSelect(negative, intMin(t), intMax(t)), prod);
+      return capI64(t,
+                    b_.CreateSelect(over, b_.CreateSelect(negative, intMin(t), intMax(t)), prod));
     }
     case BinaryOp::Div:
     case BinaryOp::Rem: {
@@ -507,9 +543,9 @@ private:
       if (op == BinaryOp::Rem)
         return b_.CreateSelect(by_zero, zero, b_.CreateSRem(a, safe));
       llvm::Value *q = b_.CreateSelect(overflow, intMax(t), b_.CreateSDiv(a, safe));
-      llvm::Value *inf = b_.CreateSelect(
-          b_.CreateICmpSGT(a, zero), intMax(t),
-          b_.CreateSelect(b_.CreateICmpSLT(a, zero), intMin(t), zero));
+      llvm::Value *inf =
+          b_.CreateSelect(b_.CreateICmpSGT(a, zero), intMax(t),
+                          b_.CreateSelect(b_.CreateICmpSLT(a, zero), intMin(t), zero));
       return b_.CreateSelect(by_zero, inf, q);
     }
     case BinaryOp::Max:

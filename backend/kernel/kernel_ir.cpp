@@ -47,7 +47,7 @@ bool isInteger(ScalarType t) {
 }
 
 std::string_view unaryOpName(UnaryOp op) {
-  static constexpr std::string_view names[] = {"neg",  "abs",   "exp",  "log", "sqrt",
+  static constexpr std::string_view names[] = {"neg",   "abs",  "exp", "log",  "sqrt",
                                                "rsqrt", "tanh", "erf", "relu", "not"};
   return names[static_cast<int>(op)];
 }
@@ -190,9 +190,7 @@ template <typename T> Expr make(ScalarType t, T node) {
 }
 } // namespace
 
-Expr constant(double v, ScalarType t) {
-  return make(t, Const{v, static_cast<int64_t>(v)});
-}
+Expr constant(double v, ScalarType t) { return make(t, Const{v, static_cast<int64_t>(v)}); }
 
 Expr intConst(int64_t v, ScalarType t) { return make(t, Const{static_cast<double>(v), v}); }
 

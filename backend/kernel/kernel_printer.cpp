@@ -87,16 +87,16 @@ private:
     line(depth, "}");
   }
   void stmt(const Store &s, int depth) {
-    line(depth, fmt::format("%{}{} = {}", k_.buffers[s.buffer].name, indices(s.indices),
-                            expr(s.value)));
+    line(depth,
+         fmt::format("%{}{} = {}", k_.buffers[s.buffer].name, indices(s.indices), expr(s.value)));
   }
   void stmt(const Let &s, int depth) {
-    line(depth, fmt::format("let %{}: {} = {}", name(s.var),
-                            scalarTypeName(k_.vars[s.var].type), expr(s.value)));
+    line(depth, fmt::format("let %{}: {} = {}", name(s.var), scalarTypeName(k_.vars[s.var].type),
+                            expr(s.value)));
   }
   void stmt(const Accumulator &s, int depth) {
-    line(depth, fmt::format("var %{}: {} = {}", name(s.var),
-                            scalarTypeName(k_.vars[s.var].type), expr(s.init)));
+    line(depth, fmt::format("var %{}: {} = {}", name(s.var), scalarTypeName(k_.vars[s.var].type),
+                            expr(s.init)));
   }
   void stmt(const Assign &s, int depth) {
     line(depth, fmt::format("%{} = {}", name(s.var), expr(s.value)));

@@ -186,6 +186,7 @@ private:
     }
     if (l.extent < 0)
       fail("loop %{} has a negative extent {}", varName(l.var), l.extent);
+    size_t mark = scope_.size();
     define(l.var, false);
     if (k_.vars[l.var].type != ScalarType::index)
       fail("loop variable %{} has type {}, expected index", varName(l.var),
@@ -193,6 +194,10 @@ private:
     loops_.push_back(l.kind);
     block(l.body);
     loops_.pop_back();
+    // The index is only in scope in the body.
+    for (size_t i = mark; i < scope_.size(); ++i)
+      in_scope_[scope_[i]] = false;
+    scope_.resize(mark);
   }
 
   void stmt(const Store &s) {
@@ -221,8 +226,7 @@ private:
     ScalarType v = expr(s.init);
     define(s.var, true);
     if (v != k_.vars[s.var].type)
-      fail("var %{}: {} starts as {}", varName(s.var), typeName(k_.vars[s.var].type),
-           typeName(v));
+      fail("var %{}: {} starts as {}", varName(s.var), typeName(k_.vars[s.var].type), typeName(v));
   }
 
   void stmt(const Assign &s) {

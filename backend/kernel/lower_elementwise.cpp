@@ -76,8 +76,8 @@ Expr geluGradValue(const Node &n, std::span<const Expr> in) {
     d = add(left, right);
   } else {
     Expr left = mul(c(0.5, x), add(c(1, x), unary(UnaryOp::Erf, div(x, c(std::sqrt(2.0), x)))));
-    Expr right = div(mul(x, unary(UnaryOp::Exp, mul(mul(c(-0.5, x), x), x))),
-                     c(std::sqrt(2 * M_PI), x));
+    Expr right =
+        div(mul(x, unary(UnaryOp::Exp, mul(mul(c(-0.5, x), x), x))), c(std::sqrt(2 * M_PI), x));
     d = add(left, right);
   }
   return mul(d, g);

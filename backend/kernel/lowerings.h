@@ -53,7 +53,7 @@ std::vector<Expr> unflattenIndex(const Expr &flat, const Shape &shape);
 /// Broadcast shapes prepared for loops: size-1 output axes dropped and neighbouring axes merged
 /// where every operand either spans both or broadcasts both.
 struct CollapsedBroadcast {
-  Shape out;                  ///< the loop extents
+  Shape out;                   ///< the loop extents
   std::vector<Shape> operands; ///< each operand's view, same rank as out, 1 where it broadcasts
 };
 

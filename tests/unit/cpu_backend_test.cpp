@@ -14,9 +14,6 @@ using namespace kiln::test;
 
 namespace {
 
-HostBuffer toBuffer(const Literal &l) { return HostBuffer(l.type, l.toBytes()); }
-Literal toLiteral(const HostBuffer &b) { return Literal::fromBytes(b.type(), b.bytes()); }
-
 /// Random elements: floats in [lo, hi), integers in [-9, 9], bools 0 or 1.
 Literal randomLiteral(const TensorType &t, std::mt19937 &rng, double lo = -2, double hi = 2) {
   Literal l(t);
@@ -106,12 +103,17 @@ TEST_CASE("cpu: unary ops match the reference in f32 and f64") {
     checkOp("gelu_grad", {t, t}, {{"approximate", std::string("tanh")}});
   }
   checkOp("not", {TensorType{DType::boolean, {17}}});
+  // The f32 exp is inlined code: its edges and its whole range.
+  Literal edges =
+      lit({11}, {NAN, INFINITY, -INFINITY, 0, -0.0, 88.72, 88.73, -87.3, -103.9, -120, 1e-8});
+  compareWithReference(*oneOp("exp", {edges.type}), {edges});
+  checkOp("exp", {f32({1000})}, {}, -87, 88, 2e-7);
 }
 
 TEST_CASE("cpu: binary ops broadcast like numpy") {
   std::vector<std::pair<Shape, Shape>> shapes = {
-      {{4, 8}, {4, 8}}, {{4, 8}, {8}},     {{4, 1}, {1, 8}}, {{2, 3, 4}, {3, 1}},
-      {{}, {5}},        {{0, 3}, {3}},     {{2, 1, 3}, {}},  {{1, 5}, {7, 1, 5}}};
+      {{4, 8}, {4, 8}}, {{4, 8}, {8}}, {{4, 1}, {1, 8}}, {{2, 3, 4}, {3, 1}},
+      {{}, {5}},        {{0, 3}, {3}}, {{2, 1, 3}, {}},  {{1, 5}, {7, 1, 5}}};
   for (const auto &[a, b] : shapes) {
     INFO(shapeStr(a) << " with " << shapeStr(b));
     for (std::string_view op : {"add", "sub", "mul", "div", "max", "min"})
@@ -148,8 +150,8 @@ TEST_CASE("cpu: integer arithmetic saturates and divides as the reference") {
 }
 
 TEST_CASE("cpu: casts follow the reference's rules") {
-  Literal special = lit({10}, {1.7, -1.7, 0, -0.0, NAN, INFINITY, -INFINITY, 3e9, -3e9, 1e20},
-                        DType::f64);
+  Literal special =
+      lit({10}, {1.7, -1.7, 0, -0.0, NAN, INFINITY, -INFINITY, 3e9, -3e9, 1e20}, DType::f64);
   for (DType to : {DType::f32, DType::bf16, DType::i32, DType::i64, DType::boolean}) {
     INFO(dtypeName(to));
     compareWithReference(*oneOp("cast", {special.type}, {{"dtype", to}}), {special});
@@ -187,22 +189,22 @@ TEST_CASE("cpu: constant, iota and random_uniform") {
                                {{"shape", IntList{7, 33}}, {"offset", int64_t{12345}}}));
   g.addOutput("rand64", b.create("random_uniform", {seed32},
                                  {{"shape", IntList{65}}, {"dtype", DType::f64}}));
-  g.addOutput("rand16", b.create("random_uniform", {seed},
-                                 {{"shape", IntList{40}}, {"dtype", DType::bf16}}));
+  g.addOutput("rand16",
+              b.create("random_uniform", {seed}, {{"shape", IntList{40}}, {"dtype", DType::bf16}}));
   auto exe = cpuBackend().compile(g, {});
   CHECK(stat(*exe, "fallback nodes") == 0);
   // Random numbers must be bit-identical, so compare with zero tolerance.
   for (int64_t s : {int64_t{0}, int64_t{7}, int64_t{-3}, int64_t{1} << 40})
-    compareWithReference(g, {Literal::scalar(static_cast<double>(s), DType::i64),
-                             Literal::scalar(static_cast<double>(s % 1000), DType::i32)},
+    compareWithReference(g,
+                         {Literal::scalar(static_cast<double>(s), DType::i64),
+                          Literal::scalar(static_cast<double>(s % 1000), DType::i32)},
                          0.0);
 }
 
 TEST_CASE("cpu: large kernels split over threads give the same result") {
   auto g = oneOp("mul", {f32({512, 1024}), f32({1024})});
   std::mt19937 rng(3);
-  std::vector<Literal> in = {randomLiteral(f32({512, 1024}), rng),
-                             randomLiteral(f32({1024}), rng)};
+  std::vector<Literal> in = {randomLiteral(f32({512, 1024}), rng), randomLiteral(f32({1024}), rng)};
   compareWithReference(*g, in, 0.0, 2);
   compareWithReference(*g, in, 0.0, 1);
 }
@@ -236,8 +238,8 @@ TEST_CASE("cpu: a graph mixes JIT kernels and reference fallbacks") {
   CHECK(!cpuBackend().supports(*g.nodes()[0]));
   std::mt19937 rng(5);
   Literal id_values = lit({4}, {3, 0, 3, 2}, DType::i64);
-  compareWithReference(g, {randomLiteral(table->type, rng), id_values,
-                           randomLiteral(bias->type, rng)});
+  compareWithReference(
+      g, {randomLiteral(table->type, rng), id_values, randomLiteral(bias->type, rng)});
   // Bad indices are reported by the fallback with the reference kernel's message.
   std::vector<HostBuffer> args = {toBuffer(randomLiteral(table->type, rng)),
                                   toBuffer(lit({4}, {3, 10, 0, 0}, DType::i64)),
@@ -247,4 +249,91 @@ TEST_CASE("cpu: a graph mixes JIT kernels and reference fallbacks") {
   std::string text = kernel::printKernels(g);
   CHECK(text.find("fallback @gather_0: reference kernel of gather") != std::string::npos);
   CHECK(text.find("kernel @tanh_2(") != std::string::npos);
+}
+
+TEST_CASE("cpu: reductions over any axes") {
+  std::vector<std::pair<Shape, IntList>> cases = {
+      {{4, 33}, {1}},         {{4, 33}, {0}},         {{4, 33}, {0, 1}}, {{2, 3, 5}, {0, 2}},
+      {{2, 3, 5}, {1}},       {{2, 1, 5}, {1}},       {{6}, {0}},        {{3, 0}, {1}},
+      {{2, 3, 4, 5}, {1, 2}}, {{2, 3, 4, 5}, {-1, 0}}};
+  for (const auto &[shape, axes] : cases)
+    for (bool keep : {false, true}) {
+      INFO(shapeStr(shape) << " axes " << shapeStr(axes) << " keepdims " << keep);
+      for (DType dt : {DType::f32, DType::f64, DType::i32, DType::i64})
+        for (std::string_view op : {"reduce_sum", "reduce_max", "reduce_mean"}) {
+          if (op == "reduce_max" && numElements(shape) == 0)
+            continue;
+          checkOp(op, {TensorType{dt, shape}}, {{"axes", axes}, {"keepdims", keep}});
+        }
+    }
+  // A NaN wins the maximum, as in the reference.
+  Literal x = lit({2, 3}, {1, NAN, 3, -1, -2, -3});
+  compareWithReference(*oneOp("reduce_max", {x.type}, {{"axes", IntList{1}}}), {x});
+}
+
+TEST_CASE("cpu: shape ops move elements as the reference") {
+  checkOp("reshape", {f32({4, 6})}, {{"shape", IntList{3, 8}}});
+  checkOp("transpose", {f32({2, 3, 4})}, {{"perm", IntList{2, 0, 1}}});
+  checkOp("transpose", {f32({2, 3, 4, 5})}, {{"perm", IntList{0, 2, 3, 1}}});
+  checkOp("transpose", {f32({2, 1, 4})}, {{"perm", IntList{1, 2, 0}}});
+  checkOp("transpose", {TensorType{DType::bf16, {3, 5}}}, {{"perm", IntList{1, 0}}});
+  checkOp("broadcast_to", {f32({3, 1})}, {{"shape", IntList{2, 3, 4}}});
+  checkOp("broadcast_to", {TensorType{DType::i64, {}}}, {{"shape", IntList{5}}});
+  checkOp("slice", {f32({6, 7})}, {{"start", IntList{1, 2}}, {"limit", IntList{5, 7}}});
+  checkOp("slice", {f32({6, 7})},
+          {{"start", IntList{0, 1}}, {"limit", IntList{6, 7}}, {"stride", IntList{2, 3}}});
+  checkOp("concat", {f32({2, 3}), f32({2, 5}), f32({2, 0})}, {{"axis", int64_t{1}}});
+  checkOp("concat", {TensorType{DType::boolean, {2, 3}}, TensorType{DType::boolean, {1, 3}}},
+          {{"axis", int64_t{0}}});
+  checkOp("pad", {f32({3, 4})}, {{"low", IntList{1, 0}}, {"high", IntList{2, 3}}});
+  checkOp("pad", {f32({3, 4})},
+          {{"low", IntList{0, 2}}, {"high", IntList{1, 0}}, {"interior", IntList{1, 2}}});
+  checkOp("pad", {TensorType{DType::i32, {0, 2}}},
+          {{"low", IntList{1, 1}}, {"high", IntList{0, 0}}});
+}
+
+TEST_CASE("cpu: batched matmul with transposes and broadcast batches") {
+  struct Case {
+    Shape a, b;
+    bool ta, tb;
+  };
+  std::vector<Case> cases = {
+      {{5, 7}, {7, 3}, false, false},      {{7, 5}, {7, 3}, true, false},
+      {{5, 7}, {3, 7}, false, true},       {{7, 5}, {3, 7}, true, true},
+      {{2, 5, 7}, {7, 9}, false, false},   {{2, 1, 4, 6}, {3, 6, 2}, false, false},
+      {{3, 4, 6}, {1, 5, 6}, false, true}, {{4, 0}, {0, 3}, false, false}};
+  for (const Case &c : cases) {
+    INFO(shapeStr(c.a) << " x " << shapeStr(c.b) << " ta " << c.ta << " tb " << c.tb);
+    AttrMap attrs = {{"transpose_a", c.ta}, {"transpose_b", c.tb}};
+    for (DType dt : {DType::f32, DType::f64, DType::i32})
+      checkOp("matmul", {TensorType{dt, c.a}, TensorType{dt, c.b}}, attrs);
+    checkOp("matmul", {TensorType{DType::bf16, c.a}, TensorType{DType::bf16, c.b}}, attrs, -2, 2,
+            2e-2);
+  }
+}
+
+TEST_CASE("cpu: softmax, softmax_grad and layer_norm as group kernels") {
+  for (DType dt : {DType::f32, DType::f64}) {
+    TensorType t{dt, {3, 4, 17}};
+    for (int64_t axis : {-1, 1, 0}) {
+      INFO("axis " << axis);
+      checkOp("softmax", {t}, {{"axis", axis}});
+      checkOp("softmax_grad", {t, t}, {{"axis", axis}});
+      checkOp("layer_norm", {t}, {{"axis", axis}});
+    }
+    TensorType w{dt, {17}};
+    checkOp("layer_norm", {t, w}, {});
+    checkOp("layer_norm", {t, w, w}, {{"eps", 1e-3}});
+    checkOp("layer_norm", {t, TensorType{dt, {4, 17}}, TensorType{dt, {4, 17}}},
+            {{"axis", int64_t{1}}});
+  }
+  // A row masked everywhere gives NaN, as in the reference.
+  Literal x = lit({2, 3}, {-INFINITY, -INFINITY, -INFINITY, 1, 2, 3});
+  compareWithReference(*oneOp("softmax", {x.type}), {x});
+  auto g = oneOp("softmax", {f32({4, 8})});
+  std::optional<kernel::Kernel> k = kernel::lowerNode(*g->nodes()[0]);
+  REQUIRE(k);
+  std::string text = kernel::print(*k);
+  CHECK(text.find("group %g0 = 0 to 4 {") != std::string::npos);
+  CHECK(text.find("group_reduce max %acc0") != std::string::npos);
 }

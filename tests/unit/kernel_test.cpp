@@ -51,15 +51,14 @@ TEST_CASE("kernel printer writes accumulators, group loops and constants") {
   int g = k.addVar("g", ScalarType::index), w = k.addVar("w", ScalarType::index);
   int acc = k.addVar("acc", ScalarType::f32, true);
   Block workers;
-  workers.push_back(assign(acc, binary(BinaryOp::Max, varRef(k, acc),
-                                       load(k, x, {varRef(k, g), varRef(k, w)}))));
+  workers.push_back(
+      assign(acc, binary(BinaryOp::Max, varRef(k, acc), load(k, x, {varRef(k, g), varRef(k, w)}))));
   Block group;
   group.push_back(accumulator(acc, constant(-INFINITY, ScalarType::f32)));
   group.push_back(loop(w, LoopKind::Worker, 16, std::move(workers)));
   group.push_back(Stmt{GroupReduce{acc, BinaryOp::Max}});
   group.push_back(Stmt{Barrier{}});
-  group.push_back(
-      store(out, {varRef(k, g)}, mul(varRef(k, acc), load(k, scale, {varRef(k, g)}))));
+  group.push_back(store(out, {varRef(k, g)}, mul(varRef(k, acc), load(k, scale, {varRef(k, g)}))));
   k.body.push_back(loop(g, LoopKind::Group, 2, std::move(group)));
   CHECK(verify(k).empty());
   CHECK(print(k) == "kernel @row_max(%in0: bf16[2,16] read, %out0: f32[2] write) {\n"
