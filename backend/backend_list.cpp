@@ -2,6 +2,7 @@
 
 #include "backend/backend.h"
 
+#include "backend/cpu/cpu_backend.h"
 #include "backend/reference/reference_backend.h"
 
 #include <fmt/format.h>
@@ -11,6 +12,7 @@ namespace kiln {
 const std::vector<const Backend *> &allBackends() {
   static const std::vector<const Backend *> backends = {
       &referenceBackend(),
+      &cpuBackend(),
   };
   return backends;
 }

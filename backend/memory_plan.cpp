@@ -161,13 +161,7 @@ const PlannedValue *MemoryPlan::find(const Value *v) const {
   return nullptr;
 }
 
-bool isElementwise(const Node &node) {
-  static const std::unordered_set<std::string_view> ops = {
-      "neg", "exp",  "log", "sqrt", "rsqrt", "tanh", "relu", "gelu",   "sigmoid",  "abs",
-      "not", "cast", "add", "sub",  "mul",   "div",  "pow",  "max",    "min",      "eq",
-      "ne",  "lt",   "le",  "gt",   "ge",    "and",  "or",   "select", "gelu_grad"};
-  return node.results.size() == 1 && ops.count(node.name());
-}
+bool isElementwise(const Node &node) { return node.results.size() == 1 && node.op->elementwise; }
 
 bool canWriteInPlace(const Node &node, size_t operand) {
   if (!isElementwise(node) || operand >= node.operands.size())

@@ -38,7 +38,7 @@ void ModelBuilder::output(const std::string &name, const Tensor &t) {
   graph_->addOutput(name, t.value());
 }
 
-Value *ModelBuilder::create(std::string_view op, std::vector<Value *> operands, AttrMap attrs,
+Value *ModelBuilder::create(OpHandle op, std::vector<Value *> operands, AttrMap attrs,
                             const std::source_location &loc) {
   Builder b(*graph_, Location::fromSource(loc));
   return b.create(op, std::move(operands), std::move(attrs));

@@ -45,7 +45,7 @@ public:
   void output(const std::string &name, const Tensor &t);
 
   /// Creates a node of an op at a location; shape and dtype errors are thrown as Error there.
-  Value *create(std::string_view op, std::vector<Value *> operands, AttrMap attrs,
+  Value *create(OpHandle op, std::vector<Value *> operands, AttrMap attrs,
                 const std::source_location &loc);
 
   /// The scalar seed input of the random op, created on first use.

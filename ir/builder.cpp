@@ -23,21 +23,21 @@ Value *Builder::create(OpHandle op, std::vector<Value *> operands, AttrMap attrs
 }
 
 Value *Builder::splat(double value, DType dtype, Shape shape) {
-  return create("constant", {},
+  return create(op::Constant, {},
                 {{"dtype", dtype},
                  {"shape", IntList(shape.begin(), shape.end())},
                  {"value", FloatList{value}}});
 }
 
 Value *Builder::constant(std::vector<double> values, DType dtype, Shape shape) {
-  return create("constant", {},
+  return create(op::Constant, {},
                 {{"dtype", dtype},
                  {"shape", IntList(shape.begin(), shape.end())},
                  {"value", FloatList(std::move(values))}});
 }
 
 std::optional<double> splatValue(const Value *v) {
-  if (!v->def || !v->def->is("constant"))
+  if (!v->def || !v->def->is(op::Constant))
     return std::nullopt;
   const FloatList &values = v->def->getFloats("value");
   if (values.empty() ||

@@ -285,6 +285,7 @@ std::unique_ptr<Graph> Graph::clone() const {
     for (const auto &r : n->results)
       types.push_back(r->type);
     Node *c = g->addNodeUnchecked(*n->op, std::move(ops), n->attrs, std::move(types), n->loc);
+    c->group = n->group;
     for (size_t i = 0; i < n->results.size(); ++i)
       map[n->results[i].get()] = c->result(static_cast<int>(i));
   }

@@ -55,9 +55,14 @@ struct Node {
   std::vector<std::unique_ptr<Value>> results;
   AttrMap attrs;
   Location loc;
+  /// The fusion group of fuse-elementwise: nodes of one group run as one kernel; -1 for none.
+  /// Text form: `group(3)` after the result types.
+  int group = -1;
 
   Value *result(int i = 0) const { return results.at(i).get(); }
   std::string_view name() const { return op->name; }
+  /// Whether the node applies the op of this mnemonic; for the parser and kiln-opt; code uses
+  /// handles.
   bool is(std::string_view mnemonic) const { return op->name == mnemonic; }
   /// Whether the node applies this op.
   bool is(OpHandle h) const { return op->name == h.name; }

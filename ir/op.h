@@ -95,6 +95,9 @@ struct OpDef {
   VjpFn vjp = nullptr;
   /// Examples of the op that the table's tests run: 1 to 4, covering its interesting cases.
   std::vector<OpSample> samples;
+  /// Element i of the result depends only on element i of each operand after numpy
+  /// broadcasting (the fusion and in-place rules of fuse-elementwise and the memory planner).
+  bool elementwise = false;
 
   /// The attribute declaration of this name, or nullptr.
   const AttrSpec *attrSpec(std::string_view attr) const;

@@ -410,6 +410,16 @@ private:
       take();
       types.push_back(parseType());
     }
+    int group = -1;
+    if (isIdent("group")) {
+      Token at = take();
+      expectPunct("(");
+      int64_t g = parseInt("a fusion group number");
+      if (g < 0 || g > 1'000'000'000)
+        error(at, fmt::format("fusion group {} is out of range [0, 10^9]", g));
+      group = static_cast<int>(g);
+      expectPunct(")");
+    }
     Location loc = parseLoc().value_or(opname.loc);
     if (static_cast<int64_t>(types.size()) != count)
       error(opname, fmt::format("{}: {} result types given for {} result{}", op->name, types.size(),
@@ -429,6 +439,7 @@ private:
                                   op->name, i, types[i].str(), inferred[i].str()));
     Node *n =
         graph_->addNodeUnchecked(*op, std::move(operands), std::move(attrs), std::move(types), loc);
+    n->group = group;
     if (multi) {
       for (int64_t i = 0; i < count; ++i)
         values_[result.text + "#" + std::to_string(i)] = n->result(static_cast<int>(i));

@@ -60,6 +60,8 @@ std::string printGraph(const Graph &g, const PrintOptions &opts) {
     out += " : ";
     for (size_t i = 0; i < n->results.size(); ++i)
       out += (i ? ", " : "") + n->results[i]->type.str();
+    if (n->group >= 0)
+      out += fmt::format(" group({})", n->group);
     if (opts.locations)
       out += locStr(n->loc);
     out += "\n";

@@ -110,7 +110,7 @@ std::vector<std::string> differentiate(Graph &g, const AutodiffOptions &opts) {
   auto accumulate = [&](const Value *v, Value *grad) {
     auto [it, fresh] = cotangent.emplace(v, grad);
     if (!fresh)
-      it->second = b.create("add", {it->second, grad});
+      it->second = b.create(op::Add, {it->second, grad});
   };
 
   // Snapshot the forward nodes: the VJPs append to the same list.

@@ -13,11 +13,11 @@ namespace {
 /// Results larger than this are not folded: the constant would bloat the IR.
 constexpr int64_t kMaxFoldedElements = 1024;
 
-bool isConstant(const Value *v) { return v->def && v->def->is("constant"); }
+bool isConstant(const Value *v) { return v->def && v->def->is(op::Constant); }
 
 Value *foldConstants(Node &n, Rewriter &r) {
   Builder &b = r.b;
-  if (n.operands.empty() || n.is("random_uniform") ||
+  if (n.operands.empty() || n.is(op::RandomUniform) ||
       n.result()->type.numElements() > kMaxFoldedElements)
     return nullptr;
   if (!std::all_of(n.operands.begin(), n.operands.end(), isConstant))
@@ -59,7 +59,7 @@ Value *powOne(Node &n, Rewriter &) { return identityOperand(n, 1.0, false); }
 
 Value *negNeg(Node &n, Rewriter &) {
   Value *x = n.operands[0];
-  return x->def && x->def->is("neg") ? x->def->operands[0] : nullptr;
+  return x->def && x->def->is(op::Neg) ? x->def->operands[0] : nullptr;
 }
 
 Value *reshapeChain(Node &n, Rewriter &r) {
@@ -67,8 +67,8 @@ Value *reshapeChain(Node &n, Rewriter &r) {
   Value *x = n.operands[0];
   if (x->type.shape == n.result()->type.shape)
     return x;
-  if (x->def && x->def->is("reshape"))
-    return b.create("reshape", {x->def->operands[0]}, {{"shape", n.getInts("shape")}});
+  if (x->def && x->def->is(op::Reshape))
+    return b.create(op::Reshape, {x->def->operands[0]}, {{"shape", n.getInts("shape")}});
   return nullptr;
 }
 
@@ -81,14 +81,14 @@ Value *transposeChain(Node &n, Rewriter &r) {
     identity &= perm[i] == static_cast<int64_t>(i);
   if (identity)
     return x;
-  if (!x->def || !x->def->is("transpose"))
+  if (!x->def || !x->def->is(op::Transpose))
     return nullptr;
   // transpose(transpose(y, p1), p2) reads y's axis p1[p2[i]] at result axis i.
   const IntList &inner = x->def->getInts("perm");
   IntList composed;
   for (int64_t p : perm)
     composed.push_back(inner[p]);
-  return b.create("transpose", {x->def->operands[0]}, {{"perm", composed}});
+  return b.create(op::Transpose, {x->def->operands[0]}, {{"perm", composed}});
 }
 
 Value *broadcastSame(Node &n, Rewriter &) { return sameType(n, n.operands[0]); }
@@ -97,18 +97,18 @@ Value *castSame(Node &n, Rewriter &) { return sameType(n, n.operands[0]); }
 Value *sliceFull(Node &n, Rewriter &) { return sameType(n, n.operands[0]); }
 
 const RewritePattern kPatterns[] = {
-    {"constants folded", "", foldConstants},
-    {"x + 0", "add", addZero},
-    {"x - 0", "sub", subZero},
-    {"x * 1", "mul", mulOne},
-    {"x / 1", "div", divOne},
-    {"x ^ 1", "pow", powOne},
-    {"-(-x)", "neg", negNeg},
-    {"reshape chains", "reshape", reshapeChain},
-    {"transpose chains", "transpose", transposeChain},
-    {"no-op broadcast_to", "broadcast_to", broadcastSame},
-    {"no-op cast", "cast", castSame},
-    {"full slice", "slice", sliceFull},
+    {"constants folded", std::nullopt, foldConstants},
+    {"x + 0", op::Add, addZero},
+    {"x - 0", op::Sub, subZero},
+    {"x * 1", op::Mul, mulOne},
+    {"x / 1", op::Div, divOne},
+    {"x ^ 1", op::Pow, powOne},
+    {"-(-x)", op::Neg, negNeg},
+    {"reshape chains", op::Reshape, reshapeChain},
+    {"transpose chains", op::Transpose, transposeChain},
+    {"no-op broadcast_to", op::BroadcastTo, broadcastSame},
+    {"no-op cast", op::Cast, castSame},
+    {"full slice", op::Slice, sliceFull},
 };
 
 } // namespace

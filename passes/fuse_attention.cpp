@@ -21,7 +21,7 @@ namespace {
 /// Peels constant factors: v = c * y, y * c or y / c; multiplies them into scale.
 Value *peelScale(Value *v, double &scale) {
   while (true) {
-    if (Node *mul = match::def(v, "mul")) {
+    if (Node *mul = match::def(v, op::Mul)) {
       Value *rest = match::commuted(*mul, [&](Value *y, Value *c) -> Value * {
         auto s = match::splat(c);
         return s && c->type.rank() == 0 ? (scale *= *s, y) : nullptr;
@@ -31,7 +31,7 @@ Value *peelScale(Value *v, double &scale) {
         continue;
       }
     }
-    if (Node *div = match::def(v, "div"))
+    if (Node *div = match::def(v, op::Div))
       if (auto s = match::splat(div->operands[1]);
           s && div->operands[1]->type.rank() == 0 && *s != 0) {
         scale /= *s;
@@ -44,7 +44,7 @@ Value *peelScale(Value *v, double &scale) {
 
 /// k when kt is k with its last two axes swapped (a new transpose when kt is a composed one).
 Value *untranspose(Rewriter &r, Value *kt) {
-  Node *t = match::def(kt, "transpose");
+  Node *t = match::def(kt, op::Transpose);
   if (!t)
     return nullptr;
   IntList perm = t->getInts("perm");
@@ -55,7 +55,7 @@ Value *untranspose(Rewriter &r, Value *kt) {
   bool identity = true;
   for (size_t i = 0; i < n; ++i)
     identity &= perm[i] == static_cast<int64_t>(i);
-  return identity ? t->operands[0] : r.b.create("transpose", {t->operands[0]}, {{"perm", perm}});
+  return identity ? t->operands[0] : r.b.create(op::Transpose, {t->operands[0]}, {{"perm", perm}});
 }
 
 struct Scores {
@@ -67,7 +67,7 @@ struct Scores {
 std::optional<Scores> matchScores(Rewriter &r, Value *v) {
   Scores s;
   Value *core = peelScale(v, s.scale);
-  Node *mm = match::def(core, "matmul");
+  Node *mm = match::def(core, op::Matmul);
   if (!mm || mm->getBool("transpose_a"))
     return std::nullopt;
   s.q = peelScale(mm->operands[0], s.scale);
@@ -81,7 +81,7 @@ std::optional<Scores> matchScores(Rewriter &r, Value *v) {
 
 /// Whether c is a causal mask: select(key > query, -inf, 0) over iotas of a square [T, T].
 bool isCausal(const Value *c) {
-  Node *sel = match::def(c, "select");
+  Node *sel = match::def(c, op::Select);
   if (!sel || c->type.rank() != 2 || c->type.shape[0] != c->type.shape[1])
     return false;
   Node *cmp = sel->operands[0]->def;
@@ -89,14 +89,15 @@ bool isCausal(const Value *c) {
     return false;
   // Both iotas must span the whole [T, T]: an iota over a size-1 axis is all zeros.
   auto iotaAxis = [&](const Value *v) -> int64_t {
-    Node *n = match::def(v, "iota");
+    Node *n = match::def(v, op::Iota);
     return n && v->type.shape == c->type.shape ? *normalizeAxis(n->getInt("axis"), v->type.rank())
                                                : -1;
   };
   int64_t a = iotaAxis(cmp->operands[0]), b = iotaAxis(cmp->operands[1]);
   // "key > query": key is the iota along axis 1, query along axis 0.
-  bool key_after = (cmp->is("gt") && a == 1 && b == 0) || (cmp->is("lt") && a == 0 && b == 1);
-  bool key_not_after = (cmp->is("le") && a == 1 && b == 0) || (cmp->is("ge") && a == 0 && b == 1);
+  bool key_after = (cmp->is(op::Gt) && a == 1 && b == 0) || (cmp->is(op::Lt) && a == 0 && b == 1);
+  bool key_not_after =
+      (cmp->is(op::Le) && a == 1 && b == 0) || (cmp->is(op::Ge) && a == 0 && b == 1);
   auto masked = match::splat(sel->operands[key_after ? 1 : 2]),
        kept = match::splat(sel->operands[key_after ? 2 : 1]);
   // Only -inf: the op's causal flag hides keys completely, as -inf does and -1e9 does not.
@@ -133,14 +134,14 @@ struct Masked {
 
 /// Splits s into the scores and the mask applied to them.
 std::optional<Masked> matchMask(Rewriter &r, Value *s, std::optional<Scores> &scores) {
-  if (Node *add = match::def(s, "add")) {
+  if (Node *add = match::def(s, op::Add)) {
     return match::commuted(*add, [&](Value *core, Value *mask) -> std::optional<Masked> {
       if (!(scores = matchScores(r, core)))
         return std::nullopt;
       Masked m{core};
       if (isCausal(mask)) {
         m.causal = true;
-      } else if (Node *both = match::def(mask, "add");
+      } else if (Node *both = match::def(mask, op::Add);
                  both && (isCausal(both->operands[0]) || isCausal(both->operands[1]))) {
         m.causal = true;
         m.mask = isCausal(both->operands[0]) ? both->operands[1] : both->operands[0];
@@ -150,7 +151,7 @@ std::optional<Masked> matchMask(Rewriter &r, Value *s, std::optional<Scores> &sc
       return m;
     });
   }
-  if (Node *sel = match::def(s, "select")) {
+  if (Node *sel = match::def(s, op::Select)) {
     // select(keep, scores, -inf) or select(masked, -inf, scores).
     for (int side : {1, 2}) {
       // Only -inf: a finite fill gives a fully masked row uniform weights, the op gives NaN.
@@ -158,7 +159,7 @@ std::optional<Masked> matchMask(Rewriter &r, Value *s, std::optional<Scores> &sc
       if (!fill || *fill != -INFINITY || !(scores = matchScores(r, sel->operands[side])))
         continue;
       Value *cond = sel->operands[0];
-      return Masked{sel->operands[side], side == 1 ? r.b.create("not", {cond}) : cond, false};
+      return Masked{sel->operands[side], side == 1 ? r.b.create(op::Not, {cond}) : cond, false};
     }
     return std::nullopt;
   }
@@ -178,12 +179,12 @@ struct Dropout {
 /// Sees through dropout of the probabilities: select(u >= p, probs * (1 / (1 - p)), 0) with
 /// u = random_uniform(seed) over the probabilities' shape.
 Dropout peelDropout(Value *v) {
-  Node *sel = match::def(v, "select");
+  Node *sel = match::def(v, op::Select);
   if (!sel || match::splat(sel->operands[2]) != 0.0)
     return {v};
-  Node *ge = match::def(sel->operands[0], "ge");
-  Node *u = ge ? match::def(ge->operands[0], "random_uniform") : nullptr;
-  Node *mul = match::def(sel->operands[1], "mul");
+  Node *ge = match::def(sel->operands[0], op::Ge);
+  Node *u = ge ? match::def(ge->operands[0], op::RandomUniform) : nullptr;
+  Node *mul = match::def(sel->operands[1], op::Mul);
   if (!u || !mul || u->result()->type != v->type)
     return {v};
   double rate = match::splat(ge->operands[1]).value_or(0.0);
@@ -202,7 +203,7 @@ Value *fuseAttention(Node &mm, Rewriter &r) {
   if (mm.getBool("transpose_a") || mm.getBool("transpose_b"))
     return nullptr;
   Dropout dropout = peelDropout(mm.operands[0]);
-  Node *sm = match::def(dropout.probs, "softmax");
+  Node *sm = match::def(dropout.probs, op::Softmax);
   if (!sm)
     return nullptr;
   Value *probs = sm->result(), *v = mm.operands[1];
@@ -251,18 +252,18 @@ Value *fuseAttention(Node &mm, Rewriter &r) {
   for (Value *o : operands)
     types.push_back(o->type);
   try {
-    const OpDef &op = *lookupOp("attention");
-    if (inferTypes(op, types, checkAttributes(op, attrs, mm.loc), mm.loc)[0] != mm.result()->type)
+    const OpDef &def = op::Attention.def();
+    if (inferTypes(def, types, checkAttributes(def, attrs, mm.loc), mm.loc)[0] != mm.result()->type)
       return nullptr;
   } catch (const Error &e) {
     r.missed(mm.loc, "not fused: " + e.message());
     return nullptr;
   }
-  return r.b.create("attention", operands, attrs);
+  return r.b.create(op::Attention, operands, attrs);
 }
 
 const RewritePattern kPatterns[] = {
-    {"attentions", "matmul", fuseAttention},
+    {"attentions", op::Matmul, fuseAttention},
 };
 
 } // namespace

@@ -18,25 +18,25 @@ namespace {
 
 /// x when lp is the log-softmax of x over its last axis, written out or as log(softmax).
 Value *logSoftmaxOf(Value *lp) {
-  if (Node *log = match::def(lp, "log"))
-    if (Node *sm = match::def(log->operands[0], "softmax"))
+  if (Node *log = match::def(lp, op::Log))
+    if (Node *sm = match::def(log->operands[0], op::Softmax))
       return *normalizeAxis(sm->getInt("axis"), lp->type.rank()) == lp->type.rank() - 1
                  ? sm->operands[0]
                  : nullptr;
-  Node *sub = match::def(lp, "sub");
+  Node *sub = match::def(lp, op::Sub);
   if (!sub)
     return nullptr;
   Value *z = sub->operands[0];
-  Node *log = match::def(sub->operands[1], "log");
+  Node *log = match::def(sub->operands[1], op::Log);
   Node *sum = log ? log->operands[0]->def : nullptr;
-  if (!match::reducesLastAxisKept(sum, "reduce_sum"))
+  if (!match::reducesLastAxisKept(sum, op::ReduceSum))
     return nullptr;
-  Node *e = match::def(sum->operands[0], "exp");
+  Node *e = match::def(sum->operands[0], op::Exp);
   if (!e || e->operands[0] != z)
     return nullptr;
-  if (Node *shift = match::def(z, "sub"))
+  if (Node *shift = match::def(z, op::Sub))
     if (Node *max = shift->operands[1]->def;
-        match::reducesLastAxisKept(max, "reduce_max") && max->operands[0] == shift->operands[0])
+        match::reducesLastAxisKept(max, op::ReduceMax) && max->operands[0] == shift->operands[0])
       return shift->operands[0];
   return z;
 }
@@ -44,13 +44,13 @@ Value *logSoftmaxOf(Value *lp) {
 /// labels when oh is a one-hot encoding of them over `classes` classes:
 /// cast(eq(iota over the last axis, labels[..., None])).
 Value *oneHotLabels(Value *oh, int64_t classes) {
-  Node *cast = match::def(oh, "cast");
-  Node *eq = cast ? match::def(cast->operands[0], "eq") : nullptr;
+  Node *cast = match::def(oh, op::Cast);
+  Node *eq = cast ? match::def(cast->operands[0], op::Eq) : nullptr;
   if (!eq)
     return nullptr;
   return match::commuted(*eq, [&](Value *iota, Value *expanded) -> Value * {
-    Node *io = match::def(iota, "iota");
-    Node *reshape = match::def(expanded, "reshape");
+    Node *io = match::def(iota, op::Iota);
+    Node *reshape = match::def(expanded, op::Reshape);
     if (!io || !reshape ||
         *normalizeAxis(io->getInt("axis"), iota->type.rank()) != iota->type.rank() - 1)
       return nullptr;
@@ -70,11 +70,11 @@ struct Nll {
 
 /// -log p[label] per position.
 std::optional<Nll> matchNll(Value *v) {
-  Node *neg = match::def(v, "neg");
+  Node *neg = match::def(v, op::Neg);
   if (!neg)
     return std::nullopt;
   Value *inner = neg->operands[0];
-  if (Node *g = match::def(inner, "gather")) {
+  if (Node *g = match::def(inner, op::Gather)) {
     Value *lp = g->operands[0];
     int64_t rank = lp->type.rank();
     if (*normalizeAxis(g->getInt("axis"), rank) != rank - 1 || g->getInt("batch_dims") != rank - 1)
@@ -82,9 +82,9 @@ std::optional<Nll> matchNll(Value *v) {
     if (Value *x = logSoftmaxOf(lp))
       return Nll{x, g->operands[1]};
   }
-  if (Node *sum = match::def(inner, "reduce_sum"); sum && !sum->getBool("keepdims")) {
+  if (Node *sum = match::def(inner, op::ReduceSum); sum && !sum->getBool("keepdims")) {
     auto axis = match::singleAxis(*sum);
-    Node *mul = match::def(sum->operands[0], "mul");
+    Node *mul = match::def(sum->operands[0], op::Mul);
     if (!axis || !mul || *axis != sum->operands[0]->type.rank() - 1)
       return std::nullopt;
     return match::commuted(*mul, [](Value *lp, Value *oh) -> std::optional<Nll> {
@@ -99,8 +99,8 @@ std::optional<Nll> matchNll(Value *v) {
 
 /// The logits of -mean(logp, last axis).
 Value *smoothingTermOf(Value *v) {
-  Node *neg = match::def(v, "neg");
-  Node *mean = neg ? match::def(neg->operands[0], "reduce_mean") : nullptr;
+  Node *neg = match::def(v, op::Neg);
+  Node *mean = neg ? match::def(neg->operands[0], op::ReduceMean) : nullptr;
   if (!mean || mean->getBool("keepdims"))
     return nullptr;
   auto axis = match::singleAxis(*mean);
@@ -115,7 +115,7 @@ struct PerToken {
 
 /// c * y or y * c with c a scalar splat: (y, c).
 std::optional<std::pair<Value *, double>> scaled(Value *v) {
-  Node *mul = match::def(v, "mul");
+  Node *mul = match::def(v, op::Mul);
   if (!mul)
     return std::nullopt;
   return match::commuted(*mul, [](Value *y, Value *c) -> std::optional<std::pair<Value *, double>> {
@@ -127,7 +127,7 @@ std::optional<std::pair<Value *, double>> scaled(Value *v) {
 std::optional<PerToken> matchPerToken(Value *v) {
   if (auto nll = matchNll(v))
     return PerToken{*nll};
-  Node *add = match::def(v, "add");
+  Node *add = match::def(v, op::Add);
   if (!add)
     return std::nullopt;
   return match::commuted(*add, [](Value *a, Value *b) -> std::optional<PerToken> {
@@ -144,15 +144,15 @@ std::optional<PerToken> matchPerToken(Value *v) {
 }
 
 bool reducesAll(const Node *n) {
-  if (!n || !n->is("reduce_sum") || n->getBool("keepdims"))
+  if (!n || !n->is(op::ReduceSum) || n->getBool("keepdims"))
     return false;
   return static_cast<int64_t>(n->getInts("axes").size()) == n->operands[0]->type.rank();
 }
 
 /// The pad id of mask = cast(labels != pad).
 std::optional<int64_t> padOf(Value *mask, Value *labels) {
-  Node *cast = match::def(mask, "cast");
-  Node *ne = cast ? match::def(cast->operands[0], "ne") : nullptr;
+  Node *cast = match::def(mask, op::Cast);
+  Node *ne = cast ? match::def(cast->operands[0], op::Ne) : nullptr;
   if (!ne)
     return std::nullopt;
   return match::commuted(*ne, [&](Value *l, Value *p) -> std::optional<int64_t> {
@@ -166,15 +166,15 @@ Value *create(Rewriter &r, const PerToken &pt, int64_t ignore, Value *root) {
   if (logits->type.dtype != root->type.dtype)
     return nullptr;
   AttrMap attrs = {{"ignore_index", ignore}, {"label_smoothing", pt.smoothing}};
-  const OpDef &op = *lookupOp("softmax_cross_entropy");
+  const OpDef &def = op::SoftmaxCrossEntropy.def();
   try {
-    inferTypes(op, {logits->type, labels->type}, checkAttributes(op, attrs, root->def->loc),
+    inferTypes(def, {logits->type, labels->type}, checkAttributes(def, attrs, root->def->loc),
                root->def->loc);
   } catch (const Error &e) {
     r.missed(root->def->loc, "not fused: " + e.message());
     return nullptr;
   }
-  return r.b.create("softmax_cross_entropy", {logits, labels}, attrs);
+  return r.b.create(op::SoftmaxCrossEntropy, {logits, labels}, attrs);
 }
 
 /// sum(per * mask) / sum(mask).
@@ -182,7 +182,7 @@ Value *fuseMaskedMean(Node &div, Rewriter &r) {
   Node *num = div.operands[0]->def, *den = div.operands[1]->def;
   if (!reducesAll(num) || !reducesAll(den))
     return nullptr;
-  Node *mul = match::def(num->operands[0], "mul");
+  Node *mul = match::def(num->operands[0], op::Mul);
   if (!mul)
     return nullptr;
   Value *mask = den->operands[0];
@@ -219,8 +219,8 @@ Value *fuseMean(Node &mean, Rewriter &r) {
 }
 
 const RewritePattern kPatterns[] = {
-    {"cross-entropies (masked mean)", "div", fuseMaskedMean},
-    {"cross-entropies (mean)", "reduce_mean", fuseMean},
+    {"cross-entropies (masked mean)", op::Div, fuseMaskedMean},
+    {"cross-entropies (mean)", op::ReduceMean, fuseMean},
 };
 
 } // namespace

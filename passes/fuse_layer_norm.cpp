@@ -14,14 +14,14 @@ namespace {
 /// x when m is mean(x) over the last axis, kept.
 Value *meanOf(Value *m) {
   Node *n = m->def;
-  return match::reducesLastAxisKept(n, "reduce_mean") ? n->operands[0] : nullptr;
+  return match::reducesLastAxisKept(n, op::ReduceMean) ? n->operands[0] : nullptr;
 }
 
 /// Whether v is y * y or y ^ 2.
 bool isSquareOf(Value *v, Value *y) {
-  if (Node *mul = match::def(v, "mul"))
+  if (Node *mul = match::def(v, op::Mul))
     return mul->operands[0] == y && mul->operands[1] == y;
-  if (Node *pow = match::def(v, "pow"))
+  if (Node *pow = match::def(v, op::Pow))
     return pow->operands[0] == y && match::splat(pow->operands[1]) == 2.0;
   return false;
 }
@@ -30,7 +30,7 @@ bool isSquareOf(Value *v, Value *y) {
 bool isVariance(Value *var, Value *x, Value *mean, Value *centered) {
   if (Value *inner = meanOf(var))
     return isSquareOf(inner, centered);
-  if (Node *sub = match::def(var, "sub")) {
+  if (Node *sub = match::def(var, op::Sub)) {
     Value *mean_sq = meanOf(sub->operands[0]);
     return mean_sq && isSquareOf(mean_sq, x) && isSquareOf(sub->operands[1], mean);
   }
@@ -39,7 +39,7 @@ bool isVariance(Value *var, Value *x, Value *mean, Value *centered) {
 
 /// The variance and eps of var + eps (eps a splat constant).
 std::optional<std::pair<Value *, double>> plusEps(Value *v) {
-  Node *add = match::def(v, "add");
+  Node *add = match::def(v, op::Add);
   if (!add)
     return std::nullopt;
   return match::commuted(*add,
@@ -52,18 +52,18 @@ std::optional<std::pair<Value *, double>> plusEps(Value *v) {
 
 /// The (var + eps) under the reciprocal square root r: rsqrt(s), 1 / sqrt(s).
 Value *underRsqrt(Value *r) {
-  if (Node *rs = match::def(r, "rsqrt"))
+  if (Node *rs = match::def(r, op::Rsqrt))
     return rs->operands[0];
-  if (Node *div = match::def(r, "div"))
+  if (Node *div = match::def(r, op::Div))
     if (match::splat(div->operands[0]) == 1.0)
-      if (Node *sq = match::def(div->operands[1], "sqrt"))
+      if (Node *sq = match::def(div->operands[1], op::Sqrt))
         return sq->operands[0];
   return nullptr;
 }
 
 /// Builds layer_norm(x) if centered = x - mean(x) and s = var(x) + eps.
 Value *normalize(Node &root, Rewriter &r, Value *centered, Value *s) {
-  Node *sub = match::def(centered, "sub");
+  Node *sub = match::def(centered, op::Sub);
   if (!sub)
     return nullptr;
   Value *x = sub->operands[0], *mean = sub->operands[1];
@@ -77,7 +77,7 @@ Value *normalize(Node &root, Rewriter &r, Value *centered, Value *s) {
   }
   if (!isFloat(x->type.dtype) || x->type != root.result()->type)
     return nullptr;
-  return r.b.create("layer_norm", {x}, {{"eps", ve->second}});
+  return r.b.create(op::LayerNorm, {x}, {{"eps", ve->second}});
 }
 
 /// c * rsqrt(var + eps), c * (1 / sqrt(var + eps)).
@@ -90,13 +90,13 @@ Value *fuseMulForm(Node &mul, Rewriter &r) {
 
 /// c / sqrt(var + eps).
 Value *fuseDivForm(Node &div, Rewriter &r) {
-  Node *sq = match::def(div.operands[1], "sqrt");
+  Node *sq = match::def(div.operands[1], op::Sqrt);
   return sq ? normalize(div, r, div.operands[0], sq->operands[0]) : nullptr;
 }
 
 /// A layer_norm node with `operands` operands whose result only `user` reads.
 Node *soleLayerNorm(Rewriter &r, Value *v, size_t operands, const Node &user) {
-  Node *ln = match::def(v, "layer_norm");
+  Node *ln = match::def(v, op::LayerNorm);
   if (!ln || ln->operands.size() != operands || ln->getInt("axis") != -1)
     return nullptr;
   return match::onlyUsedBy(r.graph, v, {&user}) ? ln : nullptr;
@@ -113,7 +113,7 @@ Value *fuseScale(Node &mul, Rewriter &r) {
     Node *ln = soleLayerNorm(r, n, 1, mul);
     if (!ln || !isAffineParam(w, *ln))
       return nullptr;
-    return r.b.create("layer_norm", {ln->operands[0], w}, ln->attrs);
+    return r.b.create(op::LayerNorm, {ln->operands[0], w}, ln->attrs);
   });
 }
 
@@ -125,15 +125,15 @@ Value *fuseShift(Node &add, Rewriter &r) {
       w = r.b.splat(1.0, n->type.dtype, {n->type.shape.back()});
     if (!ln || !isAffineParam(bias, *ln))
       return nullptr;
-    return r.b.create("layer_norm", {ln->operands[0], w, bias}, ln->attrs);
+    return r.b.create(op::LayerNorm, {ln->operands[0], w, bias}, ln->attrs);
   });
 }
 
 const RewritePattern kPatterns[] = {
-    {"layer norms (c * rsqrt)", "mul", fuseMulForm},
-    {"layer norms (c / sqrt)", "div", fuseDivForm},
-    {"scales folded", "mul", fuseScale},
-    {"shifts folded", "add", fuseShift},
+    {"layer norms (c * rsqrt)", op::Mul, fuseMulForm},
+    {"layer norms (c / sqrt)", op::Div, fuseDivForm},
+    {"scales folded", op::Mul, fuseScale},
+    {"shifts folded", op::Add, fuseShift},
 };
 
 } // namespace

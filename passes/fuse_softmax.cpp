@@ -13,7 +13,7 @@ namespace kiln {
 namespace {
 
 /// The axis of a keepdims reduction `op` of x over one axis, if n is one.
-std::optional<int64_t> keptAxisOf(const Node *n, std::string_view op, const Value *x) {
+std::optional<int64_t> keptAxisOf(const Node *n, OpHandle op, const Value *x) {
   if (!n || !n->is(op) || n->operands[0] != x || !n->getBool("keepdims"))
     return std::nullopt;
   return match::singleAxis(*n);
@@ -21,25 +21,25 @@ std::optional<int64_t> keptAxisOf(const Node *n, std::string_view op, const Valu
 
 /// x when z is x - max(x) over `axis` (kept), or z itself when z has no max subtracted.
 Value *unshift(Value *z, int64_t axis) {
-  if (Node *sub = match::def(z, "sub")) {
+  if (Node *sub = match::def(z, op::Sub)) {
     Value *x = sub->operands[0];
-    if (keptAxisOf(sub->operands[1]->def, "reduce_max", x) == axis)
+    if (keptAxisOf(sub->operands[1]->def, op::ReduceMax, x) == axis)
       return x;
   }
   return z;
 }
 
 Value *create(Rewriter &r, Value *x, int64_t axis) {
-  return r.b.create("softmax", {x}, {{"axis", axis - x->type.rank()}});
+  return r.b.create(op::Softmax, {x}, {{"axis", axis - x->type.rank()}});
 }
 
 /// div(exp(z), reduce_sum(exp(z))) with z = x or x - max(x).
 Value *fuseDivForm(Node &div, Rewriter &r) {
-  Node *e = match::def(div.operands[0], "exp");
-  Node *sum = match::def(div.operands[1], "reduce_sum");
+  Node *e = match::def(div.operands[0], op::Exp);
+  Node *sum = match::def(div.operands[1], op::ReduceSum);
   if (!e || !sum || sum->operands[0] != e->result())
     return nullptr;
-  auto axis = keptAxisOf(sum, "reduce_sum", e->result());
+  auto axis = keptAxisOf(sum, op::ReduceSum, e->result());
   if (!axis) {
     r.missed(div.loc, "not fused: the sum of the exponentials must run over one axis and keep it");
     return nullptr;
@@ -55,12 +55,12 @@ Value *fuseDivForm(Node &div, Rewriter &r) {
 
 /// (z, axis) when l is log(sum(exp(z))) over one kept axis.
 std::optional<std::pair<Value *, int64_t>> logSumExpOperand(Value *l) {
-  Node *log = match::def(l, "log");
-  Node *sum = log ? match::def(log->operands[0], "reduce_sum") : nullptr;
-  Node *e = sum ? match::def(sum->operands[0], "exp") : nullptr;
+  Node *log = match::def(l, op::Log);
+  Node *sum = log ? match::def(log->operands[0], op::ReduceSum) : nullptr;
+  Node *e = sum ? match::def(sum->operands[0], op::Exp) : nullptr;
   if (!e)
     return std::nullopt;
-  auto axis = keptAxisOf(sum, "reduce_sum", e->result());
+  auto axis = keptAxisOf(sum, op::ReduceSum, e->result());
   if (!axis)
     return std::nullopt;
   return std::pair{e->operands[0], *axis};
@@ -69,16 +69,16 @@ std::optional<std::pair<Value *, int64_t>> logSumExpOperand(Value *l) {
 /// The x and axis of logsumexp(x) written as m + log(sum(exp(x - m))) with m = max(x), or as
 /// log(sum(exp(x))).
 std::optional<std::pair<Value *, int64_t>> logSumExp(Value *lse) {
-  if (Node *add = match::def(lse, "add"))
+  if (Node *add = match::def(lse, op::Add))
     return match::commuted(*add,
                            [&](Value *m, Value *l) -> std::optional<std::pair<Value *, int64_t>> {
                              auto inner = logSumExpOperand(l);
-                             Node *shift = inner ? match::def(inner->first, "sub") : nullptr;
+                             Node *shift = inner ? match::def(inner->first, op::Sub) : nullptr;
                              // The max added back must be the one subtracted inside the sum.
                              if (!shift || shift->operands[1] != m)
                                return std::nullopt;
                              Value *x = shift->operands[0];
-                             if (keptAxisOf(m->def, "reduce_max", x) != inner->second)
+                             if (keptAxisOf(m->def, op::ReduceMax, x) != inner->second)
                                return std::nullopt;
                              return std::pair{x, inner->second};
                            });
@@ -87,7 +87,7 @@ std::optional<std::pair<Value *, int64_t>> logSumExp(Value *lse) {
 
 /// exp(x - logsumexp(x)).
 Value *fuseLogSumExpForm(Node &e, Rewriter &r) {
-  Node *sub = match::def(e.operands[0], "sub");
+  Node *sub = match::def(e.operands[0], op::Sub);
   if (!sub)
     return nullptr;
   auto lse = logSumExp(sub->operands[1]);
@@ -97,8 +97,8 @@ Value *fuseLogSumExpForm(Node &e, Rewriter &r) {
 }
 
 const RewritePattern kPatterns[] = {
-    {"softmax (exp / sum)", "div", fuseDivForm},
-    {"softmax (exp(x - logsumexp))", "exp", fuseLogSumExpForm},
+    {"softmax (exp / sum)", op::Div, fuseDivForm},
+    {"softmax (exp(x - logsumexp))", op::Exp, fuseLogSumExpForm},
 };
 
 } // namespace

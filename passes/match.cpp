@@ -5,7 +5,7 @@
 
 namespace kiln::match {
 
-Node *def(const Value *v, std::string_view op) {
+Node *def(const Value *v, OpHandle op) {
   return v->def && v->def->is(op) && v->def->results.size() == 1 ? v->def : nullptr;
 }
 
@@ -18,7 +18,7 @@ std::optional<int64_t> singleAxis(const Node &reduction) {
   return normalizeAxis(axes[0], reduction.operands[0]->type.rank());
 }
 
-bool reducesLastAxisKept(const Node *n, std::string_view op) {
+bool reducesLastAxisKept(const Node *n, OpHandle op) {
   if (!n || !n->is(op) || !n->getBool("keepdims"))
     return false;
   auto axis = singleAxis(*n);

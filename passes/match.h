@@ -11,13 +11,13 @@
 namespace kiln::match {
 
 /// The node producing v when it is an `op` node (with a single result), else nullptr.
-Node *def(const Value *v, std::string_view op);
+Node *def(const Value *v, OpHandle op);
 /// The value of v when it is a constant holding one value everywhere.
 std::optional<double> splat(const Value *v);
 /// The axis a reduction node reduces, when it reduces exactly one; normalized.
 std::optional<int64_t> singleAxis(const Node &reduction);
 /// Whether a node is the reduction `op` over the last axis of its operand with keepdims.
-bool reducesLastAxisKept(const Node *n, std::string_view op);
+bool reducesLastAxisKept(const Node *n, OpHandle op);
 /// Whether every use of v (operands and graph outputs) is by one of the given nodes.
 bool onlyUsedBy(const Graph &g, const Value *v, std::initializer_list<const Node *> users);
 /// Names another user of v that is not among the given nodes, for remarks ("a mul at f:3:7").

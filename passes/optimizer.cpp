@@ -32,17 +32,18 @@ namespace {
 struct Scalars {
   Builder &b;
   Value *c(double v) const { return b.splat(v, DType::f32); }
-  Value *op(std::string_view name, Value *x, Value *y) const { return b.create(name, {x, y}); }
+  Value *op(OpHandle h, Value *x, Value *y) const { return b.create(h, {x, y}); }
 };
 
 /// The learning rate at this step.
 Value *learningRate(const Scalars &s, Value *step, const OptimizerOptions &o) {
   if (o.lr)
     return s.c(*o.lr);
-  Value *t = s.b.create("cast", {step}, {{"dtype", DType::f32}});
-  Value *decay = s.b.create("rsqrt", {t});
-  Value *ramp = s.op("mul", t, s.c(std::pow(static_cast<double>(o.warmup), -1.5)));
-  return s.op("mul", s.c(std::pow(static_cast<double>(o.d_model), -0.5)), s.op("min", decay, ramp));
+  Value *t = s.b.create(op::Cast, {step}, {{"dtype", DType::f32}});
+  Value *decay = s.b.create(op::Rsqrt, {t});
+  Value *ramp = s.op(op::Mul, t, s.c(std::pow(static_cast<double>(o.warmup), -1.5)));
+  return s.op(op::Mul, s.c(std::pow(static_cast<double>(o.d_model), -0.5)),
+              s.op(op::Min, decay, ramp));
 }
 
 /// min(1, clip / (norm + 1e-6)) over all gradients, as torch.nn.utils.clip_grad_norm_.
@@ -52,10 +53,10 @@ Value *clipScale(const Scalars &s, const std::vector<Value *> &grads, double cli
     IntList axes;
     for (int64_t d = 0; d < g->type.rank(); ++d)
       axes.push_back(d);
-    sum = s.op("add", sum, s.b.create("reduce_sum", {s.op("mul", g, g)}, {{"axes", axes}}));
+    sum = s.op(op::Add, sum, s.b.create(op::ReduceSum, {s.op(op::Mul, g, g)}, {{"axes", axes}}));
   }
-  Value *norm = s.b.create("sqrt", {sum});
-  return s.op("min", s.c(1.0), s.op("div", s.c(clip), s.op("add", norm, s.c(1e-6))));
+  Value *norm = s.b.create(op::Sqrt, {sum});
+  return s.op(op::Min, s.c(1.0), s.op(op::Div, s.c(clip), s.op(op::Add, norm, s.c(1e-6))));
 }
 
 } // namespace
@@ -103,7 +104,7 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
   Value *step =
       g.addInput("step", InputKind::Data, TensorType{DType::i64, {}}, {}, InputRole::Step);
   Value *lr = learningRate(s, step, o);
-  Value *t = b.create("cast", {step}, {{"dtype", DType::f32}});
+  Value *t = b.create(op::Cast, {step}, {{"dtype", DType::f32}});
   Value *clip = nullptr;
   if (o.clip_norm) {
     std::vector<Value *> grads;
@@ -112,41 +113,41 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
     clip = clipScale(s, grads, *o.clip_norm);
   }
   // Adam's bias corrections 1 - beta^t.
-  Value *bc1 = s.op("sub", s.c(1.0), s.op("pow", s.c(o.beta1), t));
-  Value *bc2 = s.op("sub", s.c(1.0), s.op("pow", s.c(o.beta2), t));
+  Value *bc1 = s.op(op::Sub, s.c(1.0), s.op(op::Pow, s.c(o.beta1), t));
+  Value *bc2 = s.op(op::Sub, s.c(1.0), s.op(op::Pow, s.c(o.beta2), t));
 
   std::vector<std::pair<std::string, Value *>> updates;
   for (const Item &it : items) {
-    Value *p = it.param, *grad = clip ? s.op("mul", it.grad, clip) : it.grad;
+    Value *p = it.param, *grad = clip ? s.op(op::Mul, it.grad, clip) : it.grad;
     DType dt = p->type.dtype;
     auto c = [&](double v) { return b.splat(v, dt); };
-    auto bin = [&](std::string_view name, Value *x, Value *y) { return b.create(name, {x, y}); };
-    Value *lr_p = dt == DType::f32 ? lr : b.create("cast", {lr}, {{"dtype", dt}});
+    auto bin = [&](OpHandle h, Value *x, Value *y) { return b.create(h, {x, y}); };
+    Value *lr_p = dt == DType::f32 ? lr : b.create(op::Cast, {lr}, {{"dtype", dt}});
     std::vector<std::string> state = optimizerStateNames(o.kind, it.name);
     if (o.kind != OptimizerKind::AdamW && o.weight_decay > 0)
-      grad = bin("add", grad, bin("mul", p, c(o.weight_decay)));
+      grad = bin(op::Add, grad, bin(op::Mul, p, c(o.weight_decay)));
     Value *next;
     std::vector<std::pair<std::string, Value *>> next_state;
     if (o.kind == OptimizerKind::Sgd) {
       Value *buf = g.addInput(state[0], InputKind::State, p->type);
-      Value *buf2 = bin("add", bin("mul", buf, c(o.momentum)), grad);
-      next = bin("sub", p, bin("mul", buf2, lr_p));
+      Value *buf2 = bin(op::Add, bin(op::Mul, buf, c(o.momentum)), grad);
+      next = bin(op::Sub, p, bin(op::Mul, buf2, lr_p));
       next_state.push_back({state[0], buf2});
     } else {
       Value *m = g.addInput(state[0], InputKind::State, p->type);
       Value *v = g.addInput(state[1], InputKind::State, p->type);
-      Value *m2 = bin("add", bin("mul", m, c(o.beta1)), bin("mul", grad, c(1 - o.beta1)));
-      Value *v2 =
-          bin("add", bin("mul", v, c(o.beta2)), bin("mul", bin("mul", grad, grad), c(1 - o.beta2)));
+      Value *m2 = bin(op::Add, bin(op::Mul, m, c(o.beta1)), bin(op::Mul, grad, c(1 - o.beta1)));
+      Value *v2 = bin(op::Add, bin(op::Mul, v, c(o.beta2)),
+                      bin(op::Mul, bin(op::Mul, grad, grad), c(1 - o.beta2)));
       Value *m_hat =
-          bin("div", m2, dt == DType::f32 ? bc1 : b.create("cast", {bc1}, {{"dtype", dt}}));
+          bin(op::Div, m2, dt == DType::f32 ? bc1 : b.create(op::Cast, {bc1}, {{"dtype", dt}}));
       Value *v_hat =
-          bin("div", v2, dt == DType::f32 ? bc2 : b.create("cast", {bc2}, {{"dtype", dt}}));
+          bin(op::Div, v2, dt == DType::f32 ? bc2 : b.create(op::Cast, {bc2}, {{"dtype", dt}}));
       Value *base = p;
       if (o.kind == OptimizerKind::AdamW && o.weight_decay > 0)
-        base = bin("mul", p, bin("sub", c(1.0), bin("mul", lr_p, c(o.weight_decay))));
-      Value *step_dir = bin("div", m_hat, bin("add", b.create("sqrt", {v_hat}), c(o.eps)));
-      next = bin("sub", base, bin("mul", step_dir, lr_p));
+        base = bin(op::Mul, p, bin(op::Sub, c(1.0), bin(op::Mul, lr_p, c(o.weight_decay))));
+      Value *step_dir = bin(op::Div, m_hat, bin(op::Add, b.create(op::Sqrt, {v_hat}), c(o.eps)));
+      next = bin(op::Sub, base, bin(op::Mul, step_dir, lr_p));
       next_state.push_back({state[0], m2});
       next_state.push_back({state[1], v2});
     }

@@ -16,7 +16,7 @@ int applyPatternsGreedily(Graph &g, std::span<const RewritePattern> patterns, Pa
       if (n.results.size() != 1)
         continue;
       for (const RewritePattern &p : patterns) {
-        if (!p.root.empty() && p.root != n.name())
+        if (p.root && !n.is(*p.root))
           continue;
         Builder b(g, n.loc);
         Rewriter r{g, b, ctx};

@@ -9,6 +9,7 @@
 #include "ir/builder.h"
 #include "passes/pass.h"
 
+#include <optional>
 #include <span>
 
 namespace kiln {
@@ -26,7 +27,7 @@ struct Rewriter {
 /// A local rewrite rooted at a node of one op (or of any op when `root` is empty).
 struct RewritePattern {
   std::string_view name;
-  std::string_view root;
+  std::optional<OpHandle> root;
   /// Returns the value that replaces the root's result, or nullptr when the pattern does not apply.
   Value *(*rewrite)(Node &root, Rewriter &r);
 };

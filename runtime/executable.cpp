@@ -60,17 +60,25 @@ void Executable::run(Bindings &bindings) {
     throw Error({}, fmt::format("inputs not bound: {}", missing));
   std::vector<HostBuffer> outputs;
   try {
-    outputs = run(std::span<const HostBuffer>(inputs));
+    outputs = runInPlace(std::span<HostBuffer>(inputs));
   } catch (...) {
     restore();
     throw;
   }
   restore();
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    const Signature::Output &out = signature_.outputs[i];
-    const std::string &name = out.updates ? signature_.inputs[*out.updates].name : out.name;
-    bindings[name] = std::move(outputs[i]);
-  }
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (!signature_.outputs[i].updates)
+      bindings[signature_.outputs[i].name] = std::move(outputs[i]);
+}
+
+std::vector<HostBuffer> Executable::runInPlace(std::span<HostBuffer> inputs) {
+  std::vector<HostBuffer> outputs = run(std::span<const HostBuffer>(inputs));
+  for (size_t i = 0; i < outputs.size() && i < signature_.outputs.size(); ++i)
+    if (std::optional<size_t> in = signature_.outputs[i].updates) {
+      inputs[*in] = std::move(outputs[i]);
+      outputs[i] = HostBuffer();
+    }
+  return outputs;
 }
 
 } // namespace kiln

@@ -53,8 +53,14 @@ public:
   /// Throws Error when an input's type differs from the signature or a kernel meets bad data.
   virtual std::vector<HostBuffer> run(std::span<const HostBuffer> inputs) = 0;
 
+  /// Runs the program on inputs it may overwrite: each output that updates an input is left in
+  /// that input's buffer (its entry in the result is empty), so a train step copies no
+  /// parameter. After an Error, inputs that outputs update may hold partial values. The
+  /// default runs run() and moves those outputs over their inputs.
+  virtual std::vector<HostBuffer> runInPlace(std::span<HostBuffer> inputs);
+
   /// Runs the program on bound inputs (each checked: present, dtype, shape) and binds its
-  /// outputs; outputs that update inputs replace those inputs' buffers.
+  /// outputs; outputs that update inputs are written over those inputs' buffers (runInPlace).
   void run(Bindings &bindings);
 
   /// What compilation produced, for `--pass-statistics` and `kiln dump --level kernels`:

@@ -220,7 +220,7 @@ std::vector<Literal> attentionGradKernel(const Node &n, std::span<const Literal 
 std::vector<Value *> attentionVjp(Builder &b, const Node &n, std::span<Value *const> g) {
   std::vector<Value *> operands(n.operands.begin(), n.operands.end());
   operands.push_back(g[0]);
-  Node *grad = b.createNode("attention_grad", operands, n.attrs);
+  Node *grad = b.createNode(op::AttentionGrad, operands, n.attrs);
   std::vector<Value *> out = {grad->result(0), grad->result(1), grad->result(2)};
   out.resize(n.operands.size(), nullptr);
   return out;
@@ -235,7 +235,7 @@ const std::vector<AttrSpec> kAttrs = {{"causal", AttrKind::Bool, Attribute(false
 
 void addAttentionOps(std::vector<OpDef> &ops) {
   ops.push_back(
-      OpDef{.name = "attention",
+      OpDef{.name = op::Attention.name,
             .summary = "dropout(softmax(q k^T * scale + mask)) v; a bool mask is true where "
                        "attending is not allowed (PyTorch's convention); causal hides keys "
                        "after the query; with dropout the last operand is the seed",
@@ -269,7 +269,7 @@ void addAttentionOps(std::vector<OpDef> &ops) {
                  .ranges = {{"%s", 0, 1000}},
                  .accumulates = true}}});
   ops.push_back(
-      OpDef{.name = "attention_grad",
+      OpDef{.name = op::AttentionGrad.name,
             .summary = "(q, k, v, [mask,] [seed,] g) -> dq, dk, dv: attention's backward op, "
                        "recomputing the probabilities",
             .min_operands = 4,

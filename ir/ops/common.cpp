@@ -105,25 +105,27 @@ void softmaxRows(std::vector<double> &x, int64_t n) {
 
 namespace kiln::ops {
 
-Value *Emit::add(Value *x, Value *y) const { return b.create("add", {x, y}); }
-Value *Emit::sub(Value *x, Value *y) const { return b.create("sub", {x, y}); }
-Value *Emit::mul(Value *x, Value *y) const { return b.create("mul", {x, y}); }
-Value *Emit::div(Value *x, Value *y) const { return b.create("div", {x, y}); }
-Value *Emit::neg(Value *x) const { return b.create("neg", {x}); }
+Value *Emit::add(Value *x, Value *y) const { return b.create(op::Add, {x, y}); }
+Value *Emit::sub(Value *x, Value *y) const { return b.create(op::Sub, {x, y}); }
+Value *Emit::mul(Value *x, Value *y) const { return b.create(op::Mul, {x, y}); }
+Value *Emit::div(Value *x, Value *y) const { return b.create(op::Div, {x, y}); }
+Value *Emit::neg(Value *x) const { return b.create(op::Neg, {x}); }
 Value *Emit::scalar(Value *like, double v) const { return b.splat(v, like->type.dtype); }
 Value *Emit::where(Value *cond, Value *x) const {
-  return b.create("select", {cond, x, scalar(x, 0.0)});
+  return b.create(op::Select, {cond, x, scalar(x, 0.0)});
 }
-Value *Emit::cast(Value *x, DType dtype) const { return b.create("cast", {x}, {{"dtype", dtype}}); }
+Value *Emit::cast(Value *x, DType dtype) const {
+  return b.create(op::Cast, {x}, {{"dtype", dtype}});
+}
 Value *Emit::reshape(Value *x, const Shape &shape) const {
   return x->type.shape == shape
              ? x
-             : b.create("reshape", {x}, {{"shape", IntList(shape.begin(), shape.end())}});
+             : b.create(op::Reshape, {x}, {{"shape", IntList(shape.begin(), shape.end())}});
 }
 Value *Emit::broadcastTo(Value *x, const Shape &shape) const {
   return x->type.shape == shape
              ? x
-             : b.create("broadcast_to", {x}, {{"shape", IntList(shape.begin(), shape.end())}});
+             : b.create(op::BroadcastTo, {x}, {{"shape", IntList(shape.begin(), shape.end())}});
 }
 Value *Emit::zeros(const TensorType &t) const { return b.splat(0.0, t.dtype, t.shape); }
 
@@ -137,7 +139,7 @@ Value *Emit::unbroadcast(Value *g, const Shape &shape) const {
     if (d < offset || (shape[d - offset] == 1 && from[d] != 1))
       axes.push_back(static_cast<int64_t>(d));
   Value *summed =
-      axes.empty() ? g : b.create("reduce_sum", {g}, {{"axes", axes}, {"keepdims", true}});
+      axes.empty() ? g : b.create(op::ReduceSum, {g}, {{"axes", axes}, {"keepdims", true}});
   return reshape(summed, shape);
 }
 

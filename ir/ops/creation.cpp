@@ -76,7 +76,7 @@ std::vector<Literal> randomKernel(const Node &n, std::span<const Literal *const>
 
 void addCreationOps(std::vector<OpDef> &ops) {
   ops.push_back(
-      OpDef{.name = "constant",
+      OpDef{.name = op::Constant.name,
             .summary = "a tensor given by its elements, or one element repeated",
             .attrs = {{"dtype", AttrKind::DType, Attribute(DType::f32)},
                       {"shape", AttrKind::Ints, Attribute(IntList{})},
@@ -90,7 +90,7 @@ void addCreationOps(std::vector<OpDef> &ops) {
                          "constant() {dtype = bool, shape = [3], value = [1.0, 0.0, 1.0]} : "
                          "bool[3]"},
                         {{}, "constant() {dtype = f64, value = [0.1]} : f64[]"}}});
-  ops.push_back(OpDef{.name = "iota",
+  ops.push_back(OpDef{.name = op::Iota.name,
                       .summary = "each element's index along an axis",
                       .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{0})},
                                 {"dtype", AttrKind::DType, Attribute(DType::i64)},
@@ -103,7 +103,7 @@ void addCreationOps(std::vector<OpDef> &ops) {
                                   {{},
                                    "iota() {axis = -1, dtype = i32, shape = [2, 3, 4]} : "
                                    "i32[2,3,4]"}}});
-  ops.push_back(OpDef{.name = "random_uniform",
+  ops.push_back(OpDef{.name = op::RandomUniform.name,
                       .summary = "uniform [0,1) numbers from Philox-4x32-10, keyed by a seed "
                                  "operand; element i uses counter offset + i",
                       .min_operands = 1,

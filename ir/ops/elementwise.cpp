@@ -193,7 +193,7 @@ Grads tanhVjp(Builder &b, const Node &n, Cots g) {
 }
 Grads reluVjp(Builder &b, const Node &n, Cots g) {
   ops::Emit e{b};
-  return {e.where(b.create("gt", {x0(n), e.scalar(x0(n), 0.0)}), g[0])};
+  return {e.where(b.create(op::Gt, {x0(n), e.scalar(x0(n), 0.0)}), g[0])};
 }
 Grads sigmoidVjp(Builder &b, const Node &n, Cots g) {
   ops::Emit e{b};
@@ -204,11 +204,12 @@ Grads absVjp(Builder &b, const Node &n, Cots g) {
   ops::Emit e{b};
   Value *x = x0(n), *zero = e.scalar(x, 0.0);
   // The sign of x, and 0 at 0 as PyTorch.
-  Value *neg_g = b.create("select", {b.create("lt", {x, zero}), e.neg(g[0]), e.scalar(g[0], 0.0)});
-  return {b.create("select", {b.create("gt", {x, zero}), g[0], neg_g})};
+  Value *neg_g =
+      b.create(op::Select, {b.create(op::Lt, {x, zero}), e.neg(g[0]), e.scalar(g[0], 0.0)});
+  return {b.create(op::Select, {b.create(op::Gt, {x, zero}), g[0], neg_g})};
 }
 Grads geluVjp(Builder &b, const Node &n, Cots g) {
-  return {b.create("gelu_grad", {x0(n), g[0]}, {{"approximate", n.getString("approximate")}})};
+  return {b.create(op::GeluGrad, {x0(n), g[0]}, {{"approximate", n.getString("approximate")}})};
 }
 Grads castVjp(Builder &b, const Node &n, Cots g) {
   if (!isFloat(x0(n)->type.dtype) || !isFloat(y0(n)->type.dtype))
@@ -243,29 +244,29 @@ Grads divVjp(Builder &b, const Node &n, Cots g) {
 Grads powVjp(Builder &b, const Node &n, Cots g) {
   ops::Emit e{b};
   Value *x = n.operands[0], *p = n.operands[1];
-  Value *dx = e.mul(g[0], e.mul(p, b.create("pow", {x, e.sub(p, e.scalar(p, 1.0))})));
-  dx = b.create("select", {b.create("eq", {p, e.scalar(p, 0.0)}), e.scalar(dx, 0.0), dx});
-  Value *dp = e.mul(g[0], e.mul(y0(n), b.create("log", {x})));
-  dp = b.create("select", {b.create("eq", {x, e.scalar(x, 0.0)}), e.scalar(dp, 0.0), dp});
+  Value *dx = e.mul(g[0], e.mul(p, b.create(op::Pow, {x, e.sub(p, e.scalar(p, 1.0))})));
+  dx = b.create(op::Select, {b.create(op::Eq, {p, e.scalar(p, 0.0)}), e.scalar(dx, 0.0), dx});
+  Value *dp = e.mul(g[0], e.mul(y0(n), b.create(op::Log, {x})));
+  dp = b.create(op::Select, {b.create(op::Eq, {x, e.scalar(x, 0.0)}), e.scalar(dp, 0.0), dp});
   return {e.unbroadcast(dx, x->type.shape), e.unbroadcast(dp, p->type.shape)};
 }
 /// max and min: the winner takes the gradient; a tie splits it evenly, as in PyTorch.
-Grads minMaxVjp(Builder &b, const Node &n, Cots g, std::string_view wins, std::string_view loses) {
+Grads minMaxVjp(Builder &b, const Node &n, Cots g, OpHandle wins, OpHandle loses) {
   ops::Emit e{b};
   Value *x = n.operands[0], *y = n.operands[1];
   DType dt = g[0]->type.dtype;
-  Value *tie = e.mul(e.cast(b.create("eq", {x, y}), dt), e.scalar(g[0], 0.5));
+  Value *tie = e.mul(e.cast(b.create(op::Eq, {x, y}), dt), e.scalar(g[0], 0.5));
   Value *gx = e.mul(g[0], e.add(e.cast(b.create(wins, {x, y}), dt), tie));
   Value *gy = e.mul(g[0], e.add(e.cast(b.create(loses, {x, y}), dt), tie));
   return {e.unbroadcast(gx, x->type.shape), e.unbroadcast(gy, y->type.shape)};
 }
-Grads maxVjp(Builder &b, const Node &n, Cots g) { return minMaxVjp(b, n, g, "gt", "lt"); }
-Grads minVjp(Builder &b, const Node &n, Cots g) { return minMaxVjp(b, n, g, "lt", "gt"); }
+Grads maxVjp(Builder &b, const Node &n, Cots g) { return minMaxVjp(b, n, g, op::Gt, op::Lt); }
+Grads minVjp(Builder &b, const Node &n, Cots g) { return minMaxVjp(b, n, g, op::Lt, op::Gt); }
 Grads selectVjp(Builder &b, const Node &n, Cots g) {
   ops::Emit e{b};
   Value *c = n.operands[0];
   Value *ga = e.where(c, g[0]);
-  Value *gb = b.create("select", {c, e.scalar(g[0], 0.0), g[0]});
+  Value *gb = b.create(op::Select, {c, e.scalar(g[0], 0.0), g[0]});
   return {nullptr, e.unbroadcast(ga, n.operands[1]->type.shape),
           e.unbroadcast(gb, n.operands[2]->type.shape)};
 }
@@ -299,9 +300,9 @@ std::vector<Literal> geluGradKernel(const Node &n, std::span<const Literal *cons
 
 /// An elementwise op of `arity` operands with a VJP, or marked non-differentiable when vjp is
 /// null.
-OpDef elementwise(int arity, std::string_view name, std::string_view summary, InferFn infer,
-                  ReferenceFn ref, VjpFn vjp, std::vector<OpSample> samples) {
-  return OpDef{.name = name,
+OpDef elementwise(int arity, OpHandle op, std::string_view summary, InferFn infer, ReferenceFn ref,
+                  VjpFn vjp, std::vector<OpSample> samples) {
+  return OpDef{.name = op.name,
                .summary = summary,
                .min_operands = arity,
                .max_operands = arity,
@@ -309,31 +310,32 @@ OpDef elementwise(int arity, std::string_view name, std::string_view summary, In
                .reference = ref,
                .differentiable = vjp ? Differentiable::Yes : Differentiable::No,
                .vjp = vjp,
-               .samples = std::move(samples)};
+               .samples = std::move(samples),
+               .elementwise = true};
 }
 
-OpDef unary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref,
-            VjpFn vjp, std::vector<OpSample> samples) {
-  return elementwise(1, name, summary, infer, ref, vjp, std::move(samples));
+OpDef unary(OpHandle op, std::string_view summary, InferFn infer, ReferenceFn ref, VjpFn vjp,
+            std::vector<OpSample> samples) {
+  return elementwise(1, op, summary, infer, ref, vjp, std::move(samples));
 }
 
-OpDef binary(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref,
-             VjpFn vjp, std::vector<OpSample> samples) {
-  return elementwise(2, name, summary, infer, ref, vjp, std::move(samples));
+OpDef binary(OpHandle op, std::string_view summary, InferFn infer, ReferenceFn ref, VjpFn vjp,
+             std::vector<OpSample> samples) {
+  return elementwise(2, op, summary, infer, ref, vjp, std::move(samples));
 }
 
 // ---- samples ---------------------------------------------------------------------------------
 
 /// A unary sample over one input %a of the given type.
-OpSample unarySample(std::string_view op, std::string_view type,
-                     std::vector<SampleRange> ranges = {}, std::string_view attrs = "") {
+OpSample unarySample(OpHandle op, std::string_view type, std::vector<SampleRange> ranges = {},
+                     std::string_view attrs = "") {
   return OpSample{{fmt::format("%a: {}", type)},
-                  fmt::format("{}(%a){} : {}", op, attrs, type),
+                  fmt::format("{}(%a){} : {}", op.name, attrs, type),
                   std::move(ranges)};
 }
 
 /// Samples of a float unary op: f32, f64 and bf16, drawn from [lo, hi).
-std::vector<OpSample> floatUnarySamples(std::string_view op, double lo = -1, double hi = 1,
+std::vector<OpSample> floatUnarySamples(OpHandle op, double lo = -1, double hi = 1,
                                         std::string_view attrs = "") {
   std::vector<OpSample> out;
   for (std::string_view type : {"f32[2,3]", "f64[5]", "bf16[2,3]"})
@@ -342,16 +344,16 @@ std::vector<OpSample> floatUnarySamples(std::string_view op, double lo = -1, dou
 }
 
 /// A binary sample over %a and %b; the result type follows numpy broadcasting.
-OpSample binarySample(std::string_view op, std::string_view a, std::string_view b,
-                      std::string_view result, std::vector<SampleRange> ranges = {}) {
+OpSample binarySample(OpHandle op, std::string_view a, std::string_view b, std::string_view result,
+                      std::vector<SampleRange> ranges = {}) {
   return OpSample{{fmt::format("%a: {}", a), fmt::format("%b: {}", b)},
-                  fmt::format("{}(%a, %b) : {}", op, result),
+                  fmt::format("{}(%a, %b) : {}", op.name, result),
                   std::move(ranges)};
 }
 
 /// The broadcasting cases of an arithmetic op: same shapes, [2,3] with [3], with [2,1] and with
 /// a scalar, spread over f32, i32, i64 and f64 (integers only where `integers`).
-std::vector<OpSample> arithmeticSamples(std::string_view op, bool integers,
+std::vector<OpSample> arithmeticSamples(OpHandle op, bool integers,
                                         std::vector<SampleRange> ranges = {}) {
   std::string_view i32 = integers ? "i32" : "f32", i64 = integers ? "i64" : "f64";
   std::string a = fmt::format("{}[2,3]", i32), b = fmt::format("{}[2,3]", i64);
@@ -362,7 +364,7 @@ std::vector<OpSample> arithmeticSamples(std::string_view op, bool integers,
 }
 
 /// A comparison over f32, and over i32, i64 and bool, where ties are common, broadcasting.
-std::vector<OpSample> compareSamples(std::string_view op) {
+std::vector<OpSample> compareSamples(OpHandle op) {
   return {binarySample(op, "f32[2,3]", "f32[2,3]", "bool[2,3]"),
           binarySample(op, "i32[2,3]", "i32[3]", "bool[2,3]"),
           binarySample(op, "i64[2,3]", "i64[2,1]", "bool[2,3]"),
@@ -370,7 +372,7 @@ std::vector<OpSample> compareSamples(std::string_view op) {
 }
 
 /// A logical op over bools, broadcasting.
-std::vector<OpSample> logicalSamples(std::string_view op) {
+std::vector<OpSample> logicalSamples(OpHandle op) {
   return {binarySample(op, "bool[2,3]", "bool[2,3]", "bool[2,3]"),
           binarySample(op, "bool[2,3]", "bool[3]", "bool[2,3]"),
           binarySample(op, "bool[2,1]", "bool[]", "bool[2,1]")};
@@ -379,40 +381,40 @@ std::vector<OpSample> logicalSamples(std::string_view op) {
 } // namespace
 
 void addElementwiseOps(std::vector<OpDef> &ops) {
-  ops.push_back(unary("neg", "-x", inferUnaryNumeric, unaryKernel<negF>, negVjp,
-                      {unarySample("neg", "f32[2,3]"), unarySample("neg", "i32[2,3]"),
-                       unarySample("neg", "f64[4]"), unarySample("neg", "bf16[2,3]")}));
-  ops.push_back(unary("exp", "e^x", inferUnaryFloat, unaryKernel<expF>, expVjp,
-                      floatUnarySamples("exp", -3, 3)));
-  ops.push_back(unary("log", "natural logarithm", inferUnaryFloat, unaryKernel<logF>, logVjp,
-                      floatUnarySamples("log", 0.1, 4)));
-  ops.push_back(unary("sqrt", "square root", inferUnaryFloat, unaryKernel<sqrtF>, sqrtVjp,
-                      floatUnarySamples("sqrt", 0.1, 4)));
-  ops.push_back(unary("rsqrt", "1 / sqrt(x)", inferUnaryFloat, unaryKernel<rsqrtF>, rsqrtVjp,
-                      floatUnarySamples("rsqrt", 0.1, 4)));
-  ops.push_back(unary("tanh", "hyperbolic tangent", inferUnaryFloat, unaryKernel<tanhF>, tanhVjp,
-                      floatUnarySamples("tanh", -3, 3)));
-  ops.push_back(unary("relu", "max(x, 0)", inferUnaryNumeric, unaryKernel<reluF>, reluVjp,
-                      {unarySample("relu", "f32[2,3]"), unarySample("relu", "i64[2,3]"),
-                       unarySample("relu", "f64[5]"), unarySample("relu", "bf16[2,3]")}));
-  ops.push_back(unary("sigmoid", "1 / (1 + e^-x)", inferUnaryFloat, unaryKernel<sigmoidF>,
-                      sigmoidVjp, floatUnarySamples("sigmoid", -4, 4)));
-  ops.push_back(unary("abs", "|x|", inferUnaryNumeric, unaryKernel<absF>, absVjp,
-                      {unarySample("abs", "f32[2,3]"), unarySample("abs", "i32[2,3]"),
-                       unarySample("abs", "f64[5]")}));
-  ops.push_back(unary("not", "logical not of a bool tensor", inferUnaryBool, unaryKernel<notF>,
-                      nullptr, {unarySample("not", "bool[2,3]")}));
+  ops.push_back(unary(op::Neg, "-x", inferUnaryNumeric, unaryKernel<negF>, negVjp,
+                      {unarySample(op::Neg, "f32[2,3]"), unarySample(op::Neg, "i32[2,3]"),
+                       unarySample(op::Neg, "f64[4]"), unarySample(op::Neg, "bf16[2,3]")}));
+  ops.push_back(unary(op::Exp, "e^x", inferUnaryFloat, unaryKernel<expF>, expVjp,
+                      floatUnarySamples(op::Exp, -3, 3)));
+  ops.push_back(unary(op::Log, "natural logarithm", inferUnaryFloat, unaryKernel<logF>, logVjp,
+                      floatUnarySamples(op::Log, 0.1, 4)));
+  ops.push_back(unary(op::Sqrt, "square root", inferUnaryFloat, unaryKernel<sqrtF>, sqrtVjp,
+                      floatUnarySamples(op::Sqrt, 0.1, 4)));
+  ops.push_back(unary(op::Rsqrt, "1 / sqrt(x)", inferUnaryFloat, unaryKernel<rsqrtF>, rsqrtVjp,
+                      floatUnarySamples(op::Rsqrt, 0.1, 4)));
+  ops.push_back(unary(op::Tanh, "hyperbolic tangent", inferUnaryFloat, unaryKernel<tanhF>, tanhVjp,
+                      floatUnarySamples(op::Tanh, -3, 3)));
+  ops.push_back(unary(op::Relu, "max(x, 0)", inferUnaryNumeric, unaryKernel<reluF>, reluVjp,
+                      {unarySample(op::Relu, "f32[2,3]"), unarySample(op::Relu, "i64[2,3]"),
+                       unarySample(op::Relu, "f64[5]"), unarySample(op::Relu, "bf16[2,3]")}));
+  ops.push_back(unary(op::Sigmoid, "1 / (1 + e^-x)", inferUnaryFloat, unaryKernel<sigmoidF>,
+                      sigmoidVjp, floatUnarySamples(op::Sigmoid, -4, 4)));
+  ops.push_back(unary(op::Abs, "|x|", inferUnaryNumeric, unaryKernel<absF>, absVjp,
+                      {unarySample(op::Abs, "f32[2,3]"), unarySample(op::Abs, "i32[2,3]"),
+                       unarySample(op::Abs, "f64[5]")}));
+  ops.push_back(unary(op::Not, "logical not of a bool tensor", inferUnaryBool, unaryKernel<notF>,
+                      nullptr, {unarySample(op::Not, "bool[2,3]")}));
   OpDef gelu =
-      unary("gelu", "Gaussian error linear unit (erf form, or its tanh approximation)", inferGelu,
+      unary(op::Gelu, "Gaussian error linear unit (erf form, or its tanh approximation)", inferGelu,
             geluKernel, geluVjp,
-            {unarySample("gelu", "f32[2,3]", {{"%a", -3, 3}}, " {approximate = \"tanh\"}"),
-             unarySample("gelu", "f32[2,3]", {{"%a", -3, 3}}),
-             unarySample("gelu", "f64[5]", {{"%a", -3, 3}}),
-             unarySample("gelu", "bf16[2,3]", {{"%a", -3, 3}}, " {approximate = \"tanh\"}")});
+            {unarySample(op::Gelu, "f32[2,3]", {{"%a", -3, 3}}, " {approximate = \"tanh\"}"),
+             unarySample(op::Gelu, "f32[2,3]", {{"%a", -3, 3}}),
+             unarySample(op::Gelu, "f64[5]", {{"%a", -3, 3}}),
+             unarySample(op::Gelu, "bf16[2,3]", {{"%a", -3, 3}}, " {approximate = \"tanh\"}")});
   gelu.attrs = {{"approximate", AttrKind::String, Attribute(std::string("none"))}};
   ops.push_back(gelu);
   // Casts to integers truncate toward zero: inputs span several integers of both signs.
-  OpDef cast = unary("cast", "converts elements to another dtype", inferCast, castKernel, castVjp,
+  OpDef cast = unary(op::Cast, "converts elements to another dtype", inferCast, castKernel, castVjp,
                      {{{"%a: f32[2,3]"}, "cast(%a) {dtype = bf16} : bf16[2,3]"},
                       {{"%a: f32[2,3]"}, "cast(%a) {dtype = i32} : i32[2,3]", {{"%a", -5, 5}}},
                       {{"%a: i64[2,3]"}, "cast(%a) {dtype = f32} : f32[2,3]"},
@@ -420,40 +422,40 @@ void addElementwiseOps(std::vector<OpDef> &ops) {
   cast.attrs = {{"dtype", AttrKind::DType}};
   ops.push_back(cast);
 
-  ops.push_back(binary("add", "a + b, broadcasting", inferBinaryNumeric, binaryKernel<addF>, addVjp,
-                       arithmeticSamples("add", true)));
-  ops.push_back(binary("sub", "a - b, broadcasting", inferBinaryNumeric, binaryKernel<subF>, subVjp,
-                       arithmeticSamples("sub", true)));
-  ops.push_back(binary("mul", "a * b, broadcasting", inferBinaryNumeric, binaryKernel<mulF>, mulVjp,
-                       arithmeticSamples("mul", true)));
+  ops.push_back(binary(op::Add, "a + b, broadcasting", inferBinaryNumeric, binaryKernel<addF>,
+                       addVjp, arithmeticSamples(op::Add, true)));
+  ops.push_back(binary(op::Sub, "a - b, broadcasting", inferBinaryNumeric, binaryKernel<subF>,
+                       subVjp, arithmeticSamples(op::Sub, true)));
+  ops.push_back(binary(op::Mul, "a * b, broadcasting", inferBinaryNumeric, binaryKernel<mulF>,
+                       mulVjp, arithmeticSamples(op::Mul, true)));
   // Divisors stay away from zero; integer division truncates toward zero.
-  ops.push_back(binary("div", "a / b, broadcasting", inferBinaryNumeric, binaryKernel<divF>, divVjp,
-                       arithmeticSamples("div", true, {{"%a", -9, 10}, {"%b", 1, 4}})));
-  ops.push_back(binary("pow", "a ^ b, broadcasting", inferBinaryFloat, binaryKernel<powF>, powVjp,
-                       arithmeticSamples("pow", false, {{"%a", 0.2, 3}, {"%b", -2, 2}})));
-  ops.push_back(binary("max", "elementwise maximum, broadcasting", inferBinaryNumeric,
-                       binaryKernel<maxF>, maxVjp, arithmeticSamples("max", true)));
-  ops.push_back(binary("min", "elementwise minimum, broadcasting", inferBinaryNumeric,
-                       binaryKernel<minF>, minVjp, arithmeticSamples("min", true)));
+  ops.push_back(binary(op::Div, "a / b, broadcasting", inferBinaryNumeric, binaryKernel<divF>,
+                       divVjp, arithmeticSamples(op::Div, true, {{"%a", -9, 10}, {"%b", 1, 4}})));
+  ops.push_back(binary(op::Pow, "a ^ b, broadcasting", inferBinaryFloat, binaryKernel<powF>, powVjp,
+                       arithmeticSamples(op::Pow, false, {{"%a", 0.2, 3}, {"%b", -2, 2}})));
+  ops.push_back(binary(op::Max, "elementwise maximum, broadcasting", inferBinaryNumeric,
+                       binaryKernel<maxF>, maxVjp, arithmeticSamples(op::Max, true)));
+  ops.push_back(binary(op::Min, "elementwise minimum, broadcasting", inferBinaryNumeric,
+                       binaryKernel<minF>, minVjp, arithmeticSamples(op::Min, true)));
   ops.push_back(
-      binary("eq", "a == b", inferCompare, binaryKernel<eqF>, nullptr, compareSamples("eq")));
+      binary(op::Eq, "a == b", inferCompare, binaryKernel<eqF>, nullptr, compareSamples(op::Eq)));
   ops.push_back(
-      binary("ne", "a != b", inferCompare, binaryKernel<neF>, nullptr, compareSamples("ne")));
+      binary(op::Ne, "a != b", inferCompare, binaryKernel<neF>, nullptr, compareSamples(op::Ne)));
   ops.push_back(
-      binary("lt", "a < b", inferCompare, binaryKernel<ltF>, nullptr, compareSamples("lt")));
+      binary(op::Lt, "a < b", inferCompare, binaryKernel<ltF>, nullptr, compareSamples(op::Lt)));
   ops.push_back(
-      binary("le", "a <= b", inferCompare, binaryKernel<leF>, nullptr, compareSamples("le")));
+      binary(op::Le, "a <= b", inferCompare, binaryKernel<leF>, nullptr, compareSamples(op::Le)));
   ops.push_back(
-      binary("gt", "a > b", inferCompare, binaryKernel<gtF>, nullptr, compareSamples("gt")));
+      binary(op::Gt, "a > b", inferCompare, binaryKernel<gtF>, nullptr, compareSamples(op::Gt)));
   ops.push_back(
-      binary("ge", "a >= b", inferCompare, binaryKernel<geF>, nullptr, compareSamples("ge")));
-  ops.push_back(binary("and", "logical and of bool tensors", inferLogical, binaryKernel<andF>,
-                       nullptr, logicalSamples("and")));
-  ops.push_back(binary("or", "logical or of bool tensors", inferLogical, binaryKernel<orF>, nullptr,
-                       logicalSamples("or")));
+      binary(op::Ge, "a >= b", inferCompare, binaryKernel<geF>, nullptr, compareSamples(op::Ge)));
+  ops.push_back(binary(op::And, "logical and of bool tensors", inferLogical, binaryKernel<andF>,
+                       nullptr, logicalSamples(op::And)));
+  ops.push_back(binary(op::Or, "logical or of bool tensors", inferLogical, binaryKernel<orF>,
+                       nullptr, logicalSamples(op::Or)));
 
   ops.push_back(OpDef{
-      .name = "select",
+      .name = op::Select.name,
       .summary = "cond ? a : b, broadcasting all three",
       .min_operands = 3,
       .max_operands = 3,
@@ -461,19 +463,21 @@ void addElementwiseOps(std::vector<OpDef> &ops) {
       .reference = selectKernel,
       .differentiable = Differentiable::Yes,
       .vjp = selectVjp,
-      .samples = {
-          {{"%m: bool[2,3]", "%a: f32[2,3]", "%b: f32[2,3]"}, "select(%m, %a, %b) : f32[2,3]"},
-          {{"%m: bool[2,3]", "%a: f32[3]", "%b: f32[2,3]"}, "select(%m, %a, %b) : f32[2,3]"},
-          {{"%m: bool[2,1]", "%a: i32[2,3]", "%b: i32[]"}, "select(%m, %a, %b) : i32[2,3]"},
-          {{"%m: bool[]", "%a: f64[4]", "%b: f64[1]"}, "select(%m, %a, %b) : f64[4]"}}});
+      .samples = {{{"%m: bool[2,3]", "%a: f32[2,3]", "%b: f32[2,3]"},
+                   "select(%m, %a, %b) : f32[2,3]"},
+                  {{"%m: bool[2,3]", "%a: f32[3]", "%b: f32[2,3]"},
+                   "select(%m, %a, %b) : f32[2,3]"},
+                  {{"%m: bool[2,1]", "%a: i32[2,3]", "%b: i32[]"}, "select(%m, %a, %b) : i32[2,3]"},
+                  {{"%m: bool[]", "%a: f64[4]", "%b: f64[1]"}, "select(%m, %a, %b) : f64[4]"}},
+      .elementwise = true});
   OpDef gelu_grad =
-      binary("gelu_grad", "the cotangent times gelu'(x): the backward op of gelu", inferGeluGrad,
+      binary(op::GeluGrad, "the cotangent times gelu'(x): the backward op of gelu", inferGeluGrad,
              geluGradKernel, nullptr,
-             {binarySample("gelu_grad", "f32[2,3]", "f32[2,3]", "f32[2,3]", {{"%a", -3, 3}}),
+             {binarySample(op::GeluGrad, "f32[2,3]", "f32[2,3]", "f32[2,3]", {{"%a", -3, 3}}),
               {{"%a: f32[2,3]", "%b: f32[2,3]"},
                "gelu_grad(%a, %b) {approximate = \"tanh\"} : f32[2,3]",
                {{"%a", -3, 3}}},
-              binarySample("gelu_grad", "f64[5]", "f64[5]", "f64[5]", {{"%a", -3, 3}})});
+              binarySample(op::GeluGrad, "f64[5]", "f64[5]", "f64[5]", {{"%a", -3, 3}})});
   gelu_grad.attrs = {{"approximate", AttrKind::String, Attribute(std::string("none"))}};
   ops.push_back(gelu_grad);
 }

@@ -90,11 +90,11 @@ std::vector<Literal> scatterAddKernel(const Node &n, std::span<const Literal *co
 std::vector<Value *> gatherVjp(Builder &b, const Node &n, std::span<Value *const> g) {
   ops::Emit e{b};
   Value *base = e.zeros(n.operands[0]->type);
-  return {b.create("scatter_add", {base, n.operands[1], g[0]}, n.attrs), nullptr};
+  return {b.create(op::ScatterAdd, {base, n.operands[1], g[0]}, n.attrs), nullptr};
 }
 
 std::vector<Value *> scatterAddVjp(Builder &b, const Node &n, std::span<Value *const> g) {
-  return {g[0], nullptr, b.create("gather", {g[0], n.operands[1]}, n.attrs)};
+  return {g[0], nullptr, b.create(op::Gather, {g[0], n.operands[1]}, n.attrs)};
 }
 
 const std::vector<AttrSpec> kGatherAttrs = {{"axis", AttrKind::Int, Attribute(int64_t{0})},
@@ -104,7 +104,7 @@ const std::vector<AttrSpec> kGatherAttrs = {{"axis", AttrKind::Int, Attribute(in
 
 void addIndexingOps(std::vector<OpDef> &ops) {
   ops.push_back(OpDef{
-      .name = "gather",
+      .name = op::Gather.name,
       .summary = "picks slices of data along an axis at integer indices",
       .min_operands = 2,
       .max_operands = 2,
@@ -125,7 +125,7 @@ void addIndexingOps(std::vector<OpDef> &ops) {
            "gather(%a, %i) {axis = 1, batch_dims = 1} : f64[2,2,4]",
            {{"%i", 0, 3}}}}});
   ops.push_back(
-      OpDef{.name = "scatter_add",
+      OpDef{.name = op::ScatterAdd.name,
             .summary = "base plus updates added at the places gather would read",
             .min_operands = 3,
             .max_operands = 3,

@@ -69,7 +69,7 @@ std::vector<Value *> matmulVjp(Builder &b, const Node &n, std::span<Value *const
   Value *a = n.operands[0], *x = n.operands[1], *dc = g[0];
   bool ta = n.getBool("transpose_a"), tb = n.getBool("transpose_b");
   auto mm = [&](Value *l, Value *r, bool tl, bool tr) {
-    return b.create("matmul", {l, r}, {{"transpose_a", tl}, {"transpose_b", tr}});
+    return b.create(op::Matmul, {l, r}, {{"transpose_a", tl}, {"transpose_b", tr}});
   };
   Value *da, *dx;
   if (!ta && !tb) {
@@ -93,7 +93,7 @@ std::vector<Value *> matmulVjp(Builder &b, const Node &n, std::span<Value *const
 
 void addLinalgOps(std::vector<OpDef> &ops) {
   ops.push_back(
-      OpDef{.name = "matmul",
+      OpDef{.name = op::Matmul.name,
             .summary = "batched matrix product [..., m, k] x [..., k, n]",
             .min_operands = 2,
             .max_operands = 2,

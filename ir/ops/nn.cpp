@@ -255,7 +255,7 @@ using Grads = std::vector<Value *>;
 using Cots = std::span<Value *const>;
 
 Grads softmaxVjp(Builder &b, const Node &n, Cots g) {
-  return {b.create("softmax_grad", {n.result(), g[0]}, n.attrs)};
+  return {b.create(op::SoftmaxGrad, {n.result(), g[0]}, n.attrs)};
 }
 
 Grads layerNormVjp(Builder &b, const Node &n, Cots g) {
@@ -263,7 +263,7 @@ Grads layerNormVjp(Builder &b, const Node &n, Cots g) {
   if (n.operands.size() > 1)
     operands.push_back(n.operands[1]);
   operands.push_back(g[0]);
-  Node *grad = b.createNode("layer_norm_grad", operands, n.attrs);
+  Node *grad = b.createNode(op::LayerNormGrad, operands, n.attrs);
   Grads out = {grad->result(0)};
   if (n.operands.size() > 1)
     out.push_back(grad->result(1));
@@ -273,7 +273,7 @@ Grads layerNormVjp(Builder &b, const Node &n, Cots g) {
 }
 
 Grads crossEntropyVjp(Builder &b, const Node &n, Cots g) {
-  return {b.create("softmax_cross_entropy_grad", {n.operands[0], n.operands[1], g[0]}, n.attrs),
+  return {b.create(op::SoftmaxCrossEntropyGrad, {n.operands[0], n.operands[1], g[0]}, n.attrs),
           nullptr};
 }
 
@@ -281,7 +281,7 @@ Grads crossEntropyVjp(Builder &b, const Node &n, Cots g) {
 
 void addNNOps(std::vector<OpDef> &ops) {
   ops.push_back(OpDef{
-      .name = "softmax",
+      .name = op::Softmax.name,
       .summary = "exp(x - max) / sum(exp(x - max)) along an axis",
       .min_operands = 1,
       .max_operands = 1,
@@ -303,7 +303,7 @@ void addNNOps(std::vector<OpDef> &ops) {
            .accumulates = true},
           {.inputs = {"%a: bf16[2,4]"}, .node = "softmax(%a) : bf16[2,4]", .accumulates = true}}});
   ops.push_back(
-      OpDef{.name = "layer_norm",
+      OpDef{.name = op::LayerNorm.name,
             .summary = "(x - mean) / sqrt(var + eps) over axes axis.., then * weight + bias",
             .min_operands = 1,
             .max_operands = 3,
@@ -326,7 +326,7 @@ void addNNOps(std::vector<OpDef> &ops) {
                          .node = "layer_norm(%a, %w, %b) : f64[3,4]",
                          .accumulates = true}}});
   ops.push_back(
-      OpDef{.name = "softmax_cross_entropy",
+      OpDef{.name = op::SoftmaxCrossEntropy.name,
             .summary = "mean over non-ignored labels of -log softmax(logits)[label], "
                        "with PyTorch's label smoothing",
             .min_operands = 2,
@@ -358,7 +358,7 @@ void addNNOps(std::vector<OpDef> &ops) {
                  .accumulates = true}}});
 
   // Backward ops: the VJPs above emit them; they have no VJP of their own.
-  ops.push_back(OpDef{.name = "softmax_grad",
+  ops.push_back(OpDef{.name = op::SoftmaxGrad.name,
                       .summary = "y * (g - sum(g * y)) along the axis: softmax's backward op",
                       .min_operands = 2,
                       .max_operands = 2,
@@ -380,7 +380,7 @@ void addNNOps(std::vector<OpDef> &ops) {
                                    .ranges = {{"%a", 0, 1}},
                                    .accumulates = true}}});
   ops.push_back(
-      OpDef{.name = "layer_norm_grad",
+      OpDef{.name = op::LayerNormGrad.name,
             .summary = "(x, [weight,] g) -> dx, dweight, dbias: layer_norm's backward op",
             .min_operands = 2,
             .max_operands = 3,
@@ -405,7 +405,7 @@ void addNNOps(std::vector<OpDef> &ops) {
                                  "f64[4]",
                          .accumulates = true}}});
   ops.push_back(
-      OpDef{.name = "softmax_cross_entropy_grad",
+      OpDef{.name = op::SoftmaxCrossEntropyGrad.name,
             .summary = "(logits, labels, g) -> d loss / d logits",
             .min_operands = 3,
             .max_operands = 3,

@@ -84,15 +84,15 @@ std::vector<Value *> meanVjp(Builder &b, const Node &n, std::span<Value *const> 
 std::vector<Value *> maxVjp(Builder &b, const Node &n, std::span<Value *const> g) {
   ops::Emit e{b};
   Value *x = n.operands[0];
-  Value *hit = e.cast(b.create("eq", {x, spread(e, n, n.result())}), x->type.dtype);
-  Value *ties = b.create("reduce_sum", {hit},
+  Value *hit = e.cast(b.create(op::Eq, {x, spread(e, n, n.result())}), x->type.dtype);
+  Value *ties = b.create(op::ReduceSum, {hit},
                          {{"axes", n.getInts("axes")}, {"keepdims", n.getBool("keepdims")}});
   return {e.mul(hit, spread(e, n, e.div(g[0], ties)))};
 }
 
-OpDef reduction(std::string_view name, std::string_view summary, InferFn infer, ReferenceFn ref,
-                VjpFn vjp, std::vector<OpSample> samples) {
-  return OpDef{.name = name,
+OpDef reduction(OpHandle op, std::string_view summary, InferFn infer, ReferenceFn ref, VjpFn vjp,
+                std::vector<OpSample> samples) {
+  return OpDef{.name = op.name,
                .summary = summary,
                .min_operands = 1,
                .max_operands = 1,
@@ -114,19 +114,19 @@ OpSample reduceSample(std::string_view a, std::string_view node, bool accumulate
 
 void addReductionOps(std::vector<OpDef> &ops) {
   ops.push_back(reduction(
-      "reduce_sum", "sum over axes", inferReduce, sumKernel, sumVjp,
+      op::ReduceSum, "sum over axes", inferReduce, sumKernel, sumVjp,
       {reduceSample("f32[2,3]", "reduce_sum(%a) {axes = [0, 1]} : f32[]", true),
        reduceSample("f32[2,3]", "reduce_sum(%a) {axes = [1], keepdims = true} : f32[2,1]", true),
        reduceSample("f64[2,3,4]", "reduce_sum(%a) {axes = [0, -1]} : f64[3]", true),
        reduceSample("i32[2,3]", "reduce_sum(%a) {axes = [-1]} : i32[2]", true)}));
   ops.push_back(reduction(
-      "reduce_max", "maximum over axes", inferReduceMax, maxKernel, maxVjp,
+      op::ReduceMax, "maximum over axes", inferReduceMax, maxKernel, maxVjp,
       {reduceSample("f32[2,3]", "reduce_max(%a) {axes = [0], keepdims = true} : f32[1,3]", false),
        reduceSample("f32[2,3,4]", "reduce_max(%a) {axes = [1, 2]} : f32[2]", false),
        reduceSample("i64[2,3]", "reduce_max(%a) {axes = [1]} : i64[2]", false),
        reduceSample("f64[5]", "reduce_max(%a) {axes = [0], keepdims = true} : f64[1]", false)}));
   ops.push_back(reduction(
-      "reduce_mean", "mean over axes", inferReduce, meanKernel, meanVjp,
+      op::ReduceMean, "mean over axes", inferReduce, meanKernel, meanVjp,
       {reduceSample("f32[2,3]", "reduce_mean(%a) {axes = [-1]} : f32[2]", true),
        reduceSample("f32[2,3,4]", "reduce_mean(%a) {axes = [0, 1], keepdims = true} : f32[1,1,4]",
                     true),

@@ -207,7 +207,7 @@ Grads transposeVjp(Builder &b, const Node &n, Cots g) {
   IntList inverse(perm.size());
   for (size_t i = 0; i < perm.size(); ++i)
     inverse[perm[i]] = static_cast<int64_t>(i);
-  return {b.create("transpose", {g[0]}, {{"perm", inverse}})};
+  return {b.create(op::Transpose, {g[0]}, {{"perm", inverse}})};
 }
 
 Grads broadcastToVjp(Builder &b, const Node &n, Cots g) {
@@ -225,7 +225,7 @@ Grads sliceVjp(Builder &b, const Node &n, Cots g) {
     high.push_back(in[d] - last);
     interior.push_back(stride[d] - 1);
   }
-  return {b.create("pad", {g[0]}, {{"low", low}, {"high", high}, {"interior", interior}})};
+  return {b.create(op::Pad, {g[0]}, {{"low", low}, {"high", high}, {"interior", interior}})};
 }
 
 Grads padVjp(Builder &b, const Node &n, Cots g) {
@@ -238,7 +238,7 @@ Grads padVjp(Builder &b, const Node &n, Cots g) {
     limit.push_back(in[d] ? low[d] + (in[d] - 1) * (interior[d] + 1) + 1 : low[d]);
     stride.push_back(interior[d] + 1);
   }
-  return {b.create("slice", {g[0]}, {{"start", start}, {"limit", limit}, {"stride", stride}})};
+  return {b.create(op::Slice, {g[0]}, {{"start", start}, {"limit", limit}, {"stride", stride}})};
 }
 
 Grads concatVjp(Builder &b, const Node &n, Cots g) {
@@ -251,7 +251,7 @@ Grads concatVjp(Builder &b, const Node &n, Cots g) {
     start[axis] = offset;
     limit[axis] = offset + x->type.shape[axis];
     offset = limit[axis];
-    grads.push_back(b.create("slice", {g[0]}, {{"start", start}, {"limit", limit}}));
+    grads.push_back(b.create(op::Slice, {g[0]}, {{"start", start}, {"limit", limit}}));
   }
   return grads;
 }
@@ -259,7 +259,7 @@ Grads concatVjp(Builder &b, const Node &n, Cots g) {
 } // namespace
 
 void addShapeOps(std::vector<OpDef> &ops) {
-  ops.push_back(OpDef{.name = "reshape",
+  ops.push_back(OpDef{.name = op::Reshape.name,
                       .summary = "same elements in row-major order, new shape",
                       .min_operands = 1,
                       .max_operands = 1,
@@ -273,7 +273,7 @@ void addShapeOps(std::vector<OpDef> &ops) {
                                   {{"%a: i64[6]"}, "reshape(%a) {shape = [2, 1, 3]} : i64[2,1,3]"},
                                   {{"%a: bool[2,3]"}, "reshape(%a) {shape = [6]} : bool[6]"}}});
   ops.push_back(OpDef{
-      .name = "transpose",
+      .name = op::Transpose.name,
       .summary = "permutes axes: result axis i is operand axis perm[i]",
       .min_operands = 1,
       .max_operands = 1,
@@ -287,7 +287,7 @@ void addShapeOps(std::vector<OpDef> &ops) {
                   {{"%a: f32[2,3,4,5]"}, "transpose(%a) {perm = [0, 2, 1, 3]} : f32[2,4,3,5]"},
                   {{"%a: i32[2,3]"}, "transpose(%a) {perm = [1, 0]} : i32[3,2]"}}});
   ops.push_back(
-      OpDef{.name = "broadcast_to",
+      OpDef{.name = op::BroadcastTo.name,
             .summary = "numpy broadcasting to an explicit shape",
             .min_operands = 1,
             .max_operands = 1,
@@ -301,7 +301,7 @@ void addShapeOps(std::vector<OpDef> &ops) {
                         {{"%a: f64[]"}, "broadcast_to(%a) {shape = [2, 3]} : f64[2,3]"},
                         {{"%a: bool[1,3]"}, "broadcast_to(%a) {shape = [2, 3]} : bool[2,3]"}}});
   ops.push_back(
-      OpDef{.name = "slice",
+      OpDef{.name = op::Slice.name,
             .summary = "elements start[d] <= i < limit[d] stepping by stride[d]",
             .min_operands = 1,
             .max_operands = 1,
@@ -320,7 +320,7 @@ void addShapeOps(std::vector<OpDef> &ops) {
                          "slice(%a) {limit = [2, 3, 4], start = [0, 1, 1]} : f32[2,2,3]"},
                         {{"%a: i64[6]"}, "slice(%a) {limit = [5], start = [1]} : i64[4]"}}});
   ops.push_back(OpDef{
-      .name = "concat",
+      .name = op::Concat.name,
       .summary = "joins operands along an axis",
       .min_operands = 1,
       .max_operands = -1,
@@ -335,7 +335,7 @@ void addShapeOps(std::vector<OpDef> &ops) {
                   {{"%a: f32[2,2,1]", "%b: f32[2,2,3]"}, "concat(%a, %b) {axis = -1} : f32[2,2,4]"},
                   {{"%a: i64[2]", "%b: i64[3]"}, "concat(%a, %b) {axis = 0} : i64[5]"}}});
   ops.push_back(OpDef{
-      .name = "pad",
+      .name = op::Pad.name,
       .summary = "zeros: low[d] before, high[d] after and interior[d] between the "
                  "elements of each axis (the adjoint of slice)",
       .min_operands = 1,

@@ -107,7 +107,7 @@ TEST_CASE("LayerNorm writes mean and variance out and matches the formula") {
   double r = 1 / std::sqrt(1 + 1e-5);
   checkLiteral(out.at("y"), {2, 2}, {-2 * r, 1 + r, 0, 1}, 1e-12);
   for (const auto &n : g->nodes())
-    CHECK(!n->is("layer_norm"));
+    CHECK(!n->is(op::LayerNorm));
 }
 
 TEST_CASE("softmax and log-softmax written out") {
@@ -120,7 +120,7 @@ TEST_CASE("softmax and log-softmax written out") {
   checkLiteral(out.at("p"), {1, 2}, {0.25, 0.75}, 1e-12);
   checkLiteral(out.at("lp"), {1, 2}, {std::log(0.25), std::log(0.75)}, 1e-12);
   for (const auto &n : g->nodes())
-    CHECK(!n->is("softmax"));
+    CHECK(!n->is(op::Softmax));
 }
 
 TEST_CASE("dropout: identity at p = 0; zero or x / (1 - p) otherwise, reproducible by seed") {

@@ -67,7 +67,7 @@ void checkSame(const std::vector<TensorType> &types, const Body &fused, const Bo
   }
 }
 
-Tensor fusedOp(ModelBuilder &mb, std::string_view op, const std::vector<Tensor> &operands,
+Tensor fusedOp(ModelBuilder &mb, OpHandle op, const std::vector<Tensor> &operands,
                AttrMap attrs = {}) {
   std::vector<Value *> values;
   for (const Tensor &t : operands)
@@ -81,7 +81,7 @@ TEST_CASE("softmax and softmax_grad equal softmax written out") {
   checkSame(
       {TensorType{DType::f32, {2, 3, 5}}},
       [](ModelBuilder &mb, const std::vector<Tensor> &in) {
-        return fusedOp(mb, "softmax", {in[0]});
+        return fusedOp(mb, op::Softmax, {in[0]});
       },
       [](ModelBuilder &, const std::vector<Tensor> &in) { return nn::softmax(in[0]); });
 }
@@ -91,7 +91,9 @@ TEST_CASE("layer_norm and layer_norm_grad equal LayerNorm written out") {
                                    TensorType{DType::f32, {4}}};
   checkSame(
       types,
-      [](ModelBuilder &mb, const std::vector<Tensor> &in) { return fusedOp(mb, "layer_norm", in); },
+      [](ModelBuilder &mb, const std::vector<Tensor> &in) {
+        return fusedOp(mb, op::LayerNorm, in);
+      },
       [](ModelBuilder &, const std::vector<Tensor> &in) {
         Tensor mean = reduceMean(in[0], {-1}, true);
         Tensor centered = in[0] - mean;
@@ -115,7 +117,7 @@ TEST_CASE("attention and attention_grad equal attention written out, with masks 
   };
   auto fused = [](bool causal) {
     return [causal](ModelBuilder &mb, const std::vector<Tensor> &in) {
-      return fusedOp(mb, "attention", {in[0], in[1], in[2], paddingMask(in[3], 0)},
+      return fusedOp(mb, op::Attention, {in[0], in[1], in[2], paddingMask(in[3], 0)},
                      {{"scale", 0.4}, {"causal", causal}});
     };
   };
@@ -130,7 +132,7 @@ TEST_CASE("softmax_cross_entropy and its grad equal the loss written out, with P
     checkSame(
         types,
         [smoothing](ModelBuilder &mb, const std::vector<Tensor> &in) {
-          return fusedOp(mb, "softmax_cross_entropy", {in[0], in[1]},
+          return fusedOp(mb, op::SoftmaxCrossEntropy, {in[0], in[1]},
                          {{"ignore_index", int64_t{0}}, {"label_smoothing", smoothing}});
         },
         [smoothing](ModelBuilder &, const std::vector<Tensor> &in) {

@@ -4,8 +4,8 @@
 
 #include "test_util.h"
 
-#include "frontend/init.h"
 #include "compiler/programs.h"
+#include "frontend/init.h"
 
 #include <map>
 
@@ -13,10 +13,10 @@ using namespace kiln;
 
 namespace {
 
-std::map<std::string, int> opCounts(const Graph &g) {
-  std::map<std::string, int> counts;
+std::map<std::string_view, int> opCounts(const Graph &g) {
+  std::map<std::string_view, int> counts;
   for (const auto &n : g.nodes())
-    ++counts[std::string(n->name())];
+    ++counts[n->name()];
   return counts;
 }
 
@@ -31,15 +31,15 @@ Expected expectedOf(const TransformerConfig &c) {
           static_cast<int>(2 * c.encoder_layers + 3 * c.decoder_layers + 2)};
 }
 
-void checkFusedForward(const std::map<std::string, int> &counts, const Expected &want) {
-  auto count = [&](const char *op) { return counts.count(op) ? counts.at(op) : 0; };
-  CHECK(count("attention") == want.attention);
-  CHECK(count("layer_norm") == want.layer_norm);
-  CHECK(count("softmax_cross_entropy") == 1);
+void checkFusedForward(const std::map<std::string_view, int> &counts, const Expected &want) {
+  auto count = [&](OpHandle op) { return counts.count(op.name) ? counts.at(op.name) : 0; };
+  CHECK(count(op::Attention) == want.attention);
+  CHECK(count(op::LayerNorm) == want.layer_norm);
+  CHECK(count(op::SoftmaxCrossEntropy) == 1);
   // Nothing of the written-out forms is left.
-  CHECK(count("softmax") == 0);
-  CHECK(count("exp") == 0);
-  CHECK(count("reduce_max") == 0);
+  CHECK(count(op::Softmax) == 0);
+  CHECK(count(op::Exp) == 0);
+  CHECK(count(op::ReduceMax) == 0);
 }
 
 } // namespace
@@ -60,14 +60,14 @@ TEST_CASE("every attention, layer norm and cross-entropy is fused on every confi
       OptimizerOptions adam;
       auto train = opCounts(*buildTrainStep(c, shape, adam).graph);
       checkFusedForward(train, want);
-      CHECK(train["attention_grad"] == want.attention);
-      CHECK(train["layer_norm_grad"] == want.layer_norm);
-      CHECK(train["softmax_cross_entropy_grad"] == 1);
-      CHECK(train["softmax_grad"] == 0);
+      CHECK(train[op::AttentionGrad.name] == want.attention);
+      CHECK(train[op::LayerNormGrad.name] == want.layer_norm);
+      CHECK(train[op::SoftmaxCrossEntropyGrad.name] == 1);
+      CHECK(train[op::SoftmaxGrad.name] == 0);
       // Dropout on the attention probabilities went into the op.
       BuiltModel loss = buildLoss(c, shape);
       for (const auto &n : loss.graph->nodes())
-        if (n->is("attention"))
+        if (n->is(op::Attention))
           CHECK(n->getFloat("dropout") == dropout);
     }
   }
@@ -111,8 +111,8 @@ TEST_CASE("the fused tiny Transformer has the unfused loss, logits and gradients
     GraphOptions shape{.batch = 2, .src_len = 5, .tgt_len = 4, .dropout = dropout};
     BuiltModel fused = buildGradients(c, shape, "default");
     BuiltModel plain = buildGradients(c, shape, "none");
-    CHECK(opCounts(*fused.graph)["attention_grad"] == 6);
-    CHECK(opCounts(*plain.graph)["attention_grad"] == 0);
+    CHECK(opCounts(*fused.graph)[op::AttentionGrad.name] == 6);
+    CHECK(opCounts(*plain.graph)[op::AttentionGrad.name] == 0);
     auto values = initialValues(fused.params, 9);
     auto a = test::runByName(*fused.graph, argsFor(*fused.graph, fused.params, values), true);
     auto b = test::runByName(*plain.graph, argsFor(*plain.graph, plain.params, values), true);

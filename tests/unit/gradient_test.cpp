@@ -23,73 +23,78 @@ struct Sample {
   std::string node;   // "add(%a, %b) : f32[2,3]"
 };
 
-const std::multimap<std::string, Sample> kSamples = {
-    {"neg", {"%a: f32[2,3]", "neg(%a) : f32[2,3]"}},
-    {"exp", {"%a: f32[2,3]", "exp(%a) : f32[2,3]"}},
-    {"log", {"%pa: f32[2,3]", "log(%pa) : f32[2,3]"}},
-    {"sqrt", {"%pa: f32[4]", "sqrt(%pa) : f32[4]"}},
-    {"rsqrt", {"%pa: f32[4]", "rsqrt(%pa) : f32[4]"}},
-    {"tanh", {"%a: f32[2,3]", "tanh(%a) : f32[2,3]"}},
-    {"relu", {"%a: f32[2,3]", "relu(%a) : f32[2,3]"}},
-    {"gelu", {"%a: f32[2,3]", "gelu(%a) : f32[2,3]"}},
-    {"gelu", {"%a: f32[2,3]", "gelu(%a) {approximate = \"tanh\"} : f32[2,3]"}},
-    {"sigmoid", {"%a: f32[2,3]", "sigmoid(%a) : f32[2,3]"}},
-    {"abs", {"%a: f32[2,3]", "abs(%a) : f32[2,3]"}},
-    {"cast", {"%a: f32[2,3]", "cast(%a) {dtype = f64} : f64[2,3]"}},
-    {"add", {"%a: f32[2,3], %b: f32[3]", "add(%a, %b) : f32[2,3]"}},
-    {"add", {"%a: f32[2,1,3], %b: f32[4,1]", "add(%a, %b) : f32[2,4,3]"}},
-    {"sub", {"%a: f32[2,1], %b: f32[2,3]", "sub(%a, %b) : f32[2,3]"}},
-    {"mul", {"%a: f32[2,3], %b: f32[2,3]", "mul(%a, %b) : f32[2,3]"}},
-    {"mul", {"%a: f32[3,1], %b: f32[]", "mul(%a, %b) : f32[3,1]"}},
-    {"div", {"%a: f32[2,3], %pb: f32[1,3]", "div(%a, %pb) : f32[2,3]"}},
-    {"pow", {"%pa: f32[2,3], %b: f32[3]", "pow(%pa, %b) : f32[2,3]"}},
-    {"max", {"%a: f32[2,3], %b: f32[3]", "max(%a, %b) : f32[2,3]"}},
-    {"min", {"%a: f32[2,3], %b: f32[2,1]", "min(%a, %b) : f32[2,3]"}},
-    {"select", {"%m: bool[2,3], %a: f32[3], %b: f32[2,3]", "select(%m, %a, %b) : f32[2,3]"}},
-    {"reduce_sum", {"%a: f32[2,3,2]", "reduce_sum(%a) {axes = [0, -1]} : f32[3]"}},
-    {"reduce_sum", {"%a: f32[2,3]", "reduce_sum(%a) {axes = [1], keepdims = true} : f32[2,1]"}},
-    {"reduce_mean", {"%a: f32[2,3,2]", "reduce_mean(%a) {axes = [1]} : f32[2,2]"}},
-    {"reduce_max", {"%a: f32[2,3]", "reduce_max(%a) {axes = [1], keepdims = true} : f32[2,1]"}},
-    {"reshape", {"%a: f32[2,3]", "reshape(%a) {shape = [3, 2]} : f32[3,2]"}},
-    {"transpose", {"%a: f32[2,3,4]", "transpose(%a) {perm = [2, 0, 1]} : f32[4,2,3]"}},
-    {"broadcast_to", {"%a: f32[3,1]", "broadcast_to(%a) {shape = [2, 3, 4]} : f32[2,3,4]"}},
-    {"slice",
+const std::multimap<std::string_view, Sample> kSamples = {
+    {op::Neg.name, {"%a: f32[2,3]", "neg(%a) : f32[2,3]"}},
+    {op::Exp.name, {"%a: f32[2,3]", "exp(%a) : f32[2,3]"}},
+    {op::Log.name, {"%pa: f32[2,3]", "log(%pa) : f32[2,3]"}},
+    {op::Sqrt.name, {"%pa: f32[4]", "sqrt(%pa) : f32[4]"}},
+    {op::Rsqrt.name, {"%pa: f32[4]", "rsqrt(%pa) : f32[4]"}},
+    {op::Tanh.name, {"%a: f32[2,3]", "tanh(%a) : f32[2,3]"}},
+    {op::Relu.name, {"%a: f32[2,3]", "relu(%a) : f32[2,3]"}},
+    {op::Gelu.name, {"%a: f32[2,3]", "gelu(%a) : f32[2,3]"}},
+    {op::Gelu.name, {"%a: f32[2,3]", "gelu(%a) {approximate = \"tanh\"} : f32[2,3]"}},
+    {op::Sigmoid.name, {"%a: f32[2,3]", "sigmoid(%a) : f32[2,3]"}},
+    {op::Abs.name, {"%a: f32[2,3]", "abs(%a) : f32[2,3]"}},
+    {op::Cast.name, {"%a: f32[2,3]", "cast(%a) {dtype = f64} : f64[2,3]"}},
+    {op::Add.name, {"%a: f32[2,3], %b: f32[3]", "add(%a, %b) : f32[2,3]"}},
+    {op::Add.name, {"%a: f32[2,1,3], %b: f32[4,1]", "add(%a, %b) : f32[2,4,3]"}},
+    {op::Sub.name, {"%a: f32[2,1], %b: f32[2,3]", "sub(%a, %b) : f32[2,3]"}},
+    {op::Mul.name, {"%a: f32[2,3], %b: f32[2,3]", "mul(%a, %b) : f32[2,3]"}},
+    {op::Mul.name, {"%a: f32[3,1], %b: f32[]", "mul(%a, %b) : f32[3,1]"}},
+    {op::Div.name, {"%a: f32[2,3], %pb: f32[1,3]", "div(%a, %pb) : f32[2,3]"}},
+    {op::Pow.name, {"%pa: f32[2,3], %b: f32[3]", "pow(%pa, %b) : f32[2,3]"}},
+    {op::Max.name, {"%a: f32[2,3], %b: f32[3]", "max(%a, %b) : f32[2,3]"}},
+    {op::Min.name, {"%a: f32[2,3], %b: f32[2,1]", "min(%a, %b) : f32[2,3]"}},
+    {op::Select.name, {"%m: bool[2,3], %a: f32[3], %b: f32[2,3]", "select(%m, %a, %b) : f32[2,3]"}},
+    {op::ReduceSum.name, {"%a: f32[2,3,2]", "reduce_sum(%a) {axes = [0, -1]} : f32[3]"}},
+    {op::ReduceSum.name,
+     {"%a: f32[2,3]", "reduce_sum(%a) {axes = [1], keepdims = true} : f32[2,1]"}},
+    {op::ReduceMean.name, {"%a: f32[2,3,2]", "reduce_mean(%a) {axes = [1]} : f32[2,2]"}},
+    {op::ReduceMax.name,
+     {"%a: f32[2,3]", "reduce_max(%a) {axes = [1], keepdims = true} : f32[2,1]"}},
+    {op::Reshape.name, {"%a: f32[2,3]", "reshape(%a) {shape = [3, 2]} : f32[3,2]"}},
+    {op::Transpose.name, {"%a: f32[2,3,4]", "transpose(%a) {perm = [2, 0, 1]} : f32[4,2,3]"}},
+    {op::BroadcastTo.name, {"%a: f32[3,1]", "broadcast_to(%a) {shape = [2, 3, 4]} : f32[2,3,4]"}},
+    {op::Slice.name,
      {"%a: f32[4,5]", "slice(%a) {limit = [4, 5], start = [1, 0], stride = [2, 2]} : f32[2,3]"}},
-    {"pad",
+    {op::Pad.name,
      {"%a: f32[2,3]", "pad(%a) {high = [1, 0], interior = [0, 1], low = [0, 2]} : f32[3,7]"}},
-    {"concat", {"%a: f32[2,1], %b: f32[2,3]", "concat(%a, %b) {axis = 1} : f32[2,4]"}},
-    {"gather", {"%a: f32[4,3], %i: i64[2,2]", "gather(%a, %i) : f32[2,2,3]"}},
-    {"gather", {"%a: f32[2,4], %i: i64[2]", "gather(%a, %i) {axis = 1, batch_dims = 1} : f32[2]"}},
-    {"scatter_add",
+    {op::Concat.name, {"%a: f32[2,1], %b: f32[2,3]", "concat(%a, %b) {axis = 1} : f32[2,4]"}},
+    {op::Gather.name, {"%a: f32[4,3], %i: i64[2,2]", "gather(%a, %i) : f32[2,2,3]"}},
+    {op::Gather.name,
+     {"%a: f32[2,4], %i: i64[2]", "gather(%a, %i) {axis = 1, batch_dims = 1} : f32[2]"}},
+    {op::ScatterAdd.name,
      {"%a: f32[4,3], %i: i64[2], %b: f32[2,3]", "scatter_add(%a, %i, %b) : f32[4,3]"}},
-    {"matmul", {"%a: f32[2,3], %b: f32[3,4]", "matmul(%a, %b) : f32[2,4]"}},
-    {"matmul",
+    {op::Matmul.name, {"%a: f32[2,3], %b: f32[3,4]", "matmul(%a, %b) : f32[2,4]"}},
+    {op::Matmul.name,
      {"%a: f32[2,2,3], %b: f32[4,3]", "matmul(%a, %b) {transpose_b = true} : f32[2,2,4]"}},
-    {"matmul",
+    {op::Matmul.name,
      {"%a: f32[3,2], %b: f32[2,1,3,4]", "matmul(%a, %b) {transpose_a = true} : f32[2,1,2,4]"}},
-    {"matmul",
+    {op::Matmul.name,
      {"%a: f32[3,2], %b: f32[4,3]",
       "matmul(%a, %b) {transpose_a = true, transpose_b = true} : f32[2,4]"}},
-    {"softmax", {"%a: f32[2,3]", "softmax(%a) : f32[2,3]"}},
-    {"softmax", {"%a: f32[3,2]", "softmax(%a) {axis = 0} : f32[3,2]"}},
-    {"layer_norm", {"%a: f32[2,4]", "layer_norm(%a) : f32[2,4]"}},
-    {"layer_norm", {"%a: f32[2,4], %b: f32[4], %c: f32[4]", "layer_norm(%a, %b, %c) : f32[2,4]"}},
-    {"layer_norm", {"%a: f32[2,2,3], %b: f32[2,3]", "layer_norm(%a, %b) {axis = 1} : f32[2,2,3]"}},
-    {"attention",
+    {op::Softmax.name, {"%a: f32[2,3]", "softmax(%a) : f32[2,3]"}},
+    {op::Softmax.name, {"%a: f32[3,2]", "softmax(%a) {axis = 0} : f32[3,2]"}},
+    {op::LayerNorm.name, {"%a: f32[2,4]", "layer_norm(%a) : f32[2,4]"}},
+    {op::LayerNorm.name,
+     {"%a: f32[2,4], %b: f32[4], %c: f32[4]", "layer_norm(%a, %b, %c) : f32[2,4]"}},
+    {op::LayerNorm.name,
+     {"%a: f32[2,2,3], %b: f32[2,3]", "layer_norm(%a, %b) {axis = 1} : f32[2,2,3]"}},
+    {op::Attention.name,
      {"%a: f32[2,3,4], %b: f32[2,5,4], %c: f32[2,5,2]",
       "attention(%a, %b, %c) {scale = 0.5} : f32[2,3,2]"}},
-    {"attention",
+    {op::Attention.name,
      {"%a: f32[2,3,4], %b: f32[2,3,4], %c: f32[2,3,4], %m: bool[3,3]",
       "attention(%a, %b, %c, %m) {causal = true, scale = 0.7} : f32[2,3,4]"}},
-    {"attention",
+    {op::Attention.name,
      {"%a: f32[1,2,3,4], %b: f32[1,2,3,4], %c: f32[1,2,3,4], %k: f32[1,1,1,3]",
       "attention(%a, %b, %c, %k) {scale = 0.5} : f32[1,2,3,4]"}},
-    {"attention",
+    {op::Attention.name,
      {"%a: f32[2,3,4], %b: f32[2,3,4], %c: f32[2,3,2], %s: i64[]",
       "attention(%a, %b, %c, %s) {dropout = 0.3, dropout_offset = 5, scale = 0.5} : f32[2,3,2]"}},
-    {"softmax_cross_entropy",
+    {op::SoftmaxCrossEntropy.name,
      {"%a: f32[2,3,5], %t: i64[2,3]", "softmax_cross_entropy(%a, %t) {ignore_index = 0} : f32[]"}},
-    {"softmax_cross_entropy",
+    {op::SoftmaxCrossEntropy.name,
      {"%a: f32[4,5], %t: i64[4]",
       "softmax_cross_entropy(%a, %t) {ignore_index = 1, label_smoothing = 0.1} : f32[]"}},
 };
@@ -133,12 +138,12 @@ std::unique_ptr<Graph> withLoss(const Sample &s) {
   std::vector<double> probe(y->type.numElements());
   for (double &p : probe)
     p = std::uniform_real_distribution<double>(-1, 1)(rng);
-  Value *weighted = b.create("mul", {y, b.constant(probe, y->type.dtype, y->type.shape)});
+  Value *weighted = b.create(op::Mul, {y, b.constant(probe, y->type.dtype, y->type.shape)});
   IntList axes;
   for (int64_t d = 0; d < y->type.rank(); ++d)
     axes.push_back(d);
   g->outputs().clear();
-  g->addOutput("loss", b.create("reduce_sum", {weighted}, {{"axes", axes}}));
+  g->addOutput("loss", b.create(op::ReduceSum, {weighted}, {{"axes", axes}}));
   return g;
 }
 
@@ -186,7 +191,7 @@ TEST_CASE("every differentiable op: VJP against central finite differences in f6
     if (op->differentiable != Differentiable::Yes)
       continue;
     INFO(op->name);
-    auto range = kSamples.equal_range(std::string(op->name));
+    auto range = kSamples.equal_range(op->name);
     REQUIRE_MESSAGE(range.first != range.second,
                     "differentiable op has no gradient sample in gradient_test.cpp");
     for (auto it = range.first; it != range.second; ++it) {
@@ -216,7 +221,7 @@ TEST_CASE("autodiff: fan-out adds up, unused inputs get zeros, integer inputs ar
   CHECK(out[1].data == std::vector<double>{3, 5, 7}); // 2x + 1
   CHECK(out[2].data == std::vector<double>{0, 0});
   // The zero gradient is a constant: nothing else was computed for it.
-  CHECK(g->findOutput("grad.unused")->value->def->is("constant"));
+  CHECK(g->findOutput("grad.unused")->value->def->is(op::Constant));
   auto h = parseGraph(R"(graph @g {
   input data %i: i64[3]
   %0 = cast(%i) {dtype = f32} : f32[3]

@@ -55,16 +55,16 @@ TEST_CASE("replaceAllUsesWith, dead nodes and topological order") {
   Graph g;
   Builder b(g);
   Value *x = g.addInput("x", InputKind::Data, TensorType{DType::f32, {2}});
-  Value *e = b.create("exp", {x});
-  Value *dead = b.create("tanh", {e});
-  Value *n = b.create("neg", {e});
+  Value *e = b.create(op::Exp, {x});
+  Value *dead = b.create(op::Tanh, {e});
+  Value *n = b.create(op::Neg, {e});
   g.addOutput("y", n);
   CHECK(g.numUses(e) == 2);
   CHECK(g.removeDeadNodes() == 1);
   CHECK(g.nodes().size() == 2);
   (void)dead;
   // A node appended after its user is moved before it by sorting.
-  Value *l = b.create("log", {x});
+  Value *l = b.create(op::Log, {x});
   g.replaceAllUsesWith(e, l);
   CHECK(g.numUses(e) == 0);
   g.sortTopologically();
@@ -78,7 +78,7 @@ TEST_CASE("clone is deep and prints the same") {
   Graph g("m");
   Builder b(g, Location{"model.cpp", 3, 9});
   Value *x = g.addInput("x", InputKind::Parameter, TensorType{DType::f32, {2, 2}});
-  g.addOutput("y", b.create("matmul", {x, x}, {{"transpose_a", true}}));
+  g.addOutput("y", b.create(op::Matmul, {x, x}, {{"transpose_a", true}}));
   auto c = g.clone();
   CHECK(printGraph(*c) == printGraph(g));
   CHECK(c->inputs()[0].value.get() != g.inputs()[0].value.get());
@@ -88,8 +88,8 @@ TEST_CASE("the verifier reports a node used before its definition") {
   Graph g;
   Builder b(g, Location{"m.cpp", 5, 1});
   Value *x = g.addInput("x", InputKind::Data, TensorType{DType::f32, {2}});
-  Value *e = b.create("exp", {x});
-  b.create("neg", {e});
+  Value *e = b.create(op::Exp, {x});
+  b.create(op::Neg, {e});
   std::swap(g.nodes()[0], g.nodes()[1]);
   CHECK_THROWS_WITH_AS(verifyGraph(g),
                        "m.cpp:5:1: error: neg: operand 0 is used before it is defined", Error);
@@ -99,16 +99,16 @@ TEST_CASE("attributes: defaults filled, unknown and mistyped ones reported") {
   Graph g;
   Builder b(g, Location{"m.cpp", 9, 2});
   Value *x = g.addInput("x", InputKind::Data, TensorType{DType::f32, {2, 3}});
-  Node *n = b.createNode("softmax", {x});
+  Node *n = b.createNode(op::Softmax, {x});
   CHECK(n->getInt("axis") == -1);
-  CHECK_THROWS_WITH_AS(b.create("softmax", {x}, {{"axes", int64_t{1}}}),
+  CHECK_THROWS_WITH_AS(b.create(op::Softmax, {x}, {{"axes", int64_t{1}}}),
                        "m.cpp:9:2: error: softmax: unknown attribute 'axes'", Error);
   CHECK_THROWS_WITH_AS(
-      b.create("softmax", {x}, {{"axis", 1.5}}),
+      b.create(op::Softmax, {x}, {{"axis", 1.5}}),
       "m.cpp:9:2: error: softmax: attribute 'axis' expects an integer, found a float (1.5)", Error);
   CHECK_THROWS_WITH_AS(
-      b.create("reshape", {x}),
+      b.create(op::Reshape, {x}),
       "m.cpp:9:2: error: reshape: missing required attribute 'shape' (integer list)", Error);
-  CHECK_THROWS_WITH_AS(b.create("exp", {x, x}),
+  CHECK_THROWS_WITH_AS(b.create(op::Exp, {x, x}),
                        "m.cpp:9:2: error: exp: expected 1 operand, found 2", Error);
 }

@@ -260,7 +260,7 @@ TEST_CASE("outputs that update a parameter are written into its buffer, or copie
   // The verifier rejects this in text; a graph built in C++ meets the planner's own check.
   Graph bad("bad");
   Value *w = bad.addInput("w", InputKind::Parameter, TensorType{DType::f32, {4}});
-  bad.addOutput("w", Builder(bad).create("reduce_sum", {w}, {{"axes", IntList{0}}}), {}, "w");
+  bad.addOutput("w", Builder(bad).create(op::ReduceSum, {w}, {{"axes", IntList{0}}}), {}, "w");
   CHECK_THROWS_WITH_AS(planMemory(bad), doctest::Contains("differs from the input's f32[4]"),
                        Error);
 }

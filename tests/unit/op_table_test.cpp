@@ -7,6 +7,8 @@
 #include "ir/printer.h"
 #include "tests/conformance/samples.h"
 
+#include <set>
+
 using namespace kiln;
 
 TEST_CASE(
@@ -54,4 +56,18 @@ TEST_CASE("every op has samples that parse, round-trip and run") {
         CHECK(out[i].type == g->outputs()[i].value->type);
     }
   }
+}
+
+TEST_CASE("the op handles and the table name the same ops, each once") {
+  std::set<std::string_view> handles;
+  for (const OpHandle &h : allOpHandles()) {
+    INFO(h.name);
+    CHECK(handles.insert(h.name).second);
+    CHECK(lookupOp(h.name) != nullptr);
+  }
+  for (const OpDef *op : allOps()) {
+    INFO(op->name);
+    CHECK(handles.count(op->name) == 1);
+  }
+  CHECK(handles.size() == allOps().size());
 }

@@ -20,7 +20,7 @@ inline Literal lit(Shape shape, std::vector<double> values, DType dtype = DType:
 
 /// Builds a graph with one node of `op` over the given operands and runs it on the reference
 /// interpreter (in f64 when `f64` is set); returns the node's results.
-inline std::vector<Literal> runOp(std::string_view op, const std::vector<Literal> &operands,
+inline std::vector<Literal> runOp(OpHandle op, const std::vector<Literal> &operands,
                                   AttrMap attrs = {}, bool f64 = false) {
   Graph g("op");
   std::vector<Value *> values;
@@ -34,7 +34,7 @@ inline std::vector<Literal> runOp(std::string_view op, const std::vector<Literal
 }
 
 /// The single result of runOp.
-inline Literal runOp1(std::string_view op, const std::vector<Literal> &operands, AttrMap attrs = {},
+inline Literal runOp1(OpHandle op, const std::vector<Literal> &operands, AttrMap attrs = {},
                       bool f64 = false) {
   return runOp(op, operands, std::move(attrs), f64).at(0);
 }

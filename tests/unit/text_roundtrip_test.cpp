@@ -35,11 +35,11 @@ TEST_CASE("graphs built in C++ print, parse and print the same") {
   Value *w = g.addInput("encoder.layers.0.linear1.weight", InputKind::Parameter,
                         TensorType{DType::f32, {3, 4}});
   Value *m = g.addInput("adam.m", InputKind::State, TensorType{DType::bf16, {3}});
-  Value *h = b.create("matmul", {x, w}, {{"transpose_b", true}});
+  Value *h = b.create(op::Matmul, {x, w}, {{"transpose_b", true}});
   b.setLocation({});
   Value *c = b.constant({-INFINITY, 0.1, 1e-30, 3}, DType::f32, {1, 4});
   Value *s = b.splat(NAN, DType::f64, {});
-  Value *cat = b.create("concat", {h, h}, {{"axis", int64_t{-1}}});
+  Value *cat = b.create(op::Concat, {h, h}, {{"axis", int64_t{-1}}});
   g.addOutput("h", cat);
   g.addOutput("c", c);
   g.addOutput("s", s);
