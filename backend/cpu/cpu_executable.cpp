@@ -1,18 +1,26 @@
 // Runs a graph as a schedule of steps in node order: a JIT kernel whose parallel loop is split
 // over OpenMP threads (the pool oneDNN uses too), or a node's reference kernel, fed through
-// Literals at that edge. Each value gets its own HostBuffer, freed after its last use.
+// Literals at that edge. Values live where the memory plan puts them: intermediates at their
+// offsets in arenas allocated once per executable, outputs in fresh buffers, and the next
+// values of parameters and state in their inputs' buffers when the caller lets those be
+// overwritten (runInPlace). A kernel whose parameters share bytes under the plan is compiled
+// without noalias on them.
 
 #include "backend/cpu/cpu_executable.h"
 
 #include "backend/cpu/jit.h"
 #include "backend/kernel/lower.h"
+#include "backend/memory_plan.h"
 
 #include <fmt/format.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
+#include <new>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace kiln::cpu {
 namespace {
@@ -20,6 +28,9 @@ namespace {
 /// Below this many scalar operations a kernel runs on the calling thread: waking the pool
 /// costs more than it saves.
 constexpr int64_t kMinParallelWork = int64_t{1} << 15;
+
+/// What a dead buffer is filled with in poisoning mode: NaN in every float, -1 in integers.
+constexpr int kPoison = 0xFF;
 
 void runKernel(KernelFn fn, void *const *buffers, int64_t extent, int64_t work, int threads) {
   if (extent <= 0)
@@ -35,6 +46,47 @@ void runKernel(KernelFn fn, void *const *buffers, int64_t extent, int64_t work, 
     fn(buffers, extent * c / chunks, extent * (c + 1) / chunks);
 }
 
+int64_t byteSize(const TensorType &t) { return t.numElements() * dtypeSize(t.dtype); }
+
+/// Element `i` of an integer, bool or float buffer as an integer (for trap messages).
+int64_t elementAsInt(const std::byte *data, DType dtype, int64_t i) {
+  auto load = [&](auto zero) {
+    decltype(zero) v;
+    std::memcpy(&v, data + i * static_cast<int64_t>(sizeof(v)), sizeof(v));
+    return static_cast<int64_t>(v);
+  };
+  switch (dtype) {
+  case DType::i32:
+    return load(int32_t{});
+  case DType::i64:
+    return load(int64_t{});
+  case DType::boolean:
+    return load(uint8_t{});
+  case DType::f32:
+    return load(float{});
+  case DType::f64:
+    return load(double{});
+  case DType::bf16:
+    return load(uint16_t{});
+  }
+  return 0;
+}
+
+/// Where a value's bytes are during a run.
+struct Home {
+  enum Kind { Input, Arena, Output, UpdatedInput } kind = Input;
+  int index = 0;      ///< the input, the arena or the output
+  int64_t offset = 0; ///< Arena only
+  int output = -1;    ///< UpdatedInput: the output whose fresh buffer run() writes instead
+};
+
+/// A trap of a step's kernel and the parameter holding the values it reports.
+struct StepTrap {
+  kernel::Trap trap;
+  int param = 0;
+  DType dtype = DType::i64;
+};
+
 /// One step of the schedule.
 struct Step {
   const Node *node = nullptr;
@@ -42,21 +94,64 @@ struct Step {
   std::vector<int> operands; ///< value slots read
   std::vector<int> results;  ///< value slots written
   int64_t extent = 1, work = 1;
-  std::vector<int> release; ///< slots whose last use this step is
+  std::vector<StepTrap> traps;
+  std::vector<int> poison; ///< slots whose live range ends at this step
 };
+
+struct AlignedFree {
+  void operator()(std::byte *p) const {
+    ::operator delete[](p, std::align_val_t(static_cast<size_t>(kPlanAlignment)));
+  }
+};
+using ArenaBytes = std::unique_ptr<std::byte[], AlignedFree>;
+
+/// Every node result in an arena of its own, none in place of another or of an input: the
+/// baseline that the plan's sharing is checked and measured against.
+MemoryPlan oneBufferPerValue(const MemoryPlan &planned) {
+  MemoryPlan plan = planned;
+  plan.arena_sizes.clear();
+  for (PlannedValue &pv : plan.values) {
+    pv.reuses = nullptr;
+    if (pv.home == ValueHome::Input || pv.copy_to_input) {
+      pv.home = ValueHome::Output;
+      pv.copy_to_input = false;
+    }
+    if (pv.home == ValueHome::Arena) {
+      pv.arena = static_cast<int>(plan.arena_sizes.size());
+      pv.offset = 0;
+      plan.arena_sizes.push_back(pv.size);
+    }
+  }
+  plan.peak_bytes = plan.arenaBytes();
+  return plan;
+}
 
 class CpuExecutable final : public Executable {
 public:
-  CpuExecutable(const Graph &graph, const CompileOptions &options)
-      : Executable(signatureOf(graph)), graph_(graph.clone()) {
-    threads_ = options.threads > 0 ? options.threads : omp_get_max_threads();
+  CpuExecutable(const Graph &graph, const CompileOptions &options, Placement placement)
+      : Executable(signatureOf(graph)), graph_(graph.clone()),
+        poison_(options.poison_dead_buffers) {
+    threads_ = options.threads > 0 ? options.threads : omp_get_num_procs();
+    plan_ = planMemory(*graph_);
+    if (placement == Placement::OneBufferPerValue)
+      plan_ = oneBufferPerValue(plan_);
+    if (poison_) {
+      // The debug mode checks the plan it runs by, too.
+      std::vector<std::string> problems = checkMemoryPlan(*graph_, plan_);
+      KILN_ASSERT(problems.empty(), problems.empty() ? "" : problems.front().c_str());
+    }
     std::unordered_map<const Value *, int> slot;
     for (const GraphInput &in : graph_->inputs()) {
       slot[in.value.get()] = static_cast<int>(types_.size());
       types_.push_back(in.value->type);
+      homes_.push_back(Home{.kind = Home::Input, .index = static_cast<int>(homes_.size())});
     }
-    num_inputs_ = static_cast<int>(types_.size());
+    std::unordered_map<const Value *, const PlannedValue *> planned;
+    for (const PlannedValue &pv : plan_.values)
+      planned[pv.value] = &pv;
+
     std::vector<kernel::Kernel> kernels;
+    std::vector<std::vector<bool>> noalias;
     for (size_t i = 0; i < graph_->nodes().size(); ++i) {
       const Node &n = *graph_->nodes()[i];
       Step step;
@@ -67,12 +162,23 @@ public:
         slot[r.get()] = static_cast<int>(types_.size());
         step.results.push_back(static_cast<int>(types_.size()));
         types_.push_back(r->type);
+        homes_.push_back(homeOf(*planned.at(r.get())));
       }
       if (std::optional<kernel::Kernel> k = kernel::lowerNode(n)) {
         k->name = fmt::format("{}_{}", n.name(), i);
         step.kernel = static_cast<int>(kernels.size());
         step.extent = k->parallelExtent();
         step.work = k->workPerIteration();
+        std::vector<int> params = k->parameters();
+        KILN_ASSERT(params.size() == step.operands.size() + step.results.size(),
+                    "a kernel's parameters are not its node's operands and results");
+        for (const kernel::Trap &t : k->traps) {
+          auto p = std::find(params.begin(), params.end(), t.buffer);
+          KILN_ASSERT(p != params.end(), "a trap reports on a buffer that is no parameter");
+          step.traps.push_back(
+              StepTrap{t, static_cast<int>(p - params.begin()), k->buffers[t.buffer].dtype});
+        }
+        noalias.push_back(noaliasFlags(step));
         kernels.push_back(std::move(*k));
       } else {
         ++fallbacks_[std::string(n.name())];
@@ -83,65 +189,220 @@ public:
       outputs_.push_back(slot.at(out.value));
     num_kernels_ = static_cast<int64_t>(kernels.size());
     if (!kernels.empty())
-      jit_ = JitKernels::compile(kernels);
-    planReleases();
+      jit_ = JitKernels::compile(JitProgram{kernels, noalias}, options.use_cache, &source_);
+    planPoison(planned);
   }
 
   std::vector<HostBuffer> run(std::span<const HostBuffer> inputs) override {
     checkInputs(inputs);
-    std::vector<HostBuffer> owned(types_.size());
-    std::vector<const HostBuffer *> values(types_.size(), nullptr);
-    for (int i = 0; i < num_inputs_; ++i)
-      values[i] = &inputs[i];
-    for (const Step &step : steps_) {
-      for (int r : step.results) {
-        owned[r] = HostBuffer(types_[r]);
-        values[r] = &owned[r];
-      }
-      if (step.kernel >= 0)
-        runJit(step, values, owned);
-      else
-        runReference(step, values, owned);
-      for (int s : step.release) {
-        owned[s] = HostBuffer();
-        values[s] = nullptr;
-      }
-    }
-    std::vector<HostBuffer> out;
-    for (int s : outputs_)
-      out.push_back(*values[s]);
-    return out;
+    std::vector<std::byte *> in;
+    // Kernels only read inputs in run(): values homed in an input go to fresh buffers.
+    for (const HostBuffer &b : inputs)
+      in.push_back(const_cast<std::byte *>(b.data()));
+    return execute(in, {});
+  }
+
+  std::vector<HostBuffer> runInPlace(std::span<HostBuffer> inputs) override {
+    checkInputs(inputs);
+    std::vector<std::byte *> in;
+    for (HostBuffer &b : inputs)
+      in.push_back(b.data());
+    return execute(in, inputs);
   }
 
   std::vector<std::pair<std::string, int64_t>> statistics() const override {
-    int64_t fallbacks = 0;
+    int64_t fallbacks = 0, in_place = 0, into_inputs = 0;
     for (const auto &[op, count] : fallbacks_)
       fallbacks += count;
-    std::vector<std::pair<std::string, int64_t>> stats = {{"kernels", num_kernels_},
-                                                          {"fallback nodes", fallbacks}};
+    for (const PlannedValue &pv : plan_.values) {
+      in_place += pv.reuses != nullptr;
+      into_inputs += pv.home == ValueHome::Input;
+    }
+    std::vector<std::pair<std::string, int64_t>> stats = {
+        {"kernels", num_kernels_},
+        {"fallback nodes", fallbacks},
+        {"arenas", static_cast<int64_t>(plan_.arena_sizes.size())},
+        {"arena bytes", plan_.arenaBytes()},
+        {"peak bytes", plan_.peak_bytes},
+        {"no reuse bytes", plan_.no_reuse_bytes},
+        {"values in place of operands", in_place},
+        {"outputs written into inputs", into_inputs},
+        {"threads", threads_},
+        {"kernels from memory cache", jit_ && source_ == CodeSource::MemoryCache},
+        {"kernels from disk cache", jit_ && source_ == CodeSource::DiskCache}};
     for (const auto &[op, count] : fallbacks_)
       stats.emplace_back("fallback " + op, count);
     return stats;
   }
 
+  const Graph &graph() const { return *graph_; }
+  const MemoryPlan &plan() const { return plan_; }
+
 private:
-  void runJit(const Step &step, const std::vector<const HostBuffer *> &values,
-              std::vector<HostBuffer> &owned) {
-    std::vector<void *> buffers;
-    // Kernels only read their operands; the const_cast meets the C calling convention.
-    for (int s : step.operands)
-      buffers.push_back(const_cast<std::byte *>(values[s]->data()));
-    for (int s : step.results)
-      buffers.push_back(owned[s].data());
-    runKernel(jit_->function(step.kernel), buffers.data(), step.extent, step.work, threads_);
+  Home homeOf(const PlannedValue &pv) const {
+    switch (pv.home) {
+    case ValueHome::Arena:
+      return Home{.kind = Home::Arena, .index = pv.arena, .offset = pv.offset};
+    case ValueHome::Output:
+      return Home{.kind = Home::Output, .index = static_cast<int>(*pv.output)};
+    case ValueHome::Input:
+      return Home{.kind = Home::UpdatedInput,
+                  .index = static_cast<int>(*pv.input),
+                  .output = static_cast<int>(*pv.output)};
+    }
+    return {};
   }
 
-  void runReference(const Step &step, const std::vector<const HostBuffer *> &values,
-                    std::vector<HostBuffer> &owned) {
+  /// Parameters that may share bytes with another parameter that the kernel writes lose
+  /// noalias; several reads of one buffer keep it (LLVM's noalias only orders writes).
+  std::vector<bool> noaliasFlags(const Step &step) const {
+    std::vector<int> params = step.operands;
+    params.insert(params.end(), step.results.begin(), step.results.end());
+    std::vector<bool> flags(params.size(), true);
+    auto range = [&](int s) {
+      const Home &h = homes_[s];
+      // In runInPlace an updated input's value is written into the input itself.
+      int kind = h.kind == Home::UpdatedInput ? Home::Input : h.kind;
+      return std::tuple(kind, h.index, h.offset, h.offset + byteSize(types_[s]));
+    };
+    for (size_t p = 0; p < params.size(); ++p)
+      for (size_t q = p + 1; q < params.size(); ++q) {
+        bool writes = p >= step.operands.size() || q >= step.operands.size();
+        auto [kp, ip, bp, ep] = range(params[p]);
+        auto [kq, iq, bq, eq] = range(params[q]);
+        if (writes && kp == kq && ip == iq && bp < eq && bq < ep)
+          flags[p] = flags[q] = false;
+      }
+    return flags;
+  }
+
+  /// In poisoning mode, each arena value dies after its last step, unless a value written in
+  /// place of it takes over its bytes there.
+  void planPoison(const std::unordered_map<const Value *, const PlannedValue *> &planned) {
+    if (!poison_)
+      return;
+    std::unordered_set<const Value *> reused;
+    for (const PlannedValue &pv : plan_.values)
+      if (pv.reuses)
+        reused.insert(pv.reuses);
+    for (Step &step : steps_)
+      for (size_t i = 0; i < step.results.size(); ++i) {
+        const PlannedValue &pv = *planned.at(step.node->results[i].get());
+        if (pv.home == ValueHome::Arena && !reused.count(pv.value))
+          steps_[pv.last].poison.push_back(step.results[i]);
+      }
+  }
+
+  void poison(const std::vector<int> &slots, const std::vector<std::byte *> &addr) const {
+    for (int s : slots)
+      if (byteSize(types_[s]) > 0)
+        std::memset(addr[s], kPoison, static_cast<size_t>(byteSize(types_[s])));
+  }
+
+  void allocateArenas() {
+    if (arenas_.size() == plan_.arena_sizes.size())
+      return;
+    for (int64_t size : plan_.arena_sizes) {
+      auto n = static_cast<size_t>(std::max<int64_t>(size, kPlanAlignment));
+      arenas_.emplace_back(static_cast<std::byte *>(
+          ::operator new[](n, std::align_val_t(static_cast<size_t>(kPlanAlignment)))));
+    }
+  }
+
+  /// One run; `in_place` holds the caller's inputs when they may be overwritten.
+  std::vector<HostBuffer> execute(const std::vector<std::byte *> &inputs,
+                                  std::span<HostBuffer> in_place) {
+    bool updating = !in_place.empty();
+    allocateArenas();
+    if (poison_)
+      for (size_t a = 0; a < arenas_.size(); ++a)
+        std::memset(arenas_[a].get(), kPoison, static_cast<size_t>(plan_.arena_sizes[a]));
+    std::vector<HostBuffer> out(outputs_.size());
+    std::vector<std::byte *> addr(types_.size(), nullptr);
+    for (size_t s = 0; s < types_.size(); ++s) {
+      const Home &h = homes_[s];
+      if (h.kind == Home::Input || (h.kind == Home::UpdatedInput && updating)) {
+        addr[s] = inputs[h.index];
+      } else if (h.kind == Home::Arena) {
+        addr[s] = arenas_[h.index].get() + h.offset;
+      } else {
+        int k = h.kind == Home::Output ? h.index : h.output;
+        out[k] = HostBuffer(types_[s]);
+        addr[s] = out[k].data();
+      }
+    }
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      const Step &step = steps_[i];
+      if (step.kernel >= 0)
+        runJit(step, addr);
+      else
+        runReference(step, addr);
+      if (i + 1 < steps_.size())
+        poison(step.poison, addr);
+    }
+    finishOutputs(out, addr, in_place);
+    if (!steps_.empty())
+      poison(steps_.back().poison, addr);
+    return out;
+  }
+
+  /// Copies outputs that do not live in their own buffers, first into fresh buffers (a plain
+  /// output may be an input's old value), then, in place, those that update an input into it.
+  void finishOutputs(std::vector<HostBuffer> &out, const std::vector<std::byte *> &addr,
+                     std::span<HostBuffer> in_place) const {
+    bool updating = !in_place.empty();
+    const auto &sig = signature().outputs;
+    std::vector<bool> in_input(outputs_.size(), false);
+    for (size_t k = 0; k < outputs_.size(); ++k) {
+      int s = outputs_[k];
+      const Home &h = homes_[s];
+      if (updating && sig[k].updates) {
+        int u = static_cast<int>(*sig[k].updates);
+        in_input[k] = (h.kind == Home::Input || h.kind == Home::UpdatedInput) && h.index == u;
+      }
+      bool own = (h.kind == Home::Output && h.index == static_cast<int>(k)) ||
+                 (h.kind == Home::UpdatedInput && h.output == static_cast<int>(k) && !updating);
+      if (!own && !in_input[k])
+        out[k] = HostBuffer(types_[s], {addr[s], static_cast<size_t>(byteSize(types_[s]))});
+    }
+    if (!updating)
+      return;
+    for (size_t k = 0; k < outputs_.size(); ++k) {
+      if (!sig[k].updates)
+        continue;
+      if (!in_input[k] && out[k].byteSize() > 0)
+        std::memcpy(in_place[*sig[k].updates].data(), out[k].data(), out[k].byteSize());
+      out[k] = HostBuffer();
+    }
+  }
+
+  void runJit(const Step &step, const std::vector<std::byte *> &addr) const {
+    std::vector<void *> buffers;
+    for (int s : step.operands)
+      buffers.push_back(addr[s]);
+    for (int s : step.results)
+      buffers.push_back(addr[s]);
+    std::vector<int64_t> trap_slots(step.traps.size(), kernel::kTrapClear);
+    if (!trap_slots.empty())
+      buffers.push_back(trap_slots.data());
+    runKernel(jit_->function(step.kernel), buffers.data(), step.extent, step.work, threads_);
+    for (size_t t = 0; t < trap_slots.size(); ++t) {
+      if (trap_slots[t] == kernel::kTrapClear)
+        continue;
+      const StepTrap &st = step.traps[t];
+      auto *data = static_cast<const std::byte *>(buffers[st.param]);
+      throw Error(step.node->loc,
+                  kernel::trapMessage(st.trap, elementAsInt(data, st.dtype, trap_slots[t])));
+    }
+  }
+
+  void runReference(const Step &step, const std::vector<std::byte *> &addr) const {
     std::vector<Literal> args;
     args.reserve(step.operands.size());
+    // Every operand is read before any result is written, so in-place results are safe here.
     for (int s : step.operands)
-      args.push_back(Literal::fromBytes(values[s]->type(), values[s]->bytes()));
+      args.push_back(
+          Literal::fromBytes(types_[s], {addr[s], static_cast<size_t>(byteSize(types_[s]))}));
     std::vector<const Literal *> ptrs;
     for (const Literal &a : args)
       ptrs.push_back(&a);
@@ -153,41 +414,37 @@ private:
       KILN_ASSERT(r.size() == r.type.numElements(), "kernel returned a wrong shape");
       r.roundToDType();
       std::vector<std::byte> bytes = r.toBytes();
-      std::copy(bytes.begin(), bytes.end(), owned[step.results[i]].data());
+      std::copy(bytes.begin(), bytes.end(), addr[step.results[i]]);
     }
-  }
-
-  /// Frees each intermediate value after the last step that reads it.
-  void planReleases() {
-    std::vector<int> last(types_.size(), -1);
-    for (size_t i = 0; i < steps_.size(); ++i) {
-      for (int s : steps_[i].operands)
-        last[s] = static_cast<int>(i);
-      for (int s : steps_[i].results)
-        last[s] = std::max(last[s], static_cast<int>(i));
-    }
-    for (int s : outputs_)
-      last[s] = -1;
-    for (int s = num_inputs_; s < static_cast<int>(types_.size()); ++s)
-      if (last[s] >= 0)
-        steps_[last[s]].release.push_back(s);
   }
 
   std::unique_ptr<Graph> graph_;
-  std::unique_ptr<JitKernels> jit_;
+  MemoryPlan plan_;
+  std::shared_ptr<const JitKernels> jit_;
+  CodeSource source_ = CodeSource::Compiled;
   std::vector<TensorType> types_;
+  std::vector<Home> homes_; ///< per value slot: inputs, then node results in schedule order
   std::vector<Step> steps_;
   std::vector<int> outputs_;
-  int num_inputs_ = 0;
+  std::vector<ArenaBytes> arenas_;
   int threads_ = 1;
+  bool poison_ = false;
   int64_t num_kernels_ = 0;
   std::map<std::string, int64_t> fallbacks_;
 };
 
 } // namespace
 
-std::unique_ptr<Executable> compileGraph(const Graph &graph, const CompileOptions &options) {
-  return std::make_unique<CpuExecutable>(graph, options);
+std::unique_ptr<Executable> compileGraph(const Graph &graph, const CompileOptions &options,
+                                         Placement placement) {
+  return std::make_unique<CpuExecutable>(graph, options, placement);
+}
+
+std::vector<std::string> checkExecutablePlan(const Executable &exe) {
+  const auto *cpu = dynamic_cast<const CpuExecutable *>(&exe);
+  if (!cpu)
+    return {"not an executable of the cpu backend"};
+  return checkMemoryPlan(cpu->graph(), cpu->plan());
 }
 
 } // namespace kiln::cpu

@@ -1,6 +1,7 @@
 #pragma once
-// JIT compilation of kernels: kernel IR to LLVM IR, O3 for the host CPU, ORC LLJIT. All
-// kernels of one graph share one module, so the JIT's fixed cost is paid once.
+// JIT compilation of kernels: kernel IR to LLVM IR, O3 for the host CPU, an object file, ORC
+// LLJIT. All kernels of one graph share one module, so the JIT's fixed cost is paid once, and
+// that object file is what the compile cache (compile_cache.h) keeps.
 
 #include "backend/kernel/kernel_ir.h"
 
@@ -8,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace kiln::cpu {
 
@@ -15,11 +17,23 @@ namespace kiln::cpu {
 /// parameters, in kernel.parameters() order.
 using KernelFn = void (*)(void *const *buffers, int64_t begin, int64_t end);
 
+/// Where a program's machine code came from.
+enum class CodeSource { Compiled, MemoryCache, DiskCache };
+
+/// One program to compile: its kernels and, per kernel, which parameters may be marked noalias
+/// (an empty list: all of them; the memory plan clears those that share bytes).
+struct JitProgram {
+  std::span<const kernel::Kernel> kernels;
+  std::span<const std::vector<bool>> noalias;
+};
+
 /// Machine code for a list of kernels; it lives as long as this object.
 class JitKernels {
 public:
-  /// Compiles the kernels into one module; throws Error when LLVM fails.
-  static std::unique_ptr<JitKernels> compile(std::span<const kernel::Kernel> kernels);
+  /// The program's machine code: from the compile caches when use_cache holds and an entry
+  /// checks out, else compiled (and then cached). Throws Error when LLVM fails.
+  static std::shared_ptr<const JitKernels> compile(const JitProgram &program, bool use_cache,
+                                                   CodeSource *source = nullptr);
   ~JitKernels();
   JitKernels(const JitKernels &) = delete;
   JitKernels &operator=(const JitKernels &) = delete;
@@ -34,7 +48,16 @@ private:
   std::vector<KernelFn> functions_;
 };
 
+/// The compile-cache key of a program on this host (see compile_cache.h).
+std::string programKey(const JitProgram &program);
+
+/// How often this process has run LLVM's optimiser and code generator on a program; tests of
+/// the cache read it.
+int64_t codegenRuns();
+
 /// The LLVM IR of the kernels after the O3 pipeline for the host, as text.
 std::string optimizedIR(std::span<const kernel::Kernel> kernels);
+/// The same for a program with its noalias flags.
+std::string optimizedIR(const JitProgram &program);
 
 } // namespace kiln::cpu

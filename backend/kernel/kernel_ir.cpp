@@ -97,6 +97,11 @@ int Kernel::addConstant(DType dtype, Shape shape, std::vector<double> values) {
   return id;
 }
 
+int Kernel::addTrap(std::string message, int buffer) {
+  traps.push_back(Trap{std::move(message), buffer});
+  return static_cast<int>(traps.size()) - 1;
+}
+
 int Kernel::addVar(std::string_view prefix, ScalarType type, bool is_mutable) {
   int count = 0;
   for (const Var &v : vars)
@@ -168,6 +173,8 @@ int64_t blockCost(const Block &b) {
             return exprCost(n.value);
           else if constexpr (std::is_same_v<T, Accumulator>)
             return exprCost(n.init);
+          else if constexpr (std::is_same_v<T, Check>)
+            return 1 + exprCost(n.ok);
           else
             return 1;
         },
@@ -239,6 +246,13 @@ Stmt store(int buffer, std::vector<Expr> indices, Expr value) {
 Stmt let(int var, Expr value) { return Stmt{Let{var, std::move(value)}}; }
 Stmt accumulator(int var, Expr init) { return Stmt{Accumulator{var, std::move(init)}}; }
 Stmt assign(int var, Expr value) { return Stmt{Assign{var, std::move(value)}}; }
+Stmt check(int trap, Expr ok, Expr position) {
+  return Stmt{Check{trap, std::move(ok), std::move(position)}};
+}
+
+std::string trapMessage(const Trap &trap, int64_t value) {
+  return fmt::format(fmt::runtime(trap.message), value);
+}
 
 void assertValid(const Kernel &k) {
   std::string problem = verify(k);

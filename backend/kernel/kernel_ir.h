@@ -10,6 +10,11 @@
 // a group is one thread's loop: worker loops run serially and barriers and group reductions
 // have nothing to do.
 //
+// User data that a kernel depends on (an index, a label) is checked where it is read: a failed
+// `check` records the smallest failing position in the kernel's error slot, one i64 per trap,
+// with an atomic minimum (PTX atom.min, SPIR-V OpAtomicSMin), and the kernel carries on with a
+// clamped value; the caller reads the slot afterwards and raises the trap's Error.
+//
 // Scalar semantics follow the graph's: integer arithmetic saturates and divides as the
 // reference kernels do, `index` arithmetic is plain 64-bit (addresses and loop bounds), bf16 is
 // a storage type only (a load yields f32, a store rounds to nearest even).
@@ -173,24 +178,47 @@ struct GroupReduce {
   BinaryOp op = BinaryOp::Add;
 };
 
-/// One statement.
-struct Stmt {
-  std::variant<Loop, Store, Let, Accumulator, Assign, Barrier, GroupReduce> node;
+/// Checks user data: where ok is false, lowers trap `trap`'s error slot to `position` (an
+/// atomic minimum, so the first failure wins whatever the order of groups). Execution goes on,
+/// so the code after it must stay in bounds by itself (clamp the checked value).
+struct Check {
+  int trap = 0;
+  Expr ok;
+  Expr position;
 };
 
+/// One statement.
+struct Stmt {
+  std::variant<Loop, Store, Let, Accumulator, Assign, Barrier, GroupReduce, Check> node;
+};
+
+/// What a failed check means: the error text with `{}` where the offending value goes, and the
+/// integer Read buffer whose element at the failing (flat) position is that value.
+struct Trap {
+  std::string message;
+  int buffer = 0;
+};
+
+/// The error slot of a trap that did not fire.
+inline constexpr int64_t kTrapClear = INT64_MAX;
+
 /// A kernel: buffers, variables and a body. Parameters (Read and Write buffers) are passed in
-/// the order they are declared. When the body is a single parallel or group loop, the CPU
-/// splits its iterations across threads.
+/// the order they are declared; a kernel with traps takes its error slot after them. When the body
+/// is a single parallel or group loop, the CPU splits its iterations across threads.
 struct Kernel {
   std::string name;
   std::vector<Buffer> buffers;
   std::vector<Var> vars;
   Block body;
+  std::vector<Trap> traps;
 
   /// Declares a buffer with row-major strides; returns its number.
   int addBuffer(std::string name, DType dtype, Shape shape, Role role);
   /// Declares a Constant buffer holding `values`; returns its number.
   int addConstant(DType dtype, Shape shape, std::vector<double> values);
+  /// Declares a trap reporting `message` (with `{}` for the value) about `buffer`; returns its
+  /// number.
+  int addTrap(std::string message, int buffer);
   /// Declares a variable named prefix + a number unique among that prefix; returns its number.
   int addVar(std::string_view prefix, ScalarType type, bool is_mutable = false);
   /// Indices of the parameters (Read and Write buffers) in declaration order.
@@ -242,6 +270,11 @@ Stmt let(int var, Expr value);
 Stmt accumulator(int var, Expr init);
 /// An assignment to an accumulator.
 Stmt assign(int var, Expr value);
+/// A check of user data against trap `trap`.
+Stmt check(int trap, Expr ok, Expr position);
+
+/// The Error text of a trap that fired where its buffer holds `value`.
+std::string trapMessage(const Trap &trap, int64_t value);
 
 // ---- printer and verifier ---------------------------------------------------------------------
 

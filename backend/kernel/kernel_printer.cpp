@@ -105,6 +105,9 @@ private:
   void stmt(const GroupReduce &s, int depth) {
     line(depth, fmt::format("group_reduce {} %{}", binaryOpName(s.op), name(s.var)));
   }
+  void stmt(const Check &s, int depth) {
+    line(depth, fmt::format("check {} else trap{} at {}", expr(s.ok), s.trap, expr(s.position)));
+  }
 
   const Kernel &k_;
 };
@@ -137,6 +140,9 @@ std::string print(const Kernel &k) {
       p.out += fmt::format("  local {}\n", bufferDecl(b));
     }
   }
+  for (size_t i = 0; i < k.traps.size(); ++i)
+    p.out += fmt::format("  trap{} on %{}: \"{}\"\n", i, k.buffers[k.traps[i].buffer].name,
+                         k.traps[i].message);
   p.block(k.body, 1);
   p.out += "}\n";
   return p.out;

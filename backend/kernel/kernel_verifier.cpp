@@ -1,6 +1,6 @@
 // Checks the invariants every code generator relies on: variables defined once and used in
 // scope, operand types that agree, stores only to writable buffers, indices that match buffer
-// ranks, and the nesting rules of the parallel levels.
+// ranks, the nesting rules of the parallel levels, and checks of declared traps.
 
 #include "backend/kernel/kernel_ir.h"
 
@@ -26,6 +26,12 @@ public:
       if (b.role == Role::Constant && static_cast<int64_t>(b.values.size()) != numElements(b.shape))
         fail("constant %{} holds {} values for shape {}", b.name, b.values.size(),
              shapeStr(b.shape));
+    }
+    for (size_t i = 0; i < k_.traps.size(); ++i) {
+      int b = k_.traps[i].buffer;
+      if (b < 0 || b >= static_cast<int>(k_.buffers.size()) || k_.buffers[b].role != Role::Read ||
+          !isInteger(computeType(k_.buffers[b].dtype)))
+        fail("trap{} does not name an integer read buffer", i);
     }
     block(k_.body);
   }
@@ -256,6 +262,15 @@ private:
     if (s.op != BinaryOp::Add && s.op != BinaryOp::Mul && s.op != BinaryOp::Max &&
         s.op != BinaryOp::Min)
       fail("group_reduce with {}, expected add, mul, max or min", binaryOpName(s.op));
+  }
+
+  void stmt(const Check &s) {
+    if (s.trap < 0 || s.trap >= static_cast<int>(k_.traps.size()))
+      fail("check of trap{}, which is not declared", s.trap);
+    if (expr(s.ok) != ScalarType::boolean)
+      fail("check condition has type {}, expected bool", typeName(s.ok->type));
+    if (expr(s.position) != ScalarType::index)
+      fail("check position has type {}, expected index", typeName(s.position->type));
   }
 
   const Kernel &k_;

@@ -16,6 +16,8 @@ const LoweringTable &table() {
     addCreationLowerings(t);
     addLinalgLowerings(t);
     addNNLowerings(t);
+    addIndexingLowerings(t);
+    addAttentionLowerings(t);
     return t;
   }();
   return t;
@@ -29,6 +31,8 @@ void addLowering(LoweringTable &t, std::string_view op, LowerFn fn) {
   bool fresh = t.emplace(def, fn).second;
   KILN_ASSERT(fresh, "op lowered twice");
 }
+
+void addLowering(LoweringTable &t, OpHandle op, LowerFn fn) { addLowering(t, op.name, fn); }
 
 std::optional<Kernel> lowerNode(const Node &node) {
   auto it = table().find(node.op);

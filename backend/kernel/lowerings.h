@@ -20,9 +20,13 @@ void addShapeLowerings(LoweringTable &table);
 void addCreationLowerings(LoweringTable &table);
 void addLinalgLowerings(LoweringTable &table);
 void addNNLowerings(LoweringTable &table);
+void addIndexingLowerings(LoweringTable &table);
+void addAttentionLowerings(LoweringTable &table);
 
 /// Adds `fn` for the op of this mnemonic (which must exist).
 void addLowering(LoweringTable &table, std::string_view op, LowerFn fn);
+/// Adds `fn` for the op of this handle.
+void addLowering(LoweringTable &table, OpHandle op, LowerFn fn);
 
 /// A kernel for a node with %in<i> and %out<i> buffers declared in the node's own shapes.
 Kernel kernelFor(const Node &node);

@@ -1,6 +1,7 @@
 # lit configuration of kiln's IR and pass tests: text IR in, kiln-opt, FileCheck out.
 import os
 import sys
+import tempfile
 
 import lit.formats
 
@@ -21,6 +22,9 @@ if not kiln_bin_dir:
 config.environment["PATH"] = os.pathsep.join(
     [kiln_bin_dir, llvm_tools_dir, config.environment.get("PATH", os.environ.get("PATH", ""))]
 )
+# The tools' compiles keep the kernel cache in the build tree, never in the user's cache.
+config.environment["XDG_CACHE_HOME"] = os.path.join(
+    config.test_exec_root or tempfile.gettempdir(), "kiln-cache")
 for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
     if var in os.environ:
         config.environment[var] = os.environ[var]

@@ -134,3 +134,39 @@ TEST_CASE("lowering an elementwise node collapses its loops") {
                  "write)") != std::string::npos);
   CHECK(all.find("kernel @exp_1(") != std::string::npos);
 }
+
+TEST_CASE("kernel checks: traps print, verify and format the offending value") {
+  Kernel k;
+  k.name = "pick";
+  int ids = k.addBuffer("in0", DType::i64, {4}, Role::Read);
+  int out = k.addBuffer("out0", DType::i64, {4}, Role::Write);
+  int trap = k.addTrap("pick: index {} is out of range [0, 8)", ids);
+  int i = k.addVar("i", ScalarType::index);
+  Expr v = cast(load(k, ids, {varRef(k, i)}), ScalarType::index);
+  Expr ok = binary(BinaryOp::Lt, v, intConst(8));
+  Block body;
+  body.push_back(check(trap, ok, varRef(k, i)));
+  body.push_back(store(out, {varRef(k, i)}, load(k, ids, {varRef(k, i)})));
+  k.body.push_back(loop(i, LoopKind::Parallel, 4, std::move(body)));
+  CHECK(verify(k).empty());
+  CHECK(print(k) == "kernel @pick(%in0: i64[4] read, %out0: i64[4] write) {\n"
+                    "  trap0 on %in0: \"pick: index {} is out of range [0, 8)\"\n"
+                    "  parallel %i0 = 0 to 4 {\n"
+                    "    check lt(cast<index>(%in0[%i0]), 8) else trap0 at %i0\n"
+                    "    %out0[%i0] = %in0[%i0]\n"
+                    "  }\n"
+                    "}\n");
+  CHECK(trapMessage(k.traps[0], 12) == "pick: index 12 is out of range [0, 8)");
+  SUBCASE("an undeclared trap") {
+    std::get<Check>(std::get<Loop>(k.body[0].node).body[0].node).trap = 1;
+    CHECK(verify(k) == "check of trap1, which is not declared");
+  }
+  SUBCASE("a condition that is not bool") {
+    std::get<Check>(std::get<Loop>(k.body[0].node).body[0].node).ok = v;
+    CHECK(verify(k) == "check condition has type index, expected bool");
+  }
+  SUBCASE("a trap on a float buffer") {
+    k.buffers[ids].dtype = DType::f32;
+    CHECK(verify(k) == "trap0 does not name an integer read buffer");
+  }
+}

@@ -1,0 +1,255 @@
+// The CPU executable on the memory plan: values in shared arenas, results written over dead
+// operands and into the inputs they update, the poisoning debug mode, the one-buffer-per-value
+// baseline, thread counts and determinism, down to the tiny Transformer's train step.
+
+#include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/cpu_executable.h"
+#include "backend/cpu/jit.h"
+#include "backend/kernel/lower.h"
+#include "compiler/programs.h"
+#include "frontend/init.h"
+#include "ir/parser.h"
+#include "test_util.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <map>
+
+using namespace kiln;
+using namespace kiln::test;
+
+namespace {
+
+int64_t stat(const Executable &exe, std::string_view name) {
+  for (const auto &[key, value] : exe.statistics())
+    if (key == name)
+      return value;
+  return -1;
+}
+
+/// The tiny Transformer's train step on small shapes, and inputs for its first step.
+struct TrainStep {
+  BuiltModel model;
+  std::vector<HostBuffer> inputs;
+};
+
+TrainStep tinyTrainStep(double dropout) {
+  TransformerConfig cfg = presetConfig("tiny");
+  OptimizerOptions opt;
+  opt.d_model = cfg.d_model;
+  TrainStep t{
+      buildTrainStep(cfg, {.batch = 2, .src_len = 8, .tgt_len = 8, .dropout = dropout}, opt), {}};
+  std::vector<Literal> params = initialValues(t.model.params, 3);
+  std::map<std::string, const Literal *> by_name;
+  for (size_t i = 0; i < params.size(); ++i)
+    by_name[t.model.params[i].name] = &params[i];
+  for (const GraphInput &in : t.model.graph->inputs()) {
+    const TensorType &type = in.value->type;
+    HostBuffer b(type);
+    if (in.role == InputRole::Source || in.role == InputRole::Target) {
+      for (int64_t i = 0; i < b.numElements(); ++i)
+        b.setInt(i, i % 8 == 7 ? 0 : 4 + (i * 5 + (in.role == InputRole::Target)) % 40);
+    } else if (in.role == InputRole::Step) {
+      b.setInt(0, 1);
+    } else if (in.role == InputRole::Seed) {
+      b.setInt(0, 17);
+    } else if (auto it = by_name.find(in.name); it != by_name.end()) {
+      b = toBuffer(*it->second);
+    } // optimizer state starts at zero
+    t.inputs.push_back(std::move(b));
+  }
+  return t;
+}
+
+/// Every output of one run, in signature order: through run(), or through runInPlace() on a
+/// copy of the inputs, reading updated outputs back from their inputs.
+std::vector<HostBuffer> outputsOf(Executable &exe, const std::vector<HostBuffer> &inputs,
+                                  bool in_place) {
+  if (!in_place)
+    return exe.run(inputs);
+  std::vector<HostBuffer> args = inputs;
+  std::vector<HostBuffer> out = exe.runInPlace(args);
+  for (size_t k = 0; k < out.size(); ++k)
+    if (auto u = exe.signature().outputs[k].updates) {
+      CHECK(out[k].data() == nullptr);
+      out[k] = args[*u];
+    }
+  return out;
+}
+
+void requireIdentical(const Signature &sig, const std::vector<HostBuffer> &a,
+                      const std::vector<HostBuffer> &b) {
+  REQUIRE(a.size() == b.size());
+  for (size_t k = 0; k < a.size(); ++k) {
+    INFO("output " << sig.outputs[k].name);
+    CHECK(a[k] == b[k]);
+  }
+}
+
+std::unique_ptr<Graph> parse(std::string_view text) { return parseGraph(text, "cpu.kir"); }
+
+/// Whether a buffer holds the reference's values to within the JIT's rounding of exp.
+bool near(const HostBuffer &got, const Literal &want) {
+  Literal have = toLiteral(got);
+  if (have.type != want.type)
+    return false;
+  for (int64_t i = 0; i < have.size(); ++i)
+    if (std::abs(have.data[i] - want.data[i]) > 1e-5 * (1 + std::abs(want.data[i])))
+      return false;
+  return true;
+}
+
+} // namespace
+
+TEST_CASE("cpu memory: the tiny train step gives the same bits in arenas, poisoned, in place "
+          "and with one buffer per value") {
+  TrainStep t = tinyTrainStep(0.1);
+  const Graph &g = *t.model.graph;
+  auto planned = cpu::compileGraph(g, {});
+  auto poisoned = cpu::compileGraph(g, {.poison_dead_buffers = true});
+  auto separate = cpu::compileGraph(g, {}, cpu::Placement::OneBufferPerValue);
+  for (const Executable *exe : {planned.get(), poisoned.get(), separate.get()}) {
+    std::vector<std::string> problems = cpu::checkExecutablePlan(*exe);
+    for (const std::string &p : problems)
+      INFO(p);
+    CHECK(problems.empty());
+  }
+
+  int64_t arena = stat(*planned, "arena bytes"), separate_bytes = stat(*separate, "arena bytes");
+  MESSAGE("tiny train step: arenas " << arena << " bytes (peak " << stat(*planned, "peak bytes")
+                                     << "), one buffer per value " << separate_bytes << " bytes");
+  CHECK(arena > 0);
+  CHECK(arena < separate_bytes);
+  CHECK(stat(*planned, "no reuse bytes") == separate_bytes);
+  CHECK(stat(*planned, "outputs written into inputs") > 0);
+  CHECK(stat(*planned, "values in place of operands") > 0);
+
+  std::vector<HostBuffer> want = outputsOf(*separate, t.inputs, false);
+  const Signature &sig = planned->signature();
+  requireIdentical(sig, want, outputsOf(*planned, t.inputs, false));
+  requireIdentical(sig, want, outputsOf(*planned, t.inputs, true));
+  requireIdentical(sig, want, outputsOf(*poisoned, t.inputs, false));
+  requireIdentical(sig, want, outputsOf(*poisoned, t.inputs, true));
+  requireIdentical(sig, want, outputsOf(*separate, t.inputs, true));
+  // A second run reuses the arenas that the first left behind.
+  requireIdentical(sig, want, outputsOf(*poisoned, t.inputs, true));
+
+  // Bindings move the parameters in and get their next values back in the same buffers.
+  Bindings b;
+  for (size_t i = 0; i < t.inputs.size(); ++i)
+    b[sig.inputs[i].name] = t.inputs[i];
+  planned->run(b);
+  for (size_t k = 0; k < sig.outputs.size(); ++k) {
+    const Signature::Output &o = sig.outputs[k];
+    INFO("output " << o.name);
+    CHECK(b.at(o.updates ? sig.inputs[*o.updates].name : o.name) == want[k]);
+  }
+}
+
+TEST_CASE("cpu memory: results overwrite dead operands and the inputs they update") {
+  auto g = parse(R"(graph @update {
+  input param %w: f32[4096]
+  input data %x: f32[4096]
+  %0 = exp(%x) : f32[4096]
+  %1 = add(%0, %0) : f32[4096]
+  %2 = mul(%1, %w) : f32[4096]
+  %3 = sub(%w, %2) : f32[4096]
+  output "y" = %2
+  output "w" = %3 updates %w
+})");
+  std::mt19937 rng(5);
+  std::vector<Literal> inputs;
+  for (const GraphInput &in : g->inputs()) {
+    Literal l(in.value->type);
+    for (double &v : l.data)
+      v = std::uniform_real_distribution<double>(-1, 1)(rng);
+    l.roundToDType();
+    inputs.push_back(std::move(l));
+  }
+  std::vector<Literal> want = reference::run(*g, inputs);
+  auto exe = cpu::compileGraph(*g, {.poison_dead_buffers = true});
+  CHECK(cpu::checkExecutablePlan(*exe).empty());
+  CHECK(stat(*exe, "values in place of operands") == 1);
+  CHECK(stat(*exe, "outputs written into inputs") == 1);
+
+  std::vector<HostBuffer> args = {toBuffer(inputs[0]), toBuffer(inputs[1])};
+  std::vector<HostBuffer> out = exe->run(args);
+  CHECK(args[0] == toBuffer(inputs[0])); // run() leaves its inputs alone
+  REQUIRE(out.size() == 2);
+  CHECK(near(out[0], want[0]));
+  CHECK(near(out[1], want[1]));
+
+  const std::byte *w_bytes = args[0].data();
+  out = exe->runInPlace(args);
+  CHECK(args[0].data() == w_bytes); // the same allocation, now holding the next value
+  CHECK(near(args[0], want[1]));
+  CHECK(out[1].data() == nullptr);
+  CHECK(near(out[0], want[0]));
+}
+
+TEST_CASE("cpu memory: an output that is also an input's old value survives the update") {
+  auto g = parse(R"(graph @keep {
+  input state %s: f32[64]
+  %0 = neg(%s) : f32[64]
+  output "old" = %s
+  output "s" = %0 updates %s
+  output "again" = %0
+})");
+  Literal s(TensorType{DType::f32, {64}});
+  for (size_t i = 0; i < s.data.size(); ++i)
+    s.data[i] = static_cast<double>(i) - 20;
+  auto exe = cpu::compileGraph(*g, {.poison_dead_buffers = true});
+  CHECK(cpu::checkExecutablePlan(*exe).empty());
+  std::vector<HostBuffer> args = {toBuffer(s)};
+  std::vector<HostBuffer> out = exe->runInPlace(args);
+  CHECK(toLiteral(out[0]).data == s.data);
+  Literal negated = s;
+  for (double &v : negated.data)
+    v = -v;
+  CHECK(toLiteral(args[0]).data == negated.data);
+  CHECK(out[1].data() == nullptr);
+  CHECK(toLiteral(out[2]).data == negated.data);
+}
+
+TEST_CASE("cpu threads: the option sets the thread count; runs are bit-identical for a seed") {
+  CHECK(stat(*cpu::compileGraph(*parse(R"(graph @t {
+  input data %x: f32[8]
+  %0 = exp(%x) : f32[8]
+  output "y" = %0
+})"),
+                                {.threads = 0}),
+             "threads") == omp_get_num_procs());
+
+  TrainStep t = tinyTrainStep(0.2);
+  auto one = cpu::compileGraph(*t.model.graph, {.threads = 1});
+  auto two = cpu::compileGraph(*t.model.graph, {.threads = 2});
+  CHECK(stat(*one, "threads") == 1);
+  CHECK(stat(*two, "threads") == 2);
+  const Signature &sig = two->signature();
+  std::vector<HostBuffer> first = outputsOf(*two, t.inputs, true);
+  requireIdentical(sig, first, outputsOf(*two, t.inputs, true));
+  // Parallel loops split independent iterations, so the thread count changes no bit either.
+  requireIdentical(sig, first, outputsOf(*one, t.inputs, true));
+  // Another seed draws other dropout masks.
+  std::optional<size_t> seed = sig.findInput(InputRole::Seed);
+  REQUIRE(seed);
+  std::vector<HostBuffer> reseeded = t.inputs;
+  reseeded[*seed].setInt(0, 18);
+  std::optional<size_t> loss = sig.findOutput("loss");
+  REQUIRE(loss);
+  CHECK(!(outputsOf(*two, reseeded, true)[*loss] == first[*loss]));
+}
+
+TEST_CASE("cpu memory: a kernel writing over its operand loses noalias on the shared buffers") {
+  auto g = parse(R"(graph @alias {
+  input data %x: f32[4096]
+  %0 = add(%x, %x) : f32[4096]
+  output "y" = %0
+})");
+  std::vector<kernel::Kernel> k = {*kernel::lowerNode(*g->nodes()[0])};
+  // Inlined into the entry point, noalias parameters become scoped alias metadata.
+  CHECK(cpu::optimizedIR(cpu::JitProgram{k, {}}).find("!noalias") != std::string::npos);
+  std::vector<std::vector<bool>> shared = {{false, false, false}};
+  CHECK(cpu::optimizedIR(cpu::JitProgram{k, shared}).find("!noalias") == std::string::npos);
+}
