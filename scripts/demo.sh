@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: builds kiln, records the tiny Transformer of "Attention Is All You Need" as a
-# graph, fuses attention, layer norm and the loss, runs the forward pass and the loss on the
-# reference interpreter, and trains it on the copy task, showing the loss fall.
+# graph, fuses attention, layer norm and the loss, compiles the forward pass and the loss to
+# JIT-compiled CPU kernels (and runs them on the reference interpreter too), and trains it on the
+# copy task with the compiled training step, showing the loss fall.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh"
@@ -30,12 +31,22 @@ echo "== initial weights and a batch of two sentence pairs"
 "$bin/kiln" init --config tiny --seed 0 -o "$work/tiny.safetensors"
 "$bin/kiln-opt" "$root/examples/copy_batch.kir" --run --outputs "$work/batch.safetensors"
 echo
-echo "== forward pass and loss on the reference interpreter, fused and as recorded"
+echo "== forward pass and loss: compiled for the CPU, and on the reference interpreter (fused and as recorded)"
 "$bin/kiln" run --config tiny --weights "$work/tiny.safetensors" --inputs "$work/batch.safetensors" \
-  -o "$work/out.safetensors"
-"$bin/kiln" run --config tiny --weights "$work/tiny.safetensors" --inputs "$work/batch.safetensors" --passes none
+  --backend cpu -o "$work/out.safetensors"
+"$bin/kiln" run --config tiny --weights "$work/tiny.safetensors" --inputs "$work/batch.safetensors" \
+  --backend reference
+"$bin/kiln" run --config tiny --weights "$work/tiny.safetensors" --inputs "$work/batch.safetensors" \
+  --backend reference --passes none
 echo "(an untrained model: the loss is near ln(1000) = 6.9)"
 echo
-echo "== training the tiny Transformer on the copy task (forward, backward and Adam in one graph)"
-"$bin/kiln" train --config tiny --task copy --steps 250 --batch 16 --src-len 8 --tgt-len 8 \
+echo "== the training step's kernels and memory plan"
+"$bin/kiln" dump --config tiny --stage train --batch 16 --src-len 8 --tgt-len 8 --level kernels \
+  -o "$work/tiny_train_kernels.txt"
+grep -m 1 -A 4 '^kernel @layer_norm' "$work/tiny_train_kernels.txt"
+echo "  ... $(grep -c '^kernel' "$work/tiny_train_kernels.txt") kernels, $(grep -c '^fallback' "$work/tiny_train_kernels.txt") fallbacks (all in $work/tiny_train_kernels.txt)"
+"$bin/kiln" dump --config tiny --stage train --batch 16 --src-len 8 --tgt-len 8 --level memory | tail -n 1
+echo
+echo "== training the tiny Transformer on the copy task (forward, backward and Adam in one compiled step)"
+"$bin/kiln" train --config tiny --task copy --steps 250 --batch 16 --src-len 8 --tgt-len 8 --backend cpu \
   --lr 1e-3 --dropout 0.1 --task-vocab 24 --log-every 25 --save "$work/tiny_copy.safetensors"

@@ -203,7 +203,7 @@ int runMain(int argc, char **argv) {
   CLI::App *run = app.add_subcommand("run", "compile and run the forward pass and the loss");
   run_model.add(*run);
   tools::BackendFlags run_backend;
-  run_backend.add(*run, "reference");
+  run_backend.add(*run, "cpu");
   run->add_option("--weights", weights, "safetensors file of the parameters")->required();
   run->add_option("--inputs", inputs, "safetensors file with src and tgt token ids (i64 or i32)")
       ->required();

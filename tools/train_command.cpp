@@ -12,7 +12,7 @@ namespace kiln::tools {
 
 void TrainFlags::add(CLI::App &app) {
   model.add(app);
-  backend.add(app, "reference");
+  backend.add(app, "cpu");
   app.add_option("--task", task, "copy or reverse")
       ->check(CLI::IsMember({"copy", "reverse"}))
       ->capture_default_str();
