@@ -23,6 +23,8 @@ struct CompileOptions {
   bool use_cache = true;
   /// Memory-plan debug mode: poison each buffer's range when it dies.
   bool poison_dead_buffers = false;
+  /// CPU: compile kernels that differ only in their names once, and share the function.
+  bool share_kernels = true;
 };
 
 /// A code generator and its runtime.

@@ -1,5 +1,7 @@
 #include "backend/memory_plan.h"
 
+#include "ir/op_handles.h"
+
 #include <algorithm>
 #include <fmt/format.h>
 #include <limits>
@@ -37,23 +39,55 @@ std::unordered_map<const Value *, std::string> valueNames(const Graph &g) {
   return names;
 }
 
-/// Steps of nodes and last readers of values: what liveness is computed from.
+bool isReduction(const Node &n) {
+  return n.is(op::ReduceSum) || n.is(op::ReduceMax) || n.is(op::ReduceMean);
+}
+
+/// Steps of nodes and last readers of values: what liveness is computed from. A fusion group
+/// (Node::group) is one step at its root's position: every member runs there, and the results
+/// of members that are neither the root nor a graph output never leave the group's kernel.
 struct Schedule {
   std::unordered_map<const Node *, int> step;
   std::unordered_map<const Value *, int> last_read; ///< absent: never read by a node
   std::unordered_set<const Value *> outputs;
+  std::unordered_set<const Value *> internal;      ///< group values that get no buffer
+  std::vector<std::vector<const Value *>> read_at; ///< per step, the values read from outside
+  std::vector<const Node *> order;                 ///< nodes by step, then graph order
   int num_steps = 0;
 
   explicit Schedule(const Graph &g) {
     num_steps = static_cast<int>(g.nodes().size());
-    for (int s = 0; s < num_steps; ++s) {
-      const Node *n = g.nodes()[s].get();
-      step[n] = s;
-      for (const Value *v : n->operands)
-        last_read[v] = s; // steps only grow, so the last write is the last reader
-    }
     for (const auto &o : g.outputs())
       outputs.insert(o.value);
+    std::unordered_map<int, int> root_step;
+    for (int s = 0; s < num_steps; ++s)
+      if (int id = g.nodes()[s]->group; id >= 0)
+        root_step[id] = s; // the last member is the root
+    read_at.resize(num_steps);
+    for (int s = 0; s < num_steps; ++s) {
+      const Node *n = g.nodes()[s].get();
+      int at = n->group >= 0 ? root_step.at(n->group) : s;
+      step[n] = at;
+      order.push_back(n);
+      if (at != s)
+        for (const auto &r : n->results)
+          if (!outputs.count(r.get()))
+            internal.insert(r.get());
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [&](const Node *a, const Node *b) { return step.at(a) < step.at(b); });
+    for (const Node *n : order) {
+      int at = step.at(n);
+      for (const Value *v : n->operands) {
+        if (internal.count(v))
+          continue;
+        // Steps only grow along `order`, so the last write is the last reader.
+        last_read[v] = at;
+        auto &reads = read_at[at];
+        if (std::find(reads.begin(), reads.end(), v) == reads.end())
+          reads.push_back(v);
+      }
+    }
   }
   int lastRead(const Value *v) const {
     auto it = last_read.find(v);
@@ -61,6 +95,24 @@ struct Schedule {
   }
   int stepOf(const Value *v) const { return step.at(v->def); }
 };
+
+/// Whether the step that writes `v` may write it over `operand` while it reads it: each of its
+/// reads of the operand is of the element it writes, before it writes it. One node needs to be
+/// elementwise over a full-shape operand; a group's kernel reads a value of its loop shape only
+/// where it writes, and computes a whole element before storing it.
+bool canOverwrite(const Schedule &sched, const Value *v, const Value *operand) {
+  const Node &n = *v->def;
+  if (n.group < 0) {
+    for (size_t j = 0; j < n.operands.size(); ++j)
+      if (n.operands[j] == operand && !canWriteInPlace(n, j))
+        return false;
+    return true;
+  }
+  const TensorType &in = operand->type, &out = v->type;
+  bool read_here = sched.lastRead(operand) >= sched.stepOf(v);
+  return !isReduction(n) &&
+         (!read_here || (in.shape == out.shape && dtypeSize(in.dtype) == dtypeSize(out.dtype)));
+}
 
 /// Whether the producer of `v` may write it straight into input `in`'s buffer: nothing reads
 /// the input after that step, at that step only the producer reads it, elementwise, and the
@@ -73,10 +125,7 @@ bool canWriteIntoInput(const Schedule &sched, const Value *v, const Value *in) {
     return true;
   if (read > p)
     return false;
-  for (size_t j = 0; j < v->def->operands.size(); ++j)
-    if (v->def->operands[j] == in && !canWriteInPlace(*v->def, j))
-      return false;
-  return true;
+  return canOverwrite(sched, v, in);
 }
 
 /// A block of arena bytes shared by a chain of in-place values, packed as one.
@@ -201,10 +250,13 @@ MemoryPlan planMemory(const Graph &graph, const PlanOptions &options) {
   std::unordered_map<const Value *, size_t> entry;    // value -> index into plan.values
   std::unordered_map<const Value *, size_t> block_of; // arena value -> block
   std::vector<Block> blocks;
+  std::unordered_set<const Value *> taken; // operands whose bytes a value has taken over
   int end = sched.num_steps - 1;
-  for (const auto &n : graph.nodes()) {
-    int p = sched.step.at(n.get());
+  for (const Node *n : sched.order) {
+    int p = sched.step.at(n);
     for (const auto &r : n->results) {
+      if (sched.internal.count(r.get()))
+        continue;
       PlannedValue pv{.value = r.get(),
                       .size = byteSize(r->type),
                       .first = p,
@@ -228,16 +280,17 @@ MemoryPlan planMemory(const Graph &graph, const PlanOptions &options) {
                                           "{} bytes one buffer may hold",
                                           names.at(r.get()), r->type.str(), pv.size,
                                           options.max_buffer_bytes));
-        // Take over a dead operand's block when this node is its last reader.
-        for (size_t j = 0; j < n->operands.size() && !pv.reuses; ++j) {
-          const Value *o = n->operands[j];
+        // Take over a dead operand's block when this step is its last reader.
+        for (const Value *o : sched.read_at[p]) {
           auto e = entry.find(o);
-          if (e == entry.end() || !canWriteInPlace(*n, j))
+          if (e == entry.end() || taken.count(o) || !canOverwrite(sched, r.get(), o))
             continue;
           const PlannedValue &op = plan.values[e->second];
           if (op.home != ValueHome::Arena || op.copy_to_input || op.last != p)
             continue;
           pv.reuses = o;
+          taken.insert(o);
+          break;
         }
         if (pv.reuses) {
           size_t b = block_of.at(pv.reuses);
@@ -317,9 +370,14 @@ std::vector<std::string> checkMemoryPlan(const Graph &graph, const MemoryPlan &p
     if (!entry.emplace(pv.value, &pv).second)
       problems.push_back(fmt::format("{} is planned twice", name(pv.value)));
   for (const auto &n : graph.nodes())
-    for (const auto &r : n->results)
-      if (!entry.count(r.get()))
+    for (const auto &r : n->results) {
+      bool internal = sched.internal.count(r.get()) > 0;
+      if (!internal && !entry.count(r.get()))
         problems.push_back(fmt::format("{} is not planned", name(r.get())));
+      if (internal && entry.count(r.get()))
+        problems.push_back(
+            fmt::format("{} is planned, but never leaves group {}", name(r.get()), n->group));
+    }
 
   int end = sched.num_steps - 1;
   std::vector<const PlannedValue *> in_arena;
@@ -369,10 +427,8 @@ std::vector<std::string> checkMemoryPlan(const Graph &graph, const MemoryPlan &p
                                      pv.offset + pv.size, pv.arena, arena_size));
     if (pv.reuses) {
       auto it = entry.find(pv.reuses);
-      const Node &n = *pv.value->def;
-      bool operand_ok = false;
-      for (size_t j = 0; j < n.operands.size(); ++j)
-        operand_ok |= n.operands[j] == pv.reuses && canWriteInPlace(n, j);
+      bool operand_ok = sched.stepOf(pv.value) == sched.lastRead(pv.reuses) &&
+                        canOverwrite(sched, pv.value, pv.reuses);
       bool ok = operand_ok && it != entry.end() && it->second->home == ValueHome::Arena &&
                 it->second->arena == pv.arena && it->second->offset == pv.offset &&
                 it->second->last == pv.first;

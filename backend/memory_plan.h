@@ -2,13 +2,16 @@
 // Memory planning: where every node result lives while a graph runs, as data that backends,
 // tools and tests read (in the manner of XLA's buffer assignment).
 //
-// The schedule is the graph's node order: node i runs at step i. A value is live from the step
-// of its producer to the step of its last reader, or to the last step when it is an output.
-// Intermediate values share arenas: offsets are packed greedy-by-size (largest first, each into
-// the tightest gap among the values it overlaps in time, as TFLite's and XLA's heap simulators
-// do), 64-byte aligned. An elementwise result may take the bytes of an operand that dies at
-// that node. Outputs live in caller-owned buffers; an output that updates a parameter or state
-// input is written into that input's buffer.
+// The schedule is the graph's node order: node i runs at step i, except that a fusion group
+// (Node::group) runs as one step at its root's position: its members' results are written
+// there, and those that are neither the root nor a graph output get no buffer (nor an entry).
+// A value is live from the step of its producer to the step of its last reader, or to the last
+// step when it is an output. Intermediate values share arenas: offsets are packed greedy-by-size
+// (largest first, each into the tightest gap among the values it overlaps in time, as TFLite's
+// and XLA's heap simulators do), 64-byte aligned. An elementwise result (or a group's result of
+// its loop shape) may take the bytes of an operand that dies at that step. Outputs live in
+// caller-owned buffers; an output that updates a parameter or state input is written into that
+// input's buffer.
 //
 //   memory plan @main: 3 steps, 1 arena
 //     %0: arena 0, offset 0, size 32, live [0, 1]
@@ -57,7 +60,8 @@ struct PlannedValue {
   bool copy_to_input = false;    ///< in the arena, copied into `input` after the last step
 };
 
-/// A memory plan: one entry per node result, in schedule order, and the arenas' sizes.
+/// A memory plan: one entry per node result that a buffer holds, in schedule order, and the
+/// arenas' sizes.
 struct MemoryPlan {
   std::vector<PlannedValue> values;
   std::vector<int64_t> arena_sizes;

@@ -14,7 +14,8 @@ namespace {
 enum class Program { Loss, Gradients, TrainStep };
 
 bool isForwardPass(const std::string &name) {
-  return name != "autodiff" && name != "optimizer" && name != "cse" && name != "dce";
+  return name != "autodiff" && name != "optimizer" && name != "cse" && name != "dce" &&
+         name != "fuse-elementwise";
 }
 
 /// Runs the train pipeline up to `program`, with the forward passes chosen by `spec`.
@@ -34,7 +35,7 @@ void runPipeline(Graph &g, const std::string &spec, Program program,
       pm.addPass(createAutodiffPass(AutodiffOptions{"loss", {}}));
     else if (name == "optimizer" && program == Program::TrainStep)
       pm.addPass(createOptimizerPass(*optimizer));
-    else if (name == "cse" || name == "dce")
+    else if (name == "cse" || name == "dce" || name == "fuse-elementwise")
       pm.addPass(lookupPass(name)->create({}));
   }
   std::ostringstream unused;

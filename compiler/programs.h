@@ -16,7 +16,8 @@ namespace kiln {
 /// fusions, "none" for nothing, or a comma-separated list of pass names.
 std::vector<std::string> forwardPasses(const std::string &spec);
 
-/// The loss graph (outputs loss and logits) after the forward passes, then cse and dce.
+/// The loss graph (outputs loss and logits) after the forward passes, then cse, dce and
+/// fuse-elementwise.
 BuiltModel buildLoss(const TransformerConfig &cfg, const GraphOptions &opts,
                      const std::string &passes = "default");
 

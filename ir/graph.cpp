@@ -179,13 +179,17 @@ int Graph::numUses(const Value *v) const {
 }
 
 int Graph::eraseNodes(const std::function<bool(const Node &)> &erase) {
+  // The predicate is asked once per node: removing uses changes what a use-reading one says.
+  std::unordered_set<const Node *> doomed;
   for (const auto &n : nodes_)
     if (erase(*n))
-      for (Value *v : n->operands)
-        removeUse(v, n.get());
+      doomed.insert(n.get());
+  for (const Node *n : doomed)
+    for (Value *v : n->operands)
+      removeUse(v, n);
   size_t before = nodes_.size();
   std::erase_if(nodes_, [&](const std::unique_ptr<Node> &n) {
-    if (!erase(*n))
+    if (!doomed.count(n.get()))
       return false;
     for (const auto &r : n->results)
       KILN_ASSERT(r->users.empty(), "erasing a node whose result is still read");

@@ -1,5 +1,7 @@
 #include "ir/verifier.h"
 
+#include "ir/fusion_group.h"
+
 #include <algorithm>
 #include <set>
 #include <unordered_map>
@@ -94,6 +96,7 @@ void verifyGraph(const Graph &g) {
     }
   }
   verifyUseLists(g);
+  verifyFusionGroups(g);
   names.clear();
   std::set<std::string> updated;
   for (const auto &o : g.outputs()) {

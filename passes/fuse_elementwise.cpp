@@ -15,6 +15,7 @@
 // A reduction is only ever a group's root: as a member, its result would be recomputed for
 // every element of the broadcast that reads it.
 
+#include "ir/fusion_group.h"
 #include "passes/pass.h"
 
 #include <algorithm>
@@ -25,30 +26,14 @@
 namespace kiln {
 namespace {
 
-/// Ops whose result element i needs only element i of each (broadcast) operand, or only i.
-bool isMemberOp(const Node &n) {
-  return n.results.size() == 1 &&
-         (n.op->elementwise || n.is(op::BroadcastTo) || n.is(op::Iota) || n.is(op::RandomUniform));
-}
-
-bool isReduction(const Node &n) {
-  return n.is(op::ReduceSum) || n.is(op::ReduceMax) || n.is(op::ReduceMean);
-}
-
-/// The loop shape of a group rooted at n, or nullopt when n cannot be a root.
-std::optional<Shape> loopShape(const Node &n) {
-  if (isMemberOp(n))
-    return n.result()->type.shape;
-  if (isReduction(n))
-    return n.operands[0]->type.shape;
-  return std::nullopt;
-}
-
 class FuseElementwisePass : public Pass {
 public:
   std::string_view name() const override { return "fuse-elementwise"; }
 
   bool run(Graph &g, PassContext &ctx) override {
+    // Groups are formed afresh, so running the pass twice gives the same groups.
+    for (auto &n : g.nodes())
+      n->group = -1;
     std::unordered_map<const Node *, size_t> position;
     for (size_t i = 0; i < g.nodes().size(); ++i)
       position[g.nodes()[i].get()] = i;
@@ -57,7 +42,7 @@ public:
     std::vector<std::vector<Node *>> groups;
     for (size_t i = g.nodes().size(); i-- > 0;) {
       Node &root = *g.nodes()[i];
-      std::optional<Shape> shape = loopShape(root);
+      std::optional<Shape> shape = fusionLoopShape(root);
       if (!shape || group_of.count(&root))
         continue;
       std::vector<Node *> members = grow(root, *shape, position, group_of, ctx);
@@ -107,7 +92,7 @@ private:
     while (!frontier.empty()) {
       Node *p = frontier.top();
       frontier.pop();
-      if (group_of.count(p) || !isMemberOp(*p))
+      if (group_of.count(p) || !isFusionMember(*p))
         continue;
       const Value *r = p->result();
       if (r->type.shape != shape) {

@@ -21,6 +21,8 @@ std::vector<std::string> pipelinePasses(const std::string &name) {
   }
   passes.push_back("cse");
   passes.push_back("dce");
+  // Last: grouping marks the final graph's nodes for the backends and changes no value.
+  passes.push_back("fuse-elementwise");
   return passes;
 }
 

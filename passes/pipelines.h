@@ -8,8 +8,9 @@
 
 namespace kiln {
 
-/// The pass names of a pipeline: "infer" (canonicalize, the fusions, cse, dce) or "train" (the
-/// same with autodiff and the optimizer after the fusions). Throws Error for another name.
+/// The pass names of a pipeline: "infer" (canonicalize, the fusions, cse, dce,
+/// fuse-elementwise) or "train" (the same with autodiff and the optimizer after the fusions).
+/// Throws Error for another name.
 std::vector<std::string> pipelinePasses(const std::string &name);
 
 /// The names of the pipelines, for help texts.

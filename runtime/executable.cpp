@@ -38,26 +38,22 @@ void Executable::checkInputs(std::span<const HostBuffer> inputs) const {
 }
 
 void Executable::run(Bindings &bindings) {
-  std::vector<HostBuffer> inputs;
-  inputs.reserve(signature_.inputs.size());
+  // Every input is checked before any is moved, so an error leaves the bindings as they were.
   std::string missing;
-  for (const Signature::Input &in : signature_.inputs) {
-    auto it = bindings.find(in.name);
-    if (it == bindings.end()) {
+  for (const Signature::Input &in : signature_.inputs)
+    if (!bindings.count(in.name))
       missing += fmt::format("{}'{}' ({})", missing.empty() ? "" : ", ", in.name, in.type.str());
-      continue;
-    }
-    // Moved in and handed back below, so a run copies no parameter.
-    inputs.push_back(std::move(it->second));
-  }
-  auto restore = [&] {
-    size_t k = 0;
-    for (const Signature::Input &in : signature_.inputs)
-      if (auto it = bindings.find(in.name); it != bindings.end() && k < inputs.size())
-        it->second = std::move(inputs[k++]);
-  };
   if (!missing.empty())
     throw Error({}, fmt::format("inputs not bound: {}", missing));
+  std::vector<HostBuffer> inputs;
+  inputs.reserve(signature_.inputs.size());
+  // Moved in and handed back below, so a run copies no parameter.
+  for (const Signature::Input &in : signature_.inputs)
+    inputs.push_back(std::move(bindings.at(in.name)));
+  auto restore = [&] {
+    for (size_t k = 0; k < inputs.size(); ++k)
+      bindings.at(signature_.inputs[k].name) = std::move(inputs[k]);
+  };
   std::vector<HostBuffer> outputs;
   try {
     outputs = runInPlace(std::span<HostBuffer>(inputs));

@@ -36,7 +36,9 @@ void HostBuffer::AlignedFree::operator()(std::byte *p) const {
   ::operator delete(p, std::align_val_t(kAlignment));
 }
 
-HostBuffer::HostBuffer(TensorType type) : type_(std::move(type)), data_(allocate(byteSize())) {}
+HostBuffer::HostBuffer(TensorType type)
+    : type_(std::move(type)),
+      data_(allocate(static_cast<size_t>(type_.numElements() * dtypeSize(type_.dtype)))) {}
 
 HostBuffer::HostBuffer(TensorType type, std::span<const std::byte> bytes)
     : HostBuffer(std::move(type)) {
@@ -47,8 +49,8 @@ HostBuffer::HostBuffer(TensorType type, std::span<const std::byte> bytes)
 
 HostBuffer::HostBuffer(const HostBuffer &other) : type_(other.type_) {
   if (other.data_) {
-    data_.reset(allocate(byteSize()));
-    std::memcpy(data_.get(), other.data_.get(), byteSize());
+    data_.reset(allocate(other.byteSize()));
+    std::memcpy(data_.get(), other.data_.get(), other.byteSize());
   }
 }
 
@@ -79,6 +81,7 @@ void HostBuffer::checkElementType(DType want) const {
 }
 
 double HostBuffer::getDouble(int64_t i) const {
+  KILN_ASSERT(!empty(), "host buffer: element access on an empty buffer");
   KILN_ASSERT(i >= 0 && i < numElements(), "host buffer: element index out of range");
   const std::byte *p = data_.get() + i * dtypeSize(dtype());
   switch (dtype()) {
@@ -99,6 +102,7 @@ double HostBuffer::getDouble(int64_t i) const {
 }
 
 int64_t HostBuffer::getInt(int64_t i) const {
+  KILN_ASSERT(!empty(), "host buffer: element access on an empty buffer");
   KILN_ASSERT(i >= 0 && i < numElements(), "host buffer: element index out of range");
   const std::byte *p = data_.get() + i * dtypeSize(dtype());
   switch (dtype()) {
@@ -115,6 +119,7 @@ int64_t HostBuffer::getInt(int64_t i) const {
 }
 
 void HostBuffer::setDouble(int64_t i, double v) {
+  KILN_ASSERT(!empty(), "host buffer: element access on an empty buffer");
   KILN_ASSERT(i >= 0 && i < numElements(), "host buffer: element index out of range");
   std::byte *p = data_.get() + i * dtypeSize(dtype());
   v = roundTo(v, dtype());
@@ -135,6 +140,7 @@ void HostBuffer::setDouble(int64_t i, double v) {
 }
 
 void HostBuffer::setInt(int64_t i, int64_t v) {
+  KILN_ASSERT(!empty(), "host buffer: element access on an empty buffer");
   KILN_ASSERT(i >= 0 && i < numElements(), "host buffer: element index out of range");
   std::byte *p = data_.get() + i * dtypeSize(dtype());
   switch (dtype()) {
@@ -150,6 +156,8 @@ void HostBuffer::setInt(int64_t i, int64_t v) {
 }
 
 bool HostBuffer::operator==(const HostBuffer &other) const {
+  if (empty() || other.empty())
+    return empty() == other.empty();
   return type_ == other.type_ &&
          (byteSize() == 0 || std::memcmp(data(), other.data(), byteSize()) == 0);
 }

@@ -25,6 +25,7 @@ public:
   /// Byte alignment of every allocation.
   static constexpr size_t kAlignment = 64;
 
+  /// An empty buffer: no type, no bytes (what a moved-from buffer is too).
   HostBuffer() = default;
   /// A zero-filled tensor of this type.
   explicit HostBuffer(TensorType type);
@@ -40,15 +41,28 @@ public:
   /// A scalar of a floating-point dtype, rounded to it.
   static HostBuffer scalarFloat(double v, DType dtype = DType::f32);
 
+  /// Whether the buffer holds no tensor (default-constructed, moved from, or a runInPlace
+  /// result whose value went into an input).
+  bool empty() const { return !data_; }
+  /// The tensor type.
   const TensorType &type() const { return type_; }
+  /// The element type.
   DType dtype() const { return type_.dtype; }
+  /// The dimensions.
   const Shape &shape() const { return type_.shape; }
+  /// The number of elements.
   int64_t numElements() const { return type_.numElements(); }
-  /// Size of the elements in bytes.
-  size_t byteSize() const { return static_cast<size_t>(numElements() * dtypeSize(dtype())); }
+  /// Size of the elements in bytes; 0 for an empty buffer.
+  size_t byteSize() const {
+    return data_ ? static_cast<size_t>(numElements() * dtypeSize(dtype())) : 0;
+  }
+  /// The first byte (nullptr when empty).
   std::byte *data() { return data_.get(); }
+  /// The first byte (nullptr when empty).
   const std::byte *data() const { return data_.get(); }
+  /// The bytes of the elements.
   std::span<std::byte> bytes() { return {data_.get(), byteSize()}; }
+  /// The bytes of the elements.
   std::span<const std::byte> bytes() const { return {data_.get(), byteSize()}; }
 
   /// The elements as a typed span; asserts that T matches the dtype.

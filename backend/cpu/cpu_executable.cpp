@@ -4,7 +4,9 @@
 // offsets in arenas allocated once per executable, outputs in fresh buffers, and the next
 // values of parameters and state in their inputs' buffers when the caller lets those be
 // overwritten (runInPlace). A kernel whose parameters share bytes under the plan is compiled
-// without noalias on them.
+// without noalias on them. A fusion group runs as one kernel at its root's step; its members'
+// values that stay inside the kernel get no buffer. Kernels that differ only in their names
+// (every layer's same-shaped ops) are compiled once and shared by their steps.
 
 #include "backend/cpu/cpu_executable.h"
 
@@ -74,7 +76,7 @@ int64_t elementAsInt(const std::byte *data, DType dtype, int64_t i) {
 
 /// Where a value's bytes are during a run.
 struct Home {
-  enum Kind { Input, Arena, Output, UpdatedInput } kind = Input;
+  enum Kind { Input, Arena, Output, UpdatedInput, None } kind = Input; ///< None: in a kernel
   int index = 0;      ///< the input, the arena or the output
   int64_t offset = 0; ///< Arena only
   int output = -1;    ///< UpdatedInput: the output whose fresh buffer run() writes instead
@@ -91,6 +93,7 @@ struct StepTrap {
 struct Step {
   const Node *node = nullptr;
   int kernel = -1;           ///< index into the JIT's kernels; -1 for a reference fallback
+  bool in_group = false;     ///< a group member whose group's kernel runs at the root's step
   std::vector<int> operands; ///< value slots read
   std::vector<int> results;  ///< value slots written
   int64_t extent = 1, work = 1;
@@ -132,6 +135,8 @@ public:
       : Executable(signatureOf(graph)), graph_(graph.clone()),
         poison_(options.poison_dead_buffers) {
     threads_ = options.threads > 0 ? options.threads : omp_get_num_procs();
+    // The plan and the schedule must agree on which groups run as one kernel.
+    kernel::dropUnlowerableGroups(*graph_);
     plan_ = planMemory(*graph_);
     if (placement == Placement::OneBufferPerValue)
       plan_ = oneBufferPerValue(plan_);
@@ -150,22 +155,43 @@ public:
     for (const PlannedValue &pv : plan_.values)
       planned[pv.value] = &pv;
 
+    std::unordered_map<const Node *, kernel::FusionGroup> group_of_root;
+    std::unordered_set<const Node *> grouped;
+    for (kernel::FusionGroup &g : kernel::fusionGroups(*graph_)) {
+      grouped.insert(g.members.begin(), g.members.end());
+      group_of_root.emplace(g.members.back(), std::move(g));
+    }
     std::vector<kernel::Kernel> kernels;
     std::vector<std::vector<bool>> noalias;
     for (size_t i = 0; i < graph_->nodes().size(); ++i) {
       const Node &n = *graph_->nodes()[i];
       Step step;
       step.node = &n;
-      for (const Value *v : n.operands)
-        step.operands.push_back(slot.at(v));
       for (const auto &r : n.results) {
         slot[r.get()] = static_cast<int>(types_.size());
         step.results.push_back(static_cast<int>(types_.size()));
         types_.push_back(r->type);
-        homes_.push_back(homeOf(*planned.at(r.get())));
+        auto pv = planned.find(r.get());
+        homes_.push_back(pv == planned.end() ? Home{.kind = Home::None} : homeOf(*pv->second));
       }
-      if (std::optional<kernel::Kernel> k = kernel::lowerNode(n)) {
+      for (const Value *v : n.operands)
+        step.operands.push_back(slot.at(v));
+      std::optional<kernel::Kernel> k;
+      if (auto g = group_of_root.find(&n); g != group_of_root.end()) {
+        k = kernel::lowerGroup(g->second);
+        KILN_ASSERT(k, "a group that does not lower was left in the graph");
+        step.operands.clear();
+        for (const Value *v : g->second.inputs)
+          step.operands.push_back(slot.at(v));
+        step.results.clear();
+        for (const Value *v : g->second.stored)
+          step.results.push_back(slot.at(v));
+      } else if (grouped.count(&n)) {
+        step.in_group = true;
+      } else if ((k = kernel::lowerNode(n))) {
         k->name = fmt::format("{}_{}", n.name(), i);
+      }
+      if (k) {
         step.kernel = static_cast<int>(kernels.size());
         step.extent = k->parallelExtent();
         step.work = k->workPerIteration();
@@ -180,7 +206,7 @@ public:
         }
         noalias.push_back(noaliasFlags(step));
         kernels.push_back(std::move(*k));
-      } else {
+      } else if (!step.in_group) {
         ++fallbacks_[std::string(n.name())];
       }
       steps_.push_back(std::move(step));
@@ -188,9 +214,13 @@ public:
     for (const GraphOutput &out : graph_->outputs())
       outputs_.push_back(slot.at(out.value));
     num_kernels_ = static_cast<int64_t>(kernels.size());
+    num_groups_ = static_cast<int64_t>(group_of_root.size());
+    if (options.share_kernels)
+      shareIdenticalKernels(kernels, noalias);
+    num_distinct_kernels_ = static_cast<int64_t>(kernels.size());
     if (!kernels.empty())
       jit_ = JitKernels::compile(JitProgram{kernels, noalias}, options.use_cache, &source_);
-    planPoison(planned);
+    planPoison(slot);
   }
 
   std::vector<HostBuffer> run(std::span<const HostBuffer> inputs) override {
@@ -220,6 +250,8 @@ public:
     }
     std::vector<std::pair<std::string, int64_t>> stats = {
         {"kernels", num_kernels_},
+        {"distinct kernels", num_distinct_kernels_},
+        {"fused groups", num_groups_},
         {"fallback nodes", fallbacks},
         {"arenas", static_cast<int64_t>(plan_.arena_sizes.size())},
         {"arena bytes", plan_.arenaBytes()},
@@ -276,21 +308,47 @@ private:
     return flags;
   }
 
+  /// Keeps one copy of each kernel body: kernels equal but for their names, and compiled with
+  /// the same noalias flags, become one function that their steps share.
+  void shareIdenticalKernels(std::vector<kernel::Kernel> &kernels,
+                             std::vector<std::vector<bool>> &noalias) {
+    std::unordered_map<std::string, int> index;
+    std::vector<int> remap;
+    std::vector<kernel::Kernel> distinct;
+    std::vector<std::vector<bool>> distinct_noalias;
+    for (size_t j = 0; j < kernels.size(); ++j) {
+      std::string name = std::move(kernels[j].name);
+      kernels[j].name.clear();
+      std::string key = kernel::print(kernels[j]) + "noalias ";
+      for (bool b : noalias[j])
+        key += b ? '1' : '0';
+      kernels[j].name = std::move(name);
+      auto [it, fresh] = index.emplace(std::move(key), static_cast<int>(distinct.size()));
+      if (fresh) {
+        distinct.push_back(std::move(kernels[j]));
+        distinct_noalias.push_back(std::move(noalias[j]));
+      }
+      remap.push_back(it->second);
+    }
+    for (Step &step : steps_)
+      if (step.kernel >= 0)
+        step.kernel = remap[step.kernel];
+    kernels = std::move(distinct);
+    noalias = std::move(distinct_noalias);
+  }
+
   /// In poisoning mode, each arena value dies after its last step, unless a value written in
   /// place of it takes over its bytes there.
-  void planPoison(const std::unordered_map<const Value *, const PlannedValue *> &planned) {
+  void planPoison(const std::unordered_map<const Value *, int> &slot) {
     if (!poison_)
       return;
     std::unordered_set<const Value *> reused;
     for (const PlannedValue &pv : plan_.values)
       if (pv.reuses)
         reused.insert(pv.reuses);
-    for (Step &step : steps_)
-      for (size_t i = 0; i < step.results.size(); ++i) {
-        const PlannedValue &pv = *planned.at(step.node->results[i].get());
-        if (pv.home == ValueHome::Arena && !reused.count(pv.value))
-          steps_[pv.last].poison.push_back(step.results[i]);
-      }
+    for (const PlannedValue &pv : plan_.values)
+      if (pv.home == ValueHome::Arena && !reused.count(pv.value))
+        steps_[pv.last].poison.push_back(slot.at(pv.value));
   }
 
   void poison(const std::vector<int> &slots, const std::vector<std::byte *> &addr) const {
@@ -321,7 +379,9 @@ private:
     std::vector<std::byte *> addr(types_.size(), nullptr);
     for (size_t s = 0; s < types_.size(); ++s) {
       const Home &h = homes_[s];
-      if (h.kind == Home::Input || (h.kind == Home::UpdatedInput && updating)) {
+      if (h.kind == Home::None) {
+        continue;
+      } else if (h.kind == Home::Input || (h.kind == Home::UpdatedInput && updating)) {
         addr[s] = inputs[h.index];
       } else if (h.kind == Home::Arena) {
         addr[s] = arenas_[h.index].get() + h.offset;
@@ -335,7 +395,7 @@ private:
       const Step &step = steps_[i];
       if (step.kernel >= 0)
         runJit(step, addr);
-      else
+      else if (!step.in_group)
         runReference(step, addr);
       if (i + 1 < steps_.size())
         poison(step.poison, addr);
@@ -429,7 +489,7 @@ private:
   std::vector<ArenaBytes> arenas_;
   int threads_ = 1;
   bool poison_ = false;
-  int64_t num_kernels_ = 0;
+  int64_t num_kernels_ = 0, num_distinct_kernels_ = 0, num_groups_ = 0;
   std::map<std::string, int64_t> fallbacks_;
 };
 

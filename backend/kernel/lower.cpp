@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <unordered_map>
+#include <unordered_set>
+
 namespace kiln::kernel {
 namespace {
 
@@ -49,9 +52,23 @@ std::optional<Kernel> lowerNode(const Node &node) {
 bool hasLowering(const Node &node) { return lowerNode(node).has_value(); }
 
 std::string printKernels(const Graph &graph) {
+  // A group's kernel prints where its root runs; its other members have no kernel of their own.
+  std::unordered_map<const Node *, Kernel> group_kernels;
+  std::unordered_set<const Node *> in_groups;
+  for (const FusionGroup &g : fusionGroups(graph))
+    if (std::optional<Kernel> k = lowerGroup(g)) {
+      in_groups.insert(g.members.begin(), g.members.end());
+      group_kernels.emplace(g.members.back(), std::move(*k));
+    }
   std::string out;
   for (size_t i = 0; i < graph.nodes().size(); ++i) {
     const Node &n = *graph.nodes()[i];
+    if (auto it = group_kernels.find(&n); it != group_kernels.end()) {
+      out += print(it->second);
+      continue;
+    }
+    if (in_groups.count(&n))
+      continue;
     std::string name = fmt::format("{}_{}", n.name(), i);
     if (std::optional<Kernel> k = lowerNode(n)) {
       k->name = name;

@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace kiln::kernel {
 
@@ -18,8 +19,26 @@ namespace kiln::kernel {
 std::optional<Kernel> lowerNode(const Node &node);
 /// Whether lowerNode gives a kernel for this node.
 bool hasLowering(const Node &node);
-/// The printed kernel of every lowered node, and a line naming each node that falls back to
-/// its reference kernel; kernels are named <op>_<node number>.
+/// A fusion group marked by fuse-elementwise (Node::group), as its one kernel sees it.
+struct FusionGroup {
+  int id = -1;
+  std::vector<const Node *> members; ///< in graph order, the root last
+  std::vector<const Value *> inputs; ///< values read from outside the group: %in0, %in1, ...
+  std::vector<const Value *> stored; ///< graph outputs among the members, then the root's result
+};
+
+/// The groups marked in a graph, in the order of their first members.
+std::vector<FusionGroup> fusionGroups(const Graph &graph);
+/// The one kernel of a fusion group, named group_<id>: %in<i> are its inputs, %out<i> its
+/// stored values. nullopt when the group cannot run as one kernel (each member then lowers
+/// alone).
+std::optional<Kernel> lowerGroup(const FusionGroup &group);
+/// Unmarks the groups that lowerGroup cannot lower, so that the memory plan and the schedule
+/// see their members as single nodes.
+void dropUnlowerableGroups(Graph &graph);
+
+/// The printed kernel of every lowered node or group, and a line naming each node that falls
+/// back to its reference kernel; kernels are named <op>_<node number> and group_<id>.
 std::string printKernels(const Graph &graph);
 
 } // namespace kiln::kernel

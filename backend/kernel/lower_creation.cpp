@@ -55,8 +55,7 @@ std::optional<Kernel> lowerIota(const Node &n) {
   setView(k, 0, dims);
   LoopNest nest = LoopNest::make(k, dims);
   std::vector<Expr> idx = nest.indices(k);
-  Expr value = cast(idx[axis_loop], computeType(type.dtype));
-  k.body = nest.wrap({store(0, idx, value)});
+  k.body = nest.wrap({store(0, idx, iotaValue(n, idx[axis_loop]))});
   return k;
 }
 
@@ -67,13 +66,21 @@ std::optional<Kernel> lowerRandom(const Node &n) {
   setView(k, 1, {count});
   LoopNest nest = LoopNest::make(k, {count});
   Expr i = nest.indices(k)[0];
-  Expr counter = add(i, intConst(n.getInt("offset")));
-  ScalarType t = computeType(type.dtype);
-  k.body = nest.wrap({store(1, {i}, philox(load(k, 0, {}), counter, t))});
+  k.body = nest.wrap({store(1, {i}, randomValue(n, load(k, 0, {}), i))});
   return k;
 }
 
 } // namespace
+
+Expr iotaValue(const Node &node, const Expr &axis_index) {
+  return cast(axis_index, computeType(node.result()->type.dtype));
+}
+
+Expr randomValue(const Node &node, const Expr &seed, const Expr &flat) {
+  // The reference numbers element i with counter offset + i, whatever the loops look like.
+  Expr counter = add(flat, intConst(node.getInt("offset")));
+  return philox(seed, counter, computeType(node.result()->type.dtype));
+}
 
 void addCreationLowerings(LoweringTable &t) {
   addLowering(t, "constant", lowerConstant);

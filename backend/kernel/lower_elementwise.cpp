@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <span>
+#include <unordered_map>
 
 namespace kiln::kernel {
 namespace {
@@ -14,30 +15,6 @@ namespace {
 using ValueFn = Expr (*)(const Node &, std::span<const Expr>);
 
 Expr c(double v, const Expr &like) { return constant(v, like->type); }
-
-std::optional<Kernel> lowerElementwise(const Node &node, ValueFn fn) {
-  Kernel k = kernelFor(node);
-  int n = static_cast<int>(node.operands.size());
-  std::vector<Shape> shapes;
-  for (const Value *v : node.operands)
-    shapes.push_back(v->type.shape);
-  CollapsedBroadcast cb = collapseBroadcast(node.result()->type.shape, shapes);
-  for (int i = 0; i < n; ++i)
-    setView(k, i, cb.operands[i]);
-  setView(k, n, cb.out);
-  LoopNest nest = LoopNest::make(k, cb.out);
-  std::vector<Expr> idx = nest.indices(k);
-  std::vector<Expr> args;
-  for (int i = 0; i < n; ++i)
-    args.push_back(load(k, i, broadcastIndices(idx, cb.operands[i])));
-  Expr value = cast(fn(node, args), computeType(node.result()->type.dtype));
-  k.body = nest.wrap({store(n, idx, value)});
-  return k;
-}
-
-template <ValueFn F> std::optional<Kernel> lower(const Node &node) {
-  return lowerElementwise(node, F);
-}
 
 template <UnaryOp Op> Expr unaryValue(const Node &, std::span<const Expr> x) {
   return unary(Op, x[0]);
@@ -89,38 +66,75 @@ Expr castValue(const Node &n, std::span<const Expr> x) {
 
 Expr selectValue(const Node &, std::span<const Expr> x) { return select(x[0], x[1], x[2]); }
 
+const std::unordered_map<const OpDef *, ValueFn> &valueFns() {
+  static const std::unordered_map<const OpDef *, ValueFn> fns = [] {
+    std::unordered_map<const OpDef *, ValueFn> m;
+    auto add = [&](OpHandle op, ValueFn fn) { m.emplace(&op.def(), fn); };
+    add(op::Neg, unaryValue<UnaryOp::Neg>);
+    add(op::Abs, unaryValue<UnaryOp::Abs>);
+    add(op::Exp, unaryValue<UnaryOp::Exp>);
+    add(op::Log, unaryValue<UnaryOp::Log>);
+    add(op::Sqrt, unaryValue<UnaryOp::Sqrt>);
+    add(op::Rsqrt, unaryValue<UnaryOp::Rsqrt>);
+    add(op::Tanh, unaryValue<UnaryOp::Tanh>);
+    add(op::Relu, unaryValue<UnaryOp::Relu>);
+    add(op::Not, unaryValue<UnaryOp::Not>);
+    add(op::Sigmoid, sigmoidValue);
+    add(op::Gelu, geluValue);
+    add(op::GeluGrad, geluGradValue);
+    add(op::Cast, castValue);
+    add(op::Add, binaryValue<BinaryOp::Add>);
+    add(op::Sub, binaryValue<BinaryOp::Sub>);
+    add(op::Mul, binaryValue<BinaryOp::Mul>);
+    add(op::Div, binaryValue<BinaryOp::Div>);
+    add(op::Pow, binaryValue<BinaryOp::Pow>);
+    add(op::Max, binaryValue<BinaryOp::Max>);
+    add(op::Min, binaryValue<BinaryOp::Min>);
+    add(op::Eq, binaryValue<BinaryOp::Eq>);
+    add(op::Ne, binaryValue<BinaryOp::Ne>);
+    add(op::Lt, binaryValue<BinaryOp::Lt>);
+    add(op::Le, binaryValue<BinaryOp::Le>);
+    add(op::Gt, binaryValue<BinaryOp::Gt>);
+    add(op::Ge, binaryValue<BinaryOp::Ge>);
+    add(op::And, binaryValue<BinaryOp::And>);
+    add(op::Or, binaryValue<BinaryOp::Or>);
+    add(op::Select, selectValue);
+    return m;
+  }();
+  return fns;
+}
+
+std::optional<Kernel> lowerElementwise(const Node &node) {
+  Kernel k = kernelFor(node);
+  int n = static_cast<int>(node.operands.size());
+  std::vector<Shape> shapes;
+  for (const Value *v : node.operands)
+    shapes.push_back(v->type.shape);
+  CollapsedBroadcast cb = collapseBroadcast(node.result()->type.shape, shapes);
+  for (int i = 0; i < n; ++i)
+    setView(k, i, cb.operands[i]);
+  setView(k, n, cb.out);
+  LoopNest nest = LoopNest::make(k, cb.out);
+  std::vector<Expr> idx = nest.indices(k);
+  std::vector<Expr> args;
+  for (int i = 0; i < n; ++i)
+    args.push_back(load(k, i, broadcastIndices(idx, cb.operands[i])));
+  k.body = nest.wrap({store(n, idx, *elementwiseValue(node, args))});
+  return k;
+}
+
 } // namespace
 
+std::optional<Expr> elementwiseValue(const Node &node, std::span<const Expr> operands) {
+  auto it = valueFns().find(node.op);
+  if (it == valueFns().end())
+    return std::nullopt;
+  return cast(it->second(node, operands), computeType(node.result()->type.dtype));
+}
+
 void addElementwiseLowerings(LoweringTable &t) {
-  addLowering(t, "neg", lower<unaryValue<UnaryOp::Neg>>);
-  addLowering(t, "abs", lower<unaryValue<UnaryOp::Abs>>);
-  addLowering(t, "exp", lower<unaryValue<UnaryOp::Exp>>);
-  addLowering(t, "log", lower<unaryValue<UnaryOp::Log>>);
-  addLowering(t, "sqrt", lower<unaryValue<UnaryOp::Sqrt>>);
-  addLowering(t, "rsqrt", lower<unaryValue<UnaryOp::Rsqrt>>);
-  addLowering(t, "tanh", lower<unaryValue<UnaryOp::Tanh>>);
-  addLowering(t, "relu", lower<unaryValue<UnaryOp::Relu>>);
-  addLowering(t, "not", lower<unaryValue<UnaryOp::Not>>);
-  addLowering(t, "sigmoid", lower<sigmoidValue>);
-  addLowering(t, "gelu", lower<geluValue>);
-  addLowering(t, "gelu_grad", lower<geluGradValue>);
-  addLowering(t, "cast", lower<castValue>);
-  addLowering(t, "add", lower<binaryValue<BinaryOp::Add>>);
-  addLowering(t, "sub", lower<binaryValue<BinaryOp::Sub>>);
-  addLowering(t, "mul", lower<binaryValue<BinaryOp::Mul>>);
-  addLowering(t, "div", lower<binaryValue<BinaryOp::Div>>);
-  addLowering(t, "pow", lower<binaryValue<BinaryOp::Pow>>);
-  addLowering(t, "max", lower<binaryValue<BinaryOp::Max>>);
-  addLowering(t, "min", lower<binaryValue<BinaryOp::Min>>);
-  addLowering(t, "eq", lower<binaryValue<BinaryOp::Eq>>);
-  addLowering(t, "ne", lower<binaryValue<BinaryOp::Ne>>);
-  addLowering(t, "lt", lower<binaryValue<BinaryOp::Lt>>);
-  addLowering(t, "le", lower<binaryValue<BinaryOp::Le>>);
-  addLowering(t, "gt", lower<binaryValue<BinaryOp::Gt>>);
-  addLowering(t, "ge", lower<binaryValue<BinaryOp::Ge>>);
-  addLowering(t, "and", lower<binaryValue<BinaryOp::And>>);
-  addLowering(t, "or", lower<binaryValue<BinaryOp::Or>>);
-  addLowering(t, "select", lower<selectValue>);
+  for (const auto &[op, fn] : valueFns())
+    addLowering(t, op->name, lowerElementwise);
 }
 
 } // namespace kiln::kernel

@@ -12,8 +12,6 @@
 namespace kiln::kernel {
 namespace {
 
-enum class Kind { Sum, Max, Mean };
-
 /// Input axes merged into runs that are all kept or all reduced; size-1 axes dropped.
 struct ReducedView {
   Shape in;
@@ -37,7 +35,7 @@ ReducedView collapse(const Shape &shape, const std::vector<int64_t> &axes) {
   return v;
 }
 
-template <Kind K> std::optional<Kernel> lowerReduce(const Node &n) {
+std::optional<Kernel> lowerReduce(const Node &n) {
   const TensorType &x = n.operands[0]->type;
   std::vector<int64_t> axes;
   for (int64_t a : n.getInts("axes"))
@@ -45,64 +43,79 @@ template <Kind K> std::optional<Kernel> lowerReduce(const Node &n) {
   Kernel k = kernelFor(n);
   ReducedView v = collapse(x.shape, axes);
   Shape kept, red;
-  int64_t count = 1;
   for (size_t d = 0; d < v.in.size(); ++d)
     (v.reduced[d] ? red : kept).push_back(v.in[d]);
-  for (int64_t a : axes)
-    count *= x.shape[a];
   setView(k, 0, v.in);
   setView(k, 1, kept);
 
-  ScalarType elem = computeType(x.dtype);
-  // i32 sums accumulate in i64 so that only the final value saturates.
-  ScalarType acc_type = elem == ScalarType::i32 && K != Kind::Max ? ScalarType::i64 : elem;
-  Expr init;
-  if (K == Kind::Max)
-    init = isFloat(acc_type)
-               ? constant(-std::numeric_limits<double>::infinity(), acc_type)
-               : intConst(acc_type == ScalarType::i32 ? INT32_MIN : INT64_MIN, acc_type);
-  else
-    init = isFloat(acc_type) ? constant(0, acc_type) : intConst(0, acc_type);
-
+  ReductionScalar rs = *reductionScalar(n);
   LoopNest outer = LoopNest::make(k, kept);
   LoopNest inner = LoopNest::make(k, red, LoopKind::Reduction, LoopKind::Reduction);
   std::vector<Expr> ko = outer.indices(k), ri = inner.indices(k), idx;
   for (size_t d = 0, a = 0, b = 0; d < v.in.size(); ++d)
     idx.push_back(v.reduced[d] ? ri[b++] : ko[a++]);
-  int acc = k.addVar("acc", acc_type, true);
-  Expr elem_value = cast(load(k, 0, idx), acc_type);
+  int acc = k.addVar("acc", rs.acc_type, true);
   Expr cur = varRef(k, acc);
-  Expr update;
-  if (K == Kind::Max && isFloat(acc_type))
-    // The reference keeps a NaN once it has seen one.
-    update = select(binary(BinaryOp::Or, binary(BinaryOp::Ne, elem_value, elem_value),
-                           binary(BinaryOp::Gt, elem_value, cur)),
-                    elem_value, cur);
-  else if (K == Kind::Max)
-    update = binary(BinaryOp::Max, cur, elem_value);
-  else
-    update = add(cur, elem_value);
-  Expr result = varRef(k, acc);
-  if (K == Kind::Mean) {
-    Expr c = isFloat(acc_type) ? constant(static_cast<double>(count), acc_type)
-                               : intConst(count, acc_type);
-    result = div(result, c);
-  }
   Block body;
-  body.push_back(accumulator(acc, init));
-  for (Stmt &s : inner.wrap({assign(acc, update)}))
+  body.push_back(accumulator(acc, rs.init));
+  for (Stmt &s : inner.wrap({assign(acc, rs.update(cur, load(k, 0, idx)))}))
     body.push_back(std::move(s));
-  body.push_back(store(1, ko, cast(result, computeType(n.result()->type.dtype))));
+  body.push_back(store(1, ko, rs.result(cur, n.result()->type.dtype)));
   k.body = outer.wrap(std::move(body));
   return k;
 }
 
 } // namespace
 
+std::optional<ReductionScalar> reductionScalar(const Node &n) {
+  ReductionScalar rs;
+  if (n.is(op::ReduceSum))
+    rs.kind = ReductionScalar::Sum;
+  else if (n.is(op::ReduceMax))
+    rs.kind = ReductionScalar::Max;
+  else if (n.is(op::ReduceMean))
+    rs.kind = ReductionScalar::Mean;
+  else
+    return std::nullopt;
+  const TensorType &x = n.operands[0]->type;
+  for (int64_t a : n.getInts("axes"))
+    rs.count *= x.shape[*normalizeAxis(a, x.rank())];
+  ScalarType elem = computeType(x.dtype);
+  // i32 sums accumulate in i64 so that only the final value saturates.
+  bool max = rs.kind == ReductionScalar::Max;
+  rs.acc_type = elem == ScalarType::i32 && !max ? ScalarType::i64 : elem;
+  if (max)
+    rs.init = isFloat(rs.acc_type)
+                  ? constant(-std::numeric_limits<double>::infinity(), rs.acc_type)
+                  : intConst(rs.acc_type == ScalarType::i32 ? INT32_MIN : INT64_MIN, rs.acc_type);
+  else
+    rs.init = isFloat(rs.acc_type) ? constant(0, rs.acc_type) : intConst(0, rs.acc_type);
+  return rs;
+}
+
+Expr ReductionScalar::update(const Expr &acc, const Expr &elem) const {
+  Expr e = cast(elem, acc_type);
+  if (kind != Max)
+    return add(acc, e);
+  if (!isFloat(acc_type))
+    return binary(BinaryOp::Max, acc, e);
+  // The reference keeps a NaN once it has seen one.
+  return select(binary(BinaryOp::Or, binary(BinaryOp::Ne, e, e), binary(BinaryOp::Gt, e, acc)), e,
+                acc);
+}
+
+Expr ReductionScalar::result(const Expr &acc, DType dtype) const {
+  Expr r = acc;
+  if (kind == Mean)
+    r = div(r, isFloat(acc_type) ? constant(static_cast<double>(count), acc_type)
+                                 : intConst(count, acc_type));
+  return cast(r, computeType(dtype));
+}
+
 void addReductionLowerings(LoweringTable &t) {
-  addLowering(t, "reduce_sum", lowerReduce<Kind::Sum>);
-  addLowering(t, "reduce_max", lowerReduce<Kind::Max>);
-  addLowering(t, "reduce_mean", lowerReduce<Kind::Mean>);
+  addLowering(t, op::ReduceSum, lowerReduce);
+  addLowering(t, op::ReduceMax, lowerReduce);
+  addLowering(t, op::ReduceMean, lowerReduce);
 }
 
 } // namespace kiln::kernel

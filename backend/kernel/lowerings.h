@@ -5,6 +5,7 @@
 #include "backend/kernel/lower.h"
 
 #include <functional>
+#include <span>
 #include <unordered_map>
 
 namespace kiln::kernel {
@@ -22,6 +23,32 @@ void addLinalgLowerings(LoweringTable &table);
 void addNNLowerings(LoweringTable &table);
 void addIndexingLowerings(LoweringTable &table);
 void addAttentionLowerings(LoweringTable &table);
+
+// ---- scalar forms, shared by the one-node kernels and the fusion groups' kernels ---------------
+
+/// An elementwise node's value at one element from its operands' values there, in the compute
+/// type of its result; nullopt for an op without a scalar form.
+std::optional<Expr> elementwiseValue(const Node &node, std::span<const Expr> operands);
+/// iota's value at an element whose index along the iota's axis is `axis_index`.
+Expr iotaValue(const Node &node, const Expr &axis_index);
+/// random_uniform's value at the element of row-major index `flat`, for the seed's value.
+Expr randomValue(const Node &node, const Expr &seed, const Expr &flat);
+
+/// The accumulator of a reduce_sum, reduce_max or reduce_mean: its type, its initial value, how
+/// an element updates it and the result it gives (i32 sums accumulate in i64).
+struct ReductionScalar {
+  enum Kind { Sum, Max, Mean } kind = Sum;
+  ScalarType acc_type = ScalarType::f32;
+  int64_t count = 1; ///< elements per output element, for the mean
+  Expr init;
+
+  /// The accumulator's next value after element `elem`.
+  Expr update(const Expr &acc, const Expr &elem) const;
+  /// The node's result from the final accumulator, in its result's compute type.
+  Expr result(const Expr &acc, DType dtype) const;
+};
+/// The accumulator of a reduction node; nullopt for other ops.
+std::optional<ReductionScalar> reductionScalar(const Node &node);
 
 /// Adds `fn` for the op of this mnemonic (which must exist).
 void addLowering(LoweringTable &table, std::string_view op, LowerFn fn);

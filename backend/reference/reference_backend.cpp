@@ -26,6 +26,9 @@ public:
       : Executable(signatureOf(graph)), graph_(graph.clone()), options_{options.promote_f64} {}
 
   std::vector<HostBuffer> run(std::span<const HostBuffer> inputs) override {
+    if (inputs.size() != signature().inputs.size())
+      throw Error({}, fmt::format("the program takes {} inputs, {} given",
+                                  signature().inputs.size(), inputs.size()));
     std::vector<Literal> args;
     args.reserve(inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i) {

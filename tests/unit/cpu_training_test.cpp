@@ -10,6 +10,8 @@
 #include "frontend/init.h"
 #include "runtime/trainer.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 
@@ -88,4 +90,43 @@ TEST_CASE("the tiny Transformer's programs on cpu: no fallback node") {
       MESSAGE(stage << ": " << name << " = " << value);
     CHECK(stats["fallback nodes"] == 0);
   }
+}
+
+// A measurement, not a check (run with --no-skip): the tiny train step at batch 16, lengths 16,
+// compiled without and with its fusion groups, without and with shared kernels.
+TEST_CASE("bench: compiling the tiny train step with groups and shared kernels" * doctest::skip()) {
+  TransformerConfig cfg = presetConfig("tiny");
+  OptimizerOptions opt;
+  opt.d_model = cfg.d_model;
+  BuiltModel m = buildTrainStep(cfg, {.batch = 16, .src_len = 16, .tgt_len = 16}, opt);
+  std::unique_ptr<Graph> ungrouped = m.graph->clone();
+  for (const auto &n : ungrouped->nodes())
+    n->group = -1;
+  for (bool groups : {false, true})
+    for (bool share : {false, true}) {
+      const Graph &g = groups ? *m.graph : *ungrouped;
+      auto start = std::chrono::steady_clock::now();
+      auto exe = cpuBackend().compile(g, {.use_cache = false, .share_kernels = share});
+      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::map<std::string, int64_t> stats;
+      for (const auto &[key, value] : exe->statistics())
+        stats[key] = value;
+      std::vector<HostBuffer> args;
+      for (const Literal &l : test::randomLiterals(g, 1))
+        args.push_back(test::toBuffer(l));
+      std::vector<double> times;
+      for (int r = 0; r < 5; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        exe->run(args);
+        times.push_back(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      std::sort(times.begin(), times.end());
+      MESSAGE("groups " << groups << ", shared " << share << ": " << g.nodes().size() << " nodes, "
+                        << stats["fused groups"] << " groups, " << stats["kernels"]
+                        << " kernel steps, " << stats["distinct kernels"]
+                        << " compiled kernels, compile " << s << " s, step " << times[2] * 1e3
+                        << " ms, arena " << stats["arena bytes"] << " B, no reuse "
+                        << stats["no reuse bytes"] << " B");
+    }
 }

@@ -36,7 +36,7 @@ MemoryPlan planChecked(const Graph &g, const PlanOptions &options = {}) {
   return plan;
 }
 
-/// Runs a graph node by node on the reference kernels with every value stored where the plan
+/// Runs a graph step by step on the reference kernels with every value stored where the plan
 /// puts it: arenas poisoned with 0xFF (NaN in floats) at the start and where each value dies.
 /// A plan that lets a write clobber a live value changes the outputs.
 std::vector<Literal> runInArenas(const Graph &g, const MemoryPlan &plan,
@@ -67,21 +67,38 @@ std::vector<Literal> runInArenas(const Graph &g, const MemoryPlan &plan,
   for (size_t k = 0; k < g.outputs().size(); ++k)
     if (const PlannedValue *pv = plan.find(g.outputs()[k].value); pv && pv->output == k)
       out_bufs[k].resize(pv->size);
+  // A fusion group is one step at its root: its members compute into scratch, then the values
+  // the plan keeps are written to their homes, as the group's kernel does element by element.
+  std::vector<std::vector<const Node *>> at_step(g.nodes().size());
+  std::unordered_map<int, size_t> root_of;
+  for (size_t s = 0; s < g.nodes().size(); ++s)
+    if (g.nodes()[s]->group >= 0)
+      root_of[g.nodes()[s]->group] = s;
   for (size_t s = 0; s < g.nodes().size(); ++s) {
-    const Node &n = *g.nodes()[s];
-    std::vector<Literal> args;
-    for (const Value *v : n.operands)
-      args.push_back(Literal::fromBytes(v->type, bytesOf(v)));
-    std::vector<const Literal *> ptrs;
-    for (const Literal &l : args)
-      ptrs.push_back(&l);
-    std::vector<Literal> results = n.op->reference(n, ptrs);
-    for (size_t i = 0; i < results.size(); ++i) {
-      results[i].type = n.results[i]->type;
-      results[i].roundToDType();
-      auto bytes = results[i].toBytes();
-      std::copy(bytes.begin(), bytes.end(), bytesOf(n.results[i].get()).begin());
+    const Node *n = g.nodes()[s].get();
+    at_step[n->group >= 0 ? root_of.at(n->group) : s].push_back(n);
+  }
+  for (size_t s = 0; s < g.nodes().size(); ++s) {
+    std::unordered_map<const Value *, Literal> scratch;
+    for (const Node *n : at_step[s]) {
+      std::vector<Literal> args;
+      for (const Value *v : n->operands)
+        args.push_back(scratch.count(v) ? scratch.at(v) : Literal::fromBytes(v->type, bytesOf(v)));
+      std::vector<const Literal *> ptrs;
+      for (const Literal &l : args)
+        ptrs.push_back(&l);
+      std::vector<Literal> results = n->op->reference(*n, ptrs);
+      for (size_t i = 0; i < results.size(); ++i) {
+        results[i].type = n->results[i]->type;
+        results[i].roundToDType();
+        scratch.emplace(n->results[i].get(), std::move(results[i]));
+      }
     }
+    for (const auto &[v, lit] : scratch)
+      if (plan.find(v)) {
+        auto bytes = lit.toBytes();
+        std::copy(bytes.begin(), bytes.end(), bytesOf(v).begin());
+      }
     for (const PlannedValue &pv : plan.values)
       if (pv.home == ValueHome::Arena && !pv.copy_to_input && pv.last == static_cast<int>(s) &&
           !reused.count(pv.value))
@@ -289,6 +306,42 @@ TEST_CASE("arenas split under a per-buffer limit, and a value above it is an err
   CHECK_THROWS_WITH_AS(planMemory(*g, {.max_buffer_bytes = 1000}),
                        doctest::Contains("%0 (f32[256]) needs 1024 bytes, more than the 1000"),
                        Error);
+}
+
+TEST_CASE("a fusion group is one step at its root: members inside it get no buffer") {
+  auto g = parse(R"(graph @grouped {
+  input data %x: f32[8]
+  input state %m: f32[8]
+  %0 = exp(%x) : f32[8]
+  %1 = tanh(%0) : f32[8] group(0)
+  %2 = log(%x) : f32[8]
+  %3 = mul(%1, %m) : f32[8] group(0)
+  %4 = add(%3, %0) : f32[8] group(0)
+  %5 = mul(%4, %2) : f32[8]
+  output "y" = %5
+  output "m" = %3 updates %m
+})");
+  MemoryPlan plan = planChecked(*g);
+  CHECK(plan.num_steps == 6);
+  CHECK(plan.find(g->nodes()[1]->result()) == nullptr);
+  // The group reads %0 at its root's step; its member output %3 is written there, into %m.
+  const PlannedValue &x = at(plan, *g, 0), &m = at(plan, *g, 3), &root = at(plan, *g, 4);
+  CHECK(x.last == 4);
+  CHECK(m.first == 4);
+  CHECK(m.home == ValueHome::Input);
+  CHECK(root.first == 4);
+  CHECK(root.reuses == g->nodes()[0]->result());
+  CHECK(at(plan, *g, 2).last == 5);
+  checkRunsInArenas(*g, plan);
+  std::string text = printMemoryPlan(*g, plan);
+  CHECK(text.find("%1:") == std::string::npos);
+  CHECK(text.find("%4: arena 0, offset 0, size 32, live [4, 5], in place of %0") !=
+        std::string::npos);
+
+  MemoryPlan bad = plan;
+  bad.values.push_back(
+      PlannedValue{.value = g->nodes()[1]->result(), .size = 32, .first = 4, .last = 4});
+  CHECK(mentions(checkMemoryPlan(*g, bad), "%1 is planned, but never leaves group 0"));
 }
 
 TEST_CASE("the printed plan of a small graph") {
