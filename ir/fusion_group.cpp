@@ -32,12 +32,11 @@ void verifyFusionGroups(const Graph &g) {
     for (size_t i = 0; i + 1 < members.size(); ++i) {
       const Node &m = *members[i];
       if (!isFusionMember(m))
-        throw Error(m.loc, fmt::format("fusion group {}: a {} can only end a group", id,
-                                       m.name()));
+        throw Error(m.loc, fmt::format("fusion group {}: a {} can only end a group", id, m.name()));
       if (m.result()->type.shape != *shape)
-        throw Error(m.loc, fmt::format("fusion group {}: {} gives {}, not the loop shape {}", id,
-                                       m.name(), shapeStr(m.result()->type.shape),
-                                       shapeStr(*shape)));
+        throw Error(m.loc,
+                    fmt::format("fusion group {}: {} gives {}, not the loop shape {}", id, m.name(),
+                                shapeStr(m.result()->type.shape), shapeStr(*shape)));
       for (const Node *user : m.result()->users)
         if (user->group != id)
           throw Error(m.loc, fmt::format("fusion group {}: the {} is read by a {} outside the "

@@ -26,6 +26,9 @@
 namespace kiln {
 namespace {
 
+/// "12:5": where a node is, in a remark about another node of the same file.
+std::string lineCol(const Location &loc) { return fmt::format("{}:{}", loc.line, loc.col); }
+
 class FuseElementwisePass : public Pass {
 public:
   std::string_view name() const override { return "fuse-elementwise"; }
@@ -96,17 +99,19 @@ private:
         continue;
       const Value *r = p->result();
       if (r->type.shape != shape) {
-        ctx.missed(p->loc, fmt::format("fuse-elementwise: {} gives {}, not the group's loop "
-                                       "shape {}",
-                                       p->name(), shapeStr(r->type.shape), shapeStr(shape)));
+        ctx.missed(p->loc, fmt::format("{} gives {}, not the loop shape {} of the group ending at "
+                                       "the {} at {}",
+                                       p->name(), shapeStr(r->type.shape), shapeStr(shape),
+                                       root.name(), lineCol(root.loc)));
         continue;
       }
       auto outside = std::find_if(r->users.begin(), r->users.end(),
                                   [&](const Node *u) { return !in_group.count(u); });
       if (outside != r->users.end()) {
-        ctx.missed(p->loc, fmt::format("fuse-elementwise: the {} is also read by {} outside the "
-                                       "group",
-                                       p->name(), (*outside)->name()));
+        ctx.missed(p->loc, fmt::format("the {} is also read by the {} at {}, outside the group "
+                                       "ending at the {} at {}",
+                                       p->name(), (*outside)->name(), lineCol((*outside)->loc),
+                                       root.name(), lineCol(root.loc)));
         continue;
       }
       members.push_back(p);

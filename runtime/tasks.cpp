@@ -21,8 +21,9 @@ Batch SyntheticTask::batchAt(int64_t step) const {
   if (max_len < std::max<int64_t>(min_len, 1) || vocab <= first_token)
     throw Error(
         {},
-        fmt::format("the task needs src and tgt lengths of at least {} and a vocabulary above {}",
-                    std::max<int64_t>(min_len, 1) + 1, first_token));
+        fmt::format("the task needs src and tgt lengths of at least {} and a vocabulary above {}; "
+                    "given lengths {} and {} and a vocabulary of {}",
+                    std::max<int64_t>(min_len, 1) + 1, first_token, src_len, tgt_len, vocab));
   // Counter layout: step in the high 32 bits, a running draw number below.
   uint64_t counter = static_cast<uint64_t>(step) << 32;
   auto draw = [&](int64_t n) {

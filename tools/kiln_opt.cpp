@@ -32,6 +32,7 @@ struct Options {
   bool seed_given = false;
   std::string backend = "reference";
   bool backend_given = false;
+  CompileOptions compile; // --threads, --no-cache
   bool locations = true;
   std::string level = "graph"; // what to print: graph, kernels or memory
 };
@@ -176,9 +177,19 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       o.seed_given = true;
     } else if (a == "--f64") {
       o.promote_f64 = true;
-    } else if (a == "--backend") {
-      o.backend = value(i, a);
+    } else if (flag == "--backend") {
+      o.backend = eq == std::string::npos ? value(i, a) : arg;
       getBackend(o.backend);
+      o.backend_given = true;
+    } else if (flag == "--threads") {
+      std::string t = eq == std::string::npos ? value(i, a) : arg;
+      auto res = std::from_chars(t.data(), t.data() + t.size(), o.compile.threads);
+      if (res.ec != std::errc() || res.ptr != t.data() + t.size() || o.compile.threads < 0 ||
+          o.compile.threads > 4096)
+        throw Error({}, fmt::format("--threads takes an integer in [0, 4096], found '{}'", t));
+      o.backend_given = true;
+    } else if (a == "--no-cache") {
+      o.compile.use_cache = false;
       o.backend_given = true;
     } else if (flag.size() > 2 && flag.rfind("--", 0) == 0 && eq != std::string::npos &&
                isPassOption(flag.substr(2))) {
@@ -200,7 +211,8 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       throw Error({}, fmt::format("unknown pass '{}'; known passes: {}", p, passNames()));
   if (!o.run && (!o.run_inputs.empty() || !o.run_outputs.empty() || o.seed_given || o.promote_f64 ||
                  o.backend_given))
-    throw Error({}, "--inputs, --outputs, --seed, --f64 and --backend need --run");
+    throw Error({}, "--inputs, --outputs, --seed, --f64, --backend, --threads and --no-cache need "
+                    "--run");
   if (o.run && o.level != "graph")
     throw Error({}, "--run prints outputs; it excludes --print-kernels and --print-memory-plan");
   if (o.promote_f64 && o.backend != "reference")
@@ -278,7 +290,7 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
   std::vector<HostBuffer> inputs = o.run_inputs.empty()
                                        ? tools::randomInputs(*g, o.seed)
                                        : tools::inputsFromSafetensors(*g, o.run_inputs);
-  CompileOptions compile;
+  CompileOptions compile = o.compile;
   compile.promote_f64 = o.promote_f64;
   std::vector<HostBuffer> outputs = getBackend(o.backend).compile(*g, compile)->run(inputs);
   std::vector<std::string> names;

@@ -1,9 +1,9 @@
 #include "tools/train_command.h"
 
+#include "compiler/programs.h"
 #include "frontend/init.h"
 #include "runtime/safetensors.h"
 #include "runtime/trainer.h"
-#include "compiler/programs.h"
 
 #include <chrono>
 #include <iostream>
@@ -64,11 +64,6 @@ int runTrain(const TrainFlags &f) {
       .batch = f.batch, .src_len = f.src_len, .tgt_len = f.tgt_len, .dropout = f.dropout};
   BuiltModel m = buildTrainStep(cfg, shape, opt, f.passes);
 
-  auto compile_start = std::chrono::steady_clock::now();
-  std::unique_ptr<Executable> program = f.backend.get().compile(*m.graph, f.backend.options());
-  double compile_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - compile_start).count();
-
   SyntheticTask task;
   task.kind = SyntheticTask::parseKind(f.task);
   task.vocab = cfg.vocab;
@@ -82,11 +77,10 @@ int runTrain(const TrainFlags &f) {
   task.eos = cfg.tokens.eos;
   task.first_token = std::max({cfg.tokens.pad, cfg.tokens.bos, cfg.tokens.eos, cfg.tokens.unk}) + 1;
   task.batch = f.batch, task.src_len = f.src_len, task.tgt_len = f.tgt_len;
-  Trainer trainer(*program, task, f.seed);
-
+  task.batchAt(1); // a task that cannot make batches fails here, before the compile
   TrainerState state;
   if (!f.resume.empty()) {
-    state = loadTrainerState(f.resume, program->signature());
+    state = loadTrainerState(f.resume, signatureOf(*m.graph));
     auto meta = readSafetensorsMetadata(f.resume);
     if (auto task = meta.find("kiln.task"); task != meta.end() && task->second != f.task)
       throw Error(
@@ -98,8 +92,6 @@ int runTrain(const TrainFlags &f) {
     for (size_t i = 0; i < m.params.size(); ++i)
       state.tensors.emplace(m.params[i].name, HostBuffer(init[i].type, init[i].toBytes()));
   }
-  trainer.initState(state);
-
   std::cout << fmt::format(
       "training {} ({} parameters) on the {} task: {} steps, batch {}, backend {}\n", cfg.name,
       [&] {
@@ -109,7 +101,21 @@ int runTrain(const TrainFlags &f) {
         return n;
       }(),
       f.task, f.steps, f.batch, f.backend.backend);
-  std::cout << fmt::format("compiled the step in {:.2f} s\n", compile_seconds);
+  std::cout << fmt::format("compiling the training step ({} nodes) for {}...\n",
+                           m.graph->nodes().size(), f.backend.backend)
+            << std::flush;
+  auto compile_start = std::chrono::steady_clock::now();
+  std::unique_ptr<Executable> program = f.backend.get().compile(*m.graph, f.backend.options());
+  double compile_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - compile_start).count();
+
+  std::cout << fmt::format("compiled in {:.2f} s\n", compile_seconds);
+  Trainer trainer(*program, task, f.seed);
+  trainer.initState(state);
+  if (state.step >= f.steps)
+    std::cout << fmt::format("nothing to train: the run is at step {} and --steps is {}\n",
+                             state.step, f.steps);
+
   auto start = std::chrono::steady_clock::now();
   auto last = start;
   int64_t tokens = 0;

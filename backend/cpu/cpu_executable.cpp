@@ -317,12 +317,9 @@ private:
     std::vector<kernel::Kernel> distinct;
     std::vector<std::vector<bool>> distinct_noalias;
     for (size_t j = 0; j < kernels.size(); ++j) {
-      std::string name = std::move(kernels[j].name);
-      kernels[j].name.clear();
-      std::string key = kernel::print(kernels[j]) + "noalias ";
+      std::string key = kernel::identity(kernels[j]) + "noalias ";
       for (bool b : noalias[j])
         key += b ? '1' : '0';
-      kernels[j].name = std::move(name);
       auto [it, fresh] = index.emplace(std::move(key), static_cast<int>(distinct.size()));
       if (fresh) {
         distinct.push_back(std::move(kernels[j]));

@@ -129,7 +129,7 @@ std::string identityOf(const llvm::orc::JITTargetMachineBuilder &jtmb, const Jit
     id += fmt::format("kernel {} noalias ", i);
     for (bool b : noaliasOf(p, i))
       id += b ? '1' : '0';
-    id += "\n" + kernel::print(p.kernels[i]) + "\n";
+    id += "\n" + kernel::print(p.kernels[i], /*all_constants=*/true) + "\n";
   }
   return id;
 }

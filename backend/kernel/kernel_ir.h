@@ -280,7 +280,11 @@ std::string trapMessage(const Trap &trap, int64_t value);
 
 /// The kernel as deterministic text:
 /// `kernel @add(%in0: f32[16] read, %out0: f32[16] write) { parallel %i0 = 0 to 16 { ... } }`.
-std::string print(const Kernel &k);
+/// Constant tables show their first 16 values unless `all_constants` is set.
+std::string print(const Kernel &k, bool all_constants = false);
+/// The text that identifies what a kernel computes, for caches and sharing: the printed kernel
+/// with every constant and without its name.
+std::string identity(const Kernel &k);
 /// An expression as text, as the printer writes it.
 std::string print(const Kernel &k, const Expr &e);
 /// The first problem of a malformed kernel (a variable out of scope, mismatched types, a store

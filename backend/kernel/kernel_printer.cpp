@@ -6,6 +6,7 @@
 #include "ir/attributes.h"
 
 #include <fmt/format.h>
+#include <limits>
 
 namespace kiln::kernel {
 namespace {
@@ -120,14 +121,20 @@ std::string bufferDecl(const Buffer &b) {
 
 std::string print(const Kernel &k, const Expr &e) { return Printer(k).expr(e); }
 
-std::string print(const Kernel &k) {
+std::string identity(const Kernel &k) {
+  Kernel unnamed = k;
+  unnamed.name.clear();
+  return print(unnamed, true);
+}
+
+std::string print(const Kernel &k, bool all_constants) {
   std::vector<std::string> params;
   for (int i : k.parameters())
     params.push_back(fmt::format("{} {}", bufferDecl(k.buffers[i]), roleName(k.buffers[i].role)));
   Printer p(k);
   p.out = fmt::format("kernel @{}({}) {{\n", k.name, fmt::join(params, ", "));
   // Constant tables print their first elements: enough to recognise them, short for big ones.
-  constexpr size_t kShown = 16;
+  const size_t kShown = all_constants ? std::numeric_limits<size_t>::max() : 16;
   for (const Buffer &b : k.buffers) {
     if (b.role == Role::Constant) {
       std::vector<std::string> vals;

@@ -63,7 +63,8 @@ class ReferenceBackend final : public Backend {
 public:
   std::string_view name() const override { return "reference"; }
   std::string_view summary() const override {
-    return "the reference interpreter: every op, in f32 or f64 (--f64); the oracle";
+    return "the reference interpreter: every op, in f32 (or f64 with kiln-opt --run --f64); the "
+           "oracle";
   }
   bool supports(const Node &) const override { return true; }
   std::unique_ptr<Executable> compile(const Graph &graph,

@@ -23,6 +23,8 @@ config.environment["PATH"] = os.pathsep.join(
     [kiln_bin_dir, llvm_tools_dir, config.environment.get("PATH", os.environ.get("PATH", ""))]
 )
 # The tools' compiles keep the kernel cache in the build tree, never in the user's cache.
+# Tests run side by side on few cores: OpenMP workers sleep between parallel loops, never spin.
+config.environment["OMP_WAIT_POLICY"] = "passive"
 config.environment["XDG_CACHE_HOME"] = os.path.join(
     config.test_exec_root or tempfile.gettempdir(), "kiln-cache")
 for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):

@@ -232,3 +232,26 @@ TEST_CASE("compile cache: the folder follows XDG_CACHE_HOME, else HOME") {
     CHECK(cpu::cacheDirectory() == (fs::path(home) / ".cache" / "kiln").string());
   ::setenv("XDG_CACHE_HOME", xdg.c_str(), 1);
 }
+
+TEST_CASE("compile cache: constant tables that differ only past what the printer shows") {
+  // The printed kernel IR elides long constant tables; the cache key and kernel sharing must
+  // still see every value, or one program would run the other's machine code.
+  TempCache cache;
+  auto table = [](int last) {
+    std::string values;
+    for (int i = 0; i < 20; ++i)
+      values += fmt::format("{}{}", i ? ", " : "", i == 19 ? last : i);
+    return parseGraph(fmt::format(R"(graph @table {{
+  input data %x: f32[20]
+  %0 = constant() {{shape = [20], value = [{}]}} : f32[20]
+  %1 = add(%x, %0) : f32[20]
+  output "y" = %1
+}})",
+                                  values),
+                      "table.kir");
+  };
+  auto a = table(19), b = table(100);
+  compileAndCheck(*a);
+  compileAndCheck(*b);
+  CHECK(cache.entries().size() == 2);
+}
