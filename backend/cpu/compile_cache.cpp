@@ -50,7 +50,8 @@ uint64_t getU64(const char *p) {
 
 struct MemoryCache {
   std::mutex mutex;
-  std::map<std::string, std::shared_ptr<const JitKernels>> programs;
+  /// Weak: a program's machine code lives as long as an executable uses it, not forever.
+  std::map<std::string, std::weak_ptr<const JitKernels>> programs;
 };
 
 MemoryCache &memoryCache() {
@@ -140,12 +141,13 @@ std::shared_ptr<const JitKernels> findInMemory(const std::string &key) {
   MemoryCache &cache = memoryCache();
   std::lock_guard<std::mutex> lock(cache.mutex);
   auto it = cache.programs.find(key);
-  return it == cache.programs.end() ? nullptr : it->second;
+  return it == cache.programs.end() ? nullptr : it->second.lock();
 }
 
 void keepInMemory(const std::string &key, std::shared_ptr<const JitKernels> kernels) {
   MemoryCache &cache = memoryCache();
   std::lock_guard<std::mutex> lock(cache.mutex);
+  std::erase_if(cache.programs, [](const auto &entry) { return entry.second.expired(); });
   cache.programs[key] = std::move(kernels);
 }
 
