@@ -4,16 +4,6 @@
 
 namespace kiln {
 
-Node *Builder::createNode(std::string_view op, std::vector<Value *> operands, AttrMap attrs) {
-  const OpDef *def = lookupOp(op);
-  KILN_ASSERT(def, "builder asked for an op that is not in the table");
-  return graph_.addNode(*def, std::move(operands), std::move(attrs), loc_);
-}
-
-Value *Builder::create(std::string_view op, std::vector<Value *> operands, AttrMap attrs) {
-  return createNode(op, std::move(operands), std::move(attrs))->result();
-}
-
 Node *Builder::createNode(OpHandle op, std::vector<Value *> operands, AttrMap attrs) {
   return graph_.addNode(op.def(), std::move(operands), std::move(attrs), loc_);
 }

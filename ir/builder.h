@@ -14,12 +14,6 @@ public:
   const Location &location() const { return loc_; }
   void setLocation(Location loc) { loc_ = std::move(loc); }
 
-  /// Creates a node of the named op and returns it; throws Error on a type or attribute error.
-  /// For the parser and kiln-opt; code uses handles.
-  Node *createNode(std::string_view op, std::vector<Value *> operands, AttrMap attrs = {});
-  /// Creates a single-result node of the named op and returns its result. For the parser and
-  /// kiln-opt; code uses handles.
-  Value *create(std::string_view op, std::vector<Value *> operands, AttrMap attrs = {});
   /// Creates a node of an op and returns it; throws Error on a type or attribute error.
   Node *createNode(OpHandle op, std::vector<Value *> operands, AttrMap attrs = {});
   /// Creates a single-result node of an op and returns its result.

@@ -61,9 +61,6 @@ struct Node {
 
   Value *result(int i = 0) const { return results.at(i).get(); }
   std::string_view name() const { return op->name; }
-  /// Whether the node applies the op of this mnemonic; for the parser and kiln-opt; code uses
-  /// handles.
-  bool is(std::string_view mnemonic) const { return op->name == mnemonic; }
   /// Whether the node applies this op.
   bool is(OpHandle h) const { return op->name == h.name; }
   const Attribute &attr(std::string_view name) const;

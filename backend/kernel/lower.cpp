@@ -28,20 +28,30 @@ const LoweringTable &table() {
 
 } // namespace
 
-void addLowering(LoweringTable &t, std::string_view op, LowerFn fn) {
-  const OpDef *def = lookupOp(op);
-  KILN_ASSERT(def, "a lowering names an op that is not in the table");
-  bool fresh = t.emplace(def, fn).second;
+void addLowering(LoweringTable &t, const OpDef &op, LowerFn fn) {
+  bool fresh = t.emplace(&op, fn).second;
   KILN_ASSERT(fresh, "op lowered twice");
 }
 
-void addLowering(LoweringTable &t, OpHandle op, LowerFn fn) { addLowering(t, op.name, fn); }
+void addLowering(LoweringTable &t, OpHandle op, LowerFn fn) { addLowering(t, op.def(), fn); }
+
+int64_t localBytes(const Kernel &k) {
+  int64_t bytes = 0;
+  for (const Buffer &b : k.buffers)
+    if (b.role == Role::Local)
+      bytes += numElements(b.shape) * dtypeSize(b.dtype);
+  return bytes;
+}
 
 std::optional<Kernel> lowerNode(const Node &node) {
   auto it = table().find(node.op);
   if (it == table().end())
     return std::nullopt;
   std::optional<Kernel> k = it->second(node);
+  // Group-local buffers live on a worker's stack (in shared memory on a GPU): a kernel that
+  // needs more than a stack can spare is left to the node's reference kernel instead.
+  if (k && localBytes(*k) > kMaxLocalBytes)
+    return std::nullopt;
   if (k) {
     k->name = std::string(node.name());
     assertValid(*k);

@@ -17,6 +17,11 @@ namespace kiln::kernel {
 /// The kernel that computes a node, or nullopt when its op (or this use of it) has no
 /// lowering. The kernel is named after the op.
 std::optional<Kernel> lowerNode(const Node &node);
+/// The most bytes of group-local buffers a kernel may use; a lowering needing more falls back.
+constexpr int64_t kMaxLocalBytes = int64_t{512} << 10;
+/// The bytes of a kernel's group-local buffers.
+int64_t localBytes(const Kernel &k);
+
 /// Whether lowerNode gives a kernel for this node.
 bool hasLowering(const Node &node);
 /// A fusion group marked by fuse-elementwise (Node::group), as its one kernel sees it.

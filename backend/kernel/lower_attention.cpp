@@ -15,9 +15,6 @@
 namespace kiln::kernel {
 namespace {
 
-/// The backward op's local buffers must fit a CPU thread's stack.
-constexpr int64_t kMaxLocalBytes = int64_t{512} << 10;
-
 /// Shapes, operand roles and attributes of an attention node, and the expressions its
 /// kernels share.
 struct Attention {
@@ -176,9 +173,6 @@ std::optional<Kernel> lowerAttention(const Node &n) {
 std::optional<Kernel> lowerAttentionGrad(const Node &n) {
   size_t operands = n.operands.size();
   Attention a(n, operands - 1);
-  int64_t local_bytes = 2 * a.tq * a.tk * dtypeSize(a.localType());
-  if (local_bytes > kMaxLocalBytes)
-    return std::nullopt;
   Kernel &k = a.k;
   int gin = static_cast<int>(operands) - 1, dq = gin + 1, dk = gin + 2, dvb = gin + 3;
   setView(k, gin, {a.batches, a.tq, a.dv});

@@ -83,9 +83,9 @@ Expr randomValue(const Node &node, const Expr &seed, const Expr &flat) {
 }
 
 void addCreationLowerings(LoweringTable &t) {
-  addLowering(t, "constant", lowerConstant);
-  addLowering(t, "iota", lowerIota);
-  addLowering(t, "random_uniform", lowerRandom);
+  addLowering(t, op::Constant, lowerConstant);
+  addLowering(t, op::Iota, lowerIota);
+  addLowering(t, op::RandomUniform, lowerRandom);
 }
 
 } // namespace kiln::kernel

@@ -134,7 +134,7 @@ std::optional<Expr> elementwiseValue(const Node &node, std::span<const Expr> ope
 
 void addElementwiseLowerings(LoweringTable &t) {
   for (const auto &[op, fn] : valueFns())
-    addLowering(t, op->name, lowerElementwise);
+    addLowering(t, *op, lowerElementwise);
 }
 
 } // namespace kiln::kernel

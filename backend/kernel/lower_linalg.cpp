@@ -78,6 +78,6 @@ std::optional<Kernel> lowerMatmul(const Node &n) {
 
 } // namespace
 
-void addLinalgLowerings(LoweringTable &t) { addLowering(t, "matmul", lowerMatmul); }
+void addLinalgLowerings(LoweringTable &t) { addLowering(t, op::Matmul, lowerMatmul); }
 
 } // namespace kiln::kernel

@@ -160,12 +160,12 @@ std::optional<Kernel> lowerPad(const Node &n) {
 } // namespace
 
 void addShapeLowerings(LoweringTable &t) {
-  addLowering(t, "reshape", lowerReshape);
-  addLowering(t, "transpose", lowerTranspose);
-  addLowering(t, "broadcast_to", lowerBroadcastTo);
-  addLowering(t, "slice", lowerSlice);
-  addLowering(t, "concat", lowerConcat);
-  addLowering(t, "pad", lowerPad);
+  addLowering(t, op::Reshape, lowerReshape);
+  addLowering(t, op::Transpose, lowerTranspose);
+  addLowering(t, op::BroadcastTo, lowerBroadcastTo);
+  addLowering(t, op::Slice, lowerSlice);
+  addLowering(t, op::Concat, lowerConcat);
+  addLowering(t, op::Pad, lowerPad);
 }
 
 } // namespace kiln::kernel

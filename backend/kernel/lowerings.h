@@ -51,7 +51,7 @@ struct ReductionScalar {
 std::optional<ReductionScalar> reductionScalar(const Node &node);
 
 /// Adds `fn` for the op of this mnemonic (which must exist).
-void addLowering(LoweringTable &table, std::string_view op, LowerFn fn);
+void addLowering(LoweringTable &table, const OpDef &op, LowerFn fn);
 /// Adds `fn` for the op of this handle.
 void addLowering(LoweringTable &table, OpHandle op, LowerFn fn);
 

@@ -258,12 +258,12 @@ std::unique_ptr<Graph> vjpGraph(const OpSample &sample) {
   std::vector<double> w(y->type.numElements());
   for (double &v : w)
     v = std::uniform_real_distribution<double>(-1, 1)(rng);
-  Value *weighted = b.create("mul", {y, b.constant(w, y->type.dtype, y->type.shape)});
+  Value *weighted = b.create(op::Mul, {y, b.constant(w, y->type.dtype, y->type.shape)});
   IntList axes;
   for (int64_t d = 0; d < y->type.rank(); ++d)
     axes.push_back(d);
   g->outputs().clear();
-  g->addOutput("loss", b.create("reduce_sum", {weighted}, {{"axes", axes}}));
+  g->addOutput("loss", b.create(op::ReduceSum, {weighted}, {{"axes", axes}}));
   std::vector<std::string> wrt;
   std::optional<Error> refused;
   for (const GraphInput &in : g->inputs()) {

@@ -53,7 +53,7 @@ void compareWithReference(const Graph &g, const std::vector<Literal> &inputs, do
 }
 
 /// A graph with one node of `op` over inputs of the given types.
-std::unique_ptr<Graph> oneOp(std::string_view op, const std::vector<TensorType> &types,
+std::unique_ptr<Graph> oneOp(OpHandle op, const std::vector<TensorType> &types,
                              AttrMap attrs = {}) {
   auto g = std::make_unique<Graph>("op");
   std::vector<Value *> operands;
@@ -67,8 +67,8 @@ std::unique_ptr<Graph> oneOp(std::string_view op, const std::vector<TensorType> 
 }
 
 /// Checks one op on random inputs of the given types.
-void checkOp(std::string_view op, const std::vector<TensorType> &types, AttrMap attrs = {},
-             double lo = -2, double hi = 2, double tol = 1e-5) {
+void checkOp(OpHandle op, const std::vector<TensorType> &types, AttrMap attrs = {}, double lo = -2,
+             double hi = 2, double tol = 1e-5) {
   INFO(op);
   auto g = oneOp(op, types, std::move(attrs));
   CHECK(cpuBackend().supports(*g->nodes()[0]));
@@ -93,21 +93,21 @@ int64_t stat(const Executable &exe, std::string_view name) {
 TEST_CASE("cpu: unary ops match the reference in f32 and f64") {
   for (DType dt : {DType::f32, DType::f64}) {
     TensorType t{dt, {3, 37}};
-    for (std::string_view op : {"neg", "abs", "exp", "tanh", "relu", "sigmoid"})
+    for (OpHandle op : {op::Neg, op::Abs, op::Exp, op::Tanh, op::Relu, op::Sigmoid})
       checkOp(op, {t});
-    for (std::string_view op : {"log", "sqrt", "rsqrt"})
+    for (OpHandle op : {op::Log, op::Sqrt, op::Rsqrt})
       checkOp(op, {t}, {}, 0.05, 4);
-    checkOp("gelu", {t});
-    checkOp("gelu", {t}, {{"approximate", std::string("tanh")}});
-    checkOp("gelu_grad", {t, t});
-    checkOp("gelu_grad", {t, t}, {{"approximate", std::string("tanh")}});
+    checkOp(op::Gelu, {t});
+    checkOp(op::Gelu, {t}, {{"approximate", std::string("tanh")}});
+    checkOp(op::GeluGrad, {t, t});
+    checkOp(op::GeluGrad, {t, t}, {{"approximate", std::string("tanh")}});
   }
-  checkOp("not", {TensorType{DType::boolean, {17}}});
+  checkOp(op::Not, {TensorType{DType::boolean, {17}}});
   // The f32 exp is inlined code: its edges and its whole range.
   Literal edges =
       lit({11}, {NAN, INFINITY, -INFINITY, 0, -0.0, 88.72, 88.73, -87.3, -103.9, -120, 1e-8});
-  compareWithReference(*oneOp("exp", {edges.type}), {edges});
-  checkOp("exp", {f32({1000})}, {}, -87, 88, 2e-7);
+  compareWithReference(*oneOp(op::Exp, {edges.type}), {edges});
+  checkOp(op::Exp, {f32({1000})}, {}, -87, 88, 2e-7);
 }
 
 TEST_CASE("cpu: binary ops broadcast like numpy") {
@@ -116,24 +116,24 @@ TEST_CASE("cpu: binary ops broadcast like numpy") {
       {{}, {5}},        {{0, 3}, {3}}, {{2, 1, 3}, {}},  {{1, 5}, {7, 1, 5}}};
   for (const auto &[a, b] : shapes) {
     INFO(shapeStr(a) << " with " << shapeStr(b));
-    for (std::string_view op : {"add", "sub", "mul", "div", "max", "min"})
+    for (OpHandle op : {op::Add, op::Sub, op::Mul, op::Div, op::Max, op::Min})
       checkOp(op, {f32(a), f32(b)});
-    checkOp("pow", {f32(a), f32(b)}, {}, 0.1, 3);
-    for (std::string_view op : {"eq", "ne", "lt", "le", "gt", "ge"})
+    checkOp(op::Pow, {f32(a), f32(b)}, {}, 0.1, 3);
+    for (OpHandle op : {op::Eq, op::Ne, op::Lt, op::Le, op::Gt, op::Ge})
       checkOp(op, {f32(a), f32(b)}, {}, -2, 2);
   }
   TensorType p{DType::boolean, {3, 4}}, q{DType::boolean, {4}};
-  checkOp("and", {p, q});
-  checkOp("or", {p, q});
-  checkOp("select", {TensorType{DType::boolean, {3, 1}}, f32({3, 4}), f32({4})});
+  checkOp(op::And, {p, q});
+  checkOp(op::Or, {p, q});
+  checkOp(op::Select, {TensorType{DType::boolean, {3, 1}}, f32({3, 4}), f32({4})});
 }
 
 TEST_CASE("cpu: integer arithmetic saturates and divides as the reference") {
   for (DType dt : {DType::i32, DType::i64}) {
     TensorType t{dt, {2, 9}};
-    for (std::string_view op : {"add", "sub", "mul", "div", "max", "min", "lt", "eq"})
+    for (OpHandle op : {op::Add, op::Sub, op::Mul, op::Div, op::Max, op::Min, op::Lt, op::Eq})
       checkOp(op, {t, t});
-    for (std::string_view op : {"neg", "abs", "relu"})
+    for (OpHandle op : {op::Neg, op::Abs, op::Relu})
       checkOp(op, {t});
   }
   // Overflow, division by zero and the most negative value.
@@ -141,12 +141,12 @@ TEST_CASE("cpu: integer arithmetic saturates and divides as the reference") {
   Literal a = lit({6}, {big, small, 7, -7, 0, small}, DType::i32);
   Literal b = lit({6}, {1, -1, 0, 0, 0, -1}, DType::i32);
   TensorType t{DType::i32, {6}};
-  for (std::string_view op : {"add", "sub", "mul", "div"}) {
+  for (OpHandle op : {op::Add, op::Sub, op::Mul, op::Div}) {
     INFO(op);
     compareWithReference(*oneOp(op, {t, t}), {a, b});
   }
-  compareWithReference(*oneOp("neg", {t}), {a});
-  compareWithReference(*oneOp("abs", {t}), {a});
+  compareWithReference(*oneOp(op::Neg, {t}), {a});
+  compareWithReference(*oneOp(op::Abs, {t}), {a});
 }
 
 TEST_CASE("cpu: casts follow the reference's rules") {
@@ -154,25 +154,26 @@ TEST_CASE("cpu: casts follow the reference's rules") {
       lit({10}, {1.7, -1.7, 0, -0.0, NAN, INFINITY, -INFINITY, 3e9, -3e9, 1e20}, DType::f64);
   for (DType to : {DType::f32, DType::bf16, DType::i32, DType::i64, DType::boolean}) {
     INFO(dtypeName(to));
-    compareWithReference(*oneOp("cast", {special.type}, {{"dtype", to}}), {special});
+    compareWithReference(*oneOp(op::Cast, {special.type}, {{"dtype", to}}), {special});
   }
   std::mt19937 rng(1);
   for (DType from : {DType::f32, DType::f64, DType::bf16, DType::i32, DType::i64, DType::boolean})
     for (DType to : {DType::f32, DType::f64, DType::bf16, DType::i32, DType::i64, DType::boolean}) {
       INFO(dtypeName(from) << " to " << dtypeName(to));
       TensorType t{from, {23}};
-      compareWithReference(*oneOp("cast", {t}, {{"dtype", to}}), {randomLiteral(t, rng, -50, 50)});
+      compareWithReference(*oneOp(op::Cast, {t}, {{"dtype", to}}),
+                           {randomLiteral(t, rng, -50, 50)});
     }
 }
 
 TEST_CASE("cpu: bf16 computes in f32 and rounds to nearest even") {
   TensorType t{DType::bf16, {4, 16}};
-  checkOp("add", {t, t}, {}, -2, 2, 1e-2);
-  checkOp("mul", {t, TensorType{DType::bf16, {16}}}, {}, -2, 2, 1e-2);
-  checkOp("exp", {t}, {}, -2, 2, 1e-2);
+  checkOp(op::Add, {t, t}, {}, -2, 2, 1e-2);
+  checkOp(op::Mul, {t, TensorType{DType::bf16, {16}}}, {}, -2, 2, 1e-2);
+  checkOp(op::Exp, {t}, {}, -2, 2, 1e-2);
   // Ties at 1 + 2^-8: the f32 to bf16 rounding itself.
   Literal ties = lit({4}, {1.00390625, 1.01171875, 1.00390625 + 1e-6, -1.00390625});
-  compareWithReference(*oneOp("cast", {ties.type}, {{"dtype", DType::bf16}}), {ties});
+  compareWithReference(*oneOp(op::Cast, {ties.type}, {{"dtype", DType::bf16}}), {ties});
 }
 
 TEST_CASE("cpu: constant, iota and random_uniform") {
@@ -183,14 +184,14 @@ TEST_CASE("cpu: constant, iota and random_uniform") {
   g.addOutput("splat", b.splat(2.5, DType::f32, {3, 5}));
   g.addOutput("table", b.constant({1, -2, 3.25, 4e10}, DType::i64, {2, 2}));
   g.addOutput("table_f", b.constant({0.1, 0.2, 0.3}, DType::bf16, {3}));
-  g.addOutput("iota", b.create("iota", {}, {{"shape", IntList{2, 3, 4}}, {"axis", int64_t{1}}}));
-  g.addOutput("iota_f", b.create("iota", {}, {{"shape", IntList{5}}, {"dtype", DType::f32}}));
-  g.addOutput("rand", b.create("random_uniform", {seed},
+  g.addOutput("iota", b.create(op::Iota, {}, {{"shape", IntList{2, 3, 4}}, {"axis", int64_t{1}}}));
+  g.addOutput("iota_f", b.create(op::Iota, {}, {{"shape", IntList{5}}, {"dtype", DType::f32}}));
+  g.addOutput("rand", b.create(op::RandomUniform, {seed},
                                {{"shape", IntList{7, 33}}, {"offset", int64_t{12345}}}));
-  g.addOutput("rand64", b.create("random_uniform", {seed32},
+  g.addOutput("rand64", b.create(op::RandomUniform, {seed32},
                                  {{"shape", IntList{65}}, {"dtype", DType::f64}}));
-  g.addOutput("rand16",
-              b.create("random_uniform", {seed}, {{"shape", IntList{40}}, {"dtype", DType::bf16}}));
+  g.addOutput("rand16", b.create(op::RandomUniform, {seed},
+                                 {{"shape", IntList{40}}, {"dtype", DType::bf16}}));
   auto exe = cpuBackend().compile(g, {});
   CHECK(stat(*exe, "fallback nodes") == 0);
   // Random numbers must be bit-identical, so compare with zero tolerance.
@@ -202,7 +203,7 @@ TEST_CASE("cpu: constant, iota and random_uniform") {
 }
 
 TEST_CASE("cpu: large kernels split over threads give the same result") {
-  auto g = oneOp("mul", {f32({512, 1024}), f32({1024})});
+  auto g = oneOp(op::Mul, {f32({512, 1024}), f32({1024})});
   std::mt19937 rng(3);
   std::vector<Literal> in = {randomLiteral(f32({512, 1024}), rng), randomLiteral(f32({1024}), rng)};
   compareWithReference(*g, in, 0.0, 2);
@@ -210,7 +211,7 @@ TEST_CASE("cpu: large kernels split over threads give the same result") {
 }
 
 TEST_CASE("cpu: an elementwise f32 kernel is vectorised") {
-  auto g = oneOp("add", {f32({256, 64}), f32({256, 64})});
+  auto g = oneOp(op::Add, {f32({256, 64}), f32({256, 64})});
   std::optional<kernel::Kernel> k = kernel::lowerNode(*g->nodes()[0]);
   REQUIRE(k);
   std::string ir = cpu::optimizedIR({&*k, 1});
@@ -267,35 +268,35 @@ TEST_CASE("cpu: reductions over any axes") {
     for (bool keep : {false, true}) {
       INFO(shapeStr(shape) << " axes " << shapeStr(axes) << " keepdims " << keep);
       for (DType dt : {DType::f32, DType::f64, DType::i32, DType::i64})
-        for (std::string_view op : {"reduce_sum", "reduce_max", "reduce_mean"}) {
-          if (op == "reduce_max" && numElements(shape) == 0)
+        for (OpHandle op : {op::ReduceSum, op::ReduceMax, op::ReduceMean}) {
+          if (op == op::ReduceMax && numElements(shape) == 0)
             continue;
           checkOp(op, {TensorType{dt, shape}}, {{"axes", axes}, {"keepdims", keep}});
         }
     }
   // A NaN wins the maximum, as in the reference.
   Literal x = lit({2, 3}, {1, NAN, 3, -1, -2, -3});
-  compareWithReference(*oneOp("reduce_max", {x.type}, {{"axes", IntList{1}}}), {x});
+  compareWithReference(*oneOp(op::ReduceMax, {x.type}, {{"axes", IntList{1}}}), {x});
 }
 
 TEST_CASE("cpu: shape ops move elements as the reference") {
-  checkOp("reshape", {f32({4, 6})}, {{"shape", IntList{3, 8}}});
-  checkOp("transpose", {f32({2, 3, 4})}, {{"perm", IntList{2, 0, 1}}});
-  checkOp("transpose", {f32({2, 3, 4, 5})}, {{"perm", IntList{0, 2, 3, 1}}});
-  checkOp("transpose", {f32({2, 1, 4})}, {{"perm", IntList{1, 2, 0}}});
-  checkOp("transpose", {TensorType{DType::bf16, {3, 5}}}, {{"perm", IntList{1, 0}}});
-  checkOp("broadcast_to", {f32({3, 1})}, {{"shape", IntList{2, 3, 4}}});
-  checkOp("broadcast_to", {TensorType{DType::i64, {}}}, {{"shape", IntList{5}}});
-  checkOp("slice", {f32({6, 7})}, {{"start", IntList{1, 2}}, {"limit", IntList{5, 7}}});
-  checkOp("slice", {f32({6, 7})},
+  checkOp(op::Reshape, {f32({4, 6})}, {{"shape", IntList{3, 8}}});
+  checkOp(op::Transpose, {f32({2, 3, 4})}, {{"perm", IntList{2, 0, 1}}});
+  checkOp(op::Transpose, {f32({2, 3, 4, 5})}, {{"perm", IntList{0, 2, 3, 1}}});
+  checkOp(op::Transpose, {f32({2, 1, 4})}, {{"perm", IntList{1, 2, 0}}});
+  checkOp(op::Transpose, {TensorType{DType::bf16, {3, 5}}}, {{"perm", IntList{1, 0}}});
+  checkOp(op::BroadcastTo, {f32({3, 1})}, {{"shape", IntList{2, 3, 4}}});
+  checkOp(op::BroadcastTo, {TensorType{DType::i64, {}}}, {{"shape", IntList{5}}});
+  checkOp(op::Slice, {f32({6, 7})}, {{"start", IntList{1, 2}}, {"limit", IntList{5, 7}}});
+  checkOp(op::Slice, {f32({6, 7})},
           {{"start", IntList{0, 1}}, {"limit", IntList{6, 7}}, {"stride", IntList{2, 3}}});
-  checkOp("concat", {f32({2, 3}), f32({2, 5}), f32({2, 0})}, {{"axis", int64_t{1}}});
-  checkOp("concat", {TensorType{DType::boolean, {2, 3}}, TensorType{DType::boolean, {1, 3}}},
+  checkOp(op::Concat, {f32({2, 3}), f32({2, 5}), f32({2, 0})}, {{"axis", int64_t{1}}});
+  checkOp(op::Concat, {TensorType{DType::boolean, {2, 3}}, TensorType{DType::boolean, {1, 3}}},
           {{"axis", int64_t{0}}});
-  checkOp("pad", {f32({3, 4})}, {{"low", IntList{1, 0}}, {"high", IntList{2, 3}}});
-  checkOp("pad", {f32({3, 4})},
+  checkOp(op::Pad, {f32({3, 4})}, {{"low", IntList{1, 0}}, {"high", IntList{2, 3}}});
+  checkOp(op::Pad, {f32({3, 4})},
           {{"low", IntList{0, 2}}, {"high", IntList{1, 0}}, {"interior", IntList{1, 2}}});
-  checkOp("pad", {TensorType{DType::i32, {0, 2}}},
+  checkOp(op::Pad, {TensorType{DType::i32, {0, 2}}},
           {{"low", IntList{1, 1}}, {"high", IntList{0, 0}}});
 }
 
@@ -313,8 +314,8 @@ TEST_CASE("cpu: batched matmul with transposes and broadcast batches") {
     INFO(shapeStr(c.a) << " x " << shapeStr(c.b) << " ta " << c.ta << " tb " << c.tb);
     AttrMap attrs = {{"transpose_a", c.ta}, {"transpose_b", c.tb}};
     for (DType dt : {DType::f32, DType::f64, DType::i32})
-      checkOp("matmul", {TensorType{dt, c.a}, TensorType{dt, c.b}}, attrs);
-    checkOp("matmul", {TensorType{DType::bf16, c.a}, TensorType{DType::bf16, c.b}}, attrs, -2, 2,
+      checkOp(op::Matmul, {TensorType{dt, c.a}, TensorType{dt, c.b}}, attrs);
+    checkOp(op::Matmul, {TensorType{DType::bf16, c.a}, TensorType{DType::bf16, c.b}}, attrs, -2, 2,
             2e-2);
   }
 }
@@ -324,20 +325,20 @@ TEST_CASE("cpu: softmax, softmax_grad and layer_norm as group kernels") {
     TensorType t{dt, {3, 4, 17}};
     for (int64_t axis : {-1, 1, 0}) {
       INFO("axis " << axis);
-      checkOp("softmax", {t}, {{"axis", axis}});
-      checkOp("softmax_grad", {t, t}, {{"axis", axis}});
-      checkOp("layer_norm", {t}, {{"axis", axis}});
+      checkOp(op::Softmax, {t}, {{"axis", axis}});
+      checkOp(op::SoftmaxGrad, {t, t}, {{"axis", axis}});
+      checkOp(op::LayerNorm, {t}, {{"axis", axis}});
     }
     TensorType w{dt, {17}};
-    checkOp("layer_norm", {t, w}, {});
-    checkOp("layer_norm", {t, w, w}, {{"eps", 1e-3}});
-    checkOp("layer_norm", {t, TensorType{dt, {4, 17}}, TensorType{dt, {4, 17}}},
+    checkOp(op::LayerNorm, {t, w}, {});
+    checkOp(op::LayerNorm, {t, w, w}, {{"eps", 1e-3}});
+    checkOp(op::LayerNorm, {t, TensorType{dt, {4, 17}}, TensorType{dt, {4, 17}}},
             {{"axis", int64_t{1}}});
   }
   // A row masked everywhere gives NaN, as in the reference.
   Literal x = lit({2, 3}, {-INFINITY, -INFINITY, -INFINITY, 1, 2, 3});
-  compareWithReference(*oneOp("softmax", {x.type}), {x});
-  auto g = oneOp("softmax", {f32({4, 8})});
+  compareWithReference(*oneOp(op::Softmax, {x.type}), {x});
+  auto g = oneOp(op::Softmax, {f32({4, 8})});
   std::optional<kernel::Kernel> k = kernel::lowerNode(*g->nodes()[0]);
   REQUIRE(k);
   std::string text = kernel::print(*k);

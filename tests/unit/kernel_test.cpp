@@ -119,8 +119,8 @@ TEST_CASE("lowering an elementwise node collapses its loops") {
   Value *x = g.addInput("x", InputKind::Data, TensorType{DType::f32, {4, 8}});
   Value *b = g.addInput("b", InputKind::Data, TensorType{DType::f32, {8}});
   Builder builder(g);
-  Value *y = builder.create("add", {x, b});
-  Value *z = builder.create("exp", {y});
+  Value *y = builder.create(op::Add, {x, b});
+  Value *z = builder.create(op::Exp, {y});
   g.addOutput("z", z);
   std::optional<Kernel> k = lowerNode(*g.nodes()[1]);
   REQUIRE(k);

@@ -3,12 +3,12 @@
 #include "test_util.h"
 
 #include "backend/reference/reference_backend.h"
+#include "compiler/programs.h"
 #include "frontend/init.h"
 #include "ir/parser.h"
 #include "passes/autodiff.h"
 #include "passes/optimizer.h"
 #include "runtime/trainer.h"
-#include "compiler/programs.h"
 
 #include <cmath>
 #include <filesystem>
@@ -255,8 +255,7 @@ TEST_CASE("training is reproducible, and a resumed run equals an uninterrupted o
   OptimizerOptions o; // the warm-up schedule, Adam
   o.d_model = c.d_model;
   o.warmup = 10;
-  BuiltModel m =
-      buildTrainStep(c, {.batch = 4, .src_len = 6, .tgt_len = 6, .dropout = 0.1}, o);
+  BuiltModel m = buildTrainStep(c, {.batch = 4, .src_len = 6, .tgt_len = 6, .dropout = 0.1}, o);
   SyntheticTask task = copyTask(c);
   task.batch = 4;
   auto program = programOf(*m.graph);
