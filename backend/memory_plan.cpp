@@ -1,5 +1,7 @@
 #include "backend/memory_plan.h"
 
+#include "ir/printer.h"
+
 #include "ir/op_handles.h"
 
 #include <algorithm>
@@ -15,29 +17,6 @@ namespace {
 int64_t alignUp(int64_t n) { return (n + kPlanAlignment - 1) / kPlanAlignment * kPlanAlignment; }
 
 int64_t byteSize(const TensorType &t) { return t.numElements() * dtypeSize(t.dtype); }
-
-/// Names every value as printGraph does: inputs by name, node results by number, skipping
-/// numbers that are input names, "%3#1" for the results of a multi-result node.
-std::unordered_map<const Value *, std::string> valueNames(const Graph &g) {
-  std::unordered_map<const Value *, std::string> names;
-  std::unordered_set<std::string> input_names;
-  for (const auto &in : g.inputs()) {
-    names[in.value.get()] = "%" + in.name;
-    input_names.insert(in.name);
-  }
-  int next = 0;
-  for (const auto &n : g.nodes()) {
-    while (input_names.count(std::to_string(next)))
-      ++next;
-    std::string id = fmt::format("%{}", next++);
-    if (n->results.size() == 1)
-      names[n->result()] = id;
-    else
-      for (size_t i = 0; i < n->results.size(); ++i)
-        names[n->results[i].get()] = fmt::format("{}#{}", id, i);
-  }
-  return names;
-}
 
 bool isReduction(const Node &n) {
   return n.is(op::ReduceSum) || n.is(op::ReduceMax) || n.is(op::ReduceMean);
@@ -239,7 +218,7 @@ MemoryPlan planMemory(const Graph &graph, const PlanOptions &options) {
     if (o.value->type != want)
       throw Error(o.loc, fmt::format("output \"{}\" updates input %{} in place, but its type {} "
                                      "differs from the input's {}",
-                                     o.name, o.name, o.value->type.str(), want.str()));
+                                     o.name, o.updates, o.value->type.str(), want.str()));
     if (o.value->def)
       updating.emplace(o.value, k);
   }

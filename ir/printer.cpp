@@ -17,32 +17,43 @@ std::string locStr(const Location &loc) {
 
 } // namespace
 
-std::string printGraph(const Graph &g, const PrintOptions &opts) {
+std::unordered_map<const Value *, std::string> valueNames(const Graph &g) {
   std::unordered_map<const Value *, std::string> names;
-  std::string out = fmt::format("graph @{} {{\n", g.name());
-  for (const auto &in : g.inputs()) {
-    names[in.value.get()] = "%" + in.name;
-    std::string role =
-        in.role == InputRole::None ? "" : " role " + std::string(inputRoleName(in.role));
-    out += fmt::format("  input {} %{}: {}{}{}\n", inputKindName(in.kind), in.name,
-                       in.value->type.str(), role, opts.locations ? locStr(in.loc) : "");
-  }
   // Node numbers skip the names of inputs ("%1" may be an input), so the text parses back.
   std::unordered_set<std::string> input_names;
-  for (const auto &in : g.inputs())
+  for (const auto &in : g.inputs()) {
+    names[in.value.get()] = "%" + in.name;
     input_names.insert(in.name);
+  }
   int next = 0;
   for (const auto &n : g.nodes()) {
     while (input_names.count(std::to_string(next)))
       ++next;
     std::string id = fmt::format("%{}", next++);
-    if (n->results.size() == 1) {
+    if (n->results.size() == 1)
       names[n->result()] = id;
-      out += "  " + id;
-    } else {
+    else
       for (size_t i = 0; i < n->results.size(); ++i)
         names[n->results[i].get()] = fmt::format("{}#{}", id, i);
-      out += fmt::format("  {}:{}", id, n->results.size());
+  }
+  return names;
+}
+
+std::string printGraph(const Graph &g, const PrintOptions &opts) {
+  std::unordered_map<const Value *, std::string> names = valueNames(g);
+  std::string out = fmt::format("graph @{} {{\n", g.name());
+  for (const auto &in : g.inputs()) {
+    std::string role =
+        in.role == InputRole::None ? "" : " role " + std::string(inputRoleName(in.role));
+    out += fmt::format("  input {} %{}: {}{}{}\n", inputKindName(in.kind), in.name,
+                       in.value->type.str(), role, opts.locations ? locStr(in.loc) : "");
+  }
+  for (const auto &n : g.nodes()) {
+    if (n->results.size() == 1) {
+      out += "  " + names.at(n->result());
+    } else {
+      const std::string &first = names.at(n->result(0));
+      out += fmt::format("  {}:{}", first.substr(0, first.rfind('#')), n->results.size());
     }
     out += fmt::format(" = {}(", n->name());
     for (size_t i = 0; i < n->operands.size(); ++i)

@@ -15,6 +15,7 @@
 #include "ir/graph.h"
 
 #include <string>
+#include <unordered_map>
 
 namespace kiln {
 
@@ -22,6 +23,10 @@ namespace kiln {
 struct PrintOptions {
   bool locations = true; ///< print loc(...) after nodes that carry one
 };
+
+/// The name printGraph gives each value: inputs by name, node results by number (skipping
+/// numbers that are input names), "%3#1" for the results of a multi-result node.
+std::unordered_map<const Value *, std::string> valueNames(const Graph &g);
 
 /// Prints a graph in the text form that parseGraph reads back.
 std::string printGraph(const Graph &g, const PrintOptions &opts = {});
