@@ -60,13 +60,6 @@ private:
   std::optional<std::string> old_;
 };
 
-int64_t stat(const Executable &exe, std::string_view name) {
-  for (const auto &[key, value] : exe.statistics())
-    if (key == name)
-      return value;
-  return -1;
-}
-
 std::unique_ptr<Graph> program(std::string_view op) {
   return parseGraph(fmt::format(R"(graph @cached {{
   input data %x: f32[3,70]

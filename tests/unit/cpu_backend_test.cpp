@@ -52,20 +52,6 @@ void compareWithReference(const Graph &g, const std::vector<Literal> &inputs, do
   }
 }
 
-/// A graph with one node of `op` over inputs of the given types.
-std::unique_ptr<Graph> oneOp(OpHandle op, const std::vector<TensorType> &types,
-                             AttrMap attrs = {}) {
-  auto g = std::make_unique<Graph>("op");
-  std::vector<Value *> operands;
-  for (size_t i = 0; i < types.size(); ++i)
-    operands.push_back(g->addInput("in" + std::to_string(i), InputKind::Data, types[i]));
-  Builder b(*g);
-  Node *n = b.createNode(op, operands, std::move(attrs));
-  for (size_t i = 0; i < n->results.size(); ++i)
-    g->addOutput("out" + std::to_string(i), n->result(static_cast<int>(i)));
-  return g;
-}
-
 /// Checks one op on random inputs of the given types.
 void checkOp(OpHandle op, const std::vector<TensorType> &types, AttrMap attrs = {}, double lo = -2,
              double hi = 2, double tol = 1e-5) {
@@ -80,13 +66,6 @@ void checkOp(OpHandle op, const std::vector<TensorType> &types, AttrMap attrs = 
 }
 
 TensorType f32(Shape s) { return {DType::f32, std::move(s)}; }
-
-int64_t stat(const Executable &exe, std::string_view name) {
-  for (const auto &[key, value] : exe.statistics())
-    if (key == name)
-      return value;
-  return -1;
-}
 
 } // namespace
 

@@ -18,13 +18,6 @@ using namespace kiln::test;
 
 namespace {
 
-int64_t stat(const Executable &exe, std::string_view name) {
-  for (const auto &[key, value] : exe.statistics())
-    if (key == name)
-      return value;
-  return -1;
-}
-
 /// The graph after fuse-elementwise.
 std::unique_ptr<Graph> fused(std::string_view text) {
   auto g = parseGraph(text, "fusion.kir");

@@ -21,13 +21,6 @@ using namespace kiln::test;
 
 namespace {
 
-int64_t stat(const Executable &exe, std::string_view name) {
-  for (const auto &[key, value] : exe.statistics())
-    if (key == name)
-      return value;
-  return -1;
-}
-
 /// The tiny Transformer's train step on small shapes, and inputs for its first step.
 struct TrainStep {
   BuiltModel model;

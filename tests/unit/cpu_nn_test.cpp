@@ -59,20 +59,6 @@ void compareWithReference(const Graph &g, const std::vector<Literal> &inputs, do
   }
 }
 
-/// A graph with one node of `op` over inputs of the given types.
-std::unique_ptr<Graph> oneOp(OpHandle op, const std::vector<TensorType> &types,
-                             AttrMap attrs = {}) {
-  auto g = std::make_unique<Graph>("op");
-  std::vector<Value *> operands;
-  for (size_t i = 0; i < types.size(); ++i)
-    operands.push_back(g->addInput("in" + std::to_string(i), InputKind::Data, types[i]));
-  Builder b(*g);
-  Node *n = b.createNode(op, operands, std::move(attrs));
-  for (size_t i = 0; i < n->results.size(); ++i)
-    g->addOutput("out" + std::to_string(i), n->result(static_cast<int>(i)));
-  return g;
-}
-
 /// Checks one op on random inputs; integer inputs lie in [0, bound).
 void checkOp(OpHandle op, const std::vector<TensorType> &types, AttrMap attrs = {},
              int64_t bound = 2, double tol = 2e-5, uint32_t seed = 42) {
@@ -88,13 +74,6 @@ void checkOp(OpHandle op, const std::vector<TensorType> &types, AttrMap attrs = 
 
 TensorType f32(Shape s) { return {DType::f32, std::move(s)}; }
 TensorType i64(Shape s) { return {DType::i64, std::move(s)}; }
-
-int64_t stat(const Executable &exe, std::string_view name) {
-  for (const auto &[key, value] : exe.statistics())
-    if (key == name)
-      return value;
-  return -1;
-}
 
 /// The reference kernel's error message for these inputs (which must be bad).
 std::string referenceError(const Graph &g, const std::vector<Literal> &inputs) {

@@ -4,6 +4,7 @@
 #include "backend/reference/interpreter.h"
 #include "ir/builder.h"
 #include "ir/graph.h"
+#include "runtime/executable.h"
 #include "runtime/host_buffer.h"
 
 #include <doctest/doctest.h>
@@ -18,19 +19,28 @@ inline Literal lit(Shape shape, std::vector<double> values, DType dtype = DType:
   return Literal(TensorType{dtype, std::move(shape)}, std::move(values));
 }
 
+/// A graph with one node of `op` over inputs of the given types, one output per result.
+inline std::unique_ptr<Graph> oneOp(OpHandle op, const std::vector<TensorType> &types,
+                                    AttrMap attrs = {}) {
+  auto g = std::make_unique<Graph>("op");
+  std::vector<Value *> operands;
+  for (size_t i = 0; i < types.size(); ++i)
+    operands.push_back(g->addInput("in" + std::to_string(i), InputKind::Data, types[i]));
+  Builder b(*g);
+  Node *n = b.createNode(op, operands, std::move(attrs));
+  for (size_t i = 0; i < n->results.size(); ++i)
+    g->addOutput("out" + std::to_string(i), n->result(static_cast<int>(i)));
+  return g;
+}
+
 /// Builds a graph with one node of `op` over the given operands and runs it on the reference
 /// interpreter (in f64 when `f64` is set); returns the node's results.
 inline std::vector<Literal> runOp(OpHandle op, const std::vector<Literal> &operands,
                                   AttrMap attrs = {}, bool f64 = false) {
-  Graph g("op");
-  std::vector<Value *> values;
-  for (size_t i = 0; i < operands.size(); ++i)
-    values.push_back(g.addInput("in" + std::to_string(i), InputKind::Data, operands[i].type));
-  Builder b(g);
-  Node *n = b.createNode(op, values, std::move(attrs));
-  for (size_t i = 0; i < n->results.size(); ++i)
-    g.addOutput("out" + std::to_string(i), n->result(static_cast<int>(i)));
-  return reference::run(g, operands, reference::Options{f64});
+  std::vector<TensorType> types;
+  for (const Literal &l : operands)
+    types.push_back(l.type);
+  return reference::run(*oneOp(op, types, std::move(attrs)), operands, reference::Options{f64});
 }
 
 /// The single result of runOp.
@@ -53,6 +63,14 @@ inline std::map<std::string, Literal> runByName(const Graph &g, const std::vecto
 inline HostBuffer toBuffer(const Literal &l) { return HostBuffer(l.type, l.toBytes()); }
 /// A host buffer's value as a literal.
 inline Literal toLiteral(const HostBuffer &b) { return Literal::fromBytes(b.type(), b.bytes()); }
+
+/// The value of one of an executable's statistics, or -1 when it reports none of that name.
+inline int64_t stat(const Executable &exe, std::string_view name) {
+  for (const auto &[key, value] : exe.statistics())
+    if (key == name)
+      return value;
+  return -1;
+}
 
 /// Seeded random inputs for every graph input: floats in [-1, 1), integers and bools 0 or 1.
 inline std::vector<Literal> randomLiterals(const Graph &g, uint64_t seed) {
