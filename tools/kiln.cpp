@@ -224,7 +224,8 @@ int runMain(int argc, char **argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
-    return app.exit(e);
+    // --help and --version exit 0; every mistake on the command line exits 1, as other errors do.
+    return app.exit(e) == 0 ? 0 : 1;
   }
   if (dump->parsed())
     return cmdDump(dump_model, dump_shape, stage, level, format, dump_out, dump_dropout,
