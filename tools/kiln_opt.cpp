@@ -62,7 +62,8 @@ void printHelp() {
          "  --verify-diagnostics       check errors against '// expected-error {{...}}' comments,\n"
          "                             and with --remarks=missed remarks against expected-remark\n"
          "  --timing                   report the time spent in each pass (stderr)\n"
-         "  --pass-statistics          report what each pass changed (stderr)\n"
+         "  --pass-statistics          report what each pass changed, and with --run what the\n"
+         "                             backend compiled: kernels, fallbacks, memory (stderr)\n"
          "  --remarks=missed           report where a pass could not rewrite, and why (stderr)\n"
          "  --no-locations             do not print loc(...) annotations\n"
          "  --print-kernels            print the kernel IR of every node instead of the graph\n"
@@ -292,7 +293,14 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
                                        : tools::inputsFromSafetensors(*g, o.run_inputs);
   CompileOptions compile = o.compile;
   compile.promote_f64 = o.promote_f64;
-  std::vector<HostBuffer> outputs = getBackend(o.backend).compile(*g, compile)->run(inputs);
+  std::unique_ptr<Executable> program = getBackend(o.backend).compile(*g, compile);
+  if (o.pm.statistics) {
+    // What the backend made of the graph: kernels, fallbacks to reference kernels, memory.
+    std::cerr << fmt::format("{} backend\n", o.backend);
+    for (const auto &[name, value] : program->statistics())
+      std::cerr << fmt::format("  ({}) {}\n", value, name);
+  }
+  std::vector<HostBuffer> outputs = program->run(inputs);
   std::vector<std::string> names;
   for (const auto &out : g->outputs())
     names.push_back(out.name);
