@@ -1,5 +1,8 @@
 #include "tools/backend_flags.h"
 
+#include "backend/kernel/lower.h"
+#include "backend/memory_plan.h"
+
 namespace kiln::tools {
 
 void BackendFlags::add(CLI::App &app, std::string default_backend) {
@@ -21,6 +24,12 @@ CompileOptions BackendFlags::options() const {
   o.threads = threads;
   o.use_cache = !no_cache;
   return o;
+}
+
+std::string memoryPlanText(const Graph &graph) {
+  std::unique_ptr<Graph> g = graph.clone();
+  kernel::dropUnlowerableGroups(*g);
+  return printMemoryPlan(*g, planMemory(*g));
 }
 
 } // namespace kiln::tools

@@ -8,6 +8,10 @@
 
 namespace kiln::tools {
 
+/// The memory plan a backend runs by, as text: groups that cannot run as one kernel are
+/// planned node by node, as the CPU backend runs them.
+std::string memoryPlanText(const Graph &graph);
+
 /// --backend (from the backend list), --threads and --no-cache.
 struct BackendFlags {
   std::string backend;

@@ -2,7 +2,6 @@
 
 #include "backend/cpu/host_info.h"
 #include "backend/kernel/lower.h"
-#include "backend/memory_plan.h"
 #include "compiler/programs.h"
 #include "frontend/init.h"
 #include "ir/dot.h"
@@ -49,7 +48,7 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
           ? buildLoss(cfg, opts, passes)
           : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
   std::string text = level == "kernels"  ? kernel::printKernels(*m.graph)
-                     : level == "memory" ? printMemoryPlan(*m.graph, planMemory(*m.graph))
+                     : level == "memory" ? tools::memoryPlanText(*m.graph)
                      : format == "dot"   ? printDot(*m.graph)
                                          : printGraph(*m.graph);
   tools::writeTextFile(out, text);

@@ -2,11 +2,11 @@
 
 #include "backend/backend.h"
 #include "backend/kernel/lower.h"
-#include "backend/memory_plan.h"
 #include "ir/parser.h"
 #include "ir/printer.h"
 #include "passes/pass_manager.h"
 #include "passes/pipelines.h"
+#include "tools/backend_flags.h"
 #include "tools/tool_support.h"
 
 #include <charconv>
@@ -285,7 +285,7 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
   if (o.level == "kernels")
     return kernel::printKernels(*g);
   if (o.level == "memory")
-    return printMemoryPlan(*g, planMemory(*g));
+    return tools::memoryPlanText(*g);
   if (!o.run)
     return printGraph(*g, PrintOptions{o.locations});
   std::vector<HostBuffer> inputs = o.run_inputs.empty()
