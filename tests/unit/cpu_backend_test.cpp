@@ -30,14 +30,10 @@ Literal randomLiteral(const TensorType &t, std::mt19937 &rng, double lo = -2, do
 void compareWithReference(const Graph &g, const std::vector<Literal> &inputs, double tol = 1e-5,
                           int threads = 0) {
   std::vector<Literal> want = reference::run(g, inputs);
-  auto exe = cpuBackend().compile(g, CompileOptions{.threads = threads});
-  std::vector<HostBuffer> args;
-  for (const Literal &l : inputs)
-    args.push_back(toBuffer(l));
-  std::vector<HostBuffer> got = exe->run(args);
+  std::vector<Literal> got = runOn(cpuBackend(), g, inputs, CompileOptions{.threads = threads});
   REQUIRE(got.size() == want.size());
   for (size_t o = 0; o < want.size(); ++o) {
-    Literal have = toLiteral(got[o]);
+    const Literal &have = got[o];
     REQUIRE(have.type == want[o].type);
     for (int64_t i = 0; i < have.size(); ++i) {
       double a = have.data[i], b = want[o].data[i];

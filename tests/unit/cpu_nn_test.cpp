@@ -36,14 +36,10 @@ Literal randomLiteral(const TensorType &t, std::mt19937 &rng, int64_t bound = 2)
 /// tol * (1 + |reference|), everything else exactly.
 void compareWithReference(const Graph &g, const std::vector<Literal> &inputs, double tol) {
   std::vector<Literal> want = reference::run(g, inputs);
-  auto exe = cpuBackend().compile(g, {});
-  std::vector<HostBuffer> args;
-  for (const Literal &l : inputs)
-    args.push_back(toBuffer(l));
-  std::vector<HostBuffer> got = exe->run(args);
+  std::vector<Literal> got = runOn(cpuBackend(), g, inputs);
   REQUIRE(got.size() == want.size());
   for (size_t o = 0; o < want.size(); ++o) {
-    Literal have = toLiteral(got[o]);
+    const Literal &have = got[o];
     REQUIRE(have.type == want[o].type);
     int64_t bad = 0;
     for (int64_t i = 0; i < have.size(); ++i) {

@@ -168,15 +168,18 @@ TEST_CASE("a chain runs in one buffer: each result overwrites its dead operand")
   checkRunsInArenas(*g, plan);
 }
 
-TEST_CASE("a diamond keeps the branch that is still read apart") {
-  auto g = parse(R"(graph @diamond {
+/// %0 is read by both branches; the branches meet in %3.
+constexpr const char *kDiamond = R"(graph @diamond {
   input data %x: f32[16]
   %0 = exp(%x) : f32[16]
   %1 = tanh(%0) : f32[16]
   %2 = neg(%0) : f32[16]
   %3 = add(%1, %2) : f32[16]
   output "y" = %3
-})");
+})";
+
+TEST_CASE("a diamond keeps the branch that is still read apart") {
+  auto g = parse(kDiamond);
   MemoryPlan plan = planChecked(*g);
   // %0 is read again at step 2, so tanh may not overwrite it; neg, its last reader, may.
   CHECK(at(plan, *g, 0).last == 2);
@@ -395,14 +398,7 @@ TEST_CASE("the plan names values as the printer does") {
 }
 
 TEST_CASE("the checker finds overlaps, misalignment, short live ranges and bad reuse") {
-  auto g = parse(R"(graph @diamond {
-  input data %x: f32[16]
-  %0 = exp(%x) : f32[16]
-  %1 = tanh(%0) : f32[16]
-  %2 = neg(%0) : f32[16]
-  %3 = add(%1, %2) : f32[16]
-  output "y" = %3
-})");
+  auto g = parse(kDiamond);
   MemoryPlan good = planMemory(*g);
   auto entry = [&](MemoryPlan &p, size_t n) -> PlannedValue & {
     return *const_cast<PlannedValue *>(p.find(g->nodes()[n]->result()));

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the unit tests.
 
+#include "backend/backend.h"
 #include "backend/reference/interpreter.h"
 #include "ir/builder.h"
 #include "ir/graph.h"
@@ -70,6 +71,18 @@ inline int64_t stat(const Executable &exe, std::string_view name) {
     if (key == name)
       return value;
   return -1;
+}
+
+/// Compiles a graph for a backend and runs it on literal inputs; the outputs as literals.
+inline std::vector<Literal> runOn(const Backend &backend, const Graph &g,
+                                  const std::vector<Literal> &inputs, CompileOptions options = {}) {
+  std::vector<HostBuffer> args;
+  for (const Literal &l : inputs)
+    args.push_back(toBuffer(l));
+  std::vector<Literal> out;
+  for (const HostBuffer &b : backend.compile(g, options)->run(args))
+    out.push_back(toLiteral(b));
+  return out;
 }
 
 /// Seeded random inputs for every graph input: floats in [-1, 1), integers and bools 0 or 1.
