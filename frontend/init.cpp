@@ -24,7 +24,7 @@ std::vector<Literal> initialValues(const std::vector<ParamSpec> &params, uint64_
       double bound = std::sqrt(6.0 / (fan_in + fan_out));
       uint64_t base = static_cast<uint64_t>(i) << 32;
       for (size_t j = 0; j < lit.data.size(); ++j)
-        lit.data[j] = (2.0 * philoxUniform(seed, base + j) - 1.0) * bound;
+        lit.data[j] = (2.0 * philoxUniform(philoxKey(seed), base + j) - 1.0) * bound;
       break;
     }
     }

@@ -1,6 +1,7 @@
 #include "frontend/model_builder.h"
 
 #include "frontend/tensor.h"
+#include "ir/philox.h"
 
 namespace kiln {
 
@@ -46,8 +47,8 @@ Value *ModelBuilder::create(OpHandle op, std::vector<Value *> operands, AttrMap 
 
 Tensor ModelBuilder::seed(std::source_location loc) {
   if (!seed_)
-    seed_ = graph_->addInput("seed", InputKind::Data, TensorType{DType::i64, {}},
-                             Location::fromSource(loc), InputRole::Seed);
+    seed_ = graph_->addInput("seed", InputKind::Data, philoxKeyType(), Location::fromSource(loc),
+                             InputRole::Seed);
   return Tensor(this, seed_);
 }
 

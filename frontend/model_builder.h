@@ -48,7 +48,7 @@ public:
   Value *create(OpHandle op, std::vector<Value *> operands, AttrMap attrs,
                 const std::source_location &loc);
 
-  /// The scalar seed input of the random op, created on first use.
+  /// The seed input of the random op (a Philox key, i32[2]), created on first use.
   Tensor seed(std::source_location loc = std::source_location::current());
   /// Reserves n counters of the random op; returns the first. Every dropout site gets its own
   /// range, so masks never repeat.

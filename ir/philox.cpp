@@ -2,7 +2,7 @@
 
 namespace kiln {
 
-std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> c, std::array<uint32_t, 2> k) {
+std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> c, PhiloxKey k) {
   constexpr uint32_t kMul0 = 0xD2511F53, kMul1 = 0xCD9E8D57;
   constexpr uint32_t kWeyl0 = 0x9E3779B9, kWeyl1 = 0xBB67AE85;
   for (int round = 0; round < 10; ++round) {
@@ -16,10 +16,20 @@ std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> c, std::array<uint32_
   return c;
 }
 
-double philoxUniform(uint64_t seed, uint64_t counter) {
+TensorType philoxKeyType() { return TensorType{DType::i32, {2}}; }
+
+PhiloxKey philoxKey(uint64_t seed) {
+  return {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)};
+}
+
+PhiloxKey foldIn(PhiloxKey key, uint64_t data) {
+  auto block = philox4x32({static_cast<uint32_t>(data), static_cast<uint32_t>(data >> 32), 1, 0}, key);
+  return {block[0], block[1]};
+}
+
+double philoxUniform(PhiloxKey key, uint64_t counter) {
   auto block =
-      philox4x32({static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0, 0},
-                 {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
+      philox4x32({static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0, 0}, key);
   return static_cast<double>(block[0] >> 8) * (1.0 / 16777216.0);
 }
 

@@ -1,18 +1,38 @@
 #pragma once
 // Philox-4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11): the
 // counter-based generator behind random_uniform. Every backend computes the same numbers from
-// (seed, counter), so dropout is reproducible everywhere.
+// (key, counter), so dropout is reproducible everywhere.
+//
+// The key is two 32-bit words, held in the graph as an i32[2] tensor (as JAX holds its keys in
+// uint32[2]): every word is exact in every backend's integers, including the reference
+// interpreter's doubles, so every 64-bit seed gives the same numbers on every backend.
+
+#include "ir/types.h"
 
 #include <array>
 #include <cstdint>
 
 namespace kiln {
 
-/// One Philox-4x32-10 block: four 32-bit words from a 128-bit counter and a 64-bit key.
-std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> counter, std::array<uint32_t, 2> key);
+/// A Philox key: two 32-bit words.
+using PhiloxKey = std::array<uint32_t, 2>;
 
-/// The uniform [0,1) number of random_uniform for a seed and an element counter: the first
-/// word of the block for counter (lo, hi, 0, 0) and key (seed lo, seed hi), top 24 bits * 2^-24.
-double philoxUniform(uint64_t seed, uint64_t counter);
+/// The type of a key in the graph: i32[2], its low word first.
+TensorType philoxKeyType();
+
+/// One Philox-4x32-10 block: four 32-bit words from a 128-bit counter and a 64-bit key.
+std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> counter, PhiloxKey key);
+
+/// The key of a 64-bit seed: its low word, then its high word.
+PhiloxKey philoxKey(uint64_t seed);
+
+/// A new key derived from `key` and `data` (JAX's fold_in): the first two words of the block
+/// for counter (data lo, data hi, 1, 0). random_uniform's counters end in (0, 0), so a folded key
+/// never repeats one of its blocks. The trainer folds the step into the seed's key.
+PhiloxKey foldIn(PhiloxKey key, uint64_t data);
+
+/// The uniform [0,1) number of random_uniform for a key and an element counter: the first word
+/// of the block for counter (lo, hi, 0, 0), top 24 bits * 2^-24.
+double philoxUniform(PhiloxKey key, uint64_t counter);
 
 } // namespace kiln

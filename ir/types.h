@@ -62,7 +62,7 @@ enum class InputRole {
   Source, ///< source token ids [batch, length]
   Target, ///< target token ids [batch, length]
   Step,   ///< the training step number, i64[], from 1
-  Seed,   ///< the seed of the random ops, i64[]
+  Seed,   ///< the seed of the random ops: a Philox key, i32[2] (ir/philox.h)
 };
 
 /// The spelling of a role in text IR ("source", "target", "step", "seed"; "" for none).

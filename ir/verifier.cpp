@@ -1,6 +1,7 @@
 #include "ir/verifier.h"
 
 #include "ir/fusion_group.h"
+#include "ir/philox.h"
 
 #include <algorithm>
 #include <set>
@@ -26,9 +27,10 @@ void verifyRole(const GraphInput &in, std::set<InputRole> &seen) {
     throw Error(in.loc, fmt::format("input '%{}' has role {}: token ids are i64 or i32 of rank 2, "
                                     "found {}",
                                     in.name, role, t.str()));
-  if (!tokens && t != TensorType{DType::i64, {}})
-    throw Error(in.loc, fmt::format("input '%{}' has role {}: it is i64[], found {}", in.name, role,
-                                    t.str()));
+  TensorType want = in.role == InputRole::Seed ? philoxKeyType() : TensorType{DType::i64, {}};
+  if (!tokens && t != want)
+    throw Error(in.loc, fmt::format("input '%{}' has role {}: it is {}, found {}", in.name, role,
+                                    want.str(), t.str()));
 }
 
 /// Each value lists its readers once per operand slot; a pass that edits operands directly

@@ -28,7 +28,7 @@ Batch SyntheticTask::batchAt(int64_t step) const {
   uint64_t counter = static_cast<uint64_t>(step) << 32;
   auto draw = [&](int64_t n) {
     return std::min<int64_t>(
-        static_cast<int64_t>(philoxUniform(seed, counter++) * static_cast<double>(n)), n - 1);
+        static_cast<int64_t>(philoxUniform(philoxKey(seed), counter++) * static_cast<double>(n)), n - 1);
   };
   Batch b{HostBuffer(TensorType{DType::i64, {batch, src_len}}),
           HostBuffer(TensorType{DType::i64, {batch, tgt_len}})};

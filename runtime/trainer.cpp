@@ -45,10 +45,8 @@ StepReport Trainer::step(TrainerState &state) const {
   bind(InputRole::Source, std::move(batch.src));
   bind(InputRole::Target, std::move(batch.tgt));
   bind(InputRole::Step, HostBuffer::scalarInt(step));
-  // A fresh dropout stream each step. The reference interpreter holds integers in doubles, so
-  // the seed stays below 2^53.
-  bind(InputRole::Seed, HostBuffer::scalarInt(static_cast<int64_t>(((seed_ & 0xfffff) << 32) |
-                                                                   static_cast<uint64_t>(step))));
+  // A fresh dropout stream each step: the step folded into the seed's key.
+  bind(InputRole::Seed, keyBuffer(foldIn(philoxKey(seed_), static_cast<uint64_t>(step))));
   program_.run(b);
   StepReport report{step, b.at("loss").getDouble(0), 0, tokens};
   if (auto lr = b.find("lr"); lr != b.end())

@@ -112,7 +112,7 @@ HostBuffer readTokens(const TensorMap &file, const std::string &path, const std:
 }
 
 int cmdRun(const tools::ModelFlags &mf, const tools::BackendFlags &bf, const std::string &weights,
-           const std::string &inputs, const std::string &out, double dropout, int64_t seed,
+           const std::string &inputs, const std::string &out, double dropout, uint64_t seed,
            bool grads, const std::string &passes) {
   TransformerConfig c = mf.resolve();
   TensorMap file = readSafetensors(inputs);
@@ -133,7 +133,7 @@ int cmdRun(const tools::ModelFlags &mf, const tools::BackendFlags &bf, const std
   bindings[m.graph->findInput(InputRole::Source)->name] = std::move(src);
   bindings[m.graph->findInput(InputRole::Target)->name] = std::move(tgt);
   if (const GraphInput *s = m.graph->findInput(InputRole::Seed))
-    bindings[s->name] = HostBuffer::scalarInt(seed);
+    bindings[s->name] = keyBuffer(philoxKey(seed));
   std::unique_ptr<Executable> program = bf.get().compile(*m.graph, bf.options());
   program->run(bindings);
   std::map<std::string, HostBuffer> named;
@@ -198,7 +198,7 @@ int runMain(int argc, char **argv) {
 
   std::string weights, inputs, run_out;
   double run_dropout = 0;
-  int64_t run_seed = 0;
+  uint64_t run_seed = 0;
   CLI::App *run = app.add_subcommand("run", "compile and run the forward pass and the loss");
   run_model.add(*run);
   tools::BackendFlags run_backend;

@@ -76,6 +76,8 @@ std::vector<HostBuffer> randomInputs(const Graph &g, uint64_t seed, int64_t int_
         buf.setDouble(i, std::uniform_real_distribution<double>(-1.0, 1.0)(rng));
       else if (dt == DType::boolean)
         buf.setInt(i, static_cast<int64_t>(rng() & 1));
+      else if (in.role == InputRole::Seed) // a key's words take every 32-bit value
+        buf.setInt(i, static_cast<int32_t>(static_cast<uint32_t>(rng())));
       else
         buf.setInt(i, std::uniform_int_distribution<int64_t>(0, int_bound - 1)(rng));
     }

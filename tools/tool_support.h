@@ -17,7 +17,8 @@ void writeTextFile(const std::string &path, const std::string &text);
 /// Inputs for every graph input, read by name from a safetensors file. Reports every missing
 /// or mismatching tensor at once; extra tensors are an error too.
 std::vector<HostBuffer> inputsFromSafetensors(const Graph &g, const std::string &path);
-/// Seeded random inputs: floats uniform in [-1, 1), integers in [0, int_bound), bools 0 or 1.
+/// Seeded random inputs: floats uniform in [-1, 1), integers in [0, int_bound), bools 0 or 1,
+/// the words of a seed-role key over every 32-bit value.
 std::vector<HostBuffer> randomInputs(const Graph &g, uint64_t seed, int64_t int_bound = 2);
 /// Writes named values to a safetensors file.
 void writeBuffers(const std::string &path, const std::vector<std::string> &names,

@@ -321,7 +321,7 @@ private:
   llvm::Value *node(ScalarType to, const Cast &c) { return scalar_.cast(expr(c.x), c.x->type, to); }
 
   llvm::Value *node(ScalarType t, const Philox &p) {
-    return scalar_.philox(expr(p.seed), p.seed->type, expr(p.counter), t);
+    return scalar_.philox(expr(p.key_lo), expr(p.key_hi), expr(p.counter), t);
   }
 
   llvm::Module &m_;

@@ -342,15 +342,13 @@ llvm::Value *ScalarEmitter::cast(llvm::Value *x, ScalarType from, ScalarType to)
   return b_.CreateSExtOrTrunc(x, ty);
 }
 
-/// Philox-4x32-10 as ir/philox.cpp: counter (lo, hi, 0, 0), key (seed lo, seed hi).
-llvm::Value *ScalarEmitter::philox(llvm::Value *seed, ScalarType seed_type, llvm::Value *counter,
+/// Philox-4x32-10 as ir/philox.cpp: counter (lo, hi, 0, 0), key (lo, hi).
+llvm::Value *ScalarEmitter::philox(llvm::Value *key_lo, llvm::Value *key_hi, llvm::Value *counter,
                                    ScalarType t) {
-  if (seed_type == ScalarType::i32)
-    seed = b_.CreateSExt(seed, b_.getInt64Ty());
   auto lo = [&](llvm::Value *v) { return b_.CreateTrunc(v, b_.getInt32Ty()); };
   auto hi = [&](llvm::Value *v) { return b_.CreateTrunc(b_.CreateLShr(v, 32), b_.getInt32Ty()); };
   llvm::Value *c[4] = {lo(counter), hi(counter), b_.getInt32(0), b_.getInt32(0)};
-  llvm::Value *key[2] = {lo(seed), hi(seed)};
+  llvm::Value *key[2] = {key_lo, key_hi};
   for (int round = 0; round < 10; ++round) {
     llvm::Value *p0 = b_.CreateMul(b_.getInt64(0xD2511F53), b_.CreateZExt(c[0], b_.getInt64Ty()));
     llvm::Value *p1 = b_.CreateMul(b_.getInt64(0xCD9E8D57), b_.CreateZExt(c[2], b_.getInt64Ty()));

@@ -151,7 +151,7 @@ int64_t exprCost(const Expr &e) {
         } else if constexpr (std::is_same_v<T, Cast>) {
           return 1 + exprCost(n.x);
         } else if constexpr (std::is_same_v<T, Philox>) {
-          return 40 + exprCost(n.seed) + exprCost(n.counter);
+          return 40 + exprCost(n.key_lo) + exprCost(n.key_hi) + exprCost(n.counter);
         } else {
           return 0;
         }
@@ -228,8 +228,8 @@ Expr select(Expr cond, Expr a, Expr b) {
 
 Expr cast(Expr x, ScalarType t) { return x->type == t ? x : make(t, Cast{std::move(x)}); }
 
-Expr philox(Expr seed, Expr counter, ScalarType t) {
-  return make(t, Philox{std::move(seed), std::move(counter)});
+Expr philox(Expr key_lo, Expr key_hi, Expr counter, ScalarType t) {
+  return make(t, Philox{std::move(key_lo), std::move(key_hi), std::move(counter)});
 }
 
 Expr add(Expr a, Expr b) { return binary(BinaryOp::Add, std::move(a), std::move(b)); }

@@ -114,9 +114,10 @@ struct Select {
 struct Cast {
   Expr x;
 };
-/// random_uniform's number for a seed and a counter: philoxUniform(seed, counter).
+/// random_uniform's number for a key (two i32 words, low first) and a counter:
+/// philoxUniform({key_lo, key_hi}, counter).
 struct Philox {
-  Expr seed, counter;
+  Expr key_lo, key_hi, counter;
 };
 
 /// One expression node: its type and what it computes.
@@ -250,7 +251,7 @@ Expr select(Expr cond, Expr a, Expr b);
 /// A conversion; returns x itself when it already has type t.
 Expr cast(Expr x, ScalarType t);
 /// random_uniform's number of type t (f32 or f64).
-Expr philox(Expr seed, Expr counter, ScalarType t);
+Expr philox(Expr key_lo, Expr key_hi, Expr counter, ScalarType t);
 
 /// Short spellings for index arithmetic and common math.
 Expr add(Expr a, Expr b);

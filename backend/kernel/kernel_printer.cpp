@@ -74,7 +74,8 @@ private:
     return fmt::format("cast<{}>({})", scalarTypeName(t), expr(c.x));
   }
   std::string exprNode(ScalarType t, const Philox &p) const {
-    return fmt::format("philox<{}>({}, {})", scalarTypeName(t), expr(p.seed), expr(p.counter));
+    return fmt::format("philox<{}>({}, {}, {})", scalarTypeName(t), expr(p.key_lo), expr(p.key_hi),
+                       expr(p.counter));
   }
 
   void line(int depth, const std::string &text) {

@@ -149,9 +149,9 @@ private:
     return t;
   }
   ScalarType node(ScalarType t, const Philox &p) {
-    ScalarType s = expr(p.seed);
-    if (s != ScalarType::i32 && s != ScalarType::i64)
-      fail("philox seed has type {}, expected i32 or i64", typeName(s));
+    for (const Expr *word : {&p.key_lo, &p.key_hi})
+      if (ScalarType s = expr(*word); s != ScalarType::i32)
+        fail("philox key word has type {}, expected i32", typeName(s));
     if (expr(p.counter) != ScalarType::index)
       fail("philox counter has type {}, expected index", typeName(p.counter->type));
     if (!isFloat(t))

@@ -102,7 +102,7 @@ struct Attention {
       return p;
     Expr row = add(mul(b, intConst(tq)), i);
     Expr counter = add(intConst(offset_), add(mul(row, intConst(tk)), j));
-    Expr u = philox(load(k, seed, {}), counter, t);
+    Expr u = philox(keyWord(k, seed, 0), keyWord(k, seed, 1), counter, t);
     return mul(p, select(binary(BinaryOp::Ge, u, c(threshold_)), c(keep_), c(0)));
   }
 

@@ -66,7 +66,7 @@ std::optional<Kernel> lowerRandom(const Node &n) {
   setView(k, 1, {count});
   LoopNest nest = LoopNest::make(k, {count});
   Expr i = nest.indices(k)[0];
-  k.body = nest.wrap({store(1, {i}, randomValue(n, load(k, 0, {}), i))});
+  k.body = nest.wrap({store(1, {i}, randomValue(n, k, 0, i))});
   return k;
 }
 
@@ -76,10 +76,13 @@ Expr iotaValue(const Node &node, const Expr &axis_index) {
   return cast(axis_index, computeType(node.result()->type.dtype));
 }
 
-Expr randomValue(const Node &node, const Expr &seed, const Expr &flat) {
+Expr keyWord(const Kernel &k, int key, int i) { return load(k, key, {intConst(i)}); }
+
+Expr randomValue(const Node &node, const Kernel &k, int key, const Expr &flat) {
   // The reference numbers element i with counter offset + i, whatever the loops look like.
   Expr counter = add(flat, intConst(node.getInt("offset")));
-  return philox(seed, counter, computeType(node.result()->type.dtype));
+  return philox(keyWord(k, key, 0), keyWord(k, key, 1), counter,
+                computeType(node.result()->type.dtype));
 }
 
 void addCreationLowerings(LoweringTable &t) {

@@ -23,9 +23,21 @@
 namespace kiln::kernel {
 namespace {
 
+/// Whether a group input is a Philox key: read only as the seed of random_uniform members,
+/// never broadcast like the other inputs.
+bool isKey(const Value *v, const std::unordered_set<const Node *> &in_group) {
+  return std::all_of(v->users.begin(), v->users.end(), [&](const Node *u) {
+    return !in_group.count(u) || (u->is(op::RandomUniform) && u->operands[0] == v);
+  });
+}
+
 /// Whether the group meets fuse-elementwise's rules, which the kernel below relies on.
 bool wellFormed(const FusionGroup &g, const Shape &loop, bool reduction) {
   std::unordered_set<const Node *> in_group(g.members.begin(), g.members.end());
+  // A value read both as a key and elementwise would need two views of one buffer.
+  for (const Node *m : g.members)
+    if (m->is(op::RandomUniform) && !isKey(m->operands[0], in_group))
+      return false;
   const Node &root = *g.members.back();
   for (const Node *m : g.members) {
     if (m == &root && reduction)
@@ -88,10 +100,12 @@ std::optional<Kernel> lowerGroup(const FusionGroup &g) {
     return std::nullopt;
   size_t rank = loop.size();
 
-  // The shapes that decide how the loops collapse: the inputs, then the pseudo-operands.
+  // The shapes that decide how the loops collapse: the inputs, then the pseudo-operands. A key
+  // takes no part: it counts as a scalar here and is read word by word.
+  std::unordered_set<const Node *> in_group(g.members.begin(), g.members.end());
   std::vector<Shape> shapes;
   for (const Value *v : g.inputs)
-    shapes.push_back(v->type.shape);
+    shapes.push_back(isKey(v, in_group) ? Shape{} : v->type.shape);
   std::unordered_map<const Node *, size_t> iota_shape;
   for (const Node *m : g.members)
     if (m->is(op::Iota)) {
@@ -116,7 +130,8 @@ std::optional<Kernel> lowerGroup(const FusionGroup &g) {
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     const TensorType &t = g.inputs[i]->type;
     buffer[g.inputs[i]] = k.addBuffer(fmt::format("in{}", i), t.dtype, t.shape, Role::Read);
-    setView(k, buffer[g.inputs[i]], cb.operands[i]);
+    if (!isKey(g.inputs[i], in_group))
+      setView(k, buffer[g.inputs[i]], cb.operands[i]);
   }
   // A reduction root's result holds the kept axes, in the order the loops run over them.
   Shape kept, reduced;
@@ -155,15 +170,16 @@ std::optional<Kernel> lowerGroup(const FusionGroup &g) {
     if (m == &root && rs)
       break;
     std::vector<Expr> args;
-    for (const Value *v : m->operands)
-      args.push_back(valueOf(v));
+    if (!m->is(op::RandomUniform))
+      for (const Value *v : m->operands)
+        args.push_back(valueOf(v));
     std::optional<Expr> e;
     if (m->is(op::Iota)) {
       const Shape &view = cb.operands[iota_shape.at(m)];
       auto d = std::find_if(view.begin(), view.end(), [](int64_t n) { return n != 1; });
       e = iotaValue(*m, d == view.end() ? intConst(0) : idx[d - view.begin()]);
     } else if (m->is(op::RandomUniform)) {
-      e = randomValue(*m, args[0], flatIndex(idx, cb.out));
+      e = randomValue(*m, k, buffer.at(m->operands[0]), flatIndex(idx, cb.out));
     } else if (m->is(op::BroadcastTo)) {
       e = args[0]; // the load's index map is the broadcast
     } else {

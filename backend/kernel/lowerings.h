@@ -31,8 +31,10 @@ void addAttentionLowerings(LoweringTable &table);
 std::optional<Expr> elementwiseValue(const Node &node, std::span<const Expr> operands);
 /// iota's value at an element whose index along the iota's axis is `axis_index`.
 Expr iotaValue(const Node &node, const Expr &axis_index);
-/// random_uniform's value at the element of row-major index `flat`, for the seed's value.
-Expr randomValue(const Node &node, const Expr &seed, const Expr &flat);
+/// Word `i` (0 the low, 1 the high) of the Philox key that kernel buffer `key` (i32[2]) holds.
+Expr keyWord(const Kernel &k, int key, int i);
+/// random_uniform's value at the element of row-major index `flat`, keyed by buffer `key`.
+Expr randomValue(const Node &node, const Kernel &k, int key, const Expr &flat);
 
 /// The accumulator of a reduce_sum, reduce_max or reduce_mean: its type, its initial value, how
 /// an element updates it and the result it gives (i32 sums accumulate in i64).

@@ -4,8 +4,8 @@
 //
 // q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]. A float mask is added to the scores; a bool
 // mask is true where attending is not allowed (PyTorch's convention); causal hides keys after
-// the query. With dropout p > 0 the last operand is an integer seed, and probability (i, j) of
-// batch b is kept when the random_uniform number at counter
+// the query. With dropout p > 0 the last operand is a seed (an i32[2] Philox key), and
+// probability (i, j) of batch b is kept when the random_uniform number at counter
 // dropout_offset + (b * Tq + i) * Tk + j is >= p, then scaled by 1 / (1 - p): exactly the
 // numbers random_uniform gives the DSL's dropout over the [..., Tq, Tk] probabilities. As the
 // written-out dropout compares with constants of the tensors' dtype, p and 1 / (1 - p) are
@@ -80,9 +80,9 @@ std::vector<TensorType> inferAttentionOperands(const InferContext &ctx,
       ctx.error("mask {} does not broadcast to the scores {}", shapeStr(mask.shape),
                 shapeStr(scores));
   }
-  if (roles.seed >= 0 &&
-      (!isInteger(operands[roles.seed].dtype) || operands[roles.seed].rank() != 0))
-    ctx.error("the dropout seed must be an integer scalar, found {}", operands[roles.seed].str());
+  if (roles.seed >= 0 && operands[roles.seed] != philoxKeyType())
+    ctx.error("the dropout seed must be a Philox key, {}, found {}", philoxKeyType().str(),
+              operands[roles.seed].str());
   Shape out = batch;
   out.push_back(q.shape[r - 2]);
   out.push_back(v.shape[r - 1]);
@@ -120,7 +120,7 @@ public:
       mask_index_ = ops::broadcastIndex(mask_->shape(), scores);
     }
     if (roles.seed >= 0)
-      seed_ = static_cast<uint64_t>(static_cast<int64_t>(in[roles.seed]->data[0]));
+      key_ = ops::keyOf(*in[roles.seed]);
     threshold_ = roundTo(dropout_, q.type.dtype);
     keep_scale_ = roundTo(1.0 / (1.0 - dropout_), q.type.dtype);
   }
@@ -146,7 +146,7 @@ public:
     for (int64_t j = 0; j < tk; ++j) {
       uint64_t counter = offset_ + static_cast<uint64_t>((b * tq + i) * tk + j);
       factor[j] = dropout_ <= 0                                 ? 1.0
-                  : philoxUniform(seed_, counter) >= threshold_ ? keep_scale_
+                  : philoxUniform(key_, counter) >= threshold_ ? keep_scale_
                                                                 : 0.0;
     }
   }
@@ -162,7 +162,7 @@ private:
   uint64_t offset_;
   const Literal *mask_ = nullptr;
   std::vector<int64_t> mask_index_;
-  uint64_t seed_ = 0;
+  PhiloxKey key_{};
 };
 
 std::vector<Literal> attentionKernel(const Node &n, std::span<const Literal *const> in) {
@@ -263,10 +263,10 @@ void addAttentionOps(std::vector<OpDef> &ops) {
                  .node = "attention(%q, %k, %v, %m) {scale = 0.5} : f32[2,2,3,3]",
                  .ranges = {{"%m", -4, 0}},
                  .accumulates = true},
-                {.inputs = {"%q: f32[2,3,4]", "%k: f32[2,5,4]", "%v: f32[2,5,2]", "%s: i64[]"},
+                {.inputs = {"%q: f32[2,3,4]", "%k: f32[2,5,4]", "%v: f32[2,5,2]", "%s: i32[2]"},
                  .node = "attention(%q, %k, %v, %s) {dropout = 0.3, dropout_offset = 5, "
                          "scale = 0.5} : f32[2,3,2]",
-                 .ranges = {{"%s", 0, 1000}},
+                 .ranges = {{"%s", -2147483648.0, 2147483648.0}},
                  .accumulates = true}}});
   ops.push_back(
       OpDef{.name = op::AttentionGrad.name,
@@ -297,11 +297,11 @@ void addAttentionOps(std::vector<OpDef> &ops) {
                          .ranges = {{"%m", -4, 0}},
                          .accumulates = true},
                         {.inputs = {"%q: f32[2,3,4]", "%k: f32[2,5,4]", "%v: f32[2,5,2]",
-                                    "%s: i64[]", "%g: f32[2,3,2]"},
+                                    "%s: i32[2]", "%g: f32[2,3,2]"},
                          .node = "attention_grad(%q, %k, %v, %s, %g) {dropout = 0.3, "
                                  "dropout_offset = 5, scale = 0.5} : f32[2,3,4], f32[2,5,4], "
                                  "f32[2,5,2]",
-                         .ranges = {{"%s", 0, 1000}},
+                         .ranges = {{"%s", -2147483648.0, 2147483648.0}},
                          .accumulates = true}}});
 }
 

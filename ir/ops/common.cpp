@@ -46,6 +46,17 @@ void requireFloat(const InferContext &ctx, int operand) {
     ctx.error("operand {} must be a floating-point tensor, found {}", operand, t.str());
 }
 
+void requireKey(const InferContext &ctx, int operand, std::string_view what) {
+  const TensorType &t = ctx.operands[operand];
+  if (t != philoxKeyType())
+    ctx.error("{} must be a Philox key, {}, found {}", what, philoxKeyType().str(), t.str());
+}
+
+PhiloxKey keyOf(const Literal &key) {
+  auto word = [&](int i) { return static_cast<uint32_t>(static_cast<int32_t>(key.data[i])); };
+  return {word(0), word(1)};
+}
+
 std::vector<int64_t> normalizeAxes(const InferContext &ctx, const IntList &axes, int64_t rank) {
   std::vector<int64_t> out;
   for (int64_t a : axes) {

@@ -50,9 +50,7 @@ std::vector<Literal> iotaKernel(const Node &n, std::span<const Literal *const>) 
 }
 
 std::vector<TensorType> inferRandom(const InferContext &ctx) {
-  const TensorType &seed = ctx.operands[0];
-  if (!isInteger(seed.dtype) || seed.rank() != 0)
-    ctx.error("seed must be an integer scalar, found {}", seed.str());
+  ops::requireKey(ctx, 0, "the seed");
   const IntList &shape = ctx.getInts("shape");
   requireValidShape(ctx, shape);
   if (ctx.getInt("offset") < 0)
@@ -65,10 +63,10 @@ std::vector<TensorType> inferRandom(const InferContext &ctx) {
 
 std::vector<Literal> randomKernel(const Node &n, std::span<const Literal *const> in) {
   Literal out(ops::resultType(n));
-  auto seed = static_cast<uint64_t>(static_cast<int64_t>(in[0]->data[0]));
+  PhiloxKey key = ops::keyOf(*in[0]);
   auto offset = static_cast<uint64_t>(n.getInt("offset"));
   for (int64_t i = 0; i < out.size(); ++i)
-    out.data[i] = philoxUniform(seed, offset + static_cast<uint64_t>(i));
+    out.data[i] = philoxUniform(key, offset + static_cast<uint64_t>(i));
   return {out};
 }
 
@@ -104,8 +102,8 @@ void addCreationOps(std::vector<OpDef> &ops) {
                                    "iota() {axis = -1, dtype = i32, shape = [2, 3, 4]} : "
                                    "i32[2,3,4]"}}});
   ops.push_back(OpDef{.name = op::RandomUniform.name,
-                      .summary = "uniform [0,1) numbers from Philox-4x32-10, keyed by a seed "
-                                 "operand; element i uses counter offset + i",
+                      .summary = "uniform [0,1) numbers from Philox-4x32-10 under a key operand "
+                                 "(i32[2]); element i uses counter offset + i",
                       .min_operands = 1,
                       .max_operands = 1,
                       .attrs = {{"dtype", AttrKind::DType, Attribute(DType::f32)},
@@ -114,16 +112,17 @@ void addCreationOps(std::vector<OpDef> &ops) {
                       .infer = inferRandom,
                       .reference = randomKernel,
                       .differentiable = Differentiable::No,
-                      .samples = {{{"%s: i64[]"},
+                      // Keys over all 32 bits of both words: the high bit included.
+                      .samples = {{{"%s: i32[2]"},
                                    "random_uniform(%s) {offset = 7, shape = [3, 2]} : f32[3,2]",
-                                   {{"%s", 0, 1000}}},
-                                  {{"%s: i32[]"},
+                                   {{"%s", -2147483648.0, 2147483648.0}}},
+                                  {{"%s: i32[2]"},
                                    "random_uniform(%s) {dtype = f64, shape = [5]} : f64[5]",
                                    {{"%s", 0, 1000}}},
-                                  {{"%s: i64[]"},
+                                  {{"%s: i32[2]"},
                                    "random_uniform(%s) {dtype = bf16, offset = 3, shape = [2, 4]} "
                                    ": bf16[2,4]",
-                                   {{"%s", 0, 1000}}}}});
+                                   {{"%s", -2147483648.0, 2147483648.0}}}}});
 }
 
 } // namespace kiln

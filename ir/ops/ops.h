@@ -5,6 +5,7 @@
 #include "ir/builder.h"
 #include "ir/graph.h"
 #include "ir/op.h"
+#include "ir/philox.h"
 
 #include <functional>
 
@@ -33,6 +34,12 @@ std::vector<int64_t> unflatten(int64_t flat, const Shape &shape);
 
 /// Requires a floating-point operand.
 void requireFloat(const InferContext &ctx, int operand);
+
+/// Requires a Philox key operand, i32[2] (`what` names it in the error: "the seed").
+void requireKey(const InferContext &ctx, int operand, std::string_view what);
+
+/// The Philox key an i32[2] literal holds (each word's 32 bits as written).
+PhiloxKey keyOf(const Literal &key);
 
 /// Normalizes a list of axes (negative allowed), reporting duplicates and out-of-range axes.
 std::vector<int64_t> normalizeAxes(const InferContext &ctx, const IntList &axes, int64_t rank);

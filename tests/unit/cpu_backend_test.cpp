@@ -154,8 +154,8 @@ TEST_CASE("cpu: bf16 computes in f32 and rounds to nearest even") {
 TEST_CASE("cpu: constant, iota and random_uniform") {
   Graph g;
   Builder b(g);
-  Value *seed = g.addInput("seed", InputKind::Data, TensorType{DType::i64, {}});
-  Value *seed32 = g.addInput("seed32", InputKind::Data, TensorType{DType::i32, {}});
+  Value *seed = g.addInput("seed", InputKind::Data, philoxKeyType());
+  Value *seed2 = g.addInput("seed2", InputKind::Data, philoxKeyType());
   g.addOutput("splat", b.splat(2.5, DType::f32, {3, 5}));
   g.addOutput("table", b.constant({1, -2, 3.25, 4e10}, DType::i64, {2, 2}));
   g.addOutput("table_f", b.constant({0.1, 0.2, 0.3}, DType::bf16, {3}));
@@ -163,18 +163,16 @@ TEST_CASE("cpu: constant, iota and random_uniform") {
   g.addOutput("iota_f", b.create(op::Iota, {}, {{"shape", IntList{5}}, {"dtype", DType::f32}}));
   g.addOutput("rand", b.create(op::RandomUniform, {seed},
                                {{"shape", IntList{7, 33}}, {"offset", int64_t{12345}}}));
-  g.addOutput("rand64", b.create(op::RandomUniform, {seed32},
+  g.addOutput("rand64", b.create(op::RandomUniform, {seed2},
                                  {{"shape", IntList{65}}, {"dtype", DType::f64}}));
   g.addOutput("rand16", b.create(op::RandomUniform, {seed},
                                  {{"shape", IntList{40}}, {"dtype", DType::bf16}}));
   auto exe = cpuBackend().compile(g, {});
   CHECK(stat(*exe, "fallback nodes") == 0);
-  // Random numbers must be bit-identical, so compare with zero tolerance.
-  for (int64_t s : {int64_t{0}, int64_t{7}, int64_t{-3}, int64_t{1} << 40})
-    compareWithReference(g,
-                         {Literal::scalar(static_cast<double>(s), DType::i64),
-                          Literal::scalar(static_cast<double>(s % 1000), DType::i32)},
-                         0.0);
+  // Random numbers must be bit-identical for every 64-bit seed, so compare with zero tolerance.
+  for (uint64_t s : {uint64_t{0}, uint64_t{7}, ~uint64_t{2}, uint64_t{1} << 40,
+                     uint64_t{0x8000000180000001}, ~uint64_t{0}})
+    compareWithReference(g, {keyLiteral(s), keyLiteral(s * 0x9E3779B97F4A7C15)}, 0.0);
 }
 
 TEST_CASE("cpu: large kernels split over threads give the same result") {

@@ -259,7 +259,7 @@ TEST_CASE("cpu nn: attention and attention_grad with masks, causal, scale and dr
       if (c.mask)
         types.push_back(c.mask->dtype == DType::boolean ? *c.mask : TensorType{dt, c.mask->shape});
       if (c.dropout > 0)
-        types.push_back(i64({}));
+        types.push_back(philoxKeyType());
       AttrMap attrs = {{"causal", c.causal},
                        {"scale", 0.5},
                        {"dropout", c.dropout},
@@ -295,7 +295,7 @@ std::vector<Literal> programInputs(const BuiltModel &m) {
     } else if (in.role == InputRole::Step) {
       l.data[0] = 1;
     } else if (in.role == InputRole::Seed) {
-      l.data[0] = 17;
+      l = keyLiteral(17);
     } else if (auto it = by_name.find(in.name); it != by_name.end()) {
       l = *it->second;
     }

@@ -131,9 +131,9 @@ TEST_CASE("dropout: identity at p = 0; zero or x / (1 - p) otherwise, reproducib
   mb.output("z", nn::dropout(x, 0.25));
   auto g = mb.finish();
   Literal ones(TensorType{DType::f32, {1000}}, std::vector<double>(1000, 1.0));
-  auto a = runNamed(*g, {{"x", ones}, {"seed", Literal::scalar(5, DType::i64)}});
-  auto b = runNamed(*g, {{"x", ones}, {"seed", Literal::scalar(5, DType::i64)}});
-  auto c = runNamed(*g, {{"x", ones}, {"seed", Literal::scalar(6, DType::i64)}});
+  auto a = runNamed(*g, {{"x", ones}, {"seed", keyLiteral(5)}});
+  auto b = runNamed(*g, {{"x", ones}, {"seed", keyLiteral(5)}});
+  auto c = runNamed(*g, {{"x", ones}, {"seed", keyLiteral(6)}});
   int zeros = 0;
   for (double v : a.at("y").data) {
     CHECK((v == 0 || std::abs(v - 1 / 0.75) < 1e-12));

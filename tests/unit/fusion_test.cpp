@@ -90,7 +90,7 @@ std::vector<Literal> argsFor(const Graph &g, const std::vector<ParamSpec> &param
     by_name.emplace(params[i].name, values[i]);
   by_name.emplace("src", Literal(TensorType{DType::i64, {2, 5}}, {5, 6, 7, 8, 2, 9, 10, 2, 0, 0}));
   by_name.emplace("tgt", Literal(TensorType{DType::i64, {2, 4}}, {11, 12, 13, 2, 14, 2, 0, 0}));
-  by_name.emplace("seed", Literal::scalar(21, DType::i64));
+  by_name.emplace("seed", test::keyLiteral(21));
   std::vector<Literal> args;
   for (const GraphInput &in : g.inputs())
     args.push_back(by_name.at(in.name));

@@ -90,7 +90,7 @@ const std::multimap<std::string_view, Sample> kSamples = {
      {"%a: f32[1,2,3,4], %b: f32[1,2,3,4], %c: f32[1,2,3,4], %k: f32[1,1,1,3]",
       "attention(%a, %b, %c, %k) {scale = 0.5} : f32[1,2,3,4]"}},
     {op::Attention.name,
-     {"%a: f32[2,3,4], %b: f32[2,3,4], %c: f32[2,3,2], %s: i64[]",
+     {"%a: f32[2,3,4], %b: f32[2,3,4], %c: f32[2,3,2], %s: i32[2]",
       "attention(%a, %b, %c, %s) {dropout = 0.3, dropout_offset = 5, scale = 0.5} : f32[2,3,2]"}},
     {op::SoftmaxCrossEntropy.name,
      {"%a: f32[2,3,5], %t: i64[2,3]", "softmax_cross_entropy(%a, %t) {ignore_index = 0} : f32[]"}},

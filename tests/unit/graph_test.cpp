@@ -6,6 +6,8 @@
 #include "ir/printer.h"
 #include "ir/verifier.h"
 
+#include <set>
+
 using namespace kiln;
 
 TEST_CASE("types print and broadcast") {
@@ -49,6 +51,20 @@ TEST_CASE("Philox-4x32-10 matches the Random123 known-answer vectors") {
   CHECK(ones == std::array<uint32_t, 4>{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd});
   auto pi = philox4x32({0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0});
   CHECK(pi == std::array<uint32_t, 4>{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1});
+}
+
+TEST_CASE("Philox keys: a seed's words, and the step folded in") {
+  CHECK(philoxKey(0x123456789abcdef0) == PhiloxKey{0x9abcdef0, 0x12345678});
+  // Folding steps 0..999 into one key gives 1000 distinct keys, none the key itself, and the
+  // same key again for the same step.
+  PhiloxKey base = philoxKey(7);
+  std::set<PhiloxKey> keys;
+  for (uint64_t step = 0; step < 1000; ++step)
+    keys.insert(foldIn(base, step));
+  CHECK(keys.size() == 1000);
+  CHECK(!keys.count(base));
+  CHECK(foldIn(base, 5) == foldIn(base, 5));
+  CHECK(foldIn(philoxKey(8), 5) != foldIn(base, 5));
 }
 
 TEST_CASE("replaceAllUsesWith, dead nodes and topological order") {

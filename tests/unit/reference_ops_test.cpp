@@ -201,13 +201,13 @@ TEST_CASE("constant, iota and random_uniform") {
   Value *c = b.constant({1, 2, 3, 4}, DType::f32, {2, 2});
   Value *s = b.splat(0.5, DType::f64, {3});
   Value *io = b.create(op::Iota, {}, {{"shape", IntList{2, 3}}, {"axis", int64_t{-1}}});
-  Value *seed = g.addInput("seed", InputKind::Data, TensorType{DType::i64, {}});
+  Value *seed = g.addInput("seed", InputKind::Data, philoxKeyType());
   Value *r =
       b.create(op::RandomUniform, {seed}, {{"shape", IntList{1000}}, {"offset", int64_t{5}}});
   Value *r2 = b.create(op::RandomUniform, {seed}, {{"shape", IntList{3}}, {"offset", int64_t{6}}});
   for (auto [name, v] : {std::pair{"c", c}, {"s", s}, {"io", io}, {"r", r}, {"r2", r2}})
     g.addOutput(name, v);
-  auto out = reference::run(g, std::vector<Literal>{Literal::scalar(42, DType::i64)});
+  auto out = reference::run(g, std::vector<Literal>{keyLiteral(42)});
   checkLiteral(out[0], {2, 2}, {1, 2, 3, 4});
   checkLiteral(out[1], {3}, {0.5, 0.5, 0.5});
   checkLiteral(out[2], {2, 3}, {0, 1, 2, 0, 1, 2});

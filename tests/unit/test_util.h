@@ -61,6 +61,13 @@ inline std::map<std::string, Literal> runByName(const Graph &g, const std::vecto
 }
 
 /// A literal's value as a host buffer.
+/// The Philox key of a 64-bit seed as the i32[2] literal a seed input holds.
+inline Literal keyLiteral(uint64_t seed) {
+  PhiloxKey k = philoxKey(seed);
+  return Literal(philoxKeyType(), {static_cast<double>(static_cast<int32_t>(k[0])),
+                                   static_cast<double>(static_cast<int32_t>(k[1]))});
+}
+
 inline HostBuffer toBuffer(const Literal &l) { return HostBuffer(l.type, l.toBytes()); }
 /// A host buffer's value as a literal.
 inline Literal toLiteral(const HostBuffer &b) { return Literal::fromBytes(b.type(), b.bytes()); }

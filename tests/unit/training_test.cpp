@@ -37,7 +37,7 @@ std::vector<Literal> transformerInputs(const Graph &g, const std::vector<Literal
     else if (in.name == "tgt")
       args.push_back(tgt);
     else if (in.name == "seed")
-      args.push_back(Literal::scalar(11, DType::i64));
+      args.push_back(keyLiteral(11));
     else
       args.push_back(params[p++]);
   }
