@@ -13,6 +13,19 @@
 
 namespace kiln {
 
+/// Which kernels the CPU backend uses for the nodes that both of its paths compute
+/// (backend/cpu/kernel_choice.h has the rule).
+enum class CpuKernels {
+  Auto,   ///< each node on the path that measures faster for it
+  Jit,    ///< kiln's JIT loops for every node
+  OneDnn, ///< oneDNN for every node it computes
+};
+
+/// "auto", "jit", "onednn".
+std::string_view cpuKernelsName(CpuKernels k);
+/// The mode of a name cpuKernelsName gives; throws Error naming the modes otherwise.
+CpuKernels parseCpuKernels(std::string_view name);
+
 /// Options of one compilation.
 struct CompileOptions {
   /// Reference backend only: computes every f32 value in f64 (finite-difference checks).
@@ -25,6 +38,10 @@ struct CompileOptions {
   bool poison_dead_buffers = false;
   /// CPU: compile kernels that differ only in their names once, and share the function.
   bool share_kernels = true;
+  /// CPU: oneDNN primitives or JIT loops.
+  CpuKernels cpu_kernels = CpuKernels::Auto;
+  /// Time every step of every run, for Executable::profile (kiln bench --profile).
+  bool profile = false;
 };
 
 /// A code generator and its runtime.

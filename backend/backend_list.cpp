@@ -37,6 +37,25 @@ std::string backendNames() {
   return names;
 }
 
+std::string_view cpuKernelsName(CpuKernels k) {
+  switch (k) {
+  case CpuKernels::Auto:
+    return "auto";
+  case CpuKernels::Jit:
+    return "jit";
+  case CpuKernels::OneDnn:
+    return "onednn";
+  }
+  return "?";
+}
+
+CpuKernels parseCpuKernels(std::string_view name) {
+  for (CpuKernels k : {CpuKernels::Auto, CpuKernels::Jit, CpuKernels::OneDnn})
+    if (cpuKernelsName(k) == name)
+      return k;
+  throw Error({}, fmt::format("--cpu-kernels takes auto, jit or onednn, found '{}'", name));
+}
+
 Signature signatureOf(const Graph &graph) {
   Signature sig;
   for (const GraphInput &in : graph.inputs())

@@ -2,6 +2,7 @@
 
 #include "ir/printer.h"
 
+#include "ir/fusion_group.h"
 #include "ir/op_handles.h"
 
 #include <algorithm>
@@ -78,7 +79,8 @@ struct Schedule {
 /// Whether the step that writes `v` may write it over `operand` while it reads it: each of its
 /// reads of the operand is of the element it writes, before it writes it. One node needs to be
 /// elementwise over a full-shape operand; a group's kernel reads a value of its loop shape only
-/// where it writes, and computes a whole element before storing it.
+/// where it writes, and computes a whole element before storing it, except a key that it
+/// reads whole at every element.
 bool canOverwrite(const Schedule &sched, const Value *v, const Value *operand) {
   const Node &n = *v->def;
   if (n.group < 0) {
@@ -89,6 +91,11 @@ bool canOverwrite(const Schedule &sched, const Value *v, const Value *operand) {
   }
   const TensorType &in = operand->type, &out = v->type;
   bool read_here = sched.lastRead(operand) >= sched.stepOf(v);
+  bool read_whole = std::any_of(operand->users.begin(), operand->users.end(), [&](const Node *u) {
+    return u->group == n.group && readsWhole(*u, operand);
+  });
+  if (read_here && read_whole)
+    return false;
   return !isReduction(n) &&
          (!read_here || (in.shape == out.shape && dtypeSize(in.dtype) == dtypeSize(out.dtype)));
 }

@@ -8,6 +8,7 @@ namespace kiln {
 
 std::vector<Literal> initialValues(const std::vector<ParamSpec> &params, uint64_t seed) {
   std::vector<Literal> values;
+  PhiloxKey key = streamKey(seed, RandomStream::Init);
   for (size_t i = 0; i < params.size(); ++i) {
     const ParamSpec &p = params[i];
     Literal lit(p.type);
@@ -24,7 +25,7 @@ std::vector<Literal> initialValues(const std::vector<ParamSpec> &params, uint64_
       double bound = std::sqrt(6.0 / (fan_in + fan_out));
       uint64_t base = static_cast<uint64_t>(i) << 32;
       for (size_t j = 0; j < lit.data.size(); ++j)
-        lit.data[j] = (2.0 * philoxUniform(philoxKey(seed), base + j) - 1.0) * bound;
+        lit.data[j] = (2.0 * philoxUniform(key, base + j) - 1.0) * bound;
       break;
     }
     }

@@ -10,6 +10,10 @@ bool isFusionMember(const Node &n) {
          (n.op->elementwise || n.is(op::BroadcastTo) || n.is(op::Iota) || n.is(op::RandomUniform));
 }
 
+bool readsWhole(const Node &member, const Value *v) {
+  return member.is(op::RandomUniform) && member.operands[0] == v;
+}
+
 std::optional<Shape> fusionLoopShape(const Node &n) {
   if (isFusionMember(n))
     return n.result()->type.shape;
@@ -37,11 +41,16 @@ void verifyFusionGroups(const Graph &g) {
         throw Error(m.loc,
                     fmt::format("fusion group {}: {} gives {}, not the loop shape {}", id, m.name(),
                                 shapeStr(m.result()->type.shape), shapeStr(*shape)));
-      for (const Node *user : m.result()->users)
+      for (const Node *user : m.result()->users) {
         if (user->group != id)
           throw Error(m.loc, fmt::format("fusion group {}: the {} is read by a {} outside the "
                                          "group",
                                          id, m.name(), user->name()));
+        if (readsWhole(*user, m.result()))
+          throw Error(m.loc, fmt::format("fusion group {}: the {} is read whole by a {} of the "
+                                         "group, so it must be computed before it",
+                                         id, m.name(), user->name()));
+      }
     }
   }
 }

@@ -98,6 +98,16 @@ std::vector<std::byte> Literal::toBytes() const {
   return out;
 }
 
+std::optional<int64_t> firstInexactInteger(DType dtype, std::span<const std::byte> bytes) {
+  if (dtype != DType::i64)
+    return std::nullopt;
+  for (size_t i = 0; i < bytes.size() / sizeof(int64_t); ++i)
+    if (int64_t v = get<int64_t>(bytes.data() + i * sizeof(int64_t));
+        v > kMaxExactInteger || v < -kMaxExactInteger)
+      return static_cast<int64_t>(i);
+  return std::nullopt;
+}
+
 Literal Literal::fromBytes(TensorType t, std::span<const std::byte> bytes) {
   int64_t w = dtypeSize(t.dtype);
   KILN_ASSERT(static_cast<int64_t>(bytes.size()) == t.numElements() * w, "byte size mismatch");

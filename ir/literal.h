@@ -8,10 +8,14 @@
 #include "ir/types.h"
 
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <vector>
 
 namespace kiln {
+
+/// The largest magnitude up to which a double holds every integer: 2^53.
+constexpr int64_t kMaxExactInteger = int64_t{1} << 53;
 
 /// A dense, row-major host tensor.
 struct Literal {
@@ -32,9 +36,14 @@ struct Literal {
   /// The bytes of the elements in the dtype's little-endian storage format.
   std::vector<std::byte> toBytes() const;
   /// Reads elements from little-endian storage of the type's dtype; the span must hold exactly
-  /// numElements * dtypeSize bytes.
+  /// numElements * dtypeSize bytes. An i64 beyond kMaxExactInteger is rounded (see
+  /// firstInexactInteger).
   static Literal fromBytes(TensorType t, std::span<const std::byte> bytes);
 };
+
+/// The index of the first element of i64 storage that a double cannot hold exactly (beyond
+/// kMaxExactInteger), or nullopt; always nullopt for other dtypes.
+std::optional<int64_t> firstInexactInteger(DType dtype, std::span<const std::byte> bytes);
 
 /// Rounds a double to the nearest bf16 value (round to nearest even), returned as a double.
 double roundToBF16(double v);

@@ -23,8 +23,13 @@ PhiloxKey philoxKey(uint64_t seed) {
 }
 
 PhiloxKey foldIn(PhiloxKey key, uint64_t data) {
-  auto block = philox4x32({static_cast<uint32_t>(data), static_cast<uint32_t>(data >> 32), 1, 0}, key);
+  auto block =
+      philox4x32({static_cast<uint32_t>(data), static_cast<uint32_t>(data >> 32), 1, 0}, key);
   return {block[0], block[1]};
+}
+
+PhiloxKey streamKey(uint64_t seed, RandomStream stream) {
+  return foldIn(philoxKey(seed), static_cast<uint64_t>(stream));
 }
 
 double philoxUniform(PhiloxKey key, uint64_t counter) {

@@ -26,10 +26,18 @@ std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> counter, PhiloxKey ke
 /// The key of a 64-bit seed: its low word, then its high word.
 PhiloxKey philoxKey(uint64_t seed);
 
-/// A new key derived from `key` and `data` (JAX's fold_in): the first two words of the block
-/// for counter (data lo, data hi, 1, 0). random_uniform's counters end in (0, 0), so a folded key
-/// never repeats one of its blocks. The trainer folds the step into the seed's key.
+/// A new key derived from `key` and `data`, in the manner of JAX's fold_in: the first two words
+/// of the block for counter (data lo, data hi, 1, 0). random_uniform's counters end in (0, 0),
+/// so a folded key never repeats one of its blocks.
 PhiloxKey foldIn(PhiloxKey key, uint64_t data);
+
+/// The random streams of a run under one user seed. Each has its own key, so no two share a
+/// Philox block: the initial weights, the synthetic task's data, and dropout (whose key the
+/// trainer folds each step into).
+enum class RandomStream : uint64_t { Init = 1, Data = 2, Dropout = 3 };
+
+/// The key of a stream under a seed: foldIn(philoxKey(seed), stream).
+PhiloxKey streamKey(uint64_t seed, RandomStream stream);
 
 /// The uniform [0,1) number of random_uniform for a key and an element counter: the first word
 /// of the block for counter (lo, hi, 0, 0), top 24 bits * 2^-24.

@@ -11,7 +11,9 @@
 //   - its result has the group's loop shape (a smaller result that a member broadcasts would
 //     be computed again for every element it is broadcast to), and
 //   - every node that reads it is in the group (else it would be computed twice); it may also
-//     be a graph output, which the group's kernel then stores as well.
+//     be a graph output, which the group's kernel then stores as well, and
+//   - no member reads it whole (a random_uniform's key), which a kernel computing one element
+//     at a time cannot give.
 // A reduction is only ever a group's root: as a member, its result would be recomputed for
 // every element of the broadcast that reads it.
 
@@ -102,6 +104,15 @@ private:
         ctx.missed(p->loc, fmt::format("{} gives {}, not the loop shape {} of the group ending at "
                                        "the {} at {}",
                                        p->name(), shapeStr(r->type.shape), shapeStr(shape),
+                                       root.name(), lineCol(root.loc)));
+        continue;
+      }
+      auto whole = std::find_if(r->users.begin(), r->users.end(),
+                                [&](const Node *u) { return readsWhole(*u, r); });
+      if (whole != r->users.end()) {
+        ctx.missed(p->loc, fmt::format("the {} is the key of the {} at {}, which reads it whole: "
+                                       "it is computed before the group ending at the {} at {}",
+                                       p->name(), (*whole)->name(), lineCol((*whole)->loc),
                                        root.name(), lineCol(root.loc)));
         continue;
       }

@@ -41,6 +41,13 @@ struct Signature {
 /// updates an input is written over that input's buffer instead of getting one of its own.
 using Bindings = std::map<std::string, HostBuffer>;
 
+/// The time that runs spent in one kind of kernel (CompileOptions::profile).
+struct KernelTime {
+  std::string kernel; ///< what ran: op, result type and path, "matmul f32[16,64] [onednn]"
+  int64_t calls = 0;
+  double seconds = 0;
+};
+
 /// A compiled program. Runs are repeatable; one executable is not run from two threads at once.
 class Executable {
 public:
@@ -66,6 +73,9 @@ public:
   /// What compilation produced, for `--pass-statistics` and `kiln dump --level kernels`:
   /// kernels, fallbacks to the reference kernels, arena size. One "name: value" per line.
   virtual std::vector<std::pair<std::string, int64_t>> statistics() const { return {}; }
+  /// Time per kind of kernel over every run so far, most first; empty unless compiled to
+  /// profile.
+  virtual std::vector<KernelTime> profile() const { return {}; }
 
 protected:
   /// Checks that inputs match the signature in number, dtype and shape.

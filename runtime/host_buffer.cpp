@@ -162,11 +162,4 @@ bool HostBuffer::operator==(const HostBuffer &other) const {
          (byteSize() == 0 || std::memcmp(data(), other.data(), byteSize()) == 0);
 }
 
-HostBuffer keyBuffer(PhiloxKey key) {
-  HostBuffer b(philoxKeyType());
-  for (int i = 0; i < 2; ++i)
-    b.as<int32_t>()[i] = static_cast<int32_t>(key[i]);
-  return b;
-}
-
 } // namespace kiln

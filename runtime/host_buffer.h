@@ -3,7 +3,6 @@
 // little-endian bytes in a 64-byte-aligned allocation (so code generators may use aligned
 // vector loads). Tools, the trainer, checkpoints, tasks and every backend exchange these.
 
-#include "ir/philox.h"
 #include "ir/types.h"
 
 #include <cstddef>
@@ -96,8 +95,5 @@ private:
   TensorType type_;
   std::unique_ptr<std::byte[], AlignedFree> data_;
 };
-
-/// A Philox key as the i32[2] tensor that a seed input holds.
-HostBuffer keyBuffer(PhiloxKey key);
 
 } // namespace kiln

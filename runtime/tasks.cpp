@@ -24,11 +24,12 @@ Batch SyntheticTask::batchAt(int64_t step) const {
         fmt::format("the task needs src and tgt lengths of at least {} and a vocabulary above {}; "
                     "given lengths {} and {} and a vocabulary of {}",
                     std::max<int64_t>(min_len, 1) + 1, first_token, src_len, tgt_len, vocab));
-  // Counter layout: step in the high 32 bits, a running draw number below.
+  // The data's own stream; counter layout: step in the high 32 bits, a running draw below.
+  PhiloxKey key = streamKey(seed, RandomStream::Data);
   uint64_t counter = static_cast<uint64_t>(step) << 32;
   auto draw = [&](int64_t n) {
     return std::min<int64_t>(
-        static_cast<int64_t>(philoxUniform(philoxKey(seed), counter++) * static_cast<double>(n)), n - 1);
+        static_cast<int64_t>(philoxUniform(key, counter++) * static_cast<double>(n)), n - 1);
   };
   Batch b{HostBuffer(TensorType{DType::i64, {batch, src_len}}),
           HostBuffer(TensorType{DType::i64, {batch, tgt_len}})};

@@ -1,6 +1,7 @@
 #include "runtime/trainer.h"
 
 #include "ir/diagnostics.h"
+#include "runtime/random_key.h"
 #include "runtime/safetensors.h"
 
 #include <charconv>
@@ -46,7 +47,7 @@ StepReport Trainer::step(TrainerState &state) const {
   bind(InputRole::Target, std::move(batch.tgt));
   bind(InputRole::Step, HostBuffer::scalarInt(step));
   // A fresh dropout stream each step: the step folded into the seed's key.
-  bind(InputRole::Seed, keyBuffer(foldIn(philoxKey(seed_), static_cast<uint64_t>(step))));
+  bind(InputRole::Seed, keyBuffer(dropoutKey(seed_, step)));
   program_.run(b);
   StepReport report{step, b.at("loss").getDouble(0), 0, tokens};
   if (auto lr = b.find("lr"); lr != b.end())

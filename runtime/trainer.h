@@ -27,8 +27,8 @@ struct StepReport {
 };
 
 /// Runs a compiled training step on a task. The step takes src, tgt, step (i64, from 1),
-/// optionally seed (i64), and parameters and state; it returns loss, lr, and the next value of
-/// every parameter and state input, which updates that input in place.
+/// optionally seed (a Philox key, i32[2]), and parameters and state; it returns loss, lr, and the
+/// next value of every parameter and state input, which updates that input in place.
 class Trainer {
 public:
   Trainer(Executable &program, SyntheticTask task, uint64_t seed);

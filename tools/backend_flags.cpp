@@ -14,15 +14,21 @@ void BackendFlags::add(CLI::App &app, std::string default_backend) {
     help += fmt::format("\n  {}: {}", b->name(), b->summary());
   }
   app.add_option("--backend", backend, help)->check(CLI::IsMember(names))->capture_default_str();
-  app.add_option("--threads", threads, "threads for parallel loops (default: every core)")
+  app.add_option("--threads", threads,
+                 "threads for parallel loops (0, the default: every core this process may use)")
       ->check(CLI::Range(0, 4096));
   app.add_flag("--no-cache", no_cache, "compile afresh: neither read nor write the kernel cache");
+  app.add_option("--cpu-kernels", cpu_kernels,
+                 "cpu: auto (oneDNN for matmuls, JIT loops for the rest), jit or onednn")
+      ->check(CLI::IsMember({"auto", "jit", "onednn"}))
+      ->capture_default_str();
 }
 
 CompileOptions BackendFlags::options() const {
   CompileOptions o;
   o.threads = threads;
   o.use_cache = !no_cache;
+  o.cpu_kernels = parseCpuKernels(cpu_kernels);
   return o;
 }
 

@@ -8,8 +8,10 @@
 #include "ir/printer.h"
 #include "passes/pass_manager.h"
 #include "runtime/checkpoint.h"
+#include "runtime/random_key.h"
 #include "runtime/safetensors.h"
 #include "tools/backend_flags.h"
+#include "tools/bench_command.h"
 #include "tools/model_options.h"
 #include "tools/tool_support.h"
 #include "tools/train_command.h"
@@ -133,7 +135,7 @@ int cmdRun(const tools::ModelFlags &mf, const tools::BackendFlags &bf, const std
   bindings[m.graph->findInput(InputRole::Source)->name] = std::move(src);
   bindings[m.graph->findInput(InputRole::Target)->name] = std::move(tgt);
   if (const GraphInput *s = m.graph->findInput(InputRole::Seed))
-    bindings[s->name] = keyBuffer(philoxKey(seed));
+    bindings[s->name] = keyBuffer(streamKey(seed, RandomStream::Dropout));
   std::unique_ptr<Executable> program = bf.get().compile(*m.graph, bf.options());
   program->run(bindings);
   std::map<std::string, HostBuffer> named;
@@ -220,6 +222,11 @@ int runMain(int argc, char **argv) {
       app.add_subcommand("train", "train on a built-in synthetic task (copy or reverse)");
   train_flags.add(*train);
 
+  tools::BenchFlags bench_flags;
+  CLI::App *bench = app.add_subcommand(
+      "bench", "time the training step or the forward pass: ms, tokens/s, GFLOP/s, memory");
+  bench_flags.add(*bench);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -238,6 +245,8 @@ int runMain(int argc, char **argv) {
                   run_grads, run_passes);
   if (train->parsed())
     return tools::runTrain(train_flags);
+  if (bench->parsed())
+    return tools::runBench(bench_flags);
   return 0;
 }
 

@@ -70,16 +70,26 @@ void printHelp() {
          "                             (and which nodes fall back to reference kernels)\n"
          "  --print-memory-plan        print the memory plan: each value's arena, offset, size\n"
          "                             and live range, then the arenas and the peak\n"
-         "  --run                      run the result on the reference interpreter, print outputs\n"
+         "  --run                      run the result on a backend (--backend), print outputs\n"
          "  --inputs FILE              with --run: inputs by name from a safetensors file\n"
          "  --seed N                   with --run: seed of the random inputs: floats in [-1, 1),\n"
-         "                             integers 0 or 1 (default 0)\n"
+         "                             integers 0 or 1, a seed-role key any 32-bit words\n"
+         "                             (default 0)\n"
          "  --outputs FILE             with --run: write the outputs to a safetensors file\n"
          "  --f64                      with --run: compute f32 graphs in f64 (reference only)\n"
-         "  --backend NAME             with --run: where to run (default reference; also: " +
+         "  --backend NAME             with --run: where to run, one of " +
              backendNames() +
-             ")\n"
+             "\n"
+             "                             (default reference, the oracle pass tests compare on)\n"
+             "  --threads N                with --run: threads for parallel loops (0, the "
+             "default:\n"
+             "                             every core this process may use)\n"
+             "  --no-cache                 with --run: compile afresh, without the kernel cache\n"
+             "  --cpu-kernels=MODE         with --run --backend cpu: auto (oneDNN for matmuls, "
+             "JIT\n"
+             "                             loops for the rest), jit or onednn (default auto)\n"
              "  --list-backends            list the backends\n"
+             "  --list-ops                 list the ops of the op table\n"
              "  -h, --help                 show this help\n";
 }
 
@@ -192,6 +202,9 @@ std::optional<Options> parseArgs(int argc, char **argv) {
     } else if (a == "--no-cache") {
       o.compile.use_cache = false;
       o.backend_given = true;
+    } else if (flag == "--cpu-kernels") {
+      o.compile.cpu_kernels = parseCpuKernels(eq == std::string::npos ? value(i, a) : arg);
+      o.backend_given = true;
     } else if (flag.size() > 2 && flag.rfind("--", 0) == 0 && eq != std::string::npos &&
                isPassOption(flag.substr(2))) {
       o.pass_options[flag.substr(2)] = arg;
@@ -212,8 +225,8 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       throw Error({}, fmt::format("unknown pass '{}'; known passes: {}", p, passNames()));
   if (!o.run && (!o.run_inputs.empty() || !o.run_outputs.empty() || o.seed_given || o.promote_f64 ||
                  o.backend_given))
-    throw Error({}, "--inputs, --outputs, --seed, --f64, --backend, --threads and --no-cache need "
-                    "--run");
+    throw Error({}, "--inputs, --outputs, --seed, --f64, --backend, --threads, --no-cache and "
+                    "--cpu-kernels need --run");
   if (o.run && o.level != "graph")
     throw Error({}, "--run prints outputs; it excludes --print-kernels and --print-memory-plan");
   if (o.promote_f64 && o.backend != "reference")

@@ -43,6 +43,18 @@ void TrainFlags::add(CLI::App &app) {
       "draw the task's tokens from the first N ids only (default: the whole vocabulary)");
 }
 
+SyntheticTask syntheticTask(const TransformerConfig &cfg, const std::string &kind,
+                            const GraphOptions &shape) {
+  SyntheticTask task;
+  task.kind = SyntheticTask::parseKind(kind);
+  task.vocab = cfg.vocab;
+  task.pad = cfg.tokens.pad;
+  task.eos = cfg.tokens.eos;
+  task.first_token = std::max({cfg.tokens.pad, cfg.tokens.bos, cfg.tokens.eos, cfg.tokens.unk}) + 1;
+  task.batch = shape.batch, task.src_len = shape.src_len, task.tgt_len = shape.tgt_len;
+  return task;
+}
+
 int runTrain(const TrainFlags &f) {
   if (f.log_every < 1)
     throw Error({}, fmt::format("--log-every must be at least 1, found {}", f.log_every));
@@ -64,19 +76,13 @@ int runTrain(const TrainFlags &f) {
       .batch = f.batch, .src_len = f.src_len, .tgt_len = f.tgt_len, .dropout = f.dropout};
   BuiltModel m = buildTrainStep(cfg, shape, opt, f.passes);
 
-  SyntheticTask task;
-  task.kind = SyntheticTask::parseKind(f.task);
-  task.vocab = cfg.vocab;
+  SyntheticTask task = syntheticTask(cfg, f.task, shape);
   if (f.task_vocab) {
     if (*f.task_vocab > cfg.vocab)
       throw Error({}, fmt::format("--task-vocab {} is larger than the vocabulary of {}",
                                   *f.task_vocab, cfg.vocab));
     task.vocab = *f.task_vocab;
   }
-  task.pad = cfg.tokens.pad;
-  task.eos = cfg.tokens.eos;
-  task.first_token = std::max({cfg.tokens.pad, cfg.tokens.bos, cfg.tokens.eos, cfg.tokens.unk}) + 1;
-  task.batch = f.batch, task.src_len = f.src_len, task.tgt_len = f.tgt_len;
   task.batchAt(1); // a task that cannot make batches fails here, before the compile
   TrainerState state;
   if (!f.resume.empty()) {
@@ -109,7 +115,12 @@ int runTrain(const TrainFlags &f) {
   double compile_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - compile_start).count();
 
-  std::cout << fmt::format("compiled in {:.2f} s\n", compile_seconds);
+  bool cached = false;
+  for (const auto &[name, value] : program->statistics())
+    cached |= name.find("from") != std::string::npos && name.find("cache") != std::string::npos &&
+              value > 0;
+  std::cout << fmt::format("compiled in {:.2f} s{}\n", compile_seconds,
+                           cached ? " (code from the kernel cache)" : "");
   Trainer trainer(*program, task, f.seed);
   trainer.initState(state);
   if (state.step >= f.steps)

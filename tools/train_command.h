@@ -1,6 +1,7 @@
 #pragma once
 // `kiln train`: trains a Transformer on a built-in synthetic task.
 
+#include "runtime/tasks.h"
 #include "tools/backend_flags.h"
 #include "tools/model_options.h"
 
@@ -30,6 +31,10 @@ struct TrainFlags {
   /// Registers the flags on the subcommand.
   void add(CLI::App &app);
 };
+
+/// The synthetic task ("copy" or "reverse") of a configuration's tokens, at these sizes.
+SyntheticTask syntheticTask(const TransformerConfig &cfg, const std::string &kind,
+                            const GraphOptions &shape);
 
 /// Runs the training; prints one line per logged step.
 int runTrain(const TrainFlags &flags);

@@ -94,6 +94,10 @@ std::optional<std::vector<char>> readCachedObject(const std::string &key) {
   std::string path = cachePath(key);
   if (path.empty() || key.size() != kKeySize)
     return std::nullopt;
+  // Only a regular file can be an entry (a directory of that name is a miss, not a crash).
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return std::nullopt;
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return std::nullopt;

@@ -7,10 +7,13 @@
 // without noalias on them. A fusion group runs as one kernel at its root's step; its members'
 // values that stay inside the kernel get no buffer. Kernels that differ only in their names
 // (every layer's same-shaped ops) are compiled once and shared by their steps.
+// A node that kernel_choice.h sends to oneDNN runs its primitive, created here once.
 
 #include "backend/cpu/cpu_executable.h"
 
 #include "backend/cpu/jit.h"
+#include "backend/cpu/kernel_choice.h"
+#include "backend/cpu/onednn/onednn.h"
 #include "backend/kernel/lower.h"
 #include "backend/memory_plan.h"
 
@@ -18,9 +21,11 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <new>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -93,12 +98,14 @@ struct StepTrap {
 struct Step {
   const Node *node = nullptr;
   int kernel = -1;           ///< index into the JIT's kernels; -1 for a reference fallback
+  int primitive = -1;        ///< index into the oneDNN primitives
   bool in_group = false;     ///< a group member whose group's kernel runs at the root's step
   std::vector<int> operands; ///< value slots read
   std::vector<int> results;  ///< value slots written
   int64_t extent = 1, work = 1;
   std::vector<StepTrap> traps;
   std::vector<int> poison; ///< slots whose live range ends at this step
+  int profile = -1;        ///< index into the profile's kernel kinds when profiling
 };
 
 struct AlignedFree {
@@ -132,8 +139,8 @@ MemoryPlan oneBufferPerValue(const MemoryPlan &planned) {
 class CpuExecutable final : public Executable {
 public:
   CpuExecutable(const Graph &graph, const CompileOptions &options, Placement placement)
-      : Executable(signatureOf(graph)), graph_(graph.clone()),
-        poison_(options.poison_dead_buffers) {
+      : Executable(signatureOf(graph)), graph_(graph.clone()), poison_(options.poison_dead_buffers),
+        profiling_(options.profile) {
     threads_ = options.threads > 0 ? options.threads : omp_get_num_procs();
     // The plan and the schedule must agree on which groups run as one kernel.
     kernel::dropUnlowerableGroups(*graph_);
@@ -177,6 +184,7 @@ public:
       for (const Value *v : n.operands)
         step.operands.push_back(slot.at(v));
       std::optional<kernel::Kernel> k;
+      std::unique_ptr<onednn::Primitive> primitive;
       if (auto g = group_of_root.find(&n); g != group_of_root.end()) {
         k = kernel::lowerGroup(g->second);
         KILN_ASSERT(k, "a group that does not lower was left in the graph");
@@ -188,6 +196,10 @@ public:
           step.results.push_back(slot.at(v));
       } else if (grouped.count(&n)) {
         step.in_group = true;
+      } else if (chooseKernelPath(n, options.cpu_kernels) == KernelPath::OneDnn &&
+                 (primitive = onednn::create(n, threads_))) {
+        step.primitive = static_cast<int>(primitives_.size());
+        primitives_.push_back(std::move(primitive));
       } else if ((k = kernel::lowerNode(n))) {
         k->name = fmt::format("{}_{}", n.name(), i);
       }
@@ -206,9 +218,11 @@ public:
         }
         noalias.push_back(noaliasFlags(step));
         kernels.push_back(std::move(*k));
-      } else if (!step.in_group) {
+      } else if (!step.in_group && step.primitive < 0) {
         ++fallbacks_[std::string(n.name())];
       }
+      if (profiling_ && !step.in_group)
+        step.profile = profileKind(step, group_of_root.count(&n) > 0);
       steps_.push_back(std::move(step));
     }
     for (const GraphOutput &out : graph_->outputs())
@@ -252,6 +266,7 @@ public:
         {"kernels", num_kernels_},
         {"distinct kernels", num_distinct_kernels_},
         {"fused groups", num_groups_},
+        {"onednn primitives", static_cast<int64_t>(primitives_.size())},
         {"fallback nodes", fallbacks},
         {"arenas", static_cast<int64_t>(plan_.arena_sizes.size())},
         {"arena bytes", plan_.arenaBytes()},
@@ -260,11 +275,18 @@ public:
         {"values in place of operands", in_place},
         {"outputs written into inputs", into_inputs},
         {"threads", threads_},
-        {"kernels from memory cache", jit_ && source_ == CodeSource::MemoryCache},
-        {"kernels from disk cache", jit_ && source_ == CodeSource::DiskCache}};
+        {"program from memory cache", jit_ && source_ == CodeSource::MemoryCache},
+        {"program from disk cache", jit_ && source_ == CodeSource::DiskCache}};
     for (const auto &[op, count] : fallbacks_)
       stats.emplace_back("fallback " + op, count);
     return stats;
+  }
+
+  std::vector<KernelTime> profile() const override {
+    std::vector<KernelTime> kinds = profile_;
+    std::sort(kinds.begin(), kinds.end(),
+              [](const KernelTime &a, const KernelTime &b) { return a.seconds > b.seconds; });
+    return kinds;
   }
 
   const Graph &graph() const { return *graph_; }
@@ -283,6 +305,19 @@ private:
                   .output = static_cast<int>(*pv.output)};
     }
     return {};
+  }
+
+  /// The profile entry of a step's kind of kernel: its op (a group's root op), result type and
+  /// path. Steps of the same kind (every layer's) share one entry.
+  int profileKind(const Step &step, bool group) {
+    const Node &n = *step.node;
+    std::string_view path = step.kernel >= 0 ? "jit" : step.primitive >= 0 ? "onednn" : "reference";
+    std::string kind =
+        fmt::format("{}{} {} [{}]", group ? "fused " : "", n.name(), n.result()->type.str(), path);
+    auto [it, fresh] = profile_index_.emplace(kind, static_cast<int>(profile_.size()));
+    if (fresh)
+      profile_.push_back(KernelTime{.kernel = kind});
+    return it->second;
   }
 
   /// Parameters that may share bytes with another parameter that the kernel writes lose
@@ -388,12 +423,25 @@ private:
         addr[s] = out[k].data();
       }
     }
+    std::optional<onednn::ScopedThreads> threads;
+    if (!primitives_.empty())
+      threads.emplace(threads_);
     for (size_t i = 0; i < steps_.size(); ++i) {
       const Step &step = steps_[i];
+      auto start = step.profile >= 0 ? std::chrono::steady_clock::now()
+                                     : std::chrono::steady_clock::time_point();
       if (step.kernel >= 0)
         runJit(step, addr);
+      else if (step.primitive >= 0)
+        runPrimitive(step, addr);
       else if (!step.in_group)
         runReference(step, addr);
+      if (step.profile >= 0) {
+        KernelTime &t = profile_[step.profile];
+        ++t.calls;
+        t.seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
       if (i + 1 < steps_.size())
         poison(step.poison, addr);
     }
@@ -453,13 +501,29 @@ private:
     }
   }
 
+  void runPrimitive(const Step &step, const std::vector<std::byte *> &addr) const {
+    std::vector<void *> buffers;
+    for (int s : step.operands)
+      buffers.push_back(addr[s]);
+    for (int s : step.results)
+      buffers.push_back(addr[s]);
+    primitives_[step.primitive]->run(buffers);
+  }
+
   void runReference(const Step &step, const std::vector<std::byte *> &addr) const {
     std::vector<Literal> args;
     args.reserve(step.operands.size());
     // Every operand is read before any result is written, so in-place results are safe here.
-    for (int s : step.operands)
-      args.push_back(
-          Literal::fromBytes(types_[s], {addr[s], static_cast<size_t>(byteSize(types_[s]))}));
+    for (size_t j = 0; j < step.operands.size(); ++j) {
+      int s = step.operands[j];
+      std::span<const std::byte> bytes(addr[s], static_cast<size_t>(byteSize(types_[s])));
+      if (std::optional<int64_t> e = firstInexactInteger(types_[s].dtype, bytes))
+        throw Error(step.node->loc,
+                    fmt::format("element {} of operand {} holds {}: the {} runs on its reference "
+                                "kernel here, which computes integers exactly up to 2^53 only",
+                                *e, j, elementAsInt(addr[s], DType::i64, *e), step.node->name()));
+      args.push_back(Literal::fromBytes(types_[s], bytes));
+    }
     std::vector<const Literal *> ptrs;
     for (const Literal &a : args)
       ptrs.push_back(&a);
@@ -482,10 +546,14 @@ private:
   std::vector<TensorType> types_;
   std::vector<Home> homes_; ///< per value slot: inputs, then node results in schedule order
   std::vector<Step> steps_;
+  std::vector<std::unique_ptr<onednn::Primitive>> primitives_;
   std::vector<int> outputs_;
   std::vector<ArenaBytes> arenas_;
   int threads_ = 1;
   bool poison_ = false;
+  bool profiling_ = false;
+  std::vector<KernelTime> profile_;
+  std::unordered_map<std::string, int> profile_index_;
   int64_t num_kernels_ = 0, num_distinct_kernels_ = 0, num_groups_ = 0;
   std::map<std::string, int64_t> fallbacks_;
 };

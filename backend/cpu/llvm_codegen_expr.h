@@ -22,7 +22,7 @@ public:
                       bool reassoc);
   /// The graph's cast of x from one scalar type to another.
   llvm::Value *cast(llvm::Value *x, kernel::ScalarType from, kernel::ScalarType to);
-  /// random_uniform's number of type t for a seed (i32 or i64) and an index counter.
+  /// random_uniform's number of type t for a key's two i32 words and an index counter.
   llvm::Value *philox(llvm::Value *key_lo, llvm::Value *key_hi, llvm::Value *counter,
                       kernel::ScalarType t);
 

@@ -1,8 +1,9 @@
 // Fusion groups (fuse-elementwise's Node::group) as one kernel each: a loop nest over the
 // group's loop shape whose body computes every member's value at one element, in graph order,
-// as scalar lets. Values from outside the group are loaded through their numpy-broadcast view;
-// the root's result and every member that is a graph output are stored. A reduction root adds
-// reduction loops inside the loops over its kept axes and stores its accumulator after them.
+// as scalar lets. Values from outside the group are loaded through their numpy-broadcast view
+// (a random_uniform's key, read whole, word by word); the root's result and every member that is a
+// graph output are stored. A reduction root adds reduction loops inside the loops over its kept
+// axes and stores its accumulator after them.
 //
 // The loops are collapsed as for one elementwise node, with two kinds of pseudo-operands that
 // keep axes apart where a member needs them: an iota's axis, and a reduction's reduced axes.
@@ -23,20 +24,21 @@
 namespace kiln::kernel {
 namespace {
 
-/// Whether a group input is a Philox key: read only as the seed of random_uniform members,
-/// never broadcast like the other inputs.
+/// Whether a group input is a Philox key: read whole by random_uniform members only, so it is
+/// loaded word by word, never through a broadcast view.
 bool isKey(const Value *v, const std::unordered_set<const Node *> &in_group) {
-  return std::all_of(v->users.begin(), v->users.end(), [&](const Node *u) {
-    return !in_group.count(u) || (u->is(op::RandomUniform) && u->operands[0] == v);
-  });
+  return std::all_of(v->users.begin(), v->users.end(),
+                     [&](const Node *u) { return !in_group.count(u) || readsWhole(*u, v); });
 }
 
 /// Whether the group meets fuse-elementwise's rules, which the kernel below relies on.
 bool wellFormed(const FusionGroup &g, const Shape &loop, bool reduction) {
   std::unordered_set<const Node *> in_group(g.members.begin(), g.members.end());
-  // A value read both as a key and elementwise would need two views of one buffer.
+  // A key comes from outside the group; read both as a key and elementwise, it would need two
+  // views of one buffer.
   for (const Node *m : g.members)
-    if (m->is(op::RandomUniform) && !isKey(m->operands[0], in_group))
+    if (m->is(op::RandomUniform) &&
+        (in_group.count(m->operands[0]->def) || !isKey(m->operands[0], in_group)))
       return false;
   const Node &root = *g.members.back();
   for (const Node *m : g.members) {

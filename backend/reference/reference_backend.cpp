@@ -7,16 +7,12 @@ namespace kiln {
 namespace {
 
 /// The interpreter holds every element in a double, exact for integers up to 2^53: a larger
-/// one (a seed, say) is refused rather than silently rounded.
+/// one is refused, naming the input, rather than silently rounded.
 void checkExactInDouble(const std::string &name, const HostBuffer &b) {
-  if (b.dtype() != DType::i64)
-    return;
-  constexpr int64_t kExact = int64_t{1} << 53;
-  for (int64_t i = 0; i < b.numElements(); ++i)
-    if (int64_t v = b.getInt(i); v > kExact || v < -kExact)
-      throw Error({}, fmt::format("input '{}' holds {} at element {}: the reference backend "
-                                  "computes integers exactly up to 2^53 only",
-                                  name, v, i));
+  if (std::optional<int64_t> i = firstInexactInteger(b.dtype(), b.bytes()))
+    throw Error({}, fmt::format("input '{}' holds {} at element {}: the reference backend "
+                                "computes integers exactly up to 2^53 only",
+                                name, b.getInt(*i), *i));
 }
 
 /// Runs a copy of the graph on the interpreter, converting host buffers at this edge.

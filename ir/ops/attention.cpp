@@ -80,9 +80,8 @@ std::vector<TensorType> inferAttentionOperands(const InferContext &ctx,
       ctx.error("mask {} does not broadcast to the scores {}", shapeStr(mask.shape),
                 shapeStr(scores));
   }
-  if (roles.seed >= 0 && operands[roles.seed] != philoxKeyType())
-    ctx.error("the dropout seed must be a Philox key, {}, found {}", philoxKeyType().str(),
-              operands[roles.seed].str());
+  if (roles.seed >= 0)
+    ops::requireKey(ctx, roles.seed, "the dropout seed");
   Shape out = batch;
   out.push_back(q.shape[r - 2]);
   out.push_back(v.shape[r - 1]);
@@ -145,9 +144,9 @@ public:
     ops::softmaxRows(p, tk);
     for (int64_t j = 0; j < tk; ++j) {
       uint64_t counter = offset_ + static_cast<uint64_t>((b * tq + i) * tk + j);
-      factor[j] = dropout_ <= 0                                 ? 1.0
+      factor[j] = dropout_ <= 0                                ? 1.0
                   : philoxUniform(key_, counter) >= threshold_ ? keep_scale_
-                                                                : 0.0;
+                                                               : 0.0;
     }
   }
   double scale() const { return scale_; }

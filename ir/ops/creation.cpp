@@ -3,6 +3,8 @@
 #include "ir/ops/ops.h"
 #include "ir/philox.h"
 
+#include <cmath>
+
 namespace kiln {
 namespace {
 
@@ -18,9 +20,20 @@ std::vector<TensorType> inferConstant(const InferContext &ctx) {
   const auto &value = std::get<FloatList>(ctx.attrs.at("value"));
   int64_t n = numElements(shape);
   if (value.size() != 1 && static_cast<int64_t>(value.size()) != n)
-    ctx.error("value has {} elements; shape {} needs 1 (a splat) or {}", value.size(),
+    ctx.error("value has {} elements; the shape attribute {} needs 1 (a splat) or {}", value.size(),
               shapeStr(shape), n);
-  return {TensorType{ctx.getDType("dtype"), shape}};
+  DType dt = ctx.getDType("dtype");
+  // Values are read as doubles: an integer constant must be a whole number that both the
+  // double and the dtype hold exactly, never silently rounded or clamped.
+  double limit = dt == DType::i32 ? 2147483648.0 : static_cast<double>(kMaxExactInteger);
+  if (isInteger(dt))
+    for (size_t i = 0; i < value.size(); ++i)
+      if (value[i] != std::trunc(value[i]) || value[i] >= limit ||
+          value[i] < (dt == DType::i32 ? -limit : -limit + 1))
+        ctx.error("value {} at element {} is not {} exactly{}", value[i], i,
+                  dt == DType::i32 ? "an i32" : "an i64",
+                  dt == DType::i64 ? " (constants hold integers below 2^53)" : "");
+  return {TensorType{dt, shape}};
 }
 
 std::vector<Literal> constantKernel(const Node &n, std::span<const Literal *const>) {

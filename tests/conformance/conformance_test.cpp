@@ -79,11 +79,32 @@ std::optional<Tolerance> toleranceFor(DType dtype, bool accumulates, bool exact)
 
 // ---- running and comparing -------------------------------------------------------------------
 
+/// A backend with the options it is compiled with: every backend as it comes, and the CPU
+/// backend also with each of its kernel paths forced, so both paths are checked on every op.
+struct Target {
+  const Backend *backend;
+  CompileOptions options;
+  std::string name;
+};
+
+std::vector<Target> allTargets() {
+  std::vector<Target> targets;
+  for (const Backend *b : allBackends()) {
+    targets.push_back({b, {}, std::string(b->name())});
+    if (b->name() != "cpu")
+      continue;
+    for (CpuKernels k : {CpuKernels::Jit, CpuKernels::OneDnn})
+      targets.push_back({b, CompileOptions{.cpu_kernels = k},
+                         fmt::format("cpu --cpu-kernels={}", cpuKernelsName(k))});
+  }
+  return targets;
+}
+
 /// Runs a graph on a backend with inputs in the graph's input order, through host buffers in
 /// the executable's signature order; returns the outputs in the graph's output order.
-std::vector<Literal> runOn(const Backend &backend, const Graph &g,
+std::vector<Literal> runOn(const Target &target, const Graph &g,
                            const std::vector<Literal> &inputs) {
-  std::unique_ptr<Executable> exe = backend.compile(g, CompileOptions{});
+  std::unique_ptr<Executable> exe = target.backend->compile(g, target.options);
   const Signature &sig = exe->signature();
   std::vector<HostBuffer> args;
   for (const Signature::Input &in : sig.inputs) {
@@ -206,13 +227,13 @@ void checkEveryBackend(const std::string &where, const Graph &g, const std::vect
     FAIL_CHECK(where << ": the reference interpreter fails: " << std::string(e.what()));
     return;
   }
-  for (const Backend *backend : allBackends()) {
-    std::string name(backend->name());
+  for (const Target &target : allTargets()) {
+    const std::string &name = target.name;
     std::string at = fmt::format("{} on backend '{}'", where, name);
     ++tally.graphs[name];
     bool ok = true;
     try {
-      std::vector<Literal> got = runOn(*backend, g, inputs);
+      std::vector<Literal> got = runOn(target, g, inputs);
       for (size_t i = 0; i < want.size(); ++i) {
         const std::string &output = g.outputs()[i].name;
         DType dtype = want[i].type.dtype;

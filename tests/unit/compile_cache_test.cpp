@@ -107,18 +107,18 @@ TEST_CASE("compile cache: a second compile takes the machine code from memory, t
   int64_t runs = cpu::codegenRuns();
   auto first = compileAndCheck(*g);
   CHECK(cpu::codegenRuns() == runs + 1);
-  CHECK(stat(*first, "kernels from memory cache") == 0);
-  CHECK(stat(*first, "kernels from disk cache") == 0);
+  CHECK(stat(*first, "program from memory cache") == 0);
+  CHECK(stat(*first, "program from disk cache") == 0);
   REQUIRE(cache.entries().size() == 1);
 
   auto second = compileAndCheck(*g);
   CHECK(cpu::codegenRuns() == runs + 1);
-  CHECK(stat(*second, "kernels from memory cache") == 1);
+  CHECK(stat(*second, "program from memory cache") == 1);
 
   cpu::clearMemoryCache();
   auto third = compileAndCheck(*g);
   CHECK(cpu::codegenRuns() == runs + 1);
-  CHECK(stat(*third, "kernels from disk cache") == 1);
+  CHECK(stat(*third, "program from disk cache") == 1);
 }
 
 TEST_CASE("compile cache: a damaged or stale entry is ignored, rebuilt and rewritten") {
@@ -159,7 +159,7 @@ TEST_CASE("compile cache: a damaged or stale entry is ignored, rebuilt and rewri
     int64_t runs = cpu::codegenRuns();
     auto rebuilt = compileAndCheck(*g);
     CHECK(cpu::codegenRuns() == runs + 1);
-    CHECK(stat(*rebuilt, "kernels from disk cache") == 0);
+    CHECK(stat(*rebuilt, "program from disk cache") == 0);
     CHECK(readFile(entry) == good); // rewritten whole
   }
 
@@ -176,7 +176,7 @@ TEST_CASE("compile cache: a damaged or stale entry is ignored, rebuilt and rewri
   cpu::clearMemoryCache();
   auto again = compileAndCheck(*g);
   CHECK(cpu::codegenRuns() == runs + 1);
-  CHECK(stat(*again, "kernels from disk cache") == 1);
+  CHECK(stat(*again, "program from disk cache") == 1);
 }
 
 TEST_CASE("compile cache: different programs get different keys") {
@@ -213,7 +213,7 @@ TEST_CASE("compile cache: use_cache=false neither reads nor writes the caches") 
   CHECK(cache.entries().size() == 1);
   auto third = compileAndCheck(*g, {.use_cache = false});
   CHECK(cpu::codegenRuns() == runs + 4);
-  CHECK(stat(*third, "kernels from memory cache") == 0);
+  CHECK(stat(*third, "program from memory cache") == 0);
 }
 
 TEST_CASE("compile cache: the folder follows XDG_CACHE_HOME, else HOME") {

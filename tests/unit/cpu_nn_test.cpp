@@ -312,12 +312,17 @@ struct Difference {
 
 /// Runs a program on both backends; returns the differences by output class (the name up to
 /// its first '.', or the name itself).
-std::map<std::string, Difference> compareBackends(const BuiltModel &m) {
+std::map<std::string, Difference> compareBackends(const BuiltModel &m, CpuKernels kernels) {
   std::vector<Literal> inputs = programInputs(m);
   std::vector<HostBuffer> args;
   for (const Literal &l : inputs)
     args.push_back(toBuffer(l));
-  auto cpu = cpuBackend().compile(*m.graph, {});
+  auto cpu = cpuBackend().compile(*m.graph, {.cpu_kernels = kernels});
+  int64_t matmuls = 0;
+  for (const auto &n : m.graph->nodes())
+    matmuls += n->is(op::Matmul);
+  // Every matmul of the Transformer (f32) is oneDNN's on that path, and none on the other.
+  CHECK(stat(*cpu, "onednn primitives") == (kernels == CpuKernels::Jit ? 0 : matmuls));
   std::string fallbacks;
   for (const auto &[key, value] : cpu->statistics())
     if (key.starts_with("fallback "))
@@ -369,20 +374,22 @@ TEST_CASE("cpu nn: the tiny Transformer's loss and train step run without fallba
   std::map<std::string, double> rel_tolerance = {
       {"loss", 1e-5}, {"logits", 1e-5}, {"grad", 1e-4}, {"adam", 1e-4}, {"lr", 1e-6}};
   const double params_abs_tolerance = 4e-7;
-  for (std::string program : {"loss", "gradients", "train step"}) {
-    INFO(program);
-    BuiltModel m = program == "loss"        ? buildLoss(cfg, shape)
-                   : program == "gradients" ? buildGradients(cfg, shape)
-                                            : buildTrainStep(cfg, shape, opt);
-    for (const auto &[cls, d] : compareBackends(m)) {
-      MESSAGE(program << ", " << cls << " (" << d.outputs << " outputs): max abs difference "
-                      << d.abs << ", max relative to the output's scale " << d.rel);
-      if (cls == "params") {
-        CHECK(d.abs <= params_abs_tolerance);
-      } else {
-        REQUIRE(rel_tolerance.count(cls));
-        CHECK(d.rel <= rel_tolerance.at(cls));
+  for (std::string program : {"loss", "gradients", "train step"})
+    for (CpuKernels kernels : {CpuKernels::Auto, CpuKernels::Jit}) {
+      INFO(program << " --cpu-kernels=" << cpuKernelsName(kernels));
+      BuiltModel m = program == "loss"        ? buildLoss(cfg, shape)
+                     : program == "gradients" ? buildGradients(cfg, shape)
+                                              : buildTrainStep(cfg, shape, opt);
+      for (const auto &[cls, d] : compareBackends(m, kernels)) {
+        MESSAGE(program << " --cpu-kernels=" << cpuKernelsName(kernels) << ", " << cls << " ("
+                        << d.outputs << " outputs): max abs difference " << d.abs
+                        << ", max relative to the output's scale " << d.rel);
+        if (cls == "params") {
+          CHECK(d.abs <= params_abs_tolerance);
+        } else {
+          REQUIRE(rel_tolerance.count(cls));
+          CHECK(d.rel <= rel_tolerance.at(cls));
+        }
       }
     }
-  }
 }

@@ -65,6 +65,13 @@ TEST_CASE("Philox keys: a seed's words, and the step folded in") {
   CHECK(!keys.count(base));
   CHECK(foldIn(base, 5) == foldIn(base, 5));
   CHECK(foldIn(philoxKey(8), 5) != foldIn(base, 5));
+  // Known answers from the Philox of tests/lit/Inputs/philox_check.py, written independently:
+  // the first two words of the block for counter (data lo, data hi, 1, 0).
+  CHECK(foldIn(base, 5) == PhiloxKey{0x8c209be8, 0x413017d8});
+  CHECK(foldIn(philoxKey(~uint64_t{0}), ~uint64_t{1}) == PhiloxKey{0xb772fbf9, 0xfa89ab05});
+  // Every stream of a run has its own key; each step its own dropout key.
+  CHECK(streamKey(7, RandomStream::Init) != streamKey(7, RandomStream::Data));
+  CHECK(streamKey(7, RandomStream::Data) != streamKey(7, RandomStream::Dropout));
 }
 
 TEST_CASE("replaceAllUsesWith, dead nodes and topological order") {

@@ -5,6 +5,7 @@
 #include "backend/reference/interpreter.h"
 #include "ir/builder.h"
 #include "ir/graph.h"
+#include "ir/philox.h"
 #include "runtime/executable.h"
 #include "runtime/host_buffer.h"
 
@@ -60,7 +61,6 @@ inline std::map<std::string, Literal> runByName(const Graph &g, const std::vecto
   return named;
 }
 
-/// A literal's value as a host buffer.
 /// The Philox key of a 64-bit seed as the i32[2] literal a seed input holds.
 inline Literal keyLiteral(uint64_t seed) {
   PhiloxKey k = philoxKey(seed);
@@ -68,6 +68,7 @@ inline Literal keyLiteral(uint64_t seed) {
                                    static_cast<double>(static_cast<int32_t>(k[1]))});
 }
 
+/// A literal's value as a host buffer.
 inline HostBuffer toBuffer(const Literal &l) { return HostBuffer(l.type, l.toBytes()); }
 /// A host buffer's value as a literal.
 inline Literal toLiteral(const HostBuffer &b) { return Literal::fromBytes(b.type(), b.bytes()); }

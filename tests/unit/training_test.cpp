@@ -8,6 +8,7 @@
 #include "ir/parser.h"
 #include "passes/autodiff.h"
 #include "passes/optimizer.h"
+#include "runtime/random_key.h"
 #include "runtime/trainer.h"
 
 #include <cmath>
@@ -124,6 +125,42 @@ std::map<std::string, Literal> optimizerStep(const OptimizerOptions &o,
 const std::vector<double> kW = {0.5, -1.0, 2.0}, kC = {1.0, -2.0, 0.5};
 
 } // namespace
+
+TEST_CASE("the trainer binds each step's dropout key: fresh masks every step, the same on resume") {
+  auto g = parseGraph(R"(graph @draw {
+  input data %src: i64[1,2] role source
+  input data %tgt: i64[1,2] role target
+  input data %step: i64[] role step
+  input data %seed: i32[2] role seed
+  %0 = random_uniform(%seed) {shape = [8]} : f32[8]
+  %1 = reduce_sum(%0) {axes = [0]} : f32[]
+  output "loss" = %1
+})",
+                      "draw.kir");
+  auto exe = referenceBackend().compile(*g, {});
+  SyntheticTask task;
+  task.vocab = 10, task.batch = 1, task.src_len = 2, task.tgt_len = 2;
+  Trainer trainer(*exe, task, 99);
+  TrainerState state;
+  trainer.initState(state);
+  double first = trainer.step(state).loss, second = trainer.step(state).loss;
+  CHECK(first != second);
+  // What the steps drew is the uniforms under dropoutKey(99, step), computed here directly.
+  for (auto [step, loss] : {std::pair{int64_t{1}, first}, {int64_t{2}, second}}) {
+    PhiloxKey key = dropoutKey(99, step);
+    Literal k(philoxKeyType(), {static_cast<double>(static_cast<int32_t>(key[0])),
+                                static_cast<double>(static_cast<int32_t>(key[1]))});
+    CHECK(runByName(*g, {lit({1, 2}, {4, 2}, DType::i64), lit({1, 2}, {4, 2}, DType::i64),
+                         Literal::scalar(static_cast<double>(step), DType::i64), k})
+              .at("loss")
+              .data[0] == loss);
+  }
+  // A resumed run (state at step 1) draws step 2's masks again.
+  TrainerState resumed;
+  trainer.initState(resumed);
+  resumed.step = 1;
+  CHECK(trainer.step(resumed).loss == second);
+}
 
 TEST_CASE("Adam and AdamW steps against an independent computation") {
   for (bool decoupled : {false, true}) {

@@ -1,0 +1,33 @@
+// The nodes oneDNN computes, each op's primitive in a file of its own.
+
+#include "backend/cpu/onednn/onednn.h"
+
+#include "backend/cpu/onednn/onednn_context.h"
+#include "backend/cpu/onednn/onednn_primitives.h"
+
+#include "ir/op_handles.h"
+
+#include <fmt/format.h>
+
+namespace kiln::cpu::onednn {
+
+bool canCompute(const Node &node) {
+  if (node.is(op::Matmul))
+    return matmulCanCompute(node);
+  return false;
+}
+
+std::unique_ptr<Primitive> create(const Node &node, int threads) {
+  KILN_ASSERT(canCompute(node), "a node oneDNN does not compute was given to it");
+  ScopedThreads scope(threads);
+  if (node.is(op::Matmul))
+    return createMatmul(node);
+  return nullptr;
+}
+
+std::string version() {
+  const dnnl_version_t *v = dnnl_version();
+  return fmt::format("{}.{}.{}", v->major, v->minor, v->patch);
+}
+
+} // namespace kiln::cpu::onednn

@@ -1,0 +1,271 @@
+#include "tools/bench_command.h"
+
+#include "compiler/programs.h"
+#include "frontend/init.h"
+#include "ir/builder.h"
+#include "ir/op_handles.h"
+#include "runtime/trainer.h"
+#include "tools/train_command.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+namespace kiln::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// The sizes each preset is benchmarked at unless flags say otherwise (the peers' rows).
+GraphOptions defaultShape(const std::string &config) {
+  if (config == "small")
+    return {.batch = 32, .src_len = 32, .tgt_len = 32};
+  if (config == "base")
+    return {.batch = 8, .src_len = 32, .tgt_len = 32};
+  return {.batch = 16, .src_len = 16, .tgt_len = 16};
+}
+
+/// The model's floating-point operations in a graph: 2 per multiply-add of every matmul and
+/// attention (forward: scores and the weighted sum; backward: the four products of its
+/// gradients, without the scores it recomputes). Elementwise work is left out, as is usual.
+double modelFlops(const Graph &g) {
+  double flops = 0;
+  for (const auto &n : g.nodes()) {
+    if (n->is(op::Matmul)) {
+      const Shape &a = n->operands[0]->type.shape;
+      int64_t k = n->getBool("transpose_a") ? a[a.size() - 2] : a.back();
+      flops += 2.0 * static_cast<double>(n->result()->type.numElements()) * k;
+    } else if (n->is(op::Attention) || n->is(op::AttentionGrad)) {
+      const Shape &q = n->operands[0]->type.shape, &k = n->operands[1]->type.shape,
+                  &v = n->operands[2]->type.shape;
+      double scores = static_cast<double>(numElements(q)) / q.back() * k[k.size() - 2];
+      double per_score = n->is(op::Attention) ? q.back() + v.back() : 2.0 * (q.back() + v.back());
+      flops += 2.0 * scores * per_score;
+    }
+  }
+  return flops;
+}
+
+/// The peak resident memory of this process so far, in MiB.
+double peakRssMiB() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+/// The resident memory of this process now, in MiB.
+double currentRssMiB() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/// oneDNN's f32 GEMM rate on 1024^3 through the cpu backend on the same threads, GFLOP/s
+/// (median of 5 runs after one warm-up): the yardstick for the model's rate.
+double gemmRate(const CompileOptions &base) {
+  constexpr int64_t n = 1024;
+  Graph g;
+  Builder b(g);
+  TensorType t{DType::f32, {n, n}};
+  Value *x = g.addInput("a", InputKind::Data, t);
+  Value *y = g.addInput("b", InputKind::Data, t);
+  g.addOutput("c", b.create(op::Matmul, {x, y}));
+  CompileOptions o = base;
+  o.cpu_kernels = CpuKernels::OneDnn;
+  o.profile = false;
+  auto exe = getBackend("cpu").compile(g, o);
+  std::vector<HostBuffer> in = {HostBuffer(t), HostBuffer(t)};
+  for (HostBuffer &h : in)
+    for (float &v : h.as<float>())
+      v = 0.5f;
+  std::vector<double> times;
+  for (int i = 0; i < 6; ++i) {
+    auto start = Clock::now();
+    exe->run(in);
+    if (i > 0)
+      times.push_back(secondsSince(start));
+  }
+  return 2.0 * n * n * n / median(times) / 1e9;
+}
+
+/// The program under test and how one step of it runs.
+struct Workload {
+  BuiltModel model;
+  int64_t target_tokens = 0; ///< per step: batch x target length
+};
+
+Workload buildWorkload(const BenchFlags &f, const TransformerConfig &cfg,
+                       const GraphOptions &shape) {
+  Workload w;
+  if (f.mode == "train") {
+    OptimizerOptions opt;
+    opt.d_model = cfg.d_model;
+    w.model = buildTrainStep(cfg, shape, opt);
+  } else {
+    GraphOptions forward = shape;
+    forward.dropout = 0;
+    w.model = buildLoss(cfg, forward);
+  }
+  w.target_tokens = shape.batch * shape.tgt_len;
+  return w;
+}
+
+/// Compiles three times: without the caches (cold), then twice with them, after the first
+/// executable is gone, so the last compile reads what the second wrote to disk (cached).
+/// Returns the last executable.
+std::unique_ptr<Executable> compileTimed(const Backend &backend, const Graph &g, CompileOptions o,
+                                         double &cold, double &cached) {
+  CompileOptions no_cache = o;
+  no_cache.use_cache = false;
+  auto start = Clock::now();
+  backend.compile(g, no_cache).reset();
+  cold = secondsSince(start);
+  backend.compile(g, o).reset();
+  start = Clock::now();
+  auto exe = backend.compile(g, o);
+  cached = secondsSince(start);
+  return exe;
+}
+
+void printProfile(const Executable &exe, int64_t runs) {
+  std::vector<KernelTime> kinds = exe.profile();
+  double total = 0;
+  for (const KernelTime &k : kinds)
+    total += k.seconds;
+  if (kinds.empty() || total <= 0)
+    return;
+  std::cout << fmt::format("profile over {} runs (per run: ms, share, calls):\n", runs);
+  double shown = 0;
+  for (size_t i = 0; i < kinds.size() && (i < 25 || shown < 0.95 * total); ++i) {
+    const KernelTime &k = kinds[i];
+    shown += k.seconds;
+    std::cout << fmt::format("  {:>8.3f} ms {:>5.1f}% {:>5}  {}\n", 1e3 * k.seconds / runs,
+                             100 * k.seconds / total, k.calls / runs, k.kernel);
+  }
+  std::cout << fmt::format("  {:>8.3f} ms in all {} kinds of kernel\n", 1e3 * total / runs,
+                           kinds.size());
+}
+
+} // namespace
+
+void BenchFlags::add(CLI::App &app) {
+  model.add(app);
+  backend.add(app, "cpu");
+  app.add_option("--mode", mode, "train (forward, backward and Adam as one step) or forward")
+      ->check(CLI::IsMember({"train", "forward"}))
+      ->capture_default_str();
+  app.add_option("--batch", batch, "sentences per batch (tiny 16, small 32, base 8)");
+  app.add_option("--src-len", src_len, "source length (tiny 16, small and base 32)");
+  app.add_option("--tgt-len", tgt_len, "target length (tiny 16, small and base 32)");
+  app.add_option("--steps", steps, "timed steps")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--warmup", warmup, "untimed steps first")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  app.add_option("--dropout", dropout, "dropout rate of the training step")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
+  app.add_flag("--profile", profile, "time every kernel and print where the time goes");
+  app.add_flag("!--no-gemm", gemm, "skip measuring oneDNN's f32 GEMM rate for comparison");
+}
+
+int runBench(const BenchFlags &f) {
+  TransformerConfig cfg = f.model.resolve();
+  GraphOptions shape = defaultShape(f.model.config);
+  shape.batch = f.batch.value_or(shape.batch);
+  shape.src_len = f.src_len.value_or(shape.src_len);
+  shape.tgt_len = f.tgt_len.value_or(shape.tgt_len);
+  shape.dropout = f.dropout;
+  Workload w = buildWorkload(f, cfg, shape);
+  int64_t params = 0;
+  for (const ParamSpec &p : w.model.params)
+    params += p.type.numElements();
+  double flops = modelFlops(*w.model.graph);
+  CompileOptions options = f.backend.options();
+  options.profile = f.profile;
+  const Backend &backend = f.backend.get();
+  std::cout << fmt::format("kiln bench: {} {}, batch {}, source {}, target {}, f32, backend {} "
+                           "(cpu kernels {}), {} parameters, {:.3f} GFLOP per step\n",
+                           cfg.name, f.mode, shape.batch, shape.src_len, shape.tgt_len,
+                           backend.name(), cpuKernelsName(options.cpu_kernels), params, flops / 1e9)
+            << std::flush;
+
+  double cold = 0, cached = 0;
+  std::unique_ptr<Executable> exe = compileTimed(backend, *w.model.graph, options, cold, cached);
+  int64_t threads = 1;
+  for (const auto &[name, value] : exe->statistics())
+    if (name == "threads")
+      threads = value;
+  std::cout << fmt::format("compile: {:.2f} s cold, {:.3f} s cached\n", cold, cached);
+
+  TrainerState state;
+  std::vector<Literal> init = initialValues(w.model.params, 0);
+  for (size_t i = 0; i < w.model.params.size(); ++i)
+    state.tensors.emplace(w.model.params[i].name, HostBuffer(init[i].type, init[i].toBytes()));
+  SyntheticTask task = syntheticTask(cfg, "copy", shape);
+  Trainer trainer(*exe, task, 0);
+  trainer.initState(state);
+  Batch batch = task.batchAt(1);
+  auto runOnce = [&] {
+    if (f.mode == "train") {
+      trainer.step(state);
+      return;
+    }
+    Bindings b = state.tensors;
+    b["src"] = batch.src;
+    b["tgt"] = batch.tgt;
+    exe->run(b);
+  };
+  for (int64_t i = 0; i < f.warmup; ++i)
+    runOnce();
+  std::vector<double> times;
+  for (int64_t i = 0; i < f.steps; ++i) {
+    auto start = Clock::now();
+    runOnce();
+    times.push_back(secondsSince(start));
+  }
+  double best = *std::min_element(times.begin(), times.end()), med = median(times);
+  double tokens_per_s = static_cast<double>(w.target_tokens) / med;
+  double gflops = flops / med / 1e9;
+  std::cout << fmt::format("step: {:.2f} ms min, {:.2f} ms median over {} steps ({} warm-up)\n",
+                           1e3 * best, 1e3 * med, f.steps, f.warmup);
+  std::cout << fmt::format("throughput: {:.0f} target tokens/s, {:.1f} GFLOP/s\n", tokens_per_s,
+                           gflops);
+  double gemm = f.gemm ? gemmRate(options) : 0;
+  if (f.gemm)
+    std::cout << fmt::format("oneDNN f32 GEMM 1024^3 on {} threads: {:.1f} GFLOP/s; the step "
+                             "reaches {:.0f}% of it\n",
+                             threads, gemm, 100 * gflops / gemm);
+  double peak = peakRssMiB(), now = currentRssMiB();
+  std::cout << fmt::format("memory: {:.0f} MiB peak RSS (compiles included), {:.0f} MiB now\n",
+                           peak, now);
+  if (f.profile)
+    printProfile(*exe, f.warmup + f.steps);
+  std::cout << fmt::format(
+      "{{\"tool\": \"kiln\", \"config\": \"{}\", \"mode\": \"{}\", \"batch\": {}, \"src_len\": "
+      "{}, \"tgt_len\": {}, \"precision\": \"f32\", \"threads\": {}, \"backend\": \"{}\", "
+      "\"cpu_kernels\": \"{}\", \"params\": {}, \"ms_min\": {:.4f}, \"ms_median\": {:.4f}, "
+      "\"tokens_per_s\": {:.1f}, \"gflops\": {:.2f}, \"gemm_gflops\": {:.2f}, \"peak_rss_mib\": "
+      "{:.1f}, \"compile_cold_s\": {:.3f}, \"compile_cached_s\": {:.4f}}}\n",
+      cfg.name, f.mode, shape.batch, shape.src_len, shape.tgt_len, threads, backend.name(),
+      cpuKernelsName(options.cpu_kernels), params, 1e3 * best, 1e3 * med, tokens_per_s, gflops,
+      gemm, peak, cold, cached);
+  return 0;
+}
+
+} // namespace kiln::tools
