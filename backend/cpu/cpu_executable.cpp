@@ -481,12 +481,18 @@ private:
     }
   }
 
-  void runJit(const Step &step, const std::vector<std::byte *> &addr) const {
+  /// A step's buffers as its kernel takes them: operands, then results.
+  static std::vector<void *> buffersOf(const Step &step, const std::vector<std::byte *> &addr) {
     std::vector<void *> buffers;
     for (int s : step.operands)
       buffers.push_back(addr[s]);
     for (int s : step.results)
       buffers.push_back(addr[s]);
+    return buffers;
+  }
+
+  void runJit(const Step &step, const std::vector<std::byte *> &addr) const {
+    std::vector<void *> buffers = buffersOf(step, addr);
     std::vector<int64_t> trap_slots(step.traps.size(), kernel::kTrapClear);
     if (!trap_slots.empty())
       buffers.push_back(trap_slots.data());
@@ -502,12 +508,7 @@ private:
   }
 
   void runPrimitive(const Step &step, const std::vector<std::byte *> &addr) const {
-    std::vector<void *> buffers;
-    for (int s : step.operands)
-      buffers.push_back(addr[s]);
-    for (int s : step.results)
-      buffers.push_back(addr[s]);
-    primitives_[step.primitive]->run(buffers);
+    primitives_[step.primitive]->run(buffersOf(step, addr));
   }
 
   void runReference(const Step &step, const std::vector<std::byte *> &addr) const {

@@ -86,6 +86,15 @@ std::vector<Value *> matmulVjp(Builder &b, const Node &n, std::span<Value *const
     dx = mm(dc, a, true, true);
   }
   ops::Emit e{b};
+  // A batch of rows against one shared matrix (a layer's weights, x W): the matrix's gradient
+  // sums over the batch, which is one product of all the rows at once, not a batch of
+  // products and then a sum.
+  if (!ta && x->type.rank() == 2 && a->type.rank() > 2) {
+    int64_t rows = a->type.numElements() / a->type.shape.back();
+    Value *a2 = e.reshape(a, {rows, a->type.shape.back()});
+    Value *dc2 = e.reshape(dc, {rows, dc->type.shape.back()});
+    dx = tb ? mm(dc2, a2, true, false) : mm(a2, dc2, true, false);
+  }
   return {e.unbroadcast(da, a->type.shape), e.unbroadcast(dx, x->type.shape)};
 }
 
