@@ -1,10 +1,10 @@
 #include "tools/bench_command.h"
 
 #include "compiler/programs.h"
-#include "frontend/init.h"
 #include "ir/builder.h"
 #include "ir/op_handles.h"
 #include "runtime/trainer.h"
+#include "tools/tool_support.h"
 #include "tools/train_command.h"
 
 #include <sys/resource.h>
@@ -214,9 +214,7 @@ int runBench(const BenchFlags &f) {
   std::cout << fmt::format("compile: {:.2f} s cold, {:.3f} s cached\n", cold, cached);
 
   TrainerState state;
-  std::vector<Literal> init = initialValues(w.model.params, 0);
-  for (size_t i = 0; i < w.model.params.size(); ++i)
-    state.tensors.emplace(w.model.params[i].name, HostBuffer(init[i].type, init[i].toBytes()));
+  state.tensors = initialParameters(w.model.params, 0);
   SyntheticTask task = syntheticTask(cfg, "copy", shape);
   Trainer trainer(*exe, task, 0);
   trainer.initState(state);

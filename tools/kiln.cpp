@@ -79,10 +79,7 @@ int cmdInit(const tools::ModelFlags &mf, uint64_t seed, const std::string &out) 
   TransformerConfig c = mf.resolve();
   BuiltModel m =
       buildTransformer(c, Stage::Forward, GraphOptions{.batch = 1, .src_len = 1, .tgt_len = 1});
-  std::vector<Literal> values = initialValues(m.params, seed);
-  std::map<std::string, HostBuffer> tensors;
-  for (size_t i = 0; i < m.params.size(); ++i)
-    tensors.emplace(m.params[i].name, HostBuffer(values[i].type, values[i].toBytes()));
+  Bindings tensors = tools::initialParameters(m.params, seed);
   saveCheckpoint(out, tensors, {{"kiln.config", c.name}, {"kiln.seed", std::to_string(seed)}});
   std::cout << fmt::format("wrote {} tensors to {}\n", tensors.size(), out);
   return 0;

@@ -65,6 +65,14 @@ std::vector<HostBuffer> inputsFromSafetensors(const Graph &g, const std::string 
   return inputs;
 }
 
+Bindings initialParameters(const std::vector<ParamSpec> &params, uint64_t seed) {
+  std::vector<Literal> values = initialValues(params, seed);
+  Bindings tensors;
+  for (size_t i = 0; i < params.size(); ++i)
+    tensors.emplace(params[i].name, HostBuffer(values[i].type, values[i].toBytes()));
+  return tensors;
+}
+
 std::vector<HostBuffer> randomInputs(const Graph &g, uint64_t seed, int64_t int_bound) {
   std::mt19937_64 rng(seed);
   std::vector<HostBuffer> inputs;

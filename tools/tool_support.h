@@ -1,7 +1,9 @@
 #pragma once
 // Pieces the command-line tools share: files, inputs for a graph, printing values.
 
+#include "frontend/init.h"
 #include "ir/graph.h"
+#include "runtime/executable.h"
 #include "runtime/host_buffer.h"
 
 #include <string>
@@ -19,6 +21,9 @@ void writeTextFile(const std::string &path, const std::string &text);
 std::vector<HostBuffer> inputsFromSafetensors(const Graph &g, const std::string &path);
 /// Seeded random inputs: floats uniform in [-1, 1), integers in [0, int_bound), bools 0 or 1,
 /// the words of a seed-role key over every 32-bit value.
+/// The initial weights of a model's parameters from a seed, by name, as host buffers.
+Bindings initialParameters(const std::vector<ParamSpec> &params, uint64_t seed);
+
 std::vector<HostBuffer> randomInputs(const Graph &g, uint64_t seed, int64_t int_bound = 2);
 /// Writes named values to a safetensors file.
 void writeBuffers(const std::string &path, const std::vector<std::string> &names,

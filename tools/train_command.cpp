@@ -1,9 +1,9 @@
 #include "tools/train_command.h"
 
 #include "compiler/programs.h"
-#include "frontend/init.h"
 #include "runtime/safetensors.h"
 #include "runtime/trainer.h"
+#include "tools/tool_support.h"
 
 #include <chrono>
 #include <iostream>
@@ -94,9 +94,7 @@ int runTrain(const TrainFlags &f) {
           fmt::format("the checkpoint was trained on the {} task, not {}", task->second, f.task));
     std::cout << fmt::format("resumed from {} at step {}\n", f.resume, state.step);
   } else {
-    std::vector<Literal> init = initialValues(m.params, f.seed);
-    for (size_t i = 0; i < m.params.size(); ++i)
-      state.tensors.emplace(m.params[i].name, HostBuffer(init[i].type, init[i].toBytes()));
+    state.tensors = initialParameters(m.params, f.seed);
   }
   std::cout << fmt::format(
       "training {} ({} parameters) on the {} task: {} steps, batch {}, backend {}\n", cfg.name,

@@ -2,7 +2,7 @@
 // structural guards on the compiled training step (fallbacks, kernels, arena) that fail when
 // the compiler regresses. No timings: those belong to benchmarks.
 
-#include "test_util.h"
+#include "train_util.h"
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/reference/reference_backend.h"
@@ -19,30 +19,13 @@ using namespace kiln;
 
 namespace {
 
-TransformerConfig smallTiny() {
-  TransformerConfig c = presetConfig("tiny");
-  c.d_model = 32, c.heads = 2, c.ffn = 64, c.vocab = 16;
-  c.encoder_layers = c.decoder_layers = 1;
-  return c;
-}
-
 /// The losses of `steps` steps of the copy task, from the same initial weights.
 std::vector<double> copyTaskLosses(const Backend &backend, const BuiltModel &m,
                                    const TransformerConfig &c, int64_t steps) {
   auto program = backend.compile(*m.graph, CompileOptions{});
-  SyntheticTask task;
-  task.vocab = c.vocab;
-  task.batch = 8, task.src_len = 6, task.tgt_len = 6;
-  Trainer trainer(*program, task, 1);
-  TrainerState state;
-  std::vector<Literal> init = initialValues(m.params, 1);
-  for (size_t i = 0; i < m.params.size(); ++i)
-    state.tensors.emplace(m.params[i].name, test::toBuffer(init[i]));
-  trainer.initState(state);
-  std::vector<double> losses;
-  while (state.step < steps)
-    losses.push_back(trainer.step(state).loss);
-  return losses;
+  Trainer trainer(*program, test::copyTask(c, 8), 1);
+  TrainerState state = test::freshState(m, trainer, 1);
+  return test::train(trainer, state, steps);
 }
 
 std::map<std::string, int64_t> statisticsOf(const Executable &e) {
@@ -58,7 +41,7 @@ TEST_CASE("50 copy-task steps on cpu follow the reference backend's loss curve")
   // f32 on both backends; they differ in summation order (vectorised and parallel loops) and
   // in exp and tanh rounding, so one step's loss agrees to about 1e-6 relative. Adam amplifies
   // such differences slowly; over 50 steps they stay below 1e-3 relative.
-  TransformerConfig c = smallTiny();
+  TransformerConfig c = test::smallTransformer();
   OptimizerOptions o;
   o.lr = 3e-3;
   BuiltModel m = buildTrainStep(c, {.batch = 8, .src_len = 6, .tgt_len = 6, .dropout = 0.1}, o);

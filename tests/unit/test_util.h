@@ -61,12 +61,13 @@ inline std::map<std::string, Literal> runByName(const Graph &g, const std::vecto
   return named;
 }
 
-/// The Philox key of a 64-bit seed as the i32[2] literal a seed input holds.
-inline Literal keyLiteral(uint64_t seed) {
-  PhiloxKey k = philoxKey(seed);
+/// A Philox key as the i32[2] literal a seed input holds.
+inline Literal keyLiteral(PhiloxKey k) {
   return Literal(philoxKeyType(), {static_cast<double>(static_cast<int32_t>(k[0])),
                                    static_cast<double>(static_cast<int32_t>(k[1]))});
 }
+/// The key of a 64-bit seed as a literal.
+inline Literal keyLiteral(uint64_t seed) { return keyLiteral(philoxKey(seed)); }
 
 /// A literal's value as a host buffer.
 inline HostBuffer toBuffer(const Literal &l) { return HostBuffer(l.type, l.toBytes()); }
