@@ -142,6 +142,7 @@ public:
       : Executable(signatureOf(graph)), graph_(graph.clone()), poison_(options.poison_dead_buffers),
         profiling_(options.profile) {
     threads_ = options.threads > 0 ? options.threads : omp_get_num_procs();
+    attention_expanded_ = expandChosenAttention(*graph_, options.cpu_kernels);
     // The plan and the schedule must agree on which groups run as one kernel.
     kernel::dropUnlowerableGroups(*graph_);
     plan_ = planMemory(*graph_);
@@ -266,6 +267,7 @@ public:
         {"kernels", num_kernels_},
         {"distinct kernels", num_distinct_kernels_},
         {"fused groups", num_groups_},
+        {"attention written out as gemms", attention_expanded_},
         {"onednn primitives", static_cast<int64_t>(primitives_.size())},
         {"fallback nodes", fallbacks},
         {"arenas", static_cast<int64_t>(plan_.arena_sizes.size())},
@@ -556,6 +558,7 @@ private:
   std::vector<KernelTime> profile_;
   std::unordered_map<std::string, int> profile_index_;
   int64_t num_kernels_ = 0, num_distinct_kernels_ = 0, num_groups_ = 0;
+  int64_t attention_expanded_ = 0; ///< attention nodes written out by expand-attention
   std::map<std::string, int64_t> fallbacks_;
 };
 

@@ -2,6 +2,10 @@
 
 #include "backend/cpu/onednn/onednn.h"
 #include "ir/op_handles.h"
+#include "passes/expand_attention.h"
+#include "passes/pass.h"
+
+#include <algorithm>
 
 namespace kiln::cpu {
 
@@ -11,6 +15,28 @@ KernelPath chooseKernelPath(const Node &node, CpuKernels mode) {
   if (mode == CpuKernels::OneDnn)
     return KernelPath::OneDnn;
   return node.is(op::Matmul) ? KernelPath::OneDnn : KernelPath::Jit;
+}
+
+bool expandsAttention(const Node &node, CpuKernels mode) {
+  if (mode == CpuKernels::Jit || !(node.is(op::Attention) || node.is(op::AttentionGrad)))
+    return false;
+  const TensorType &q = node.operands[0]->type, &k = node.operands[1]->type;
+  int64_t scores = q.numElements() / q.shape.back() * k.shape[k.rank() - 2];
+  return mode == CpuKernels::OneDnn || scores * dtypeSize(q.dtype) <= kExpandedScoresBytes;
+}
+
+int expandChosenAttention(Graph &graph, CpuKernels mode) {
+  bool fused = std::any_of(graph.nodes().begin(), graph.nodes().end(),
+                           [](const auto &n) { return n->group >= 0; });
+  ExpandedAttention n =
+      expandAttention(graph, [&](const Node &node) { return expandsAttention(node, mode); });
+  if (n.forward + n.backward == 0)
+    return 0;
+  PassContext ctx;
+  createCsePass({})->run(graph, ctx);
+  if (fused)
+    createFuseElementwisePass({})->run(graph, ctx);
+  return n.forward + n.backward;
 }
 
 } // namespace kiln::cpu

@@ -8,6 +8,7 @@
 
 #include "backend/kernel/lowerings.h"
 
+#include "ir/attention.h"
 #include "ir/literal.h"
 
 #include <limits>
@@ -35,11 +36,8 @@ struct Attention {
     tq = q[r - 2], tk = kk[r - 2], d = q[r - 1], dv = v[r - 1];
     t = computeType(n.operands[0]->type.dtype);
     scale = n.getFloat("scale"), dropout = n.getFloat("dropout");
-    // The roles of ir/ops/attention.cpp: the seed is last with dropout, the mask follows v.
-    if (dropout > 0)
-      seed = static_cast<int>(operands) - 1;
-    if (operands - 3 == (dropout > 0 ? 2u : 1u))
-      mask = 3;
+    AttentionOperands roles = attentionOperands(operands, dropout);
+    mask = roles.mask, seed = roles.seed;
     setView(k, 0, {batches, tq, d});
     setView(k, 1, {batches, tk, d});
     setView(k, 2, {batches, tk, dv});

@@ -11,6 +11,7 @@
 // written-out dropout compares with constants of the tensors' dtype, p and 1 / (1 - p) are
 // rounded to the dtype the kernel computes in.
 
+#include "ir/attention.h"
 #include "ir/ops/ops.h"
 #include "ir/philox.h"
 
@@ -18,24 +19,6 @@
 
 namespace kiln {
 namespace {
-
-/// The operands of an attention (or attention_grad, without its cotangent) by role.
-struct Roles {
-  int mask = -1, seed = -1;
-};
-
-Roles rolesOf(size_t operands, double dropout) {
-  Roles r;
-  size_t extra = operands - 3;
-  if (dropout > 0) {
-    r.seed = static_cast<int>(operands) - 1;
-    if (extra == 2)
-      r.mask = 3;
-  } else if (extra == 1) {
-    r.mask = 3;
-  }
-  return r;
-}
 
 std::vector<TensorType> inferAttentionOperands(const InferContext &ctx,
                                                std::span<const TensorType> operands) {
@@ -67,7 +50,7 @@ std::vector<TensorType> inferAttentionOperands(const InferContext &ctx,
   if (operands.size() > most || (dropout > 0 && operands.size() < 4))
     ctx.error("{} operands with dropout {}: expected q, k, v, an optional mask{}", operands.size(),
               dropout, dropout > 0 ? " and the seed" : "");
-  Roles roles = rolesOf(operands.size(), dropout);
+  AttentionOperands roles = attentionOperands(operands.size(), dropout);
   Shape scores = batch;
   scores.push_back(q.shape[r - 2]);
   scores.push_back(k.shape[r - 2]);
@@ -107,7 +90,7 @@ public:
       : q(*in[0]), k(*in[1]), v(*in[2]), scale_(n.getFloat("scale")), causal_(n.getBool("causal")),
         dropout_(n.getFloat("dropout")),
         offset_(static_cast<uint64_t>(n.getInt("dropout_offset"))) {
-    Roles roles = rolesOf(in.size(), dropout_);
+    AttentionOperands roles = attentionOperands(in.size(), dropout_);
     int64_t r = q.type.rank();
     tq = q.shape()[r - 2], tk = k.shape()[r - 2], d = q.shape()[r - 1], dv = v.shape()[r - 1];
     batches = numElements(Shape(q.shape().begin(), q.shape().end() - 2));
@@ -231,6 +214,19 @@ const std::vector<AttrSpec> kAttrs = {{"causal", AttrKind::Bool, Attribute(false
                                       {"scale", AttrKind::Float}};
 
 } // namespace
+
+AttentionOperands attentionOperands(size_t operands, double dropout) {
+  AttentionOperands r;
+  size_t extra = operands - 3;
+  if (dropout > 0) {
+    r.seed = static_cast<int>(operands) - 1;
+    if (extra == 2)
+      r.mask = 3;
+  } else if (extra == 1) {
+    r.mask = 3;
+  }
+  return r;
+}
 
 void addAttentionOps(std::vector<OpDef> &ops) {
   ops.push_back(

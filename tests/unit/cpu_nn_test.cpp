@@ -4,6 +4,7 @@
 // loss and train step with no fallback node.
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/kernel_choice.h"
 #include "backend/kernel/lower.h"
 #include "backend/reference/reference_backend.h"
 #include "compiler/programs.h"
@@ -318,8 +319,12 @@ std::map<std::string, Difference> compareBackends(const BuiltModel &m, CpuKernel
   for (const Literal &l : inputs)
     args.push_back(toBuffer(l));
   auto cpu = cpuBackend().compile(*m.graph, {.cpu_kernels = kernels});
-  int64_t matmuls = 0;
-  for (const auto &n : m.graph->nodes())
+  // The matmuls of the graph the backend runs: attention written out adds its GEMMs.
+  std::unique_ptr<Graph> run = m.graph->clone();
+  int64_t expanded = cpu::expandChosenAttention(*run, kernels), matmuls = 0;
+  CHECK((kernels == CpuKernels::Jit ? expanded == 0 : expanded > 0));
+  CHECK(stat(*cpu, "attention written out as gemms") == expanded);
+  for (const auto &n : run->nodes())
     matmuls += n->is(op::Matmul);
   // Every matmul of the Transformer (f32) is oneDNN's on that path, and none on the other.
   CHECK(stat(*cpu, "onednn primitives") == (kernels == CpuKernels::Jit ? 0 : matmuls));
