@@ -45,13 +45,25 @@ void runPipeline(Graph &g, const std::string &spec, Program program,
 } // namespace
 
 std::vector<std::string> forwardPasses(const std::string &spec) {
-  if (spec == "none")
-    return {};
-  if (spec != "default")
-    return splitList(spec);
-  std::vector<std::string> passes = pipelinePasses("train");
-  std::erase_if(passes, [](const std::string &p) { return !isForwardPass(p); });
+  std::vector<std::string> passes;
+  for (const std::string &name : splitList(spec)) {
+    if (name == "default") {
+      for (const std::string &p : pipelinePasses("train"))
+        if (isForwardPass(p))
+          passes.push_back(p);
+    } else if (name != "none") {
+      passes.push_back(name);
+    }
+  }
   return passes;
+}
+
+std::string withPrecision(const std::string &passes, const std::string &precision) {
+  if (precision == "f32")
+    return passes;
+  if (precision == "bf16")
+    return passes + ",mixed-precision";
+  throw Error({}, fmt::format("--precision takes f32 or bf16, found '{}'", precision));
 }
 
 BuiltModel buildLoss(const TransformerConfig &cfg, const GraphOptions &opts,

@@ -12,9 +12,14 @@
 
 namespace kiln {
 
-/// The passes run on the forward graph before autodiff: "default" for canonicalize and the
-/// fusions, "none" for nothing, or a comma-separated list of pass names.
+/// The passes run on the forward graph before autodiff: a comma-separated list of pass names,
+/// where "default" stands for canonicalize and the fusions and "none" for nothing.
 std::vector<std::string> forwardPasses(const std::string &spec);
+
+/// The forward passes for a --precision: `passes` for f32; for bf16, `passes` then
+/// mixed-precision (matmuls and attention in bf16, the rest and the master weights in f32).
+/// Throws Error for another precision.
+std::string withPrecision(const std::string &passes, const std::string &precision);
 
 /// The loss graph (outputs loss and logits) after the forward passes, then cse, dce and
 /// fuse-elementwise.

@@ -74,13 +74,13 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/// oneDNN's f32 GEMM rate on 1024^3 through the cpu backend on the same threads, GFLOP/s
-/// (median of 5 runs after one warm-up): the yardstick for the model's rate.
-double gemmRate(const CompileOptions &base) {
+/// oneDNN's GEMM rate on 1024^3 in a dtype (f32 or bf16) through the cpu backend on the same
+/// threads, GFLOP/s (median of 5 runs after one warm-up): the yardstick for the model's rate.
+double gemmRate(const CompileOptions &base, DType dtype) {
   constexpr int64_t n = 1024;
   Graph g;
   Builder b(g);
-  TensorType t{DType::f32, {n, n}};
+  TensorType t{dtype, {n, n}};
   Value *x = g.addInput("a", InputKind::Data, t);
   Value *y = g.addInput("b", InputKind::Data, t);
   g.addOutput("c", b.create(op::Matmul, {x, y}));
@@ -88,10 +88,8 @@ double gemmRate(const CompileOptions &base) {
   o.cpu_kernels = CpuKernels::OneDnn;
   o.profile = false;
   auto exe = getBackend("cpu").compile(g, o);
+  // The rate does not depend on the values: zeros, in either dtype.
   std::vector<HostBuffer> in = {HostBuffer(t), HostBuffer(t)};
-  for (HostBuffer &h : in)
-    for (float &v : h.as<float>())
-      v = 0.5f;
   std::vector<double> times;
   for (int i = 0; i < 6; ++i) {
     auto start = Clock::now();
@@ -114,11 +112,11 @@ Workload buildWorkload(const BenchFlags &f, const TransformerConfig &cfg,
   if (f.mode == "train") {
     OptimizerOptions opt;
     opt.d_model = cfg.d_model;
-    w.model = buildTrainStep(cfg, shape, opt);
+    w.model = buildTrainStep(cfg, shape, opt, withPrecision("default", f.precision));
   } else {
     GraphOptions forward = shape;
     forward.dropout = 0;
-    w.model = buildLoss(cfg, forward);
+    w.model = buildLoss(cfg, forward, withPrecision("default", f.precision));
   }
   w.target_tokens = shape.batch * shape.tgt_len;
   return w;
@@ -180,8 +178,10 @@ void BenchFlags::add(CLI::App &app) {
   app.add_option("--dropout", dropout, "dropout rate of the training step")
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
+  addPrecisionFlag(app, precision);
   app.add_flag("--profile", profile, "time every kernel and print where the time goes");
-  app.add_flag("!--no-gemm", gemm, "skip measuring oneDNN's f32 GEMM rate for comparison");
+  app.add_flag("!--no-gemm", gemm,
+               "skip measuring oneDNN's GEMM rate (in the --precision) for comparison");
 }
 
 int runBench(const BenchFlags &f) {
@@ -199,9 +199,9 @@ int runBench(const BenchFlags &f) {
   CompileOptions options = f.backend.options();
   options.profile = f.profile;
   const Backend &backend = f.backend.get();
-  std::cout << fmt::format("kiln bench: {} {}, batch {}, source {}, target {}, f32, backend {} "
+  std::cout << fmt::format("kiln bench: {} {}, batch {}, source {}, target {}, {}, backend {} "
                            "(cpu kernels {}), {} parameters, {:.3f} GFLOP per step\n",
-                           cfg.name, f.mode, shape.batch, shape.src_len, shape.tgt_len,
+                           cfg.name, f.mode, shape.batch, shape.src_len, shape.tgt_len, f.precision,
                            backend.name(), cpuKernelsName(options.cpu_kernels), params, flops / 1e9)
             << std::flush;
 
@@ -244,11 +244,12 @@ int runBench(const BenchFlags &f) {
                            1e3 * best, 1e3 * med, f.steps, f.warmup);
   std::cout << fmt::format("throughput: {:.0f} target tokens/s, {:.1f} GFLOP/s\n", tokens_per_s,
                            gflops);
-  double gemm = f.gemm ? gemmRate(options) : 0;
+  DType gemm_dtype = f.precision == "bf16" ? DType::bf16 : DType::f32;
+  double gemm = f.gemm ? gemmRate(options, gemm_dtype) : 0;
   if (f.gemm)
-    std::cout << fmt::format("oneDNN f32 GEMM 1024^3 on {} threads: {:.1f} GFLOP/s; the step "
+    std::cout << fmt::format("oneDNN {} GEMM 1024^3 on {} threads: {:.1f} GFLOP/s; the step "
                              "reaches {:.0f}% of it\n",
-                             threads, gemm, 100 * gflops / gemm);
+                             dtypeName(gemm_dtype), threads, gemm, 100 * gflops / gemm);
   double peak = peakRssMiB(), now = currentRssMiB();
   std::cout << fmt::format("memory: {:.0f} MiB peak RSS (compiles included), {:.0f} MiB now\n",
                            peak, now);
@@ -256,13 +257,13 @@ int runBench(const BenchFlags &f) {
     printProfile(*exe, f.warmup + f.steps);
   std::cout << fmt::format(
       "{{\"tool\": \"kiln\", \"config\": \"{}\", \"mode\": \"{}\", \"batch\": {}, \"src_len\": "
-      "{}, \"tgt_len\": {}, \"precision\": \"f32\", \"threads\": {}, \"backend\": \"{}\", "
+      "{}, \"tgt_len\": {}, \"precision\": \"{}\", \"threads\": {}, \"backend\": \"{}\", "
       "\"cpu_kernels\": \"{}\", \"params\": {}, \"ms_min\": {:.4f}, \"ms_median\": {:.4f}, "
       "\"tokens_per_s\": {:.1f}, \"gflops\": {:.2f}, \"gemm_gflops\": {:.2f}, \"peak_rss_mib\": "
       "{:.1f}, \"compile_cold_s\": {:.3f}, \"compile_cached_s\": {:.4f}}}\n",
-      cfg.name, f.mode, shape.batch, shape.src_len, shape.tgt_len, threads, backend.name(),
-      cpuKernelsName(options.cpu_kernels), params, 1e3 * best, 1e3 * med, tokens_per_s, gflops,
-      gemm, peak, cold, cached);
+      cfg.name, f.mode, shape.batch, shape.src_len, shape.tgt_len, f.precision, threads,
+      backend.name(), cpuKernelsName(options.cpu_kernels), params, 1e3 * best, 1e3 * med,
+      tokens_per_s, gflops, gemm, peak, cold, cached);
   return 0;
 }
 

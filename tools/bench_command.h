@@ -20,6 +20,7 @@ struct BenchFlags {
   std::optional<int64_t> batch, src_len, tgt_len;
   int64_t steps = 20, warmup = 3;
   double dropout = 0.1;
+  std::string precision = "f32";
   bool profile = false;
   bool gemm = true;
 

@@ -30,7 +30,7 @@ std::vector<TensorDecl> declsOf(const std::vector<ParamSpec> &params) {
 
 int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std::string &stage,
             const std::string &level, const std::string &format, const std::string &out,
-            double dropout, const std::string &passes) {
+            double dropout, const std::string &passes, const std::string &precision) {
   if (level != "graph" && format != "text")
     throw Error({},
                 fmt::format("--level {} prints text; --format {} is for graphs", level, format));
@@ -42,12 +42,14 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
       throw Error({}, fmt::format("--passes: unknown pass '{}'; known passes: {}", p, passNames()));
   if (passes != "default" && stage != "fused" && stage != "train")
     throw Error({}, "--passes applies to --stage fused and --stage train only");
+  if (precision != "f32" && stage != "fused" && stage != "train")
+    throw Error({}, "--precision applies to --stage fused and --stage train only");
   OptimizerOptions optimizer;
   optimizer.d_model = cfg.d_model;
   BuiltModel m =
-      stage == "train" ? buildTrainStep(cfg, opts, optimizer, passes)
+      stage == "train" ? buildTrainStep(cfg, opts, optimizer, withPrecision(passes, precision))
       : stage == "fused"
-          ? buildLoss(cfg, opts, passes)
+          ? buildLoss(cfg, opts, withPrecision(passes, precision))
           : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
   std::string text = level == "kernels"  ? kernel::printKernels(*m.graph)
                      : level == "memory" ? tools::memoryPlanText(*m.graph)
@@ -182,6 +184,8 @@ int runMain(int argc, char **argv) {
   std::string dump_passes = "default";
   dump->add_option("--passes", dump_passes,
                    "passes before autodiff for fused and train: default, none, or a list");
+  std::string dump_precision = "f32";
+  tools::addPrecisionFlag(*dump, dump_precision);
 
   CLI::App *params =
       app.add_subcommand("params", "list the parameters with their shapes and the total");
@@ -232,7 +236,7 @@ int runMain(int argc, char **argv) {
   }
   if (dump->parsed())
     return cmdDump(dump_model, dump_shape, stage, level, format, dump_out, dump_dropout,
-                   dump_passes);
+                   dump_passes, dump_precision);
   if (params->parsed())
     return cmdParams(params_model);
   if (init->parsed())

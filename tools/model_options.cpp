@@ -54,6 +54,14 @@ TransformerConfig ModelFlags::resolve() const {
   return c;
 }
 
+void addPrecisionFlag(CLI::App &app, std::string &precision) {
+  app.add_option("--precision", precision,
+                 "f32, or bf16: matmuls and attention in bf16 with f32 accumulation; layer "
+                 "norm, softmax, the loss, the weights and the optimizer state in f32")
+      ->check(CLI::IsMember({"f32", "bf16"}))
+      ->capture_default_str();
+}
+
 void ShapeFlags::add(CLI::App &app) {
   app.add_option("--batch", opts.batch, "batch size")->capture_default_str();
   app.add_option("--src-len", opts.src_len, "source length")->capture_default_str();

@@ -21,6 +21,9 @@ struct ModelFlags {
   TransformerConfig resolve() const;
 };
 
+/// Registers --precision (f32 or bf16) on a subcommand, into `precision`.
+void addPrecisionFlag(CLI::App &app, std::string &precision);
+
 /// Flags of the static sizes of a graph.
 struct ShapeFlags {
   GraphOptions opts;

@@ -38,6 +38,7 @@ void TrainFlags::add(CLI::App &app) {
   app.add_option("--passes", passes,
                  "passes before autodiff: default (canonicalize and fuse), none, or a list")
       ->capture_default_str();
+  addPrecisionFlag(app, precision);
   app.add_option(
       "--task-vocab", task_vocab,
       "draw the task's tokens from the first N ids only (default: the whole vocabulary)");
@@ -74,7 +75,7 @@ int runTrain(const TrainFlags &f) {
   opt.weight_decay = f.weight_decay;
   GraphOptions shape{
       .batch = f.batch, .src_len = f.src_len, .tgt_len = f.tgt_len, .dropout = f.dropout};
-  BuiltModel m = buildTrainStep(cfg, shape, opt, f.passes);
+  BuiltModel m = buildTrainStep(cfg, shape, opt, withPrecision(f.passes, f.precision));
 
   SyntheticTask task = syntheticTask(cfg, f.task, shape);
   if (f.task_vocab) {

@@ -27,6 +27,7 @@ struct TrainFlags {
   int64_t log_every = 1;
   std::optional<int64_t> task_vocab;
   std::string passes = "default";
+  std::string precision = "f32";
 
   /// Registers the flags on the subcommand.
   void add(CLI::App &app);

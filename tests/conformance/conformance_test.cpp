@@ -350,6 +350,63 @@ TEST_CASE("conformance: the VJP of every differentiable op sample on every backe
   printTally("VJP", tally);
 }
 
+/// The sample with every f32 in its inputs and node (types and dtype attributes) made bf16, or
+/// nullopt when it has no f32 or its op does not take the bf16 variant.
+std::optional<OpSample> bf16Variant(const OpSample &s) {
+  auto swap = [](std::string text) {
+    for (size_t at = text.find("f32"); at != std::string::npos; at = text.find("f32", at + 4))
+      text.replace(at, 3, "bf16");
+    return text;
+  };
+  OpSample v = s;
+  v.node = swap(s.node);
+  for (std::string &in : v.inputs)
+    in = swap(in);
+  if (v.node == s.node && v.inputs == s.inputs)
+    return std::nullopt;
+  try {
+    test::sampleGraph(v);
+  } catch (const Error &) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+TEST_CASE("conformance: every f32 op sample made bf16, forward and VJP, on every backend") {
+  // bf16 tolerances (kTolerances): the oracle rounds to bf16 after every op, a backend's fused
+  // kernels keep f32 between the ops of a group and oneDNN accumulates in f32.
+  Tally forward, vjp;
+  int variants = 0;
+  for (const OpDef *op : allOps())
+    for (size_t i = 0; i < op->samples.size(); ++i) {
+      std::optional<OpSample> s = bf16Variant(op->samples[i]);
+      if (!s)
+        continue;
+      ++variants;
+      std::string where = "bf16 " + sampleName(*op, i, *s);
+      INFO(where);
+      std::unique_ptr<Graph> g = test::sampleGraph(*s);
+      checkEveryBackend(where, *g, test::sampleInputs(*g, *s, test::sampleSeed(*s)), s->accumulates,
+                        !hasFloatInput(*g), forward);
+      if (op->differentiable != Differentiable::Yes)
+        continue;
+      std::unique_ptr<Graph> dg;
+      try {
+        dg = vjpGraph(*s);
+      } catch (const Error &e) {
+        FAIL_CHECK("VJP of " << where << ": autodiff fails: " << std::string(e.what()));
+        continue;
+      }
+      if (dg)
+        checkEveryBackend("VJP of " + where, *dg, test::sampleInputs(*dg, *s, test::sampleSeed(*s)),
+                          true, false, vjp);
+    }
+  MESSAGE(variants << " samples have a bf16 variant");
+  CHECK(variants >= 60);
+  printTally("bf16 forward", forward);
+  printTally("bf16 VJP", vjp);
+}
+
 TEST_CASE("conformance: which sample nodes each backend runs with its own kernels") {
   // Not a check: a list, so a run shows what a backend covers and what falls back.
   for (const Backend *backend : allBackends()) {
