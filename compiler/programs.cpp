@@ -15,7 +15,7 @@ enum class Program { Loss, Gradients, TrainStep };
 
 bool isForwardPass(const std::string &name) {
   return name != "autodiff" && name != "optimizer" && name != "cse" && name != "dce" &&
-         name != "fuse-elementwise";
+         name != "fuse-elementwise" && name != "schedule-updates";
 }
 
 /// Runs the train pipeline up to `program`, with the forward passes chosen by `spec`.
@@ -35,6 +35,8 @@ void runPipeline(Graph &g, const std::string &spec, Program program,
       pm.addPass(createAutodiffPass(AutodiffOptions{"loss", {}}));
     else if (name == "optimizer" && program == Program::TrainStep)
       pm.addPass(createOptimizerPass(*optimizer));
+    else if (name == "schedule-updates" && program == Program::TrainStep)
+      pm.addPass(lookupPass(name)->create({}));
     else if (name == "cse" || name == "dce" || name == "fuse-elementwise")
       pm.addPass(lookupPass(name)->create({}));
   }

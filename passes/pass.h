@@ -88,6 +88,7 @@ std::unique_ptr<Pass> createFuseLayerNormPass(const PassOptions &);
 std::unique_ptr<Pass> createFuseAttentionPass(const PassOptions &);
 std::unique_ptr<Pass> createFuseCrossEntropyPass(const PassOptions &);
 std::unique_ptr<Pass> createMixedPrecisionPass(const PassOptions &);
+std::unique_ptr<Pass> createScheduleUpdatesPass(const PassOptions &);
 std::unique_ptr<Pass> createExpandAttentionPass(const PassOptions &);
 std::unique_ptr<Pass> createFuseElementwisePass(const PassOptions &);
 std::unique_ptr<Pass> createAutodiffPass(const PassOptions &);

@@ -23,6 +23,9 @@ std::vector<std::string> pipelinePasses(const std::string &name) {
   passes.push_back("dce");
   // Last: grouping marks the final graph's nodes for the backends and changes no value.
   passes.push_back("fuse-elementwise");
+  // The order the backends run and plan memory in: each update right after its gradient.
+  if (name == "train")
+    passes.push_back("schedule-updates");
   return passes;
 }
 

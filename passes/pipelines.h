@@ -9,7 +9,8 @@
 namespace kiln {
 
 /// The pass names of a pipeline: "infer" (canonicalize, the fusions, cse, dce,
-/// fuse-elementwise) or "train" (the same with autodiff and the optimizer after the fusions).
+/// fuse-elementwise) or "train" (the same with autodiff and the optimizer after the fusions,
+/// and schedule-updates last).
 /// Throws Error for another name.
 std::vector<std::string> pipelinePasses(const std::string &name);
 
