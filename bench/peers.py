@@ -6,7 +6,10 @@ layers, final encoder and decoder norms, untied source and target embeddings sca
 sqrt(d_model) plus sinusoidal positions, a generator with a bias, dropout 0.1, cross-entropy
 over non-PAD target tokens, Adam with betas (0.9, 0.98), eps 1e-9 and the paper's warm-up
 schedule), at kiln bench's sizes, on random copy-task batches. Prints the parameter count (it
-must equal kiln's) and one JSON line per peer with kiln bench's fields.
+must equal kiln's) and one JSON line per peer with kiln bench's fields. With --precision bf16
+each peer runs its products in bf16 the way its users would ask for it: PyTorch under
+torch.autocast("cpu", torch.bfloat16), JAX with bf16 operands for every matmul (results cast
+back to f32), f32 weights and optimizer state in both, as kiln's --precision bf16.
 
   bench/peers.py --config tiny --peers eager,compile,jax --threads 2
 
@@ -58,7 +61,7 @@ def peak_rss_mib():
 def report(tool, c, args, params, times, compile_s, version):
     med = statistics.median(times)
     line = {"tool": tool, "version": version, "config": args.config, "mode": args.mode,
-            "batch": c["batch"], "src_len": c["src_len"], "tgt_len": c["tgt_len"], "precision": "f32",
+            "batch": c["batch"], "src_len": c["src_len"], "tgt_len": c["tgt_len"], "precision": args.precision,
             "threads": args.threads, "params": params, "ms_min": 1e3 * min(times),
             "ms_median": 1e3 * med, "tokens_per_s": c["batch"] * c["tgt_len"] / med,
             "peak_rss_mib": peak_rss_mib(), "compile_s": compile_s}
@@ -133,13 +136,18 @@ def torch_peer(c, args, compiled):
     loss_fn = torch.compile(model) if compiled else model
     src, tgt = (torch.from_numpy(a) for a in copy_batch(np.random.default_rng(0), c))
 
+    autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16,
+                                      enabled=args.precision == "bf16")
+
     def step():
         if args.mode == "forward":
-            with torch.no_grad():
+            with torch.no_grad(), autocast():
                 loss_fn(src, tgt)
             return
         opt.zero_grad(set_to_none=True)
-        loss_fn(src, tgt).backward()
+        with autocast():
+            loss = loss_fn(src, tgt)
+        loss.backward()
         opt.step()
         sched.step()
 
@@ -193,8 +201,13 @@ def jax_peer(c, args):
         var = ((x - mu) ** 2).mean(-1, keepdims=True)
         return (x - mu) / jnp.sqrt(var + 1e-5) * p["g"] + p["b"]
 
+    low = jnp.bfloat16 if args.precision == "bf16" else jnp.float32
+
+    def mm(a, b):  # a product in the benchmark's precision, its result in f32
+        return (a.astype(low) @ b.astype(low)).astype(jnp.float32)
+
     def linear(p, x):
-        return x @ p["w"] + p["b"]
+        return mm(x, p["w"]) + p["b"]
 
     def drop(key, x):
         if args.dropout <= 0 or key is None:
@@ -208,10 +221,10 @@ def jax_peer(c, args):
         wq, wk, wv = jnp.split(p["qkv"]["w"], 3, axis=1)
         bq, bk, bv = jnp.split(p["qkv"]["b"], 3)
         split = lambda x, n: x.reshape(B, n, h, d // h).transpose(0, 2, 1, 3)
-        q, k, v = split(q_in @ wq + bq, T), split(kv_in @ wk + bk, S), split(kv_in @ wv + bv, S)
-        s = q @ k.transpose(0, 1, 3, 2) / math.sqrt(d // h) + mask
+        q, k, v = split(mm(q_in, wq) + bq, T), split(mm(kv_in, wk) + bk, S), split(mm(kv_in, wv) + bv, S)
+        s = mm(q, k.transpose(0, 1, 3, 2)) / math.sqrt(d // h) + mask
         a = drop(key, jax.nn.softmax(s, axis=-1))
-        return linear(p["out"], (a @ v).transpose(0, 2, 1, 3).reshape(B, T, d))
+        return linear(p["out"], mm(a, v).transpose(0, 2, 1, 3).reshape(B, T, d))
 
     def loss_fn(params, src, tgt, key):
         keys = iter(jax.random.split(key, 16 * L + 4)) if key is not None else None
@@ -278,6 +291,7 @@ def main():
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--precision", default="f32", choices=["f32", "bf16"])
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--count-only", action="store_true",
                    help="print each peer's parameter count and exit (it must equal kiln's)")
