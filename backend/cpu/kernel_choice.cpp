@@ -14,7 +14,8 @@ KernelPath chooseKernelPath(const Node &node, CpuKernels mode) {
     return KernelPath::Jit;
   if (mode == CpuKernels::OneDnn)
     return KernelPath::OneDnn;
-  return node.is(op::Matmul) ? KernelPath::OneDnn : KernelPath::Jit;
+  bool faster = node.is(op::Matmul) || node.is(op::LayerNormGrad) || node.is(op::Softmax);
+  return faster ? KernelPath::OneDnn : KernelPath::Jit;
 }
 
 bool expandsAttention(const Node &node, CpuKernels mode) {

@@ -319,15 +319,19 @@ std::map<std::string, Difference> compareBackends(const BuiltModel &m, CpuKernel
   for (const Literal &l : inputs)
     args.push_back(toBuffer(l));
   auto cpu = cpuBackend().compile(*m.graph, {.cpu_kernels = kernels});
-  // The matmuls of the graph the backend runs: attention written out adds its GEMMs.
+  // The graph the backend runs: attention written out adds its GEMMs and softmax.
   std::unique_ptr<Graph> run = m.graph->clone();
-  int64_t expanded = cpu::expandChosenAttention(*run, kernels), matmuls = 0;
+  int64_t expanded = cpu::expandChosenAttention(*run, kernels), chosen = 0, matmuls = 0;
   CHECK((kernels == CpuKernels::Jit ? expanded == 0 : expanded > 0));
   CHECK(stat(*cpu, "attention written out as gemms") == expanded);
-  for (const auto &n : run->nodes())
+  for (const auto &n : run->nodes()) {
+    chosen += cpu::chooseKernelPath(*n, kernels) == cpu::KernelPath::OneDnn;
     matmuls += n->is(op::Matmul);
-  // Every matmul of the Transformer (f32) is oneDNN's on that path, and none on the other.
-  CHECK(stat(*cpu, "onednn primitives") == (kernels == CpuKernels::Jit ? 0 : matmuls));
+  }
+  // Every node the rule sends to oneDNN gets its primitive (every matmul of the Transformer,
+  // in f32, among them), and none on the JIT path.
+  CHECK(stat(*cpu, "onednn primitives") == chosen);
+  CHECK((kernels == CpuKernels::Jit ? chosen == 0 : chosen > matmuls));
   std::string fallbacks;
   for (const auto &[key, value] : cpu->statistics())
     if (key.starts_with("fallback "))

@@ -14,6 +14,12 @@ namespace kiln::cpu::onednn {
 bool canCompute(const Node &node) {
   if (node.is(op::Matmul))
     return matmulCanCompute(node);
+  if (node.is(op::LayerNorm) || node.is(op::LayerNormGrad))
+    return layerNormCanCompute(node);
+  if (node.is(op::Softmax) || node.is(op::SoftmaxGrad))
+    return softmaxCanCompute(node);
+  if (node.is(op::ReduceSum) || node.is(op::ReduceMax) || node.is(op::ReduceMean))
+    return reductionCanCompute(node);
   return false;
 }
 
@@ -22,7 +28,11 @@ std::unique_ptr<Primitive> create(const Node &node, int threads) {
   ScopedThreads scope(threads);
   if (node.is(op::Matmul))
     return createMatmul(node);
-  return nullptr;
+  if (node.is(op::LayerNorm) || node.is(op::LayerNormGrad))
+    return createLayerNorm(node);
+  if (node.is(op::Softmax) || node.is(op::SoftmaxGrad))
+    return createSoftmax(node);
+  return createReduction(node);
 }
 
 std::string version() {

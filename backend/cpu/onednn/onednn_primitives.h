@@ -8,4 +8,13 @@ namespace kiln::cpu::onednn {
 bool matmulCanCompute(const Node &node);
 std::unique_ptr<Primitive> createMatmul(const Node &node);
 
+bool layerNormCanCompute(const Node &node);
+std::unique_ptr<Primitive> createLayerNorm(const Node &node); ///< layer_norm and its grad
+
+bool softmaxCanCompute(const Node &node);
+std::unique_ptr<Primitive> createSoftmax(const Node &node); ///< softmax and softmax_grad
+
+bool reductionCanCompute(const Node &node);
+std::unique_ptr<Primitive> createReduction(const Node &node); ///< reduce_sum, _max, _mean
+
 } // namespace kiln::cpu::onednn
