@@ -35,13 +35,82 @@ ReducedView collapse(const Shape &shape, const std::vector<int64_t> &axes) {
   return v;
 }
 
+/// The width of the column blocks of a column reduction over `columns`: the largest divisor
+/// of `columns` up to 64 that leaves at least two blocks, a multiple of 16 where one divides.
+int64_t blockWidth(int64_t columns) {
+  int64_t most = std::min<int64_t>(64, std::max<int64_t>(1, columns / 2)), best = 1;
+  for (int64_t w = most; w >= 1; --w)
+    if (columns % w == 0) {
+      if (w % 16 == 0)
+        return w;
+      best = std::max(best, w);
+    }
+  return best;
+}
+
+DType storageOf(ScalarType t) {
+  switch (t) {
+  case ScalarType::f64:
+    return DType::f64;
+  case ScalarType::i32:
+    return DType::i32;
+  case ScalarType::i64:
+    return DType::i64;
+  default:
+    return DType::f32;
+  }
+}
+
+/// A reduction over the rows of [rows, columns] (or of each [k] of [kept, rows, columns]):
+/// each group takes a block of contiguous columns, keeps their accumulators in a local buffer
+/// and adds the rows to them in order, so the inner loop runs along memory and vectorises.
+/// Reading one column at a time down the rows instead strides by a whole row per element.
+Kernel lowerColumnReduce(const Node &n, const ReducedView &v) {
+  Kernel k = kernelFor(n);
+  bool outer = v.in.size() == 3;
+  int64_t kept = outer ? v.in[0] : 1, rows = v.in[v.in.size() - 2], columns = v.in.back();
+  setView(k, 0, {kept, rows, columns});
+  setView(k, 1, {kept, columns});
+  ReductionScalar rs = *reductionScalar(n);
+  int64_t width = blockWidth(columns), blocks = columns / width;
+  int acc = k.addBuffer("acc", storageOf(rs.acc_type), {width}, Role::Local);
+  int g = k.addVar("g", ScalarType::index), r = k.addVar("r", ScalarType::index);
+  Block group;
+  auto bind = [&](std::string_view name, Expr value) {
+    int var = k.addVar(name, ScalarType::index);
+    group.push_back(let(var, std::move(value)));
+    return varRef(k, var);
+  };
+  Expr kb = bind("k", div(varRef(k, g), intConst(blocks)));
+  Expr c0 = bind("c0", mul(binary(BinaryOp::Rem, varRef(k, g), intConst(blocks)), intConst(width)));
+  auto columnsLoop = [&](auto body) {
+    int c = k.addVar("c", ScalarType::index);
+    return loop(c, LoopKind::Worker, width, body(varRef(k, c)));
+  };
+  group.push_back(columnsLoop([&](Expr c) { return Block{store(acc, {c}, rs.init)}; }));
+  int c = k.addVar("c", ScalarType::index);
+  Expr x = load(k, 0, {kb, varRef(k, r), add(c0, varRef(k, c))});
+  Stmt add_row = store(acc, {varRef(k, c)}, rs.update(load(k, acc, {varRef(k, c)}), x));
+  group.push_back(
+      loop(r, LoopKind::Serial, rows, {loop(c, LoopKind::Serial, width, {std::move(add_row)})}));
+  group.push_back(columnsLoop([&](Expr c) {
+    return Block{store(1, {kb, add(c0, c)}, rs.result(load(k, acc, {c}), n.result()->type.dtype))};
+  }));
+  k.body.push_back(loop(g, LoopKind::Group, kept * blocks, std::move(group)));
+  return k;
+}
+
 std::optional<Kernel> lowerReduce(const Node &n) {
   const TensorType &x = n.operands[0]->type;
   std::vector<int64_t> axes;
   for (int64_t a : n.getInts("axes"))
     axes.push_back(*normalizeAxis(a, x.rank()));
-  Kernel k = kernelFor(n);
   ReducedView v = collapse(x.shape, axes);
+  // Rows summed into contiguous columns: [rows, columns] or [kept, rows, columns].
+  size_t runs = v.in.size();
+  if ((runs == 2 || runs == 3) && !v.reduced.back() && v.reduced[runs - 2] && v.in.back() >= 8)
+    return lowerColumnReduce(n, v);
+  Kernel k = kernelFor(n);
   Shape kept, red;
   for (size_t d = 0; d < v.in.size(); ++d)
     (v.reduced[d] ? red : kept).push_back(v.in[d]);

@@ -115,13 +115,16 @@ OpSample reduceSample(std::string_view a, std::string_view node, bool accumulate
 void addReductionOps(std::vector<OpDef> &ops) {
   ops.push_back(reduction(
       op::ReduceSum, "sum over axes", inferReduce, sumKernel, sumVjp,
-      {reduceSample("f32[2,3]", "reduce_sum(%a) {axes = [0, 1]} : f32[]", true),
+      // Rows summed into columns (a bias's gradient, blocks of columns on the CPU), a row
+      // reduction, an f64 one over two separate axes, and integers.
+      {reduceSample("f32[3,5,40]", "reduce_sum(%a) {axes = [0, 1]} : f32[40]", true),
        reduceSample("f32[2,3]", "reduce_sum(%a) {axes = [1], keepdims = true} : f32[2,1]", true),
        reduceSample("f64[2,3,4]", "reduce_sum(%a) {axes = [0, -1]} : f64[3]", true),
-       reduceSample("i32[2,3]", "reduce_sum(%a) {axes = [-1]} : i32[2]", true)}));
+       reduceSample("i32[2,7,24]", "reduce_sum(%a) {axes = [1], keepdims = true} : i32[2,1,24]",
+                    true)}));
   ops.push_back(reduction(
       op::ReduceMax, "maximum over axes", inferReduceMax, maxKernel, maxVjp,
-      {reduceSample("f32[2,3]", "reduce_max(%a) {axes = [0], keepdims = true} : f32[1,3]", false),
+      {reduceSample("f32[6,17]", "reduce_max(%a) {axes = [0], keepdims = true} : f32[1,17]", false),
        reduceSample("f32[2,3,4]", "reduce_max(%a) {axes = [1, 2]} : f32[2]", false),
        reduceSample("i64[2,3]", "reduce_max(%a) {axes = [1]} : i64[2]", false),
        reduceSample("f64[5]", "reduce_max(%a) {axes = [0], keepdims = true} : f64[1]", false)}));
