@@ -275,11 +275,7 @@ private:
 
   /// Round to nearest even, as roundToBF16; NaN keeps its top bits, as Literal::toBytes.
   llvm::Value *toBF16(llvm::Value *f) {
-    llvm::Value *bits = b_.CreateBitCast(f, b_.getInt32Ty());
-    llvm::Value *odd = b_.CreateAnd(b_.CreateLShr(bits, 16), b_.getInt32(1));
-    llvm::Value *rounded = b_.CreateAdd(bits, b_.CreateAdd(odd, b_.getInt32(0x7fff)));
-    llvm::Value *out = b_.CreateSelect(b_.CreateFCmpUNO(f, f), bits, rounded);
-    return b_.CreateTrunc(b_.CreateLShr(out, 16), b_.getInt16Ty());
+    return b_.CreateTrunc(b_.CreateLShr(scalar_.bf16Bits(f), 16), b_.getInt16Ty());
   }
 
   // ---- expressions ---------------------------------------------------------------------------

@@ -123,8 +123,18 @@ llvm::Value *ScalarEmitter::unary(UnaryOp op, ScalarType t, llvm::Value *x) {
     return b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, x, zero);
   case UnaryOp::Not:
     return b_.CreateNot(x);
+  case UnaryOp::RoundBF16:
+    return b_.CreateBitCast(bf16Bits(x), b_.getFloatTy());
   }
   return x;
+}
+
+llvm::Value *ScalarEmitter::bf16Bits(llvm::Value *f) {
+  llvm::Value *bits = b_.CreateBitCast(f, b_.getInt32Ty());
+  llvm::Value *odd = b_.CreateAnd(b_.CreateLShr(bits, 16), b_.getInt32(1));
+  llvm::Value *rounded = b_.CreateAdd(bits, b_.CreateAdd(odd, b_.getInt32(0x7fff)));
+  llvm::Value *out = b_.CreateSelect(b_.CreateFCmpUNO(f, f), bits, rounded);
+  return b_.CreateAnd(out, b_.getInt32(0xffff0000u));
 }
 
 llvm::Value *ScalarEmitter::binary(BinaryOp op, ScalarType t, llvm::Value *a, llvm::Value *b,

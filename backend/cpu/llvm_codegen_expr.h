@@ -22,6 +22,9 @@ public:
                       bool reassoc);
   /// The graph's cast of x from one scalar type to another.
   llvm::Value *cast(llvm::Value *x, kernel::ScalarType from, kernel::ScalarType to);
+  /// The bits of an f32 rounded to the nearest bf16 (ties to even; a NaN keeps its top bits),
+  /// as an i32 whose low 16 bits are zero.
+  llvm::Value *bf16Bits(llvm::Value *f);
   /// random_uniform's number of type t for a key's two i32 words and an index counter.
   llvm::Value *philox(llvm::Value *key_lo, llvm::Value *key_hi, llvm::Value *counter,
                       kernel::ScalarType t);

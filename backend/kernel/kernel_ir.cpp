@@ -47,8 +47,8 @@ bool isInteger(ScalarType t) {
 }
 
 std::string_view unaryOpName(UnaryOp op) {
-  static constexpr std::string_view names[] = {"neg",   "abs",  "exp", "log",  "sqrt",
-                                               "rsqrt", "tanh", "erf", "relu", "not"};
+  static constexpr std::string_view names[] = {"neg",  "abs", "exp",  "log", "sqrt",      "rsqrt",
+                                               "tanh", "erf", "relu", "not", "round_bf16"};
   return names[static_cast<int>(op)];
 }
 

@@ -71,7 +71,9 @@ struct ExprNode;
 using Expr = std::shared_ptr<const ExprNode>;
 
 /// Scalar functions of one operand.
-enum class UnaryOp { Neg, Abs, Exp, Log, Sqrt, Rsqrt, Tanh, Erf, Relu, Not };
+/// round_bf16 rounds an f32 to the nearest bf16 value (ties to even), as storing it in a bf16
+/// buffer would, and stays f32.
+enum class UnaryOp { Neg, Abs, Exp, Log, Sqrt, Rsqrt, Tanh, Erf, Relu, Not, RoundBF16 };
 /// Scalar functions of two operands; comparisons yield bool.
 enum class BinaryOp { Add, Sub, Mul, Div, Rem, Pow, Max, Min, Eq, Ne, Lt, Le, Gt, Ge, And, Or };
 

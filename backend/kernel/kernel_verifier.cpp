@@ -115,6 +115,10 @@ private:
       if (x == ScalarType::boolean)
         fail("{} of bool", unaryOpName(u.op));
       break;
+    case UnaryOp::RoundBF16:
+      if (x != ScalarType::f32)
+        fail("round_bf16 of {}, expected f32", typeName(x));
+      break;
     default:
       if (!isFloat(x))
         fail("{} of {}, expected f32 or f64", unaryOpName(u.op), typeName(x));

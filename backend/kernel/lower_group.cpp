@@ -48,10 +48,8 @@ bool wellFormed(const FusionGroup &g, const Shape &loop, bool reduction) {
       return false;
     if (m == &root)
       continue;
-    // A value read by another kernel needs its own step; bf16 values round at each node.
+    // A value read by another kernel needs its own step.
     const Value *r = m->result();
-    if (r->type.dtype == DType::bf16)
-      return false;
     if (!std::all_of(r->users.begin(), r->users.end(),
                      [&](const Node *u) { return in_group.count(u) > 0; }))
       return false;
@@ -189,6 +187,10 @@ std::optional<Kernel> lowerGroup(const FusionGroup &g) {
     }
     if (!e)
       return std::nullopt;
+    // bf16 is a storage type: a member's bf16 value rounds as storing it would, so the group
+    // gives the numbers of its nodes run one by one (the root rounds as it is stored).
+    if (m->result()->type.dtype == DType::bf16 && m != &root)
+      e = unary(UnaryOp::RoundBF16, *e);
     int var = k.addVar("v", (*e)->type);
     body.push_back(let(var, *e));
     value[m->result()] = varRef(k, var);

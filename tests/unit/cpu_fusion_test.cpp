@@ -169,13 +169,28 @@ TEST_CASE("cpu fusion: an Adam-style update stores the moment and the weight in 
   CHECK(stat(*exe, "outputs written into inputs") == 2);
 }
 
-TEST_CASE("cpu fusion: a group that cannot be one kernel runs node by node") {
-  // bf16 rounds at every node, which a kernel computing in f32 registers would skip.
+TEST_CASE("cpu fusion: a group with bf16 members rounds each as its node would") {
+  // The kernel computes in f32 registers and rounds every bf16 member's value, as the
+  // reference, which runs the nodes one by one, rounds every result.
   auto g = fused(R"(graph @bf16_chain {
   input data %x: f32[8]
   %0 = cast(%x) {dtype = bf16} : bf16[8]
   %1 = exp(%0) : bf16[8]
   %2 = cast(%1) {dtype = f32} : f32[8]
+  output "y" = %2
+})");
+  REQUIRE(g->nodes()[0]->group >= 0);
+  CHECK(checkGroups(*g, true) == 1);
+}
+
+TEST_CASE("cpu fusion: a group that cannot be one kernel runs node by node") {
+  // The key of random_uniform is read whole, and here elementwise too: one buffer would need
+  // two views in one kernel.
+  auto g = fused(R"(graph @key_read_twice {
+  input data %s: i32[2]
+  %0 = random_uniform(%s) {shape = [2]} : f32[2]
+  %1 = cast(%s) {dtype = f32} : f32[2]
+  %2 = add(%0, %1) : f32[2]
   output "y" = %2
 })");
   REQUIRE(g->nodes()[0]->group >= 0);

@@ -15,7 +15,8 @@ dnnl::memory::desc plainDesc(const TensorType &t) {
   dnnl::memory::dims d(t.shape.begin(), t.shape.end()), s;
   for (int64_t stride : stridesOf(t.shape))
     s.push_back(stride);
-  return {d, dnnl::memory::data_type::f32, s};
+  return {d, t.dtype == DType::bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32,
+          s};
 }
 
 class Softmax final : public Primitive {
@@ -60,7 +61,8 @@ private:
 
 bool softmaxCanCompute(const Node &n) {
   const TensorType &x = n.operands[0]->type;
-  return x.dtype == DType::f32 && x.numElements() > 0 && x.rank() <= DNNL_MAX_NDIMS;
+  return (x.dtype == DType::f32 || x.dtype == DType::bf16) && x.numElements() > 0 &&
+         x.rank() <= DNNL_MAX_NDIMS;
 }
 
 std::unique_ptr<Primitive> createSoftmax(const Node &n) {
