@@ -1,8 +1,9 @@
 // expand-attention: attention and attention_grad written out as their pieces (see the header).
-// The pieces repeat the fused op's arithmetic in the fused op's dtype, in the order of its
-// reference kernel: scale, then the mask, then the causal -inf, softmax, then dropout's
-// factor. Dropout draws random_uniform over the [..., Tq, Tk] probabilities at the op's
-// dropout_offset, which are the numbers the fused op draws.
+// The pieces repeat the fused op's arithmetic in the dtype its kernels compute in (f32 for bf16
+// tensors, whose products alone read and write bf16), in the order of its reference kernel:
+// scale, then the mask, then the causal -inf, softmax, then dropout's factor. Dropout draws
+// random_uniform over the [..., Tq, Tk] probabilities at the op's dropout_offset, which are the
+// numbers the fused op draws.
 
 #include "passes/expand_attention.h"
 
@@ -17,13 +18,21 @@
 namespace kiln {
 namespace {
 
-/// The probabilities of an attention (or attention_grad) node, written out before it.
+/// The probabilities of an attention (or attention_grad) node, written out before it. They are
+/// computed in the fused kernel's compute type, f32 for bf16 tensors: only the matrix products
+/// read and write the tensors' dtype.
 struct Probabilities {
-  Value *p = nullptr;    ///< softmax of the masked, scaled scores
+  DType data = DType::f32, work = DType::f32; ///< the tensors' dtype and the compute dtype
+  Value *p = nullptr;                         ///< softmax of the masked, scaled scores
   Value *keep = nullptr; ///< where dropout keeps a probability (null without dropout)
   Value *kept = nullptr; ///< p with dropout applied (p itself without dropout)
-  double keep_scale = 1; ///< 1 / (1 - dropout)
+  double keep_scale = 1; ///< 1 / (1 - dropout), rounded to the tensors' dtype
 };
+
+/// `x` in `dtype` (x itself when it is already).
+Value *castTo(Builder &b, Value *x, DType dtype) {
+  return x->type.dtype == dtype ? x : b.create(op::Cast, {x}, {{"dtype", dtype}});
+}
 
 /// x times dropout's factor: x / (1 - dropout) where kept, 0 elsewhere.
 Value *dropped(Builder &b, const Probabilities &pr, Value *x) {
@@ -36,16 +45,19 @@ Value *dropped(Builder &b, const Probabilities &pr, Value *x) {
 
 Probabilities probabilities(Builder &b, const Node &n, size_t operands) {
   Value *q = n.operands[0], *k = n.operands[1];
-  DType dt = q->type.dtype;
+  Probabilities out;
+  out.data = q->type.dtype;
+  out.work = out.data == DType::bf16 ? DType::f32 : out.data;
+  DType w = out.work;
   double dropout = n.getFloat("dropout");
   AttentionOperands roles = attentionOperands(operands, dropout);
-  Value *s = b.create(op::Matmul, {q, k}, {{"transpose_b", true}});
-  s = b.create(op::Mul, {s, b.splat(n.getFloat("scale"), dt)});
-  auto neg_inf = [&] { return b.splat(-std::numeric_limits<double>::infinity(), dt); };
+  Value *s = castTo(b, b.create(op::Matmul, {q, k}, {{"transpose_b", true}}), w);
+  s = b.create(op::Mul, {s, b.splat(n.getFloat("scale"), w)});
+  auto neg_inf = [&] { return b.splat(-std::numeric_limits<double>::infinity(), w); };
   if (roles.mask >= 0) {
     Value *mask = n.operands[roles.mask];
     s = mask->type.dtype == DType::boolean ? b.create(op::Select, {mask, neg_inf(), s})
-                                           : b.create(op::Add, {s, mask});
+                                           : b.create(op::Add, {s, castTo(b, mask, w)});
   }
   const Shape &scores = s->type.shape;
   int64_t tq = scores[scores.size() - 2], tk = scores.back();
@@ -55,15 +67,14 @@ Probabilities probabilities(Builder &b, const Node &n, size_t operands) {
     Value *col = b.create(op::Iota, {}, {{"axis", int64_t{1}}, {"shape", square}});
     s = b.create(op::Select, {b.create(op::Gt, {col, row}), neg_inf(), s});
   }
-  Probabilities out;
   out.p = out.kept = b.create(op::Softmax, {s}, {{"axis", int64_t{-1}}});
   if (dropout > 0) {
     Value *u = b.create(op::RandomUniform, {n.operands[roles.seed]},
-                        {{"dtype", dt},
+                        {{"dtype", w},
                          {"offset", n.getInt("dropout_offset")},
                          {"shape", IntList(scores.begin(), scores.end())}});
-    out.keep = b.create(op::Ge, {u, b.splat(roundTo(dropout, dt), dt)});
-    out.keep_scale = roundTo(1.0 / (1.0 - dropout), dt);
+    out.keep = b.create(op::Ge, {u, b.splat(roundTo(dropout, out.data), w)});
+    out.keep_scale = roundTo(1.0 / (1.0 - dropout), out.data);
     out.kept = dropped(b, out, out.p);
   }
   return out;
@@ -72,17 +83,18 @@ Probabilities probabilities(Builder &b, const Node &n, size_t operands) {
 void expandForward(Graph &g, Node &n) {
   Builder b(g, n.loc);
   Probabilities pr = probabilities(b, n, n.operands.size());
-  g.replaceAllUsesWith(n.result(), b.create(op::Matmul, {pr.kept, n.operands[2]}));
+  Value *kept = castTo(b, pr.kept, pr.data);
+  g.replaceAllUsesWith(n.result(), b.create(op::Matmul, {kept, n.operands[2]}));
 }
 
 void expandBackward(Graph &g, Node &n) {
   Builder b(g, n.loc);
   Value *q = n.operands[0], *k = n.operands[1], *v = n.operands[2], *gout = n.operands.back();
   Probabilities pr = probabilities(b, n, n.operands.size() - 1);
-  Value *dv = b.create(op::Matmul, {pr.kept, gout}, {{"transpose_a", true}});
-  Value *dp = dropped(b, pr, b.create(op::Matmul, {gout, v}, {{"transpose_b", true}}));
-  Value *ds = b.create(op::SoftmaxGrad, {pr.p, dp}, {{"axis", int64_t{-1}}});
-  ds = b.create(op::Mul, {ds, b.splat(n.getFloat("scale"), q->type.dtype)});
+  Value *dv = b.create(op::Matmul, {castTo(b, pr.kept, pr.data), gout}, {{"transpose_a", true}});
+  Value *dkept = castTo(b, b.create(op::Matmul, {gout, v}, {{"transpose_b", true}}), pr.work);
+  Value *ds = b.create(op::SoftmaxGrad, {pr.p, dropped(b, pr, dkept)}, {{"axis", int64_t{-1}}});
+  ds = castTo(b, b.create(op::Mul, {ds, b.splat(n.getFloat("scale"), pr.work)}), pr.data);
   Value *dq = b.create(op::Matmul, {ds, k});
   Value *dk = b.create(op::Matmul, {ds, q}, {{"transpose_a", true}});
   g.replaceAllUsesWith(n.result(0), dq);

@@ -89,11 +89,13 @@ public:
       for (const Value *v : n->operands)
         if (v->def && !lazy.count(v->def))
           producers.insert(v->def);
-      bool reads_computed = !producers.empty();
+      bool waits = !producers.empty();
       for (const auto &r : n->results)
-        if (auto it = overwrites.find(r.get()); it != overwrites.end())
+        if (auto it = overwrites.find(r.get()); it != overwrites.end()) {
           producers.insert(it->second.begin(), it->second.end());
-      if (!reads_computed) {
+          waits = true; // an update never goes before a reader of what it overwrites
+        }
+      if (!waits) {
         lazy.insert(n.get());
         continue;
       }
@@ -140,7 +142,7 @@ public:
     for (size_t i : order)
       nodes.push_back(std::move(g.nodes()[i]));
     g.nodes() = std::move(nodes);
-    ctx.count("update nodes", static_cast<int64_t>(movable.size()));
+    ctx.count("movable nodes", static_cast<int64_t>(movable.size()));
     ctx.count("nodes moved", moved);
     return moved > 0;
   }

@@ -9,9 +9,9 @@
 
 namespace kiln::tools {
 
-/// The memory plan a backend runs by, as text: groups that cannot run as one kernel are
-/// planned node by node, as the CPU backend runs them.
-std::string memoryPlanText(const Graph &graph);
+/// The memory plan the CPU backend runs by under a --cpu-kernels mode, as text: of the graph it
+/// runs (attention written out where it is, groups that cannot run as one kernel node by node).
+std::string memoryPlanText(const Graph &graph, CpuKernels mode);
 
 /// --backend (from the backend list), --threads, --no-cache and --cpu-kernels.
 struct BackendFlags {

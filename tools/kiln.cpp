@@ -52,7 +52,7 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
           ? buildLoss(cfg, opts, withPrecision(passes, precision))
           : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
   std::string text = level == "kernels"  ? kernel::printKernels(*m.graph)
-                     : level == "memory" ? tools::memoryPlanText(*m.graph)
+                     : level == "memory" ? tools::memoryPlanText(*m.graph, CpuKernels::Auto)
                      : format == "dot"   ? printDot(*m.graph)
                                          : printGraph(*m.graph);
   tools::writeTextFile(out, text);

@@ -298,7 +298,7 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
   if (o.level == "kernels")
     return kernel::printKernels(*g);
   if (o.level == "memory")
-    return tools::memoryPlanText(*g);
+    return tools::memoryPlanText(*g, o.compile.cpu_kernels);
   if (!o.run)
     return printGraph(*g, PrintOptions{o.locations});
   std::vector<HostBuffer> inputs = o.run_inputs.empty()

@@ -1,6 +1,7 @@
 #include "backend/cpu/cpu_backend.h"
 
 #include "backend/cpu/cpu_executable.h"
+#include "backend/cpu/kernel_choice.h"
 #include "backend/kernel/lower.h"
 
 namespace kiln {
@@ -24,6 +25,13 @@ public:
 const Backend &cpuBackend() {
   static const CpuBackend backend;
   return backend;
+}
+
+int prepareCpuGraph(Graph &graph, CpuKernels mode) {
+  int expanded = cpu::expandChosenAttention(graph, mode);
+  // The plan and the schedule must agree on which groups run as one kernel.
+  kernel::dropUnlowerableGroups(graph);
+  return expanded;
 }
 
 } // namespace kiln

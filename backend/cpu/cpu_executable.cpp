@@ -11,6 +11,7 @@
 
 #include "backend/cpu/cpu_executable.h"
 
+#include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/jit.h"
 #include "backend/cpu/kernel_choice.h"
 #include "backend/cpu/onednn/onednn.h"
@@ -142,9 +143,7 @@ public:
       : Executable(signatureOf(graph)), graph_(graph.clone()), poison_(options.poison_dead_buffers),
         profiling_(options.profile) {
     threads_ = options.threads > 0 ? options.threads : omp_get_num_procs();
-    attention_expanded_ = expandChosenAttention(*graph_, options.cpu_kernels);
-    // The plan and the schedule must agree on which groups run as one kernel.
-    kernel::dropUnlowerableGroups(*graph_);
+    attention_expanded_ = prepareCpuGraph(*graph_, options.cpu_kernels);
     plan_ = planMemory(*graph_);
     if (placement == Placement::OneBufferPerValue)
       plan_ = oneBufferPerValue(plan_);

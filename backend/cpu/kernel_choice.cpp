@@ -3,9 +3,10 @@
 #include "backend/cpu/onednn/onednn.h"
 #include "ir/op_handles.h"
 #include "passes/expand_attention.h"
-#include "passes/pass.h"
+#include "passes/pass_manager.h"
 
 #include <algorithm>
+#include <sstream>
 
 namespace kiln::cpu {
 
@@ -33,10 +34,11 @@ int expandChosenAttention(Graph &graph, CpuKernels mode) {
       expandAttention(graph, [&](const Node &node) { return expandsAttention(node, mode); });
   if (n.forward + n.backward == 0)
     return 0;
-  PassContext ctx;
-  createCsePass({})->run(graph, ctx);
-  if (fused)
-    createFuseElementwisePass({})->run(graph, ctx);
+  // The pass manager verifies the graph after each pass.
+  PassManager pm;
+  pm.addPipeline(fused ? "cse,fuse-elementwise" : "cse");
+  std::ostringstream unused;
+  pm.run(graph, unused);
   return n.forward + n.backward;
 }
 

@@ -6,19 +6,19 @@
 // The rule under --cpu-kernels=auto: a matmul in f32 or bf16 goes to oneDNN, whose blocked,
 // packed GEMM the JIT's plain loop nest does not approach at any size the Transformer has, and
 // so do layer_norm_grad in f32 and softmax in f32 or bf16, which oneDNN computes faster; every
-// other node stays on the JIT loops, which fuse it with its neighbours. Measured with `kiln bench
-// --profile` (small, train, 2 threads; ms per step, oneDNN against JIT): layer_norm_grad 2.3
-// against 18.5, softmax 0.6 against 2.2; but layer_norm 0.9 against 0.8, softmax_grad 0.32
-// against 0.25, and oneDNN's reductions are 3 to 12 times slower than the JIT's (the bias
-// gradients' column sums), so those stay JIT. --cpu-kernels=jit
-// and --cpu-kernels=onednn force one path for every node that path computes, so tests cover
-// both. A primitive that oneDNN cannot create for a layout falls back to the JIT loops.
+// other node stays on the JIT loops, which fuse it with its neighbours. Measured with
+// `kiln bench --profile` (small, train, 2 threads; ms per step, oneDNN against JIT):
+// layer_norm_grad 2.3 against 18.5, softmax 0.6 against 2.2; but layer_norm 0.9 against 0.8,
+// softmax_grad 0.32 against 0.25, and oneDNN's reductions are 3 to 12 times slower than the
+// JIT's (the bias gradients' column sums), so those stay JIT. --cpu-kernels=jit and
+// --cpu-kernels=onednn force one path for every node that path computes, so tests cover both.
+// A primitive that oneDNN cannot create for a layout falls back to the JIT loops.
 //
 // Attention is chosen before that, for the whole graph: under auto, attention and
 // attention_grad whose probabilities take at most kExpandedScoresBytes are written out by
-// expand-attention as two oneDNN GEMMs around a JIT softmax (cse then lets attention_grad reuse
-// its forward's probabilities); under onednn every one is; larger ones, and every one under
-// jit, stay one JIT kernel that never stores the [..., Tq, Tk] probabilities.
+// expand-attention as oneDNN GEMMs around a softmax (cse then lets attention_grad reuse its
+// forward's probabilities); under onednn every one is; larger ones, and every one under jit,
+// stay one JIT kernel that never stores the [..., Tq, Tk] probabilities.
 //
 // Measured with `kiln bench` (train, 2 threads), the small configuration trains 17 % faster
 // written out at lengths 32, and 3.5 times faster at batch 8, lengths 256 (532 against 1890 ms,

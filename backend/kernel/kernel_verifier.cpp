@@ -4,6 +4,7 @@
 
 #include "backend/kernel/kernel_ir.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace kiln::kernel {
@@ -191,8 +192,12 @@ private:
         fail("{} loop %{} is nested in a {} loop", loopKindName(l.kind), varName(l.var),
              loopKindName(outer));
     if (l.kind == LoopKind::Worker) {
-      if (loops_.empty() || loops_.back() != LoopKind::Group)
-        fail("worker loop %{} is not directly inside a group loop", varName(l.var));
+      // In a group, under nothing but serial loops that all the group's workers run in step.
+      auto up = std::find_if(loops_.rbegin(), loops_.rend(),
+                             [](LoopKind k) { return k != LoopKind::Serial; });
+      if (up == loops_.rend() || *up != LoopKind::Group)
+        fail("worker loop %{} is not inside a group loop (directly or under serial loops)",
+             varName(l.var));
     }
     if (l.extent < 0)
       fail("loop %{} has a negative extent {}", varName(l.var), l.extent);

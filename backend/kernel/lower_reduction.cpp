@@ -48,23 +48,31 @@ int64_t blockWidth(int64_t columns) {
   return best;
 }
 
+/// The dtype of a local buffer holding accumulators of a type (sums and maxima only: float
+/// and integer accumulators).
 DType storageOf(ScalarType t) {
   switch (t) {
+  case ScalarType::f32:
+    return DType::f32;
   case ScalarType::f64:
     return DType::f64;
   case ScalarType::i32:
     return DType::i32;
   case ScalarType::i64:
     return DType::i64;
-  default:
-    return DType::f32;
+  case ScalarType::boolean:
+  case ScalarType::index:
+    break;
   }
+  KILN_ASSERT(false, "no reduction accumulates in bool or index");
+  return DType::f32;
 }
 
 /// A reduction over the rows of [rows, columns] (or of each [k] of [kept, rows, columns]):
-/// each group takes a block of contiguous columns, keeps their accumulators in a local buffer
-/// and adds the rows to them in order, so the inner loop runs along memory and vectorises.
-/// Reading one column at a time down the rows instead strides by a whole row per element.
+/// each group takes a block of contiguous columns, each of its workers one column of the block
+/// with its accumulator in a local buffer, and the group adds the rows in order, all workers in
+/// step. On the CPU the workers of a row are one loop along memory, which vectorises; reading
+/// one column at a time down the rows instead strides by a whole row per element.
 Kernel lowerColumnReduce(const Node &n, const ReducedView &v) {
   Kernel k = kernelFor(n);
   bool outer = v.in.size() == 3;
@@ -88,11 +96,12 @@ Kernel lowerColumnReduce(const Node &n, const ReducedView &v) {
     return loop(c, LoopKind::Worker, width, body(varRef(k, c)));
   };
   group.push_back(columnsLoop([&](Expr c) { return Block{store(acc, {c}, rs.init)}; }));
-  int c = k.addVar("c", ScalarType::index);
-  Expr x = load(k, 0, {kb, varRef(k, r), add(c0, varRef(k, c))});
-  Stmt add_row = store(acc, {varRef(k, c)}, rs.update(load(k, acc, {varRef(k, c)}), x));
-  group.push_back(
-      loop(r, LoopKind::Serial, rows, {loop(c, LoopKind::Serial, width, {std::move(add_row)})}));
+  group.push_back(Stmt{Barrier{}});
+  group.push_back(loop(r, LoopKind::Serial, rows, {columnsLoop([&](Expr c) {
+                         Expr x = load(k, 0, {kb, varRef(k, r), add(c0, c)});
+                         return Block{store(acc, {c}, rs.update(load(k, acc, {c}), x))};
+                       })}));
+  group.push_back(Stmt{Barrier{}});
   group.push_back(columnsLoop([&](Expr c) {
     return Block{store(1, {kb, add(c0, c)}, rs.result(load(k, acc, {c}), n.result()->type.dtype))};
   }));
@@ -107,8 +116,10 @@ std::optional<Kernel> lowerReduce(const Node &n) {
     axes.push_back(*normalizeAxis(a, x.rank()));
   ReducedView v = collapse(x.shape, axes);
   // Rows summed into contiguous columns: [rows, columns] or [kept, rows, columns].
-  size_t runs = v.in.size();
-  if ((runs == 2 || runs == 3) && !v.reduced.back() && v.reduced[runs - 2] && v.in.back() >= 8)
+  const std::vector<bool> &r = v.reduced;
+  bool columns =
+      (r == std::vector<bool>{true, false} || r == std::vector<bool>{false, true, false});
+  if (columns && x.numElements() > 0 && v.in.back() >= 8)
     return lowerColumnReduce(n, v);
   Kernel k = kernelFor(n);
   Shape kept, red;

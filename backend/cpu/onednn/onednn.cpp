@@ -32,7 +32,20 @@ std::unique_ptr<Primitive> create(const Node &node, int threads) {
     return createLayerNorm(node);
   if (node.is(op::Softmax) || node.is(op::SoftmaxGrad))
     return createSoftmax(node);
-  return createReduction(node);
+  if (node.is(op::ReduceSum) || node.is(op::ReduceMax) || node.is(op::ReduceMean))
+    return createReduction(node);
+  return nullptr;
+}
+
+dnnl::memory::data_type dataType(DType dtype) {
+  return dtype == DType::bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+}
+
+dnnl::memory::desc plainDesc(const Shape &shape, DType dtype) {
+  dnnl::memory::dims dims(shape.begin(), shape.end()), strides;
+  for (int64_t s : stridesOf(shape))
+    strides.push_back(s);
+  return {dims, dataType(dtype), strides};
 }
 
 std::string version() {

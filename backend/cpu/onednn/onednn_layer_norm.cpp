@@ -2,8 +2,8 @@
 // axes (axis.. to the end) are folded into one, so x is [rows, m] and the weight and bias are
 // oneDNN's scale and shift of m elements. The backward primitive reads each row's mean and
 // variance, which kiln's layer_norm_grad recomputes from x: a forward primitive in training
-// mode gives them first, into buffers of the primitive's own (with the normalized rows, which
-// it writes too and nothing reads).
+// mode gives them first, into buffers of the primitive's own; the normalized rows it writes too
+// go to dx, which the backward primitive then writes over without reading.
 
 #include "backend/cpu/onednn/onednn.h"
 #include "backend/cpu/onednn/onednn_context.h"
@@ -94,7 +94,7 @@ class LayerNormGrad final : public Primitive {
 public:
   LayerNormGrad(const Node &n, const Rows &r)
       : loc_(n.loc), weighted_(n.operands.size() == 3), mean_(r.rows), var_(r.rows),
-        normalized_(static_cast<size_t>(r.rows * r.m)), ones_(weighted_ ? 0 : r.m, 1.0f) {
+        ones_(weighted_ ? 0 : r.m, 1.0f) {
     float eps = static_cast<float>(n.getFloat("eps"));
     flags f = flags::use_scale | flags::use_shift;
     auto fwd = forwardDesc(dnnl::prop_kind::forward_training, r, eps, f);
@@ -106,7 +106,6 @@ public:
     scale_ = unbound(r.params()), dscale_ = unbound(r.params()), dshift_ = unbound(r.params());
     zero_shift_.assign(static_cast<size_t>(r.m), 0.0f);
     shift_ = dnnl::memory(r.params(), engine(), zero_shift_.data());
-    normalized_mem_ = dnnl::memory(r.data(), engine(), normalized_.data());
     mean_mem_ = dnnl::memory(r.stats(), engine(), mean_.data());
     var_mem_ = dnnl::memory(r.stats(), engine(), var_.data());
     if (!weighted_)
@@ -124,7 +123,7 @@ public:
       dscale_.set_data_handle(buffers[in + 1]);
       dshift_.set_data_handle(buffers[in + 2]);
       forward_.execute(stream(), {{DNNL_ARG_SRC, x_},
-                                  {DNNL_ARG_DST, normalized_mem_},
+                                  {DNNL_ARG_DST, dx_},
                                   {DNNL_ARG_SCALE, scale_},
                                   {DNNL_ARG_SHIFT, shift_},
                                   {DNNL_ARG_MEAN, mean_mem_},
@@ -145,22 +144,12 @@ public:
 private:
   Location loc_;
   bool weighted_;
-  mutable std::vector<float> mean_, var_, normalized_;
+  mutable std::vector<float> mean_, var_;
   std::vector<float> ones_, zero_shift_;
   dnnl::layer_normalization_forward forward_;
   dnnl::layer_normalization_backward backward_;
-  dnnl::memory x_, g_, dx_, scale_, shift_, dscale_, dshift_, normalized_mem_, mean_mem_, var_mem_;
+  dnnl::memory x_, g_, dx_, scale_, shift_, dscale_, dshift_, mean_mem_, var_mem_;
 };
-
-template <typename P> std::unique_ptr<Primitive> created(const Node &n, const char *what) {
-  try {
-    return std::make_unique<P>(n, Rows(n));
-  } catch (const dnnl::error &e) {
-    if (e.status == dnnl_unimplemented)
-      return nullptr;
-    throw Error(n.loc, fmt::format("oneDNN {} could not be created: {}", what, e.what()));
-  }
-}
 
 } // namespace
 
@@ -169,8 +158,11 @@ bool layerNormCanCompute(const Node &n) {
 }
 
 std::unique_ptr<Primitive> createLayerNorm(const Node &n) {
-  return n.is(op::LayerNorm) ? created<LayerNorm>(n, "layer_norm")
-                             : created<LayerNormGrad>(n, "layer_norm_grad");
+  return createOrNull(n, [&]() -> std::unique_ptr<Primitive> {
+    if (n.is(op::LayerNorm))
+      return std::make_unique<LayerNorm>(n, Rows(n));
+    return std::make_unique<LayerNormGrad>(n, Rows(n));
+  });
 }
 
 } // namespace kiln::cpu::onednn

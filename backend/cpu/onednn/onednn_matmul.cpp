@@ -13,10 +13,6 @@ namespace {
 
 using dims = dnnl::memory::dims;
 
-dnnl::memory::data_type dataType(DType t) {
-  return t == DType::bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
-}
-
 /// The descriptor of the rank-`rank` logical operand [..., rows, cols] of a tensor stored
 /// row-major with `shape`, read transposed (its last two dimensions swapped) or not.
 dnnl::memory::desc operandDesc(const TensorType &t, size_t rank, bool transposed) {
@@ -81,15 +77,11 @@ std::unique_ptr<Primitive> createMatmul(const Node &n) {
     b = TensorType{b.dtype, Shape(b.shape.end() - 2, b.shape.end())};
   }
   size_t rank = c.shape.size();
-  try {
+  return createOrNull(n, [&] {
     dnnl::matmul::desc desc(operandDesc(a, rank, ta), operandDesc(b, rank, tb),
                             operandDesc(c, rank, false));
     return std::make_unique<Matmul>(n, dnnl::matmul::primitive_desc(desc, engine()));
-  } catch (const dnnl::error &e) {
-    if (e.status == dnnl_unimplemented)
-      return nullptr;
-    throw Error(n.loc, fmt::format("oneDNN matmul could not be created: {}", e.what()));
-  }
+  });
 }
 
 } // namespace kiln::cpu::onednn

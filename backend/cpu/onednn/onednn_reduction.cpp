@@ -11,13 +11,6 @@
 namespace kiln::cpu::onednn {
 namespace {
 
-dnnl::memory::desc plainDesc(const Shape &shape) {
-  dnnl::memory::dims d(shape.begin(), shape.end()), s;
-  for (int64_t stride : stridesOf(shape))
-    s.push_back(stride);
-  return {d, dnnl::memory::data_type::f32, s};
-}
-
 class Reduction final : public Primitive {
 public:
   Reduction(const Node &n, dnnl::reduction::primitive_desc pd)
@@ -43,8 +36,13 @@ private:
 
 bool reductionCanCompute(const Node &n) {
   const TensorType &x = n.operands[0]->type;
-  return x.dtype == DType::f32 && x.numElements() > 0 && x.rank() >= 1 &&
-         x.rank() <= DNNL_MAX_NDIMS;
+  if (x.dtype != DType::f32 || x.numElements() == 0 || x.rank() < 1 || x.rank() > DNNL_MAX_NDIMS)
+    return false;
+  // oneDNN refuses a reduction whose destination is its source (every axis reduced has size 1).
+  for (int64_t a : n.getInts("axes"))
+    if (x.shape[*normalizeAxis(a, x.rank())] > 1)
+      return true;
+  return false;
 }
 
 std::unique_ptr<Primitive> createReduction(const Node &n) {
@@ -55,14 +53,11 @@ std::unique_ptr<Primitive> createReduction(const Node &n) {
   dnnl::algorithm alg = n.is(op::ReduceSum)   ? dnnl::algorithm::reduction_sum
                         : n.is(op::ReduceMax) ? dnnl::algorithm::reduction_max
                                               : dnnl::algorithm::reduction_mean;
-  try {
-    dnnl::reduction::desc desc(alg, plainDesc(x.shape), plainDesc(kept), 0.f, 0.f);
+  return createOrNull(n, [&] {
+    dnnl::reduction::desc desc(alg, plainDesc(x.shape, DType::f32), plainDesc(kept, DType::f32),
+                               0.f, 0.f);
     return std::make_unique<Reduction>(n, dnnl::reduction::primitive_desc(desc, engine()));
-  } catch (const dnnl::error &e) {
-    if (e.status == dnnl_unimplemented)
-      return nullptr;
-    throw Error(n.loc, fmt::format("oneDNN {} could not be created: {}", n.name(), e.what()));
-  }
+  });
 }
 
 } // namespace kiln::cpu::onednn

@@ -11,14 +11,6 @@
 namespace kiln::cpu::onednn {
 namespace {
 
-dnnl::memory::desc plainDesc(const TensorType &t) {
-  dnnl::memory::dims d(t.shape.begin(), t.shape.end()), s;
-  for (int64_t stride : stridesOf(t.shape))
-    s.push_back(stride);
-  return {d, t.dtype == DType::bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32,
-          s};
-}
-
 class Softmax final : public Primitive {
 public:
   Softmax(const Node &n, const dnnl::memory::desc &desc, int axis) : loc_(n.loc) {
@@ -68,13 +60,8 @@ bool softmaxCanCompute(const Node &n) {
 std::unique_ptr<Primitive> createSoftmax(const Node &n) {
   const TensorType &x = n.operands[0]->type;
   int axis = static_cast<int>(*normalizeAxis(n.getInt("axis"), x.rank()));
-  try {
-    return std::make_unique<Softmax>(n, plainDesc(x), axis);
-  } catch (const dnnl::error &e) {
-    if (e.status == dnnl_unimplemented)
-      return nullptr;
-    throw Error(n.loc, fmt::format("oneDNN {} could not be created: {}", n.name(), e.what()));
-  }
+  return createOrNull(
+      n, [&] { return std::make_unique<Softmax>(n, plainDesc(x.shape, x.dtype), axis); });
 }
 
 } // namespace kiln::cpu::onednn
