@@ -1,7 +1,9 @@
 #pragma once
-// JIT compilation of kernels: kernel IR to LLVM IR, O3 for the host CPU, an object file, ORC
-// LLJIT. All kernels of one graph share one module, so the JIT's fixed cost is paid once, and
-// that object file is what the compile cache (compile_cache.h) keeps.
+// JIT compilation of kernels: kernel IR to LLVM IR, O3 for the host CPU, object files, ORC
+// LLJIT. The kernels of one graph are one module, or for a large graph a few modules of
+// consecutive kernels compiled on the host's cores at once; one JIT links them all, so its
+// fixed cost is paid once, and those object files are what the compile cache (compile_cache.h)
+// keeps.
 
 #include "backend/kernel/kernel_ir.h"
 

@@ -248,3 +248,39 @@ TEST_CASE("compile cache: constant tables that differ only past what the printer
   compileAndCheck(*b);
   CHECK(cache.entries().size() == 2);
 }
+
+TEST_CASE("compile cache: a large program compiles in parts, cached part by part") {
+  TempCache cache;
+  // A chain of 150 nodes with distinct constants: 150 distinct kernels, more than one part.
+  std::string text = "graph @long {\n  input data %x: f32[3,70]\n";
+  std::string last = "%x";
+  for (int i = 0; i < 150; ++i) {
+    text += fmt::format("  %c{} = constant() {{value = [{}.5]}} : f32[]\n", i, i);
+    text += fmt::format("  %v{} = add({}, %c{}) : f32[3,70]\n", i, last, i);
+    last = fmt::format("%v{}", i);
+  }
+  text += fmt::format("  %s = reduce_sum({}) {{axes = [-1]}} : f32[3]\n  output \"z\" = %s\n}}\n",
+                      last);
+  std::unique_ptr<Graph> g = parseGraph(text, "long.kir");
+  int64_t runs = cpu::codegenRuns();
+  compileAndCheck(*g);
+  CHECK(cpu::codegenRuns() == runs + 1);
+  std::vector<fs::path> parts = cache.entries();
+  MESSAGE(parts.size() << " parts in the cache");
+  REQUIRE(parts.size() >= 2);
+
+  cpu::clearMemoryCache();
+  auto again = compileAndCheck(*g);
+  CHECK(cpu::codegenRuns() == runs + 1);
+  CHECK(stat(*again, "program from disk cache") == 1);
+
+  // One damaged part: the program is compiled again and every part rewritten.
+  std::vector<char> good = readFile(parts[0]);
+  writeFile(parts[0], {'X'});
+  cpu::clearMemoryCache();
+  auto rebuilt = compileAndCheck(*g);
+  CHECK(cpu::codegenRuns() == runs + 2);
+  CHECK(stat(*rebuilt, "program from disk cache") == 0);
+  CHECK(readFile(parts[0]) == good);
+  CHECK(cache.entries().size() == parts.size());
+}
