@@ -10,9 +10,10 @@ namespace kiln {
 
 /// The pass names of a pipeline: "infer" (canonicalize, the fusions, cse, dce,
 /// fuse-elementwise) or "train" (the same with autodiff and the optimizer after the fusions,
-/// and schedule-updates last).
-/// Throws Error for another name.
-std::vector<std::string> pipelinePasses(const std::string &name);
+/// and schedule-updates last). With precision "bf16", mixed-precision follows the fusions.
+/// Throws Error for another name or precision.
+std::vector<std::string> pipelinePasses(const std::string &name,
+                                        const std::string &precision = "f32");
 
 /// The names of the pipelines, for help texts.
 std::vector<std::string> pipelineNames();

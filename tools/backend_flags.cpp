@@ -1,6 +1,8 @@
 #include "tools/backend_flags.h"
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/kernel_choice.h"
+#include "backend/kernel/lower.h"
 #include "backend/memory_plan.h"
 
 namespace kiln::tools {
@@ -31,6 +33,15 @@ CompileOptions BackendFlags::options() const {
   o.use_cache = !no_cache;
   o.cpu_kernels = parseCpuKernels(cpu_kernels);
   return o;
+}
+
+std::string kernelsText(const Graph &graph, CpuKernels mode) {
+  std::unique_ptr<Graph> g = graph.clone();
+  prepareCpuGraph(*g, mode);
+  return kernel::printKernels(*g, [&](const Node &n) {
+    return cpu::chooseKernelPath(n, mode) == cpu::KernelPath::OneDnn ? std::string("oneDNN")
+                                                                     : std::string();
+  });
 }
 
 std::string memoryPlanText(const Graph &graph, CpuKernels mode) {

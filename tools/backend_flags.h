@@ -13,6 +13,10 @@ namespace kiln::tools {
 /// runs (attention written out where it is, groups that cannot run as one kernel node by node).
 std::string memoryPlanText(const Graph &graph, CpuKernels mode);
 
+/// The kernels the CPU backend runs under a --cpu-kernels mode, as text: of the graph it runs,
+/// with a line for each node a oneDNN primitive computes instead.
+std::string kernelsText(const Graph &graph, CpuKernels mode);
+
 /// --backend (from the backend list), --threads, --no-cache and --cpu-kernels.
 struct BackendFlags {
   std::string backend;

@@ -191,6 +191,9 @@ int runBench(const BenchFlags &f) {
   shape.src_len = f.src_len.value_or(shape.src_len);
   shape.tgt_len = f.tgt_len.value_or(shape.tgt_len);
   shape.dropout = f.dropout;
+  // The steps run on copy-task batches: refuse sizes the task cannot fill before compiling.
+  SyntheticTask task = syntheticTask(cfg, "copy", shape);
+  Batch batch = task.batchAt(1);
   Workload w = buildWorkload(f, cfg, shape);
   int64_t params = 0;
   for (const ParamSpec &p : w.model.params)
@@ -215,10 +218,8 @@ int runBench(const BenchFlags &f) {
 
   TrainerState state;
   state.tensors = initialParameters(w.model.params, 0);
-  SyntheticTask task = syntheticTask(cfg, "copy", shape);
   Trainer trainer(*exe, task, 0);
   trainer.initState(state);
-  Batch batch = task.batchAt(1);
   auto runOnce = [&] {
     if (f.mode == "train") {
       trainer.step(state);
@@ -255,15 +256,18 @@ int runBench(const BenchFlags &f) {
                            peak, now);
   if (f.profile)
     printProfile(*exe, f.warmup + f.steps);
+  std::string gemm_json = f.gemm ? fmt::format("{:.2f}", gemm) : "null";
   std::cout << fmt::format(
       "{{\"tool\": \"kiln\", \"config\": \"{}\", \"mode\": \"{}\", \"batch\": {}, \"src_len\": "
       "{}, \"tgt_len\": {}, \"precision\": \"{}\", \"threads\": {}, \"backend\": \"{}\", "
-      "\"cpu_kernels\": \"{}\", \"params\": {}, \"ms_min\": {:.4f}, \"ms_median\": {:.4f}, "
-      "\"tokens_per_s\": {:.1f}, \"gflops\": {:.2f}, \"gemm_gflops\": {:.2f}, \"peak_rss_mib\": "
-      "{:.1f}, \"compile_cold_s\": {:.3f}, \"compile_cached_s\": {:.4f}}}\n",
+      "\"cpu_kernels\": \"{}\", \"params\": {}, \"steps\": {}, \"warmup\": {}, \"dropout\": {}, "
+      "\"ms_min\": {:.4f}, \"ms_median\": {:.4f}, \"tokens_per_s\": {:.1f}, \"gflops\": {:.2f}, "
+      "\"gemm_gflops\": {}, \"peak_rss_mib\": {:.1f}, \"compile_cold_s\": {:.3f}, "
+      "\"compile_cached_s\": {:.4f}}}\n",
       cfg.name, f.mode, shape.batch, shape.src_len, shape.tgt_len, f.precision, threads,
-      backend.name(), cpuKernelsName(options.cpu_kernels), params, 1e3 * best, 1e3 * med,
-      tokens_per_s, gflops, gemm, peak, cold, cached);
+      backend.name(), cpuKernelsName(options.cpu_kernels), params, f.steps, f.warmup,
+      f.mode == "train" ? f.dropout : 0.0, 1e3 * best, 1e3 * med, tokens_per_s, gflops, gemm_json,
+      peak, cold, cached);
   return 0;
 }
 

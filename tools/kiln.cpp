@@ -51,7 +51,7 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
       : stage == "fused"
           ? buildLoss(cfg, opts, withPrecision(passes, precision))
           : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
-  std::string text = level == "kernels"  ? kernel::printKernels(*m.graph)
+  std::string text = level == "kernels"  ? tools::kernelsText(*m.graph, CpuKernels::Auto)
                      : level == "memory" ? tools::memoryPlanText(*m.graph, CpuKernels::Auto)
                      : format == "dot"   ? printDot(*m.graph)
                                          : printGraph(*m.graph);
@@ -172,8 +172,9 @@ int runMain(int argc, char **argv) {
       ->check(CLI::IsMember({"forward", "loss", "fused", "train"}))
       ->capture_default_str();
   dump->add_option("--level", level,
-                   "how far down: graph (the graph IR), kernels (the kernel IR of each node, and "
-                   "the nodes that fall back to reference kernels) or memory (the memory plan)")
+                   "how far down: graph (the graph IR), kernels (the kernels the cpu backend "
+                   "runs, which nodes oneDNN computes and which fall back to reference kernels) "
+                   "or memory (its memory plan)")
       ->check(CLI::IsMember({"graph", "kernels", "memory"}))
       ->capture_default_str();
   dump->add_option("--format", format, "text or dot")

@@ -9,6 +9,7 @@
 #include "tools/backend_flags.h"
 #include "tools/tool_support.h"
 
+#include <algorithm>
 #include <charconv>
 #include <iostream>
 #include <sstream>
@@ -20,6 +21,8 @@ struct Options {
   std::string input = "-";
   std::string output = "-";
   std::vector<std::string> pipeline; // pass names in command-line order
+  std::string pipeline_name;         // --pipeline, whose passes --precision changes
+  std::string precision = "f32";     // --precision
   PassOptions pass_options;          // --NAME=VALUE for options the passes declare
   PassManagerOptions pm;
   bool split_input_file = false;
@@ -32,6 +35,7 @@ struct Options {
   bool seed_given = false;
   std::string backend = "reference";
   bool backend_given = false;
+  bool cpu_kernels_given = false;
   CompileOptions compile; // --threads, --no-cache
   bool locations = true;
   std::string level = "graph"; // what to print: graph, kernels or memory
@@ -51,8 +55,12 @@ void printHelp() {
   std::cout
       << "\nOptions:\n"
          "  --passes=a,b,c             run these passes, in order\n"
-         "  --pipeline=infer|train     canonicalize and fuse (infer), then also autodiff and the\n"
-         "                             optimizer (train), then cse and dce\n"
+         "  --pipeline=infer|train     canonicalize and the fusions, then (train) autodiff and "
+         "the\n"
+         "                             optimizer, then cse, dce, fuse-elementwise and (train)\n"
+         "                             schedule-updates\n"
+         "  --precision=f32|bf16       with --pipeline: bf16 adds mixed-precision after the\n"
+         "                             fusions, as kiln train --precision bf16 does\n"
          "  --list-passes              list the passes and exit\n"
          "  -o FILE                    write the output to FILE (default: stdout)\n"
          "  --verify-each[=true|false] verify the graph after every pass (default: true)\n"
@@ -66,8 +74,10 @@ void printHelp() {
          "                             backend compiled: kernels, fallbacks, memory (stderr)\n"
          "  --remarks=missed           report where a pass could not rewrite, and why (stderr)\n"
          "  --no-locations             do not print loc(...) annotations\n"
-         "  --print-kernels            print the kernel IR of every node instead of the graph\n"
-         "                             (and which nodes fall back to reference kernels)\n"
+         "  --print-kernels            print the kernels the cpu backend runs instead of the "
+         "graph:\n"
+         "                             the kernel IR of each, and which nodes oneDNN computes or\n"
+         "                             fall back to reference kernels (see --cpu-kernels)\n"
          "  --print-memory-plan        print the memory plan: each value's arena, offset, size\n"
          "                             and live range, then the arenas and the peak\n"
          "  --run                      run the result on a backend (--backend), print outputs\n"
@@ -85,9 +95,10 @@ void printHelp() {
              "default:\n"
              "                             every core this process may use)\n"
              "  --no-cache                 with --run: compile afresh, without the kernel cache\n"
-             "  --cpu-kernels=MODE         with --run --backend cpu: auto (oneDNN for matmuls, "
-             "JIT\n"
-             "                             loops for the rest), jit or onednn (default auto)\n"
+             "  --cpu-kernels=MODE         with --run --backend cpu, --print-kernels or\n"
+             "                             --print-memory-plan: auto\n"
+             "                             (oneDNN where it measured faster, attention as GEMMs),\n"
+             "                             jit or onednn (default auto)\n"
              "  --list-backends            list the backends\n"
              "  --list-ops                 list the ops of the op table\n"
              "  -h, --help                 show this help\n";
@@ -133,8 +144,13 @@ std::optional<Options> parseArgs(int argc, char **argv) {
         std::cout << fmt::format("{:<24} {}\n", p.name, p.summary);
       return std::nullopt;
     } else if (flag == "--pipeline") {
-      for (const std::string &p : pipelinePasses(arg))
-        o.pipeline.push_back(p);
+      if (!o.pipeline_name.empty())
+        throw Error({}, "--pipeline is given twice");
+      pipelinePasses(arg); // checks the name
+      o.pipeline_name = arg;
+      o.pipeline.push_back("--pipeline");
+    } else if (flag == "--precision") {
+      o.precision = eq == std::string::npos ? value(i, a) : arg;
     } else if (flag == "--passes") {
       for (size_t s = 0; s <= arg.size();) {
         size_t c = std::min(arg.find(',', s), arg.size());
@@ -204,7 +220,7 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       o.backend_given = true;
     } else if (flag == "--cpu-kernels") {
       o.compile.cpu_kernels = parseCpuKernels(eq == std::string::npos ? value(i, a) : arg);
-      o.backend_given = true;
+      o.cpu_kernels_given = true;
     } else if (flag.size() > 2 && flag.rfind("--", 0) == 0 && eq != std::string::npos &&
                isPassOption(flag.substr(2))) {
       o.pass_options[flag.substr(2)] = arg;
@@ -220,13 +236,25 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       have_input = true;
     }
   }
+  if (o.precision != "f32" && o.pipeline_name.empty())
+    throw Error({}, "--precision applies to --pipeline (elsewhere, add --mixed-precision where "
+                    "it belongs)");
+  // The pipeline's passes stand where --pipeline stood.
+  if (auto at = std::find(o.pipeline.begin(), o.pipeline.end(), "--pipeline");
+      at != o.pipeline.end()) {
+    std::vector<std::string> passes = pipelinePasses(o.pipeline_name, o.precision);
+    at = o.pipeline.erase(at);
+    o.pipeline.insert(at, passes.begin(), passes.end());
+  }
   for (const std::string &p : o.pipeline)
     if (!lookupPass(p))
       throw Error({}, fmt::format("unknown pass '{}'; known passes: {}", p, passNames()));
   if (!o.run && (!o.run_inputs.empty() || !o.run_outputs.empty() || o.seed_given || o.promote_f64 ||
                  o.backend_given))
-    throw Error({}, "--inputs, --outputs, --seed, --f64, --backend, --threads, --no-cache and "
-                    "--cpu-kernels need --run");
+    throw Error({}, "--inputs, --outputs, --seed, --f64, --backend, --threads and --no-cache "
+                    "need --run");
+  if (o.cpu_kernels_given && !o.run && o.level == "graph")
+    throw Error({}, "--cpu-kernels needs --run, --print-kernels or --print-memory-plan");
   if (o.run && o.level != "graph")
     throw Error({}, "--run prints outputs; it excludes --print-kernels and --print-memory-plan");
   if (o.promote_f64 && o.backend != "reference")
@@ -296,7 +324,7 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
   remarks = pm.remarks();
   pm.report(std::cerr);
   if (o.level == "kernels")
-    return kernel::printKernels(*g);
+    return tools::kernelsText(*g, o.compile.cpu_kernels);
   if (o.level == "memory")
     return tools::memoryPlanText(*g, o.compile.cpu_kernels);
   if (!o.run)

@@ -11,7 +11,8 @@ class CpuBackend final : public Backend {
 public:
   std::string_view name() const override { return "cpu"; }
   std::string_view summary() const override {
-    return "LLVM-JITted loops for the host CPU; reference kernels for the other ops";
+    return "oneDNN primitives and LLVM-JITted loops for the host CPU; reference kernels for "
+           "the other ops";
   }
   bool supports(const Node &node) const override { return kernel::hasLowering(node); }
   std::unique_ptr<Executable> compile(const Graph &graph,

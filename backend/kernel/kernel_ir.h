@@ -7,8 +7,8 @@
 // Two parallel levels serve GPUs: a `group` loop runs its iterations on independent groups of
 // workers, a `worker` loop spreads its iterations over the workers of one group, which share
 // `local` buffers, meet at `barrier`s and combine accumulators with `group_reduce`. A worker
-// loop sits in a group loop, directly or under serial loops that all its workers run in step. On the CPU
-// a group is one thread's loop: worker loops run serially and barriers and group reductions
+// loop sits in a group loop, directly or under serial loops that all its workers run in step. On
+// the CPU a group is one thread's loop: worker loops run serially and barriers and group reductions
 // have nothing to do.
 //
 // User data that a kernel depends on (an index, a label) is checked where it is read: a failed

@@ -61,7 +61,8 @@ std::optional<Kernel> lowerNode(const Node &node) {
 
 bool hasLowering(const Node &node) { return lowerNode(node).has_value(); }
 
-std::string printKernels(const Graph &graph) {
+std::string printKernels(const Graph &graph,
+                         const std::function<std::string(const Node &)> &library) {
   // A group's kernel prints where its root runs; its other members have no kernel of their own.
   std::unordered_map<const Node *, Kernel> group_kernels;
   std::unordered_set<const Node *> in_groups;
@@ -80,7 +81,10 @@ std::string printKernels(const Graph &graph) {
     if (in_groups.count(&n))
       continue;
     std::string name = fmt::format("{}_{}", n.name(), i);
-    if (std::optional<Kernel> k = lowerNode(n)) {
+    if (std::string lib = library ? library(n) : std::string(); !lib.empty()) {
+      out += fmt::format("library @{}: {} computes {} -> {}\n", name, lib, n.name(),
+                         n.result()->type.str());
+    } else if (std::optional<Kernel> k = lowerNode(n)) {
       k->name = name;
       out += print(*k);
     } else {

@@ -8,6 +8,7 @@
 #include "backend/kernel/kernel_ir.h"
 #include "ir/graph.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,7 +44,10 @@ std::optional<Kernel> lowerGroup(const FusionGroup &group);
 void dropUnlowerableGroups(Graph &graph);
 
 /// The printed kernel of every lowered node or group, and a line naming each node that falls
-/// back to its reference kernel; kernels are named <op>_<node number> and group_<id>.
-std::string printKernels(const Graph &graph);
+/// back to its reference kernel; kernels are named <op>_<node number> and group_<id>. A node
+/// for which `library` names a library (a backend's choice, "oneDNN") gets a line saying that
+/// the library computes it instead of a kernel.
+std::string printKernels(const Graph &graph,
+                         const std::function<std::string(const Node &)> &library = {});
 
 } // namespace kiln::kernel
