@@ -41,6 +41,23 @@ ScalarType computeType(DType d) {
   return ScalarType::f32;
 }
 
+DType storageType(ScalarType t) {
+  switch (t) {
+  case ScalarType::f32:
+    return DType::f32;
+  case ScalarType::f64:
+    return DType::f64;
+  case ScalarType::i32:
+    return DType::i32;
+  case ScalarType::i64:
+  case ScalarType::index:
+    return DType::i64;
+  case ScalarType::boolean:
+    return DType::boolean;
+  }
+  return DType::f32;
+}
+
 bool isFloat(ScalarType t) { return t == ScalarType::f32 || t == ScalarType::f64; }
 bool isInteger(ScalarType t) {
   return t == ScalarType::i32 || t == ScalarType::i64 || t == ScalarType::index;

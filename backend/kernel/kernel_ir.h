@@ -37,6 +37,8 @@ enum class ScalarType { f32, f64, i32, i64, boolean, index };
 std::string_view scalarTypeName(ScalarType t);
 /// The type a load from a buffer of this dtype yields (bf16 computes in f32).
 ScalarType computeType(DType d);
+/// The dtype of a buffer that holds values of a scalar type exactly (an index as i64).
+DType storageType(ScalarType t);
 /// True for f32 and f64.
 bool isFloat(ScalarType t);
 /// True for i32, i64 and index.

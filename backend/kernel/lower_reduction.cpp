@@ -48,26 +48,6 @@ int64_t blockWidth(int64_t columns) {
   return best;
 }
 
-/// The dtype of a local buffer holding accumulators of a type (sums and maxima only: float
-/// and integer accumulators).
-DType storageOf(ScalarType t) {
-  switch (t) {
-  case ScalarType::f32:
-    return DType::f32;
-  case ScalarType::f64:
-    return DType::f64;
-  case ScalarType::i32:
-    return DType::i32;
-  case ScalarType::i64:
-    return DType::i64;
-  case ScalarType::boolean:
-  case ScalarType::index:
-    break;
-  }
-  KILN_ASSERT(false, "no reduction accumulates in bool or index");
-  return DType::f32;
-}
-
 /// A reduction over the rows of [rows, columns] (or of each [k] of [kept, rows, columns]):
 /// each group takes a block of contiguous columns, each of its workers one column of the block
 /// with its accumulator in a local buffer, and the group adds the rows in order, all workers in
@@ -81,7 +61,7 @@ Kernel lowerColumnReduce(const Node &n, const ReducedView &v) {
   setView(k, 1, {kept, columns});
   ReductionScalar rs = *reductionScalar(n);
   int64_t width = blockWidth(columns), blocks = columns / width;
-  int acc = k.addBuffer("acc", storageOf(rs.acc_type), {width}, Role::Local);
+  int acc = k.addBuffer("acc", storageType(rs.acc_type), {width}, Role::Local);
   int g = k.addVar("g", ScalarType::index), r = k.addVar("r", ScalarType::index);
   Block group;
   auto bind = [&](std::string_view name, Expr value) {
