@@ -114,7 +114,7 @@ HostBuffer readTokens(const TensorMap &file, const std::string &path, const std:
 
 int cmdRun(const tools::ModelFlags &mf, const tools::BackendFlags &bf, const std::string &weights,
            const std::string &inputs, const std::string &out, double dropout, uint64_t seed,
-           bool grads, const std::string &passes) {
+           bool grads, const std::string &passes, const std::string &precision) {
   TransformerConfig c = mf.resolve();
   TensorMap file = readSafetensors(inputs);
   HostBuffer src = readTokens(file, inputs, "src", c.vocab),
@@ -129,7 +129,8 @@ int cmdRun(const tools::ModelFlags &mf, const tools::BackendFlags &bf, const std
                     .src_len = src.shape()[1],
                     .tgt_len = tgt.shape()[1],
                     .dropout = dropout};
-  BuiltModel m = grads ? buildGradients(c, opts, passes) : buildLoss(c, opts, passes);
+  std::string forward = withPrecision(passes, precision);
+  BuiltModel m = grads ? buildGradients(c, opts, forward) : buildLoss(c, opts, forward);
   Bindings bindings = loadCheckpoint(weights, declsOf(m.params));
   bindings[m.graph->findInput(InputRole::Source)->name] = std::move(src);
   bindings[m.graph->findInput(InputRole::Target)->name] = std::move(tgt);
@@ -215,7 +216,8 @@ int runMain(int argc, char **argv) {
   run->add_option("--seed", run_seed, "seed of dropout");
   bool run_grads = false;
   run->add_flag("--grads", run_grads, "also write grad.<param> for every parameter");
-  std::string run_passes = "default";
+  std::string run_passes = "default", run_precision = "f32";
+  tools::addPrecisionFlag(*run, run_precision);
   run->add_option("--passes", run_passes,
                   "default (canonicalize and fuse), none (run the graph as recorded), or a list");
 
@@ -244,7 +246,7 @@ int runMain(int argc, char **argv) {
     return cmdInit(init_model, init_seed, init_out);
   if (run->parsed())
     return cmdRun(run_model, run_backend, weights, inputs, run_out, run_dropout, run_seed,
-                  run_grads, run_passes);
+                  run_grads, run_passes, run_precision);
   if (train->parsed())
     return tools::runTrain(train_flags);
   if (bench->parsed())
