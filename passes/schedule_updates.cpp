@@ -3,13 +3,14 @@
 // until the end of the backward pass. The graph's values do not change, only the order of
 // its nodes, which is the order backends run them and the memory plan packs them in.
 //
-// The nodes moved are the update's: elementwise or scalar nodes whose results only reach
-// outputs that update an input (the next parameters and optimizer state), scalar outputs (the
-// learning rate, the loss) or other such nodes. Each is placed as soon as its operands are
-// computed, except those that read only inputs (the learning rate, which depends on the step
-// alone; Adam's decayed moments), which wait for their first user; the others keep their
-// order. Global-norm clipping needs every gradient's norm before
-// any update, so with --clip-norm the updates stay after the backward pass.
+// The nodes that may move are the updates': elementwise or scalar nodes whose results only
+// reach outputs that update an input (the next parameters and optimizer state), scalar outputs
+// (the learning rate, the loss) or other such nodes. Each is placed as soon as its operands are
+// computed, and an update not before the other readers of the input it overwrites; those that
+// read only inputs (the learning rate, which depends on the step alone; Adam's decayed
+// moments) wait for their first user. The other nodes keep their order. Global-norm clipping
+// needs every gradient's norm before any update, so with --clip-norm the updates stay after
+// the backward pass.
 
 #include "ir/fusion_group.h"
 #include "passes/pass.h"
@@ -30,7 +31,7 @@ bool scalarResults(const Node &n) {
 }
 
 /// The nodes that may move: they feed only updates, scalar outputs and each other.
-std::unordered_set<const Node *> updateNodes(const Graph &g) {
+std::unordered_set<const Node *> movableNodes(const Graph &g) {
   std::unordered_map<const Value *, bool> output_ok; // false when read by another output
   for (const GraphOutput &out : g.outputs()) {
     bool ok = !out.updates.empty() || out.value->type.rank() == 0;
@@ -65,7 +66,7 @@ public:
   std::string_view name() const override { return "schedule-updates"; }
 
   bool run(Graph &g, PassContext &ctx) override {
-    std::unordered_set<const Node *> movable = updateNodes(g);
+    std::unordered_set<const Node *> movable = movableNodes(g);
     std::unordered_map<const Node *, size_t> position;
     for (size_t i = 0; i < g.nodes().size(); ++i)
       position[g.nodes()[i].get()] = i;
