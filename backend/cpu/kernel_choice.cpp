@@ -1,6 +1,7 @@
 #include "backend/cpu/kernel_choice.h"
 
 #include "backend/cpu/onednn/onednn.h"
+#include "backend/kernel/lower.h"
 #include "ir/op_handles.h"
 #include "passes/expand_attention.h"
 #include "passes/pass_manager.h"
@@ -24,7 +25,10 @@ bool expandsAttention(const Node &node, CpuKernels mode) {
     return false;
   const TensorType &q = node.operands[0]->type, &k = node.operands[1]->type;
   int64_t scores = q.numElements() / q.shape.back() * k.shape[k.rank() - 2];
-  return mode == CpuKernels::OneDnn || scores * dtypeSize(q.dtype) <= kExpandedScoresBytes;
+  // A fused kernel whose locals would not fit a worker's stack runs as the reference kernel,
+  // far slower than the GEMMs whatever their memory.
+  return mode == CpuKernels::OneDnn || scores * dtypeSize(q.dtype) <= kExpandedScoresBytes ||
+         !kernel::hasLowering(node);
 }
 
 int expandChosenAttention(Graph &graph, CpuKernels mode) {

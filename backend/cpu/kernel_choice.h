@@ -17,7 +17,9 @@
 // Attention is chosen before that, for the whole graph: under auto, attention and
 // attention_grad whose probabilities take at most kExpandedScoresBytes are written out by
 // expand-attention as oneDNN GEMMs around a softmax (cse then lets attention_grad reuse its
-// forward's probabilities); under onednn every one is; larger ones, and every one under jit,
+// forward's probabilities), and so are larger ones whose fused kernel would need more local
+// memory than a worker's stack (attention_grad keeps Tq x Tk per batch), which would otherwise
+// run as the reference kernel; under onednn every one is. The others, and every one under jit,
 // stay one JIT kernel that never stores the [..., Tq, Tk] probabilities.
 //
 // Measured with `kiln bench` (train, 2 threads), the small configuration trains 17 % faster

@@ -9,6 +9,7 @@
 #include "backend/reference/reference_backend.h"
 #include "compiler/programs.h"
 #include "frontend/init.h"
+#include "ir/parser.h"
 #include "test_util.h"
 
 #include <cmath>
@@ -401,4 +402,34 @@ TEST_CASE("cpu nn: the tiny Transformer's loss and train step run without fallba
         }
       }
     }
+}
+
+TEST_CASE("cpu kernel choice: attention is written out within the bound, and beyond it where the "
+          "fused kernel would fall back") {
+  // 260 x 300 x 300 probabilities take 94 MB, beyond the 64 MiB bound; attention_grad's fused
+  // kernel would keep 2 x 300 x 300 floats per batch in locals, more than a worker's stack.
+  auto g = kiln::parseGraph(R"(graph @long {
+  input data %q: f32[260,300,8]
+  input data %g: f32[260,300,8]
+  input data %s: f32[2,16,8]
+  %0 = attention(%q, %q, %q) {scale = 0.35} : f32[260,300,8]
+  %1:3 = attention_grad(%q, %q, %q, %g) {scale = 0.35} : f32[260,300,8], f32[260,300,8], f32[260,300,8]
+  %2 = attention(%s, %s, %s) {scale = 0.35} : f32[2,16,8]
+  output "y" = %0
+  output "dq" = %1#0
+  output "z" = %2
+})",
+                            "long.kir");
+  const Node &forward = *g->nodes()[0];
+  const Node &backward = *g->nodes()[1];
+  const Node &small = *g->nodes()[2];
+  REQUIRE(kernel::hasLowering(forward));
+  REQUIRE(!kernel::hasLowering(backward));
+  CHECK(!cpu::expandsAttention(forward, CpuKernels::Auto));
+  CHECK(cpu::expandsAttention(backward, CpuKernels::Auto));
+  CHECK(cpu::expandsAttention(small, CpuKernels::Auto));
+  for (const Node *n : {&forward, &backward, &small}) {
+    CHECK(cpu::expandsAttention(*n, CpuKernels::OneDnn));
+    CHECK(!cpu::expandsAttention(*n, CpuKernels::Jit));
+  }
 }
