@@ -61,11 +61,10 @@ std::vector<std::string> forwardPasses(const std::string &spec) {
 }
 
 std::string withPrecision(const std::string &passes, const std::string &precision) {
-  if (precision == "f32")
-    return passes;
-  if (precision == "bf16")
-    return passes + ",mixed-precision";
-  throw Error({}, fmt::format("--precision takes f32 or bf16, found '{}'", precision));
+  std::string out = passes;
+  for (const std::string &p : precisionPasses(precision))
+    out += "," + p;
+  return out;
 }
 
 BuiltModel buildLoss(const TransformerConfig &cfg, const GraphOptions &opts,

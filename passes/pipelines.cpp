@@ -9,15 +9,21 @@ const std::vector<std::string> kFusions = {"fuse-softmax", "fuse-layer-norm", "f
 
 } // namespace
 
+std::vector<std::string> precisionPasses(const std::string &precision) {
+  if (precision == "f32")
+    return {};
+  if (precision == "bf16")
+    return {"mixed-precision"};
+  throw Error({}, fmt::format("--precision takes f32 or bf16, found '{}'", precision));
+}
+
 std::vector<std::string> pipelinePasses(const std::string &name, const std::string &precision) {
-  if (precision != "f32" && precision != "bf16")
-    throw Error({}, fmt::format("--precision takes f32 or bf16, found '{}'", precision));
+  std::vector<std::string> low = precisionPasses(precision);
   std::vector<std::string> passes = {"canonicalize"};
   passes.insert(passes.end(), kFusions.begin(), kFusions.end());
   // After the fusions, which match the f32 graph the DSL wrote, and before autodiff, so the
   // backward products are bf16 too.
-  if (precision == "bf16")
-    passes.push_back("mixed-precision");
+  passes.insert(passes.end(), low.begin(), low.end());
   if (name == "train") {
     // Fusion comes before autodiff, so the backward pass is made of fused backward ops.
     passes.push_back("autodiff");

@@ -15,6 +15,10 @@ namespace kiln {
 std::vector<std::string> pipelinePasses(const std::string &name,
                                         const std::string &precision = "f32");
 
+/// The passes a --precision adds after the fusions: none for f32, mixed-precision for bf16.
+/// Throws Error for another precision.
+std::vector<std::string> precisionPasses(const std::string &precision);
+
 /// The names of the pipelines, for help texts.
 std::vector<std::string> pipelineNames();
 

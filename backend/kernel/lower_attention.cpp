@@ -110,8 +110,6 @@ private:
   double threshold_ = 0, keep_ = 1;
 };
 
-Expr maxOf(Expr acc, Expr x) { return select(binary(BinaryOp::Gt, x, acc), x, acc); }
-
 std::optional<Kernel> lowerAttention(const Node &n) {
   Attention a(n, n.operands.size());
   Kernel &k = a.k;

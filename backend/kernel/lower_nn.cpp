@@ -70,8 +70,6 @@ struct RowKernel {
   }
 };
 
-Expr maxOf(Expr acc, Expr x) { return select(binary(BinaryOp::Gt, x, acc), x, acc); }
-
 std::optional<Kernel> lowerSoftmax(const Node &n) {
   const TensorType &type = n.result()->type;
   RowKernel rk(n, rowsAt(type.shape, *normalizeAxis(n.getInt("axis"), type.rank())), {0, 1});

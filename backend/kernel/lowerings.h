@@ -36,6 +36,10 @@ Expr keyWord(const Kernel &k, int key, int i);
 /// random_uniform's value at the element of row-major index `flat`, keyed by buffer `key`.
 Expr randomValue(const Node &node, const Kernel &k, int key, const Expr &flat);
 
+/// The larger of an accumulator and x (the accumulator when x is NaN or equal), for the row
+/// maxima of softmax-like kernels.
+inline Expr maxOf(Expr acc, Expr x) { return select(binary(BinaryOp::Gt, x, acc), x, acc); }
+
 /// The accumulator of a reduce_sum, reduce_max or reduce_mean: its type, its initial value, how
 /// an element updates it and the result it gives (i32 sums accumulate in i64).
 struct ReductionScalar {

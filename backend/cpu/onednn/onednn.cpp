@@ -9,32 +9,44 @@
 
 #include <fmt/format.h>
 
+#include <initializer_list>
+
 namespace kiln::cpu::onednn {
 
+namespace {
+
+/// Each primitive kind: the ops it computes and its two entry points.
+struct Kind {
+  std::initializer_list<OpHandle> ops;
+  bool (*can_compute)(const Node &);
+  std::unique_ptr<Primitive> (*create)(const Node &);
+};
+
+const Kind *kindOf(const Node &node) {
+  static const Kind kinds[] = {
+      {{op::Matmul}, matmulCanCompute, createMatmul},
+      {{op::LayerNorm, op::LayerNormGrad}, layerNormCanCompute, createLayerNorm},
+      {{op::Softmax, op::SoftmaxGrad}, softmaxCanCompute, createSoftmax},
+      {{op::ReduceSum, op::ReduceMax, op::ReduceMean}, reductionCanCompute, createReduction},
+  };
+  for (const Kind &k : kinds)
+    for (OpHandle h : k.ops)
+      if (node.is(h))
+        return &k;
+  return nullptr;
+}
+
+} // namespace
+
 bool canCompute(const Node &node) {
-  if (node.is(op::Matmul))
-    return matmulCanCompute(node);
-  if (node.is(op::LayerNorm) || node.is(op::LayerNormGrad))
-    return layerNormCanCompute(node);
-  if (node.is(op::Softmax) || node.is(op::SoftmaxGrad))
-    return softmaxCanCompute(node);
-  if (node.is(op::ReduceSum) || node.is(op::ReduceMax) || node.is(op::ReduceMean))
-    return reductionCanCompute(node);
-  return false;
+  const Kind *k = kindOf(node);
+  return k && k->can_compute(node);
 }
 
 std::unique_ptr<Primitive> create(const Node &node, int threads) {
   KILN_ASSERT(canCompute(node), "a node oneDNN does not compute was given to it");
   ScopedThreads scope(threads);
-  if (node.is(op::Matmul))
-    return createMatmul(node);
-  if (node.is(op::LayerNorm) || node.is(op::LayerNormGrad))
-    return createLayerNorm(node);
-  if (node.is(op::Softmax) || node.is(op::SoftmaxGrad))
-    return createSoftmax(node);
-  if (node.is(op::ReduceSum) || node.is(op::ReduceMax) || node.is(op::ReduceMean))
-    return createReduction(node);
-  return nullptr;
+  return kindOf(node)->create(node);
 }
 
 dnnl::memory::data_type dataType(DType dtype) {
