@@ -18,14 +18,16 @@
 // attention_grad whose probabilities take at most kExpandedScoresBytes are written out by
 // expand-attention as oneDNN GEMMs around a softmax (cse then lets attention_grad reuse its
 // forward's probabilities), and so are larger ones whose fused kernel would need more local
-// memory than a worker's stack (attention_grad keeps Tq x Tk per batch), which would otherwise
-// run as the reference kernel; under onednn every one is. The others, and every one under jit,
-// stay one JIT kernel that never stores the [..., Tq, Tk] probabilities.
+// memory than a worker's stack (very wide heads), which would otherwise run as the reference
+// kernel; under onednn every one is. The others, and every one under jit, stay one tiled JIT
+// kernel each (lower_attention.cpp) that never stores the [..., Tq, Tk] probabilities.
 //
-// Measured with `kiln bench` (train, 2 threads), the small configuration trains 17 % faster
-// written out at lengths 32, and 3.5 times faster at batch 8, lengths 256 (532 against 1890 ms,
-// for 170 MiB more peak memory): the fused kernel is not tiled for the vector units yet, so
-// the bound only keeps memory in check.
+// Measured with `kiln bench` (small, train, 2 threads), writing attention out is 17 % faster at
+// lengths 32. At batch 24, lengths 512 (96 MiB of probabilities, beyond the bound) the tiled
+// kernels take 9.4 s of an 11.0 s step and the written-out pieces about 1.1 s of a 4.5 s one,
+// but the step needs 2610 MiB against 4575: the tiled kernels' dot products are scalar loops
+// that reach about 35 GFLOP/s, so beyond the bound they buy memory, not speed
+// (--cpu-kernels=onednn buys the speed back).
 
 #include "backend/backend.h"
 

@@ -251,6 +251,17 @@ private:
     b_.SetInsertPoint(cont);
   }
 
+  void stmt(const If &s, bool) {
+    llvm::Function *f = b_.GetInsertBlock()->getParent();
+    auto *then = llvm::BasicBlock::Create(ctx_, "then", f);
+    auto *cont = llvm::BasicBlock::Create(ctx_, "endif", f);
+    b_.CreateCondBr(expr(s.cond), then, cont);
+    b_.SetInsertPoint(then);
+    block(s.body, false);
+    b_.CreateBr(cont);
+    b_.SetInsertPoint(cont);
+  }
+
   // ---- memory --------------------------------------------------------------------------------
 
   llvm::Value *address(int buffer, const std::vector<Expr> &indices) {

@@ -192,6 +192,8 @@ int64_t blockCost(const Block &b) {
             return exprCost(n.init);
           else if constexpr (std::is_same_v<T, Check>)
             return 1 + exprCost(n.ok);
+          else if constexpr (std::is_same_v<T, If>)
+            return 1 + exprCost(n.cond) + blockCost(n.body);
           else
             return 1;
         },
@@ -266,6 +268,7 @@ Stmt assign(int var, Expr value) { return Stmt{Assign{var, std::move(value)}}; }
 Stmt check(int trap, Expr ok, Expr position) {
   return Stmt{Check{trap, std::move(ok), std::move(position)}};
 }
+Stmt ifThen(Expr cond, Block body) { return Stmt{If{std::move(cond), std::move(body)}}; }
 
 std::string trapMessage(const Trap &trap, int64_t value) {
   return fmt::format(fmt::runtime(trap.message), value);

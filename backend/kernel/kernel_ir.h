@@ -193,9 +193,16 @@ struct Check {
   Expr position;
 };
 
+/// Runs `body` where `cond` holds. In a group loop outside its worker loops every worker takes
+/// the branch alike, so there the body may hold worker loops, barriers and group reductions.
+struct If {
+  Expr cond;
+  Block body;
+};
+
 /// One statement.
 struct Stmt {
-  std::variant<Loop, Store, Let, Accumulator, Assign, Barrier, GroupReduce, Check> node;
+  std::variant<Loop, Store, Let, Accumulator, Assign, Barrier, GroupReduce, Check, If> node;
 };
 
 /// What a failed check means: the error text with `{}` where the offending value goes, and the
@@ -278,6 +285,8 @@ Stmt accumulator(int var, Expr init);
 Stmt assign(int var, Expr value);
 /// A check of user data against trap `trap`.
 Stmt check(int trap, Expr ok, Expr position);
+/// A statement that runs `body` where `cond` holds.
+Stmt ifThen(Expr cond, Block body);
 
 /// The Error text of a trap that fired where its buffer holds `value`.
 std::string trapMessage(const Trap &trap, int64_t value);

@@ -110,6 +110,11 @@ private:
   void stmt(const Check &s, int depth) {
     line(depth, fmt::format("check {} else trap{} at {}", expr(s.ok), s.trap, expr(s.position)));
   }
+  void stmt(const If &s, int depth) {
+    line(depth, fmt::format("if {} {{", expr(s.cond)));
+    block(s.body, depth + 1);
+    line(depth, "}");
+  }
 
   const Kernel &k_;
 };

@@ -282,6 +282,14 @@ private:
       fail("check position has type {}, expected index", typeName(s.position->type));
   }
 
+  // Loops and group scope see through an if: one at group level is taken by all workers alike,
+  // and one inside a worker loop is still inside that loop.
+  void stmt(const If &s) {
+    if (expr(s.cond) != ScalarType::boolean)
+      fail("if condition has type {}, expected bool", typeName(s.cond->type));
+    block(s.body);
+  }
+
   const Kernel &k_;
   std::vector<bool> in_scope_, defined_;
   std::vector<int> scope_;

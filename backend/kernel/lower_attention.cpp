@@ -1,20 +1,34 @@
-// attention and attention_grad as group kernels over q, k, v seen as [batch, length, head].
-// The forward op is one group per query row: its workers compute the row's scores into a
-// local buffer, the group reduces them to the softmax, applies dropout and multiplies by v.
-// The backward op is one group per batch: it keeps the probabilities of all its rows in local
-// buffers, so that dk and dv, which sum over the rows, are each written by one group. Dropout
-// draws the Philox numbers of random_uniform at the reference's counters, so a backend and the
-// reference drop the same probabilities. No tiling yet: the backward op keeps Tq x Tk scores.
+// attention and attention_grad as group kernels over q, k, v seen as [batch, length, head], in
+// FlashAttention's scheme: no kernel holds a [Tq, Tk] matrix of scores, whatever the lengths.
+//
+// The forward op runs one group per batch and tile of kQueryTile query rows, and walks the keys
+// in tiles of kKeyTile. For each key tile, a worker per query row computes the tile's scores and
+// folds them into the row's running maximum, sum of exponentials and output with an online
+// softmax, rescaling what it holds whenever the maximum grows; the output is divided by the sum
+// at the end. Under `causal`, key tiles wholly above the diagonal are skipped.
+//
+// The backward op runs one group per batch. A worker per query row finds, in one online pass over
+// the keys, its row's log-sum-exp and D = sum_j p_ij dp_ij, then its dq; after a barrier, a
+// worker per key computes its dk and dv over the rows, recomputing each probability from its
+// row's log-sum-exp (causal skips the same tiles, seen from the keys). The scores are computed
+// three times rather than kept: the price of locals that grow with Tq only.
+//
+// Dropout draws the Philox numbers of random_uniform at the reference's counters, so a backend and
+// the reference drop the same probabilities.
 
 #include "backend/kernel/lowerings.h"
 
 #include "ir/attention.h"
 #include "ir/literal.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace kiln::kernel {
 namespace {
+
+/// Query rows per group of the forward kernel, and keys per tile of both kernels.
+constexpr int64_t kQueryTile = 32, kKeyTile = 64;
 
 /// Shapes, operand roles and attributes of an attention node, and the expressions its
 /// kernels share.
@@ -59,11 +73,56 @@ struct Attention {
   Expr neg_inf() const { return c(-std::numeric_limits<double>::infinity()); }
   DType localType() const { return t == ScalarType::f64 ? DType::f64 : DType::f32; }
 
-  /// A new index variable bound to `value` in `body`.
-  Expr bind(Block &body, std::string_view name, Expr value) {
-    int v = k.addVar(name, ScalarType::index);
+  bool causal() const { return causal_; }
+
+  /// A new variable of type `type` bound to `value` in `body`.
+  Expr bind(Block &body, std::string_view name, Expr value, ScalarType type = ScalarType::index) {
+    int v = k.addVar(name, type);
     body.push_back(let(v, std::move(value)));
     return varRef(k, v);
+  }
+
+  /// A running maximum, or 0 while it is still -inf, to subtract before exp: a row whose scores
+  /// so far are all masked then adds exp(-inf) = 0 rather than exp(-inf - -inf) = NaN.
+  Expr finite(const Expr &m) const { return select(binary(BinaryOp::Eq, m, neg_inf()), c(0), m); }
+
+  /// A serial loop over `extent` whose body f(body, index) builds.
+  template <typename F> void serial(Block &body, int64_t extent, F f) {
+    int v = k.addVar("j", ScalarType::index);
+    Block inner;
+    f(inner, varRef(k, v));
+    body.push_back(loop(v, LoopKind::Serial, extent, std::move(inner)));
+  }
+
+  /// `block` appended to `body`, under `cond` when there is one.
+  static void guard(Block &body, Expr cond, Block block) {
+    if (cond) {
+      body.push_back(ifThen(std::move(cond), std::move(block)));
+      return;
+    }
+    for (Stmt &s : block)
+      body.push_back(std::move(s));
+  }
+
+  /// Tiles of `size` over `length` (the last one shorter where size does not divide it):
+  /// tile(body, start, extent) builds each, run only where needed(start, extent) holds (always
+  /// when it gives no condition).
+  template <typename Tile, typename Needed>
+  void tiles(Block &body, int64_t length, int64_t size, Tile tile, Needed needed) {
+    auto one = [&](Block &where, const Expr &start, int64_t extent) {
+      Block inner;
+      tile(inner, start, extent);
+      guard(where, needed(start, extent), std::move(inner));
+    };
+    int64_t full = length / size, rest = length % size;
+    if (full > 0) {
+      int t = k.addVar("t", ScalarType::index);
+      Block inner;
+      one(inner, bind(inner, "start", mul(varRef(k, t), intConst(size))), size);
+      body.push_back(loop(t, LoopKind::Serial, full, std::move(inner)));
+    }
+    if (rest > 0)
+      one(body, intConst(full * size), rest);
   }
 
   /// The sum over `extent` of term(index), computed in `body` by a reduction loop.
@@ -115,57 +174,84 @@ std::optional<Kernel> lowerAttention(const Node &n) {
   Kernel &k = a.k;
   int out = static_cast<int>(n.operands.size());
   setView(k, out, {a.batches, a.tq, a.dv});
-  int p = k.addBuffer("p", a.localType(), {a.tk}, Role::Local);
+  int64_t rows = std::clamp<int64_t>(a.tq, 1, kQueryTile),
+          keys = std::clamp<int64_t>(a.tk, 1, kKeyTile);
+  int64_t row_tiles = (a.tq + rows - 1) / rows;
+  DType lt = a.localType();
+  int s = k.addBuffer("s", lt, {rows, keys}, Role::Local);
+  int mx = k.addBuffer("m", lt, {rows}, Role::Local);
+  int sum = k.addBuffer("l", lt, {rows}, Role::Local);
+  int acc = k.addBuffer("o", lt, {rows, a.dv}, Role::Local);
   int g = k.addVar("g", ScalarType::index);
   Block group;
-  Expr b = a.bind(group, "b", div(varRef(k, g), intConst(a.tq)));
-  Expr i = a.bind(group, "q", binary(BinaryOp::Rem, varRef(k, g), intConst(a.tq)));
-  auto workers = [&](int64_t extent, auto f) {
+  Expr b = a.bind(group, "b", div(varRef(k, g), intConst(row_tiles)));
+  Expr i0 = a.bind(group, "first",
+                   mul(binary(BinaryOp::Rem, varRef(k, g), intConst(row_tiles)), intConst(rows)));
+  // A worker per row of the query tile; f(body, w, i) for row i = i0 + w, within the query.
+  auto row_workers = [&](Block &where, auto f) {
     int w = k.addVar("w", ScalarType::index);
     Block body;
-    f(body, varRef(k, w));
-    group.push_back(loop(w, LoopKind::Worker, extent, std::move(body)));
+    Expr i = a.bind(body, "q", add(i0, varRef(k, w)));
+    Block row;
+    f(row, varRef(k, w), i);
+    a.guard(body, a.tq % rows == 0 ? nullptr : binary(BinaryOp::Lt, i, intConst(a.tq)),
+            std::move(row));
+    where.push_back(loop(w, LoopKind::Worker, rows, std::move(body)));
   };
-  auto reduced = [&](int var, BinaryOp op, Expr init, auto update) {
-    group.push_back(accumulator(var, std::move(init)));
-    workers(a.tk, [&](Block &body, Expr j) { body.push_back(assign(var, update(j))); });
-    group.push_back(Stmt{GroupReduce{var, op}});
-    return varRef(k, var);
-  };
-  workers(a.tk, [&](Block &body, Expr j) {
-    Expr s = a.score(body, b, i, j);
-    body.push_back(store(p, {j}, cast(s, computeType(a.localType()))));
+  row_workers(group, [&](Block &row, Expr w, Expr) {
+    row.push_back(store(mx, {w}, a.neg_inf()));
+    row.push_back(store(sum, {w}, a.c(0)));
+    a.serial(row, a.dv, [&](Block &in, Expr c) { in.push_back(store(acc, {w, c}, a.c(0))); });
   });
-  group.push_back(Stmt{Barrier{}});
-  int mx_var = k.addVar("max", a.t, true);
-  Expr mx = reduced(mx_var, BinaryOp::Max, a.neg_inf(),
-                    [&](Expr j) { return maxOf(varRef(k, mx_var), load(k, p, {j})); });
-  int sum_var = k.addVar("sum", a.t, true);
-  group.push_back(accumulator(sum_var, a.c(0)));
-  workers(a.tk, [&](Block &body, Expr j) {
-    int e = k.addVar("e", a.t);
-    body.push_back(let(e, unary(UnaryOp::Exp, sub(load(k, p, {j}), mx))));
-    body.push_back(store(p, {j}, varRef(k, e)));
-    body.push_back(assign(sum_var, add(varRef(k, sum_var), varRef(k, e))));
-  });
-  group.push_back(Stmt{GroupReduce{sum_var, BinaryOp::Add}});
-  Expr total = varRef(k, sum_var);
-  workers(a.tk, [&](Block &body, Expr j) {
-    body.push_back(store(p, {j}, a.dropped(div(load(k, p, {j}), total), b, i, j)));
-  });
-  group.push_back(Stmt{Barrier{}});
-  workers(a.dv, [&](Block &body, Expr col) {
-    Expr acc = a.sum(body, a.tk, [&](Expr j) {
-      return mul(load(k, p, {j}), load(k, 2, {b, j, col}));
+  auto key_tile = [&](Block &where, Expr start, int64_t extent) {
+    row_workers(where, [&](Block &row, Expr w, Expr i) {
+      Block work;
+      a.serial(work, extent, [&](Block &in, Expr r) {
+        in.push_back(store(s, {w, r}, a.score(in, b, i, add(start, r))));
+      });
+      int m_new = k.addVar("max", a.t, true), r = k.addVar("r", ScalarType::index);
+      work.push_back(accumulator(m_new, load(k, mx, {w})));
+      work.push_back(loop(r, LoopKind::Reduction, extent,
+                          {assign(m_new, maxOf(varRef(k, m_new), load(k, s, {w, varRef(k, r)})))}));
+      Expr base = a.bind(work, "base", a.finite(varRef(k, m_new)), a.t);
+      Expr alpha = a.bind(work, "alpha", unary(UnaryOp::Exp, sub(load(k, mx, {w}), base)), a.t);
+      int total = k.addVar("sum", a.t, true), e = k.addVar("e", a.t);
+      int r2 = k.addVar("r", ScalarType::index);
+      Expr j = add(start, varRef(k, r2));
+      work.push_back(accumulator(total, a.c(0)));
+      work.push_back(loop(r2, LoopKind::Reduction, extent,
+                          {let(e, unary(UnaryOp::Exp, sub(load(k, s, {w, varRef(k, r2)}), base))),
+                           store(s, {w, varRef(k, r2)}, a.dropped(varRef(k, e), b, i, j)),
+                           assign(total, add(varRef(k, total), varRef(k, e)))}));
+      work.push_back(store(sum, {w}, add(mul(load(k, sum, {w}), alpha), varRef(k, total))));
+      a.serial(work, a.dv, [&](Block &in, Expr c) {
+        in.push_back(store(acc, {w, c}, mul(load(k, acc, {w, c}), alpha)));
+      });
+      a.serial(work, extent, [&](Block &in, Expr r) {
+        a.serial(in, a.dv, [&](Block &inner, Expr c) {
+          inner.push_back(store(acc, {w, c},
+                                add(load(k, acc, {w, c}),
+                                    mul(load(k, s, {w, r}), load(k, 2, {b, add(start, r), c})))));
+        });
+      });
+      work.push_back(store(mx, {w}, varRef(k, m_new)));
+      a.guard(row, a.causal() ? binary(BinaryOp::Le, start, i) : nullptr, std::move(work));
     });
-    body.push_back(store(out, {b, i, col}, acc));
+  };
+  a.tiles(group, a.tk, keys, key_tile, [&](const Expr &start, int64_t) -> Expr {
+    return a.causal() ? binary(BinaryOp::Le, start, add(i0, intConst(rows - 1))) : nullptr;
   });
-  k.body.push_back(loop(g, LoopKind::Group, a.batches * a.tq, std::move(group)));
+  row_workers(group, [&](Block &row, Expr w, Expr i) {
+    a.serial(row, a.dv, [&](Block &in, Expr c) {
+      in.push_back(store(out, {b, i, c}, div(load(k, acc, {w, c}), load(k, sum, {w}))));
+    });
+  });
+  k.body.push_back(loop(g, LoopKind::Group, a.batches * row_tiles, std::move(group)));
   return std::move(k);
 }
 
-/// dv = kept^T g; dp = (g v^T) * factor; ds = p (dp - sum(dp p)) * scale; dq = ds k; dk = ds^T q.
-/// Local `p` holds the probabilities, local `t` first the kept probabilities, then ds.
+/// With p = exp(s - lse) and dp = dropped(g v^T): D = sum_j p dp; ds = p (dp - D) * scale;
+/// dq = ds k; dk = ds^T q; dv = dropped(p)^T g.
 std::optional<Kernel> lowerAttentionGrad(const Node &n) {
   size_t operands = n.operands.size();
   Attention a(n, operands - 1);
@@ -175,9 +261,10 @@ std::optional<Kernel> lowerAttentionGrad(const Node &n) {
   setView(k, dq, {a.batches, a.tq, a.d});
   setView(k, dk, {a.batches, a.tk, a.d});
   setView(k, dvb, {a.batches, a.tk, a.dv});
-  int p = k.addBuffer("p", a.localType(), {a.tq, a.tk}, Role::Local);
-  int tb = k.addBuffer("t", a.localType(), {a.tq, a.tk}, Role::Local);
-  ScalarType lt = computeType(a.localType());
+  int64_t rows = std::clamp<int64_t>(a.tq, 1, kQueryTile),
+          keys = std::clamp<int64_t>(a.tk, 1, kKeyTile);
+  int lse = k.addBuffer("lse", a.localType(), {a.tq}, Role::Local);
+  int dsum = k.addBuffer("d", a.localType(), {a.tq}, Role::Local);
   int bv = k.addVar("b", ScalarType::index);
   Expr b = varRef(k, bv);
   Block group;
@@ -187,80 +274,84 @@ std::optional<Kernel> lowerAttentionGrad(const Node &n) {
     f(body, varRef(k, w));
     group.push_back(loop(w, LoopKind::Worker, extent, std::move(body)));
   };
-  auto serial = [&](Block &body, int64_t extent, auto f) {
-    int j = k.addVar("j", ScalarType::index);
-    Block inner;
-    f(inner, varRef(k, j));
-    body.push_back(loop(j, LoopKind::Serial, extent, std::move(inner)));
+  // The keys of row i (under causal, the tiles that reach the diagonal), and the rows of key j.
+  auto keys_of = [&](Block &body, const Expr &i, auto f) {
+    auto tile = [&](Block &where, Expr start, int64_t extent) {
+      a.serial(where, extent, [&](Block &in, Expr r) { f(in, a.bind(in, "k", add(start, r))); });
+    };
+    a.tiles(body, a.tk, keys, tile, [&](const Expr &start, int64_t) -> Expr {
+      return a.causal() ? binary(BinaryOp::Le, start, i) : nullptr;
+    });
   };
-  // Scores of every (i, j), then the softmax of each row.
-  workers(a.tq * a.tk, [&](Block &body, Expr w) {
-    Expr i = a.bind(body, "q", div(w, intConst(a.tk)));
-    Expr j = a.bind(body, "k", binary(BinaryOp::Rem, w, intConst(a.tk)));
-    body.push_back(store(p, {i, j}, cast(a.score(body, b, i, j), lt)));
-  });
-  group.push_back(Stmt{Barrier{}});
+  auto rows_of = [&](Block &body, const Expr &j, auto f) {
+    auto tile = [&](Block &where, Expr start, int64_t extent) {
+      a.serial(where, extent, [&](Block &in, Expr r) { f(in, a.bind(in, "q", add(start, r))); });
+    };
+    a.tiles(body, a.tq, rows, tile, [&](const Expr &start, int64_t extent) -> Expr {
+      return a.causal() ? binary(BinaryOp::Ge, add(start, intConst(extent - 1)), j) : nullptr;
+    });
+  };
+  auto dp = [&](Block &body, const Expr &i, const Expr &j) {
+    Expr dot = a.sum(body, a.dv, [&](Expr c) {
+      return mul(load(k, gin, {b, i, c}), load(k, 2, {b, j, c}));
+    });
+    return a.bind(body, "dp", a.dropped(dot, b, i, j), a.t);
+  };
+  auto probability = [&](Block &body, const Expr &i, const Expr &j) {
+    return a.bind(body, "p", unary(UnaryOp::Exp, sub(a.score(body, b, i, j), load(k, lse, {i}))),
+                  a.t);
+  };
+  auto ds = [&](Block &body, const Expr &p, const Expr &dpv, const Expr &i) {
+    return a.bind(body, "ds", mul(mul(p, sub(dpv, load(k, dsum, {i}))), a.c(a.scale)), a.t);
+  };
+  auto zero = [&](Block &body, int buffer, const Expr &row, int64_t width) {
+    a.serial(body, width, [&](Block &in, Expr c) {
+      in.push_back(store(buffer, {b, row, c}, a.c(0)));
+    });
+  };
+  auto add_to = [&](Block &body, int buffer, const Expr &row, const Expr &factor, int src,
+                    const Expr &src_row, int64_t width) {
+    a.serial(body, width, [&](Block &in, Expr c) {
+      in.push_back(
+          store(buffer, {b, row, c},
+                add(load(k, buffer, {b, row, c}), mul(factor, load(k, src, {b, src_row, c})))));
+    });
+  };
   workers(a.tq, [&](Block &body, Expr i) {
-    int mx = k.addVar("max", a.t, true), r = k.addVar("r", ScalarType::index);
-    body.push_back(accumulator(mx, a.neg_inf()));
-    body.push_back(loop(r, LoopKind::Reduction, a.tk,
-                        {assign(mx, maxOf(varRef(k, mx), load(k, p, {i, varRef(k, r)})))}));
-    serial(body, a.tk, [&](Block &inner, Expr j) {
-      inner.push_back(
-          store(p, {i, j}, unary(UnaryOp::Exp, sub(load(k, p, {i, j}), varRef(k, mx)))));
+    int m = k.addVar("max", a.t, true), l = k.addVar("sum", a.t, true);
+    int num = k.addVar("num", a.t, true);
+    body.push_back(accumulator(m, a.neg_inf()));
+    body.push_back(accumulator(l, a.c(0)));
+    body.push_back(accumulator(num, a.c(0)));
+    keys_of(body, i, [&](Block &in, Expr j) {
+      Expr s = a.bind(in, "s", a.score(in, b, i, j), a.t);
+      Expr m_new = a.bind(in, "m", maxOf(varRef(k, m), s), a.t);
+      Expr base = a.bind(in, "base", a.finite(m_new), a.t);
+      Expr alpha = a.bind(in, "alpha", unary(UnaryOp::Exp, sub(varRef(k, m), base)), a.t);
+      Expr e = a.bind(in, "e", unary(UnaryOp::Exp, sub(s, base)), a.t);
+      Expr dpv = dp(in, i, j);
+      in.push_back(assign(l, add(mul(varRef(k, l), alpha), e)));
+      in.push_back(assign(num, add(mul(varRef(k, num), alpha), mul(e, dpv))));
+      in.push_back(assign(m, m_new));
     });
-    Expr total = a.sum(body, a.tk, [&](Expr j) { return load(k, p, {i, j}); });
-    serial(body, a.tk, [&](Block &inner, Expr j) {
-      int pj = k.addVar("p", a.t);
-      inner.push_back(let(pj, div(load(k, p, {i, j}), total)));
-      inner.push_back(store(p, {i, j}, varRef(k, pj)));
-      inner.push_back(store(tb, {i, j}, a.dropped(varRef(k, pj), b, i, j)));
-    });
-  });
-  group.push_back(Stmt{Barrier{}});
-  workers(a.tk * a.dv, [&](Block &body, Expr w) {
-    Expr j = a.bind(body, "k", div(w, intConst(a.dv)));
-    Expr col = a.bind(body, "c", binary(BinaryOp::Rem, w, intConst(a.dv)));
-    Expr acc = a.sum(body, a.tq, [&](Expr i) {
-      return mul(load(k, tb, {i, j}), load(k, gin, {b, i, col}));
-    });
-    body.push_back(store(dvb, {b, j, col}, acc));
-  });
-  group.push_back(Stmt{Barrier{}});
-  workers(a.tq, [&](Block &body, Expr i) {
-    serial(body, a.tk, [&](Block &inner, Expr j) {
-      Expr dkept = a.sum(inner, a.dv, [&](Expr col) {
-        return mul(load(k, gin, {b, i, col}), load(k, 2, {b, j, col}));
-      });
-      inner.push_back(store(tb, {i, j}, a.dropped(dkept, b, i, j)));
-    });
-    Expr dot = a.sum(body, a.tk, [&](Expr j) {
-      return mul(load(k, tb, {i, j}), load(k, p, {i, j}));
-    });
-    int dot_var = k.addVar("dot", a.t);
-    body.push_back(let(dot_var, dot));
-    serial(body, a.tk, [&](Block &inner, Expr j) {
-      Expr ds =
-          mul(mul(load(k, p, {i, j}), sub(load(k, tb, {i, j}), varRef(k, dot_var))), a.c(a.scale));
-      inner.push_back(store(tb, {i, j}, ds));
+    body.push_back(store(lse, {i}, add(a.finite(varRef(k, m)), unary(UnaryOp::Log, varRef(k, l)))));
+    body.push_back(store(dsum, {i}, div(varRef(k, num), varRef(k, l))));
+    zero(body, dq, i, a.d);
+    keys_of(body, i, [&](Block &in, Expr j) {
+      Expr p = probability(in, i, j);
+      add_to(in, dq, i, ds(in, p, dp(in, i, j), i), 1, j, a.d);
     });
   });
   group.push_back(Stmt{Barrier{}});
-  workers(a.tq * a.d, [&](Block &body, Expr w) {
-    Expr i = a.bind(body, "q", div(w, intConst(a.d)));
-    Expr col = a.bind(body, "c", binary(BinaryOp::Rem, w, intConst(a.d)));
-    Expr acc = a.sum(body, a.tk, [&](Expr j) {
-      return mul(load(k, tb, {i, j}), load(k, 1, {b, j, col}));
+  workers(a.tk, [&](Block &body, Expr j) {
+    zero(body, dk, j, a.d);
+    zero(body, dvb, j, a.dv);
+    rows_of(body, j, [&](Block &in, Expr i) {
+      Expr p = probability(in, i, j);
+      Expr dsv = ds(in, p, dp(in, i, j), i);
+      add_to(in, dvb, j, a.bind(in, "kept", a.dropped(p, b, i, j), a.t), gin, i, a.dv);
+      add_to(in, dk, j, dsv, 0, i, a.d);
     });
-    body.push_back(store(dq, {b, i, col}, acc));
-  });
-  workers(a.tk * a.d, [&](Block &body, Expr w) {
-    Expr j = a.bind(body, "k", div(w, intConst(a.d)));
-    Expr col = a.bind(body, "c", binary(BinaryOp::Rem, w, intConst(a.d)));
-    Expr acc = a.sum(body, a.tq, [&](Expr i) {
-      return mul(load(k, tb, {i, j}), load(k, 0, {b, i, col}));
-    });
-    body.push_back(store(dk, {b, j, col}, acc));
   });
   k.body.push_back(loop(bv, LoopKind::Group, a.batches, std::move(group)));
   return std::move(k);

@@ -36,9 +36,12 @@ Literal randomLiteral(const TensorType &t, std::mt19937 &rng, int64_t bound = 2)
 
 /// Runs a graph on the CPU backend and on the reference interpreter; floats agree within
 /// tol * (1 + |reference|), everything else exactly.
-void compareWithReference(const Graph &g, const std::vector<Literal> &inputs, double tol) {
+void compareWithReference(const Graph &g, const std::vector<Literal> &inputs, double tol,
+                          CpuKernels kernels = CpuKernels::Auto) {
   std::vector<Literal> want = reference::run(g, inputs);
-  std::vector<Literal> got = runOn(cpuBackend(), g, inputs);
+  CompileOptions options;
+  options.cpu_kernels = kernels;
+  std::vector<Literal> got = runOn(cpuBackend(), g, inputs, options);
   REQUIRE(got.size() == want.size());
   for (size_t o = 0; o < want.size(); ++o) {
     const Literal &have = got[o];
@@ -59,7 +62,8 @@ void compareWithReference(const Graph &g, const std::vector<Literal> &inputs, do
 
 /// Checks one op on random inputs; integer inputs lie in [0, bound).
 void checkOp(OpHandle op, const std::vector<TensorType> &types, AttrMap attrs = {},
-             int64_t bound = 2, double tol = 2e-5, uint32_t seed = 42) {
+             int64_t bound = 2, double tol = 2e-5, uint32_t seed = 42,
+             CpuKernels kernels = CpuKernels::Auto) {
   INFO(op.name);
   auto g = oneOp(op, types, std::move(attrs));
   CHECK(cpuBackend().supports(*g->nodes()[0]));
@@ -67,7 +71,7 @@ void checkOp(OpHandle op, const std::vector<TensorType> &types, AttrMap attrs = 
   std::vector<Literal> inputs;
   for (const TensorType &t : types)
     inputs.push_back(randomLiteral(t, rng, bound));
-  compareWithReference(*g, inputs, tol);
+  compareWithReference(*g, inputs, tol, kernels);
 }
 
 TensorType f32(Shape s) { return {DType::f32, std::move(s)}; }
@@ -251,7 +255,17 @@ TEST_CASE("cpu nn: attention and attention_grad with masks, causal, scale and dr
       {{2, 3, 4}, {2, 5, 4}, {2, 5, 2}, std::nullopt, false, 0.3},
       {{2, 2, 6, 4}, {2, 2, 6, 4}, {2, 2, 6, 4}, f32({2, 1, 1, 6}), true, 0.1},
       {{1, 7}, {9, 7}, {9, 3}, TensorType{DType::boolean, {1, 9}}, false, 0.5},
-      {{3, 4, 16, 16}, {3, 4, 16, 16}, {3, 4, 16, 16}, f32({16, 16}), true, 0.1}};
+      {{3, 4, 16, 16}, {3, 4, 16, 16}, {3, 4, 16, 16}, f32({16, 16}), true, 0.1},
+      // Lengths beyond the kernels' tiles (32 query rows, 64 keys), multiples of them or not.
+      {{2, 70, 8}, {2, 130, 8}, {2, 130, 5}, f32({70, 130}), true, 0.2},
+      {{2, 100, 8}, {2, 40, 8}, {2, 40, 8}, std::nullopt, true, 0.1},
+      {{1, 2, 100, 16},
+       {1, 2, 100, 16},
+       {1, 2, 100, 16},
+       TensorType{DType::boolean, {100, 100}},
+       false,
+       0.0},
+      {{1, 64, 4}, {1, 128, 4}, {1, 128, 4}, std::nullopt, true, 0.0}};
   for (const Case &c : cases)
     for (DType dt : {DType::f32, DType::f64}) {
       INFO("q " << shapeStr(c.q) << " k " << shapeStr(c.k) << " mask "
@@ -269,10 +283,16 @@ TEST_CASE("cpu nn: attention and attention_grad with masks, causal, scale and dr
       double tol = dt == DType::f32 ? 2e-5 : 1e-10;
       // Bool masks hide about half the keys; with causal, key 0 stays visible only by chance,
       // so fully hidden rows (NaN in both) are compared too.
-      checkOp(op::Attention, types, attrs, 1000, tol);
+      // jit runs the tiled kernels, onednn the GEMMs and softmax written out.
       auto g = oneOp(op::Attention, types, attrs);
-      types.push_back(g->nodes()[0]->result()->type);
-      checkOp(op::AttentionGrad, types, attrs, 1000, tol);
+      std::vector<TensorType> grad_types = types;
+      grad_types.push_back(g->nodes()[0]->result()->type);
+      for (CpuKernels kernels : {CpuKernels::Jit, CpuKernels::OneDnn}) {
+        std::string path = kernels == CpuKernels::Jit ? "jit" : "onednn";
+        INFO("--cpu-kernels=" << path);
+        checkOp(op::Attention, types, attrs, 1000, tol, 42, kernels);
+        checkOp(op::AttentionGrad, grad_types, attrs, 1000, tol, 42, kernels);
+      }
     }
 }
 
@@ -406,29 +426,36 @@ TEST_CASE("cpu nn: the tiny Transformer's loss and train step run without fallba
 
 TEST_CASE("cpu kernel choice: attention is written out within the bound, and beyond it where the "
           "fused kernel would fall back") {
-  // 260 x 300 x 300 probabilities take 94 MB, beyond the 64 MiB bound; attention_grad's fused
-  // kernel would keep 2 x 300 x 300 floats per batch in locals, more than a worker's stack.
+  // 260 x 300 x 300 probabilities take 94 MB, beyond the 64 MiB bound, and the tiled kernels
+  // need little local memory; with 4100-wide heads, the forward kernel's output rows would not
+  // fit a worker's stack.
   auto g = kiln::parseGraph(R"(graph @long {
   input data %q: f32[260,300,8]
   input data %g: f32[260,300,8]
   input data %s: f32[2,16,8]
+  input data %w: f32[220,300,4100]
   %0 = attention(%q, %q, %q) {scale = 0.35} : f32[260,300,8]
   %1:3 = attention_grad(%q, %q, %q, %g) {scale = 0.35} : f32[260,300,8], f32[260,300,8], f32[260,300,8]
   %2 = attention(%s, %s, %s) {scale = 0.35} : f32[2,16,8]
+  %3 = attention(%w, %w, %w) {scale = 0.35} : f32[220,300,4100]
   output "y" = %0
   output "dq" = %1#0
   output "z" = %2
+  output "wide" = %3
 })",
                             "long.kir");
   const Node &forward = *g->nodes()[0];
   const Node &backward = *g->nodes()[1];
   const Node &small = *g->nodes()[2];
+  const Node &wide = *g->nodes()[3];
   REQUIRE(kernel::hasLowering(forward));
-  REQUIRE(!kernel::hasLowering(backward));
+  REQUIRE(kernel::hasLowering(backward));
+  REQUIRE(!kernel::hasLowering(wide));
   CHECK(!cpu::expandsAttention(forward, CpuKernels::Auto));
-  CHECK(cpu::expandsAttention(backward, CpuKernels::Auto));
+  CHECK(!cpu::expandsAttention(backward, CpuKernels::Auto));
   CHECK(cpu::expandsAttention(small, CpuKernels::Auto));
-  for (const Node *n : {&forward, &backward, &small}) {
+  CHECK(cpu::expandsAttention(wide, CpuKernels::Auto));
+  for (const Node *n : {&forward, &backward, &small, &wide}) {
     CHECK(cpu::expandsAttention(*n, CpuKernels::OneDnn));
     CHECK(!cpu::expandsAttention(*n, CpuKernels::Jit));
   }

@@ -75,6 +75,26 @@ TEST_CASE("kernel printer writes accumulators, group loops and constants") {
                     "}\n");
 }
 
+TEST_CASE("kernel printer writes an if with its body indented") {
+  Kernel k = biasExp();
+  auto &inner = std::get<Loop>(std::get<Loop>(k.body[0].node).body[0].node);
+  Block body = std::move(inner.body);
+  inner.body.clear();
+  inner.body.push_back(
+      ifThen(binary(BinaryOp::Le, varRef(k, inner.var), intConst(5)), std::move(body)));
+  CHECK(verify(k).empty());
+  CHECK(print(k) ==
+        "kernel @bias_exp(%in0: f32[4,8] read, %in1: f32[1,8] read, %out0: f32[4,8] write) {\n"
+        "  parallel %i0 = 0 to 4 {\n"
+        "    serial %i1 = 0 to 8 {\n"
+        "      if le(%i1, 5) {\n"
+        "        %out0[%i0, %i1] = add(exp(%in0[%i0, %i1]), %in1[0, %i1])\n"
+        "      }\n"
+        "    }\n"
+        "  }\n"
+        "}\n");
+}
+
 TEST_CASE("kernel verifier rejects malformed kernels") {
   SUBCASE("store to a read-only buffer") {
     Kernel k = biasExp();
@@ -106,6 +126,22 @@ TEST_CASE("kernel verifier rejects malformed kernels") {
     Kernel k = biasExp();
     k.body.push_back(Stmt{Barrier{}});
     CHECK(verify(k) == "barrier outside the body of a group loop");
+  }
+  SUBCASE("if on a non-bool condition, and a barrier under an if in a worker loop") {
+    Kernel k = biasExp();
+    auto &inner = std::get<Loop>(std::get<Loop>(k.body[0].node).body[0].node);
+    Block body = std::move(inner.body);
+    inner.body.clear();
+    inner.body.push_back(ifThen(varRef(k, inner.var), std::move(body)));
+    CHECK(verify(k) == "if condition has type index, expected bool");
+    std::get<If>(inner.body[0].node).cond = binary(BinaryOp::Lt, varRef(k, inner.var), intConst(3));
+    CHECK(verify(k).empty());
+    Kernel group = k;
+    std::get<Loop>(group.body[0].node).kind = LoopKind::Group;
+    auto &workers = std::get<Loop>(std::get<Loop>(group.body[0].node).body[0].node);
+    workers.kind = LoopKind::Worker;
+    std::get<If>(workers.body[0].node).body.push_back(Stmt{Barrier{}});
+    CHECK(verify(group) == "barrier outside the body of a group loop");
   }
   SUBCASE("worker loop outside a group") {
     Kernel k = biasExp();
