@@ -12,6 +12,7 @@
 #include "runtime/safetensors.h"
 #include "tools/backend_flags.h"
 #include "tools/bench_command.h"
+#include "tools/data_command.h"
 #include "tools/model_options.h"
 #include "tools/tool_support.h"
 #include "tools/train_command.h"
@@ -231,6 +232,11 @@ int runMain(int argc, char **argv) {
       "bench", "time the training step or the forward pass: ms, tokens/s, GFLOP/s, memory");
   bench_flags.add(*bench);
 
+  tools::DataCommand data_command;
+  CLI::App *data = data_command.add(app);
+  tools::TokenizerCommand tokenizer_command;
+  CLI::App *tokenizer = tokenizer_command.add(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -251,6 +257,10 @@ int runMain(int argc, char **argv) {
     return tools::runTrain(train_flags);
   if (bench->parsed())
     return tools::runBench(bench_flags);
+  if (data->parsed())
+    return data_command.run();
+  if (tokenizer->parsed())
+    return tokenizer_command.run();
   return 0;
 }
 

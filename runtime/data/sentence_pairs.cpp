@@ -1,0 +1,16 @@
+#include "runtime/data/sentence_pairs.h"
+
+namespace kiln::data {
+
+int64_t wordCount(std::string_view sentence) {
+  int64_t n = 0;
+  bool in_word = false;
+  for (char c : sentence) {
+    bool space = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+    n += !space && !in_word;
+    in_word = !space;
+  }
+  return n;
+}
+
+} // namespace kiln::data

@@ -1,0 +1,25 @@
+#pragma once
+// Parallel text: sentence pairs and the three splits a translator trains, tunes and is scored on.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln::data {
+
+/// A sentence and its translation, UTF-8.
+struct SentencePair {
+  std::string source, target;
+  bool operator==(const SentencePair &) const = default;
+};
+
+/// The pairs a translator trains on, chooses checkpoints on, and is scored on once.
+struct Corpus {
+  std::vector<SentencePair> train, valid, test;
+};
+
+/// The number of whitespace-separated words of a sentence.
+int64_t wordCount(std::string_view sentence);
+
+} // namespace kiln::data

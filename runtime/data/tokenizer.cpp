@@ -1,0 +1,118 @@
+#include "runtime/data/tokenizer.h"
+
+#include "ir/diagnostics.h"
+#include "runtime/atomic_file.h"
+
+#include <fmt/format.h>
+#include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
+
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+namespace kiln::data {
+namespace {
+
+/// Feeds SentencePiece's trainer from memory.
+class Sentences final : public sentencepiece::SentenceIterator {
+public:
+  explicit Sentences(const std::vector<std::string> &s) : s_(s) {}
+  bool done() const override { return i_ >= s_.size(); }
+  void Next() override { ++i_; }
+  const std::string &value() const override { return s_[i_]; }
+  sentencepiece::util::Status status() const override { return {}; }
+
+private:
+  const std::vector<std::string> &s_;
+  size_t i_ = 0;
+};
+
+} // namespace
+
+Tokenizer::Tokenizer(std::shared_ptr<const sentencepiece::SentencePieceProcessor> processor,
+                     std::string bytes)
+    : processor_(std::move(processor)), bytes_(std::move(bytes)) {}
+
+Tokenizer Tokenizer::train(const std::vector<std::string> &sentences,
+                           const TokenizerOptions &options) {
+  if (sentences.empty())
+    throw Error({}, "cannot train a tokenizer on no sentences");
+  if (options.vocab < 8)
+    throw Error({}, fmt::format("a tokenizer needs at least 8 pieces, {} asked", options.vocab));
+  std::unordered_map<std::string, std::string> args = {
+      {"model_type", "unigram"},
+      {"vocab_size", std::to_string(options.vocab)},
+      {"pad_id", std::to_string(kPad)},
+      {"bos_id", std::to_string(kBos)},
+      {"eos_id", std::to_string(kEos)},
+      {"unk_id", std::to_string(kUnk)},
+      {"character_coverage", "1.0"},
+      {"num_threads", "1"}, // one thread: the same text always gives the same model
+      {"minloglevel", "2"},
+  };
+  Sentences it(sentences);
+  std::string bytes;
+  auto status = sentencepiece::SentencePieceTrainer::Train(args, &it, &bytes);
+  if (!status.ok())
+    throw Error({}, fmt::format("SentencePiece could not train a {}-piece tokenizer: {}",
+                                options.vocab, status.message()));
+  return fromBytes(std::move(bytes), "<trained tokenizer>");
+}
+
+Tokenizer Tokenizer::fromBytes(std::string bytes, const std::string &name) {
+  auto processor = std::make_shared<sentencepiece::SentencePieceProcessor>();
+  if (auto status = processor->LoadFromSerializedProto(bytes); !status.ok())
+    throw Error({name}, fmt::format("not a SentencePiece model: {}", status.message()));
+  if (processor->pad_id() != kPad || processor->bos_id() != kBos || processor->eos_id() != kEos ||
+      processor->unk_id() != kUnk)
+    throw Error({name}, fmt::format("the tokenizer's special ids are PAD {}, BOS {}, EOS {}, UNK "
+                                    "{}; kiln needs 0, 1, 2 and 3",
+                                    processor->pad_id(), processor->bos_id(), processor->eos_id(),
+                                    processor->unk_id()));
+  return Tokenizer(std::move(processor), std::move(bytes));
+}
+
+Tokenizer Tokenizer::load(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw Error({path}, "cannot open the tokenizer");
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return fromBytes(std::move(bytes).str(), path);
+}
+
+void Tokenizer::save(const std::string &path) const { writeFileAtomically(path, bytes_); }
+
+std::vector<int64_t> Tokenizer::encode(std::string_view text) const {
+  std::vector<int> ids;
+  auto status = processor_->Encode(text, &ids);
+  KILN_ASSERT(status.ok(), "SentencePiece failed to encode text");
+  return {ids.begin(), ids.end()};
+}
+
+std::string Tokenizer::decode(std::span<const int64_t> ids) const {
+  std::vector<int> kept;
+  for (int64_t id : ids) {
+    if (id < 0 || id >= vocabSize())
+      throw Error({}, fmt::format("token id {} is outside the tokenizer's vocabulary [0, {})", id,
+                                  vocabSize()));
+    if (id != kPad && id != kBos && id != kEos)
+      kept.push_back(static_cast<int>(id));
+  }
+  std::string text;
+  auto status = processor_->Decode(kept, &text);
+  KILN_ASSERT(status.ok(), "SentencePiece failed to decode ids in its vocabulary");
+  return text;
+}
+
+std::vector<std::string> Tokenizer::pieces(std::string_view text) const {
+  std::vector<std::string> out;
+  auto status = processor_->Encode(text, &out);
+  KILN_ASSERT(status.ok(), "SentencePiece failed to encode text");
+  return out;
+}
+
+int64_t Tokenizer::vocabSize() const { return processor_->GetPieceSize(); }
+
+} // namespace kiln::data

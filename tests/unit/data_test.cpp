@@ -1,0 +1,143 @@
+// The data path: Ding's sentence-pair rule on a hand-written sample, the MD5 split, TSV files
+// and their errors, and the SentencePiece tokenizer's round trip and refusals.
+
+#include "runtime/data/ding.h"
+#include "runtime/data/split.h"
+#include "runtime/data/tokenizer.h"
+#include "runtime/data/tsv.h"
+#include "test_util.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+using namespace kiln;
+using namespace kiln::data;
+
+TEST_CASE("ding: a part keeps its first variant without annotations, whitespace collapsed") {
+  CHECK(cleanDingPart("Das Haus {n} ist klein.; Das Haus ist winzig.") == "Das Haus ist klein.");
+  CHECK(cleanDingPart("He is  [Br.] at  home <Am.> now.") == "He is at home now.");
+  CHECK(cleanDingPart("to go /sth./ away") == "to go away");
+  CHECK(cleanDingPart("  open {  brace") == "open { brace");
+  CHECK(cleanDingPart("a/b/c/d") == "ac/d");
+}
+
+TEST_CASE("ding: lines become pairs by the rule") {
+  // Each line's fate is written next to it; the expected pairs follow from the rule by hand.
+  std::istringstream lines(
+      "# Version :: devel\n"                                            // a comment
+      "Haus {n} | Das Haus ist klein. :: house | The house is small.\n" // part 2 kept
+      "Er kam. | Sie ging. :: He came.\n"                               // counts differ
+      "kein Trenner hier\n"                                             // no ' :: '
+      "Ich bin müde. :: I am tired (very).\n"                           // '('
+      "Er wartet... :: He is waiting...\n"                              // '...'
+      "klein geschrieben. :: Starts in lower case.\n"                   // German starts low
+      "Das geht. :: It works\n"                                         // no final punctuation
+      "Geh! :: Go away!\n"                                              // 2 English words
+      "Öl ist teuer [econ.]. :: Oil is expensive.\n"                    // Ö, annotation
+      "„Komm her!“, rief er. :: \"Come here!\" he shouted.\n"           // quotes start
+      "Das Haus ist winzig. :: The house is small.\n");                 // English seen before
+  std::vector<SentencePair> want = {{"Das Haus ist klein.", "The house is small."},
+                                    {"Öl ist teuer.", "Oil is expensive."},
+                                    {"„Komm her!“, rief er.", "\"Come here!\" he shouted."}};
+  CHECK(dingPairs(lines) == want);
+}
+
+TEST_CASE("ding: a missing dictionary is one error naming the path and the package") {
+  try {
+    readDing("/nonexistent/de-en");
+    FAIL("no error");
+  } catch (const Error &e) {
+    CHECK(e.location().file == "/nonexistent/de-en");
+    CHECK(std::string(e.what()).find("trans-de-en") != std::string::npos);
+  }
+}
+
+TEST_CASE("split: MD5 mod 10 decides, as Python's hashlib computes it") {
+  // int.from_bytes(hashlib.md5(s.encode()).digest(), "big") % 10
+  CHECK(md5Mod10("The house is small.") == 4);
+  CHECK(md5Mod10("I like it.") == 3);
+  CHECK(md5Mod10("") == 6);
+  CHECK(md5Mod10("Über alles.") == 1);
+  CHECK(md5Mod10("We lost the game.") == 0);
+  CHECK(splitOf("We lost the game.") == Split::Test);
+  CHECK(splitOf("She plays football.") == Split::Valid);
+  CHECK(splitOf("The house is small.") == Split::Train);
+}
+
+TEST_CASE("split: every pair lands in one split, long training pairs are left out") {
+  std::vector<SentencePair> de_en = {
+      {"Wir haben verloren.", "We lost the game."},
+      {"Sie spielt Fußball.", "She plays football."},
+      {"Das Haus ist klein.", "The house is small."},
+      {"Ein langer Satz.", "One two three four five six seven eight nine ten eleven twelve "
+                           "thirteen fourteen fifteen sixteen."},
+      {"Mir gefällt es.", "I like it."}};
+  REQUIRE(splitOf(de_en[3].target) == Split::Train);
+  Corpus c = splitCorpus(de_en, {});
+  CHECK(c.test == std::vector<SentencePair>{{"We lost the game.", "Wir haben verloren."}});
+  CHECK(c.valid == std::vector<SentencePair>{{"She plays football.", "Sie spielt Fußball."}});
+  CHECK(c.train == std::vector<SentencePair>{{"The house is small.", "Das Haus ist klein."},
+                                             {"I like it.", "Mir gefällt es."}});
+  Corpus reversed = splitCorpus(de_en, {.reverse = true, .max_train_words = 16});
+  CHECK(reversed.train.size() == 3);
+  CHECK(reversed.train[0] == de_en[2]);
+  CHECK(reversed.test[0] == de_en[0]);
+}
+
+TEST_CASE("tsv: pairs read back; a bad line is an error at its line number") {
+  std::vector<SentencePair> pairs = {{"a b", "c d"}, {"e", "f g"}};
+  std::istringstream good(tsvText(pairs) + "\n");
+  CHECK(tsvPairs(good, "good.tsv") == pairs);
+  auto error = [](const std::string &text) {
+    std::istringstream in(text);
+    try {
+      tsvPairs(in, "bad.tsv");
+    } catch (const Error &e) {
+      return fmt::format("{}: {}", e.location().str(), e.message());
+    }
+    return std::string("no error");
+  };
+  CHECK(error("a\tb\nno tab here\n") == "bad.tsv:2: expected one tab between source and target, "
+                                        "found 0");
+  CHECK(error("a\tb\tc\n") == "bad.tsv:1: expected one tab between source and target, found 2");
+  CHECK(error("x\ty\n\n\ty\n") == "bad.tsv:3: the source is empty");
+  CHECK(error("x\t\n") == "bad.tsv:1: the target is empty");
+}
+
+TEST_CASE("tokenizer: trains with kiln's special ids, round-trips, refuses bad ids and files") {
+  std::vector<std::string> text;
+  for (int i = 0; i < 40; ++i) {
+    text.push_back(fmt::format("Das Haus Nummer {} ist klein und alt.", i));
+    text.push_back(fmt::format("The house number {} is small and old.", i));
+  }
+  Tokenizer t = Tokenizer::train(text, {.vocab = 40});
+  CHECK(t.vocabSize() == 40);
+  std::vector<int64_t> ids = t.encode("The house is old.");
+  REQUIRE(!ids.empty());
+  for (int64_t id : ids)
+    CHECK((id > Tokenizer::kUnk && id < 40));
+  CHECK(t.decode(ids) == "The house is old.");
+  std::vector<int64_t> framed = {Tokenizer::kBos};
+  framed.insert(framed.end(), ids.begin(), ids.end());
+  framed.push_back(Tokenizer::kEos);
+  framed.push_back(Tokenizer::kPad);
+  CHECK(t.decode(framed) == "The house is old.");
+  CHECK(t.encode("Qxz") != std::vector<int64_t>{}); // unseen letters become UNK pieces
+  std::vector<int64_t> bad = {5, 40};
+  CHECK_THROWS_WITH_AS(t.decode(bad), doctest::Contains("token id 40 is outside"), Error);
+
+  auto dir = std::filesystem::temp_directory_path() / "kiln_tokenizer_test";
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "t.model").string();
+  t.save(path);
+  CHECK(Tokenizer::load(path).encode("The house is old.") == ids);
+  std::ofstream(dir / "junk.model") << "not a model";
+  CHECK_THROWS_WITH_AS(Tokenizer::load((dir / "junk.model").string()),
+                       doctest::Contains("not a SentencePiece model"), Error);
+  CHECK_THROWS_AS(Tokenizer::load((dir / "missing.model").string()), Error);
+  CHECK_THROWS_WITH_AS(Tokenizer::train(text, {.vocab = 100000}),
+                       doctest::Contains("SentencePiece could not train"), Error);
+  std::filesystem::remove_all(dir);
+}

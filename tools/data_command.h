@@ -1,0 +1,41 @@
+#pragma once
+// `kiln data` (the corpus a run trains on, its splits as counts or TSV) and `kiln tokenizer`
+// (train a SentencePiece model on a training split, encode and decode with it).
+
+#include "runtime/data/corpus.h"
+
+#include <CLI/CLI.hpp>
+
+namespace kiln::tools {
+
+/// --data, --valid and --reverse: the corpus flags `kiln data`, `kiln tokenizer train` and the
+/// data path of `kiln train` share.
+struct CorpusFlags {
+  data::CorpusSpec spec;
+
+  /// Registers the flags on a subcommand.
+  void add(CLI::App &app);
+};
+
+/// `kiln data`: add() registers the subcommand, run() runs it once parsed.
+struct DataCommand {
+  CorpusFlags corpus;
+  std::string split, output = "-";
+
+  CLI::App *add(CLI::App &app);
+  int run() const;
+};
+
+/// `kiln tokenizer train|encode|decode`.
+struct TokenizerCommand {
+  CorpusFlags corpus;
+  int64_t vocab = 8000;
+  std::string output, tokenizer;
+  bool pieces = false;
+  CLI::App *train = nullptr, *encode = nullptr, *decode = nullptr;
+
+  CLI::App *add(CLI::App &app);
+  int run() const;
+};
+
+} // namespace kiln::tools
