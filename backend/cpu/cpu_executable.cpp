@@ -7,7 +7,9 @@
 // without noalias on them. A fusion group runs as one kernel at its root's step; its members'
 // values that stay inside the kernel get no buffer. Kernels that differ only in their names
 // (every layer's same-shaped ops) are compiled once and shared by their steps.
-// A node that kernel_choice.h sends to oneDNN runs its primitive, created here once.
+// A node that kernel_choice.h sends to oneDNN runs its primitive, created here once. An add
+// that sums a oneDNN matmul's product, right after that matmul and its only reader, becomes the
+// matmul's post-op when no buffer of the joint step overlaps the sum's.
 
 #include "backend/cpu/cpu_executable.h"
 
@@ -17,6 +19,7 @@
 #include "backend/cpu/onednn/onednn.h"
 #include "backend/kernel/lower.h"
 #include "backend/memory_plan.h"
+#include "ir/op_handles.h"
 
 #include <fmt/format.h>
 #include <omp.h>
@@ -101,6 +104,7 @@ struct Step {
   int kernel = -1;           ///< index into the JIT's kernels; -1 for a reference fallback
   int primitive = -1;        ///< index into the oneDNN primitives
   bool in_group = false;     ///< a group member whose group's kernel runs at the root's step
+  bool post_op = false;      ///< an add that the previous step's matmul computes
   std::vector<int> operands; ///< value slots read
   std::vector<int> results;  ///< value slots written
   int64_t extent = 1, work = 1;
@@ -196,6 +200,8 @@ public:
           step.results.push_back(slot.at(v));
       } else if (grouped.count(&n)) {
         step.in_group = true;
+      } else if (options.cpu_kernels != CpuKernels::Jit && addAsPostOp(step, slot)) {
+        step.post_op = true;
       } else if (chooseKernelPath(n, options.cpu_kernels) == KernelPath::OneDnn &&
                  (primitive = onednn::create(n, threads_))) {
         step.primitive = static_cast<int>(primitives_.size());
@@ -218,10 +224,10 @@ public:
         }
         noalias.push_back(noaliasFlags(step));
         kernels.push_back(std::move(*k));
-      } else if (!step.in_group && step.primitive < 0) {
+      } else if (!step.in_group && !step.post_op && step.primitive < 0) {
         ++fallbacks_[std::string(n.name())];
       }
-      if (profiling_ && !step.in_group)
+      if (profiling_ && !step.in_group && !step.post_op)
         step.profile = profileKind(step, group_of_root.count(&n) > 0);
       steps_.push_back(std::move(step));
     }
@@ -268,6 +274,7 @@ public:
         {"fused groups", num_groups_},
         {"attention written out as gemms", attention_expanded_},
         {"onednn primitives", static_cast<int64_t>(primitives_.size())},
+        {"adds as matmul post-ops", post_ops_},
         {"fallback nodes", fallbacks},
         {"arenas", static_cast<int64_t>(plan_.arena_sizes.size())},
         {"arena bytes", plan_.arenaBytes()},
@@ -319,6 +326,44 @@ private:
     if (fresh)
       profile_.push_back(KernelTime{.kernel = kind});
     return it->second;
+  }
+
+  /// Makes the add of `step` the post-op of the matmul of the step before, when that matmul
+  /// runs on oneDNN, only this add reads its product, and the joint step's result overlaps none
+  /// of its operands (then writing the sum at the matmul's step clobbers nothing: no node runs
+  /// in between). Returns whether it did.
+  bool addAsPostOp(const Step &step, const std::unordered_map<const Value *, int> &slot) {
+    const Node &n = *step.node;
+    if (!n.is(op::Add) || steps_.empty())
+      return false;
+    Step &prev = steps_.back();
+    if (prev.primitive < 0 || !prev.node->is(op::Matmul) || prev.operands.size() != 2)
+      return false;
+    const Value *product = prev.node->result();
+    int other = n.operands[0] == product ? 1 : n.operands[1] == product ? 0 : -1;
+    if (other < 0 || n.operands[other] == product || product->users.size() != 1 ||
+        isGraphOutput(product) || !(n.result()->type == product->type))
+      return false;
+    Step joint = prev;
+    joint.operands.push_back(slot.at(n.operands[other]));
+    joint.results = step.results;
+    std::vector<bool> apart = noaliasFlags(joint);
+    if (std::find(apart.begin(), apart.end(), false) != apart.end())
+      return false;
+    std::unique_ptr<onednn::Primitive> fused =
+        onednn::createMatmulAdd(*prev.node, n.operands[other]->type, threads_);
+    if (!fused)
+      return false;
+    primitives_[prev.primitive] = std::move(fused);
+    prev.operands = std::move(joint.operands);
+    prev.results = std::move(joint.results);
+    ++post_ops_;
+    return true;
+  }
+
+  bool isGraphOutput(const Value *v) const {
+    return std::any_of(graph_->outputs().begin(), graph_->outputs().end(),
+                       [&](const GraphOutput &o) { return o.value == v; });
   }
 
   /// Parameters that may share bytes with another parameter that the kernel writes lose
@@ -435,7 +480,7 @@ private:
         runJit(step, addr);
       else if (step.primitive >= 0)
         runPrimitive(step, addr);
-      else if (!step.in_group)
+      else if (!step.in_group && !step.post_op)
         runReference(step, addr);
       if (step.profile >= 0) {
         KernelTime &t = profile_[step.profile];
@@ -556,6 +601,7 @@ private:
   bool profiling_ = false;
   std::vector<KernelTime> profile_;
   std::unordered_map<std::string, int> profile_index_;
+  int64_t post_ops_ = 0;
   int64_t num_kernels_ = 0, num_distinct_kernels_ = 0, num_groups_ = 0;
   int64_t attention_expanded_ = 0; ///< attention nodes written out by expand-attention
   std::map<std::string, int64_t> fallbacks_;

@@ -12,7 +12,9 @@
 // softmax_grad 0.32 against 0.25, and oneDNN's reductions are 3 to 12 times slower than the
 // JIT's (the bias gradients' column sums), so those stay JIT. --cpu-kernels=jit and
 // --cpu-kernels=onednn force one path for every node that path computes, so tests cover both.
-// A primitive that oneDNN cannot create for a layout falls back to the JIT loops.
+// A primitive that oneDNN cannot create for a layout falls back to the JIT loops. The executable
+// then makes an add right after a oneDNN matmul, its only reader, the matmul's post-op
+// (cpu_executable.cpp), since which adds qualify depends on the memory plan.
 //
 // Attention is chosen before that, for the whole graph: under auto, attention and
 // attention_grad whose probabilities take at most kExpandedScoresBytes are written out by

@@ -4,6 +4,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/jit.h"
 #include "backend/kernel/lower.h"
+#include "ir/parser.h"
 #include "test_util.h"
 
 #include <cmath>
@@ -291,6 +292,69 @@ TEST_CASE("cpu: batched matmul with transposes and broadcast batches") {
     checkOp(op::Matmul, {TensorType{DType::bf16, c.a}, TensorType{DType::bf16, c.b}}, attrs, -2, 2,
             2e-2);
   }
+}
+
+TEST_CASE("cpu: an add right after a oneDNN matmul is its post-op where nothing overlaps") {
+  // Folded rows with a bias and with a full residual, a batched product with a full addend and
+  // the addend first, a bf16 bias: post-ops. Not: an addend that folded rows cannot broadcast
+  // ([4,1,6]), a product that is also an output, an add that is not the next node.
+  auto g = parseGraph(R"(graph @post_ops {
+  input data %x: f32[4,5,8]
+  input param %w: f32[6,8]
+  input param %bias: f32[6]
+  input data %r: f32[4,5,6]
+  input data %a: f32[3,4,5]
+  input data %b: f32[3,5,7]
+  input data %full: f32[3,4,7]
+  input data %rows: f32[4,1,6]
+  input data %xh: bf16[4,5,8]
+  input param %wh: bf16[6,8]
+  input param %bh: bf16[6]
+  %0 = matmul(%x, %w) {transpose_b = true} : f32[4,5,6]
+  %1 = add(%0, %bias) : f32[4,5,6]
+  %2 = matmul(%x, %w) {transpose_b = true} : f32[4,5,6]
+  %3 = add(%2, %r) : f32[4,5,6]
+  %4 = matmul(%a, %b) : f32[3,4,7]
+  %5 = add(%full, %4) : f32[3,4,7]
+  %6 = matmul(%xh, %wh) {transpose_b = true} : bf16[4,5,6]
+  %7 = add(%6, %bh) : bf16[4,5,6]
+  %8 = matmul(%x, %w) {transpose_b = true} : f32[4,5,6]
+  %9 = add(%8, %rows) : f32[4,5,6]
+  %10 = matmul(%a, %b) : f32[3,4,7]
+  %11 = add(%10, %full) : f32[3,4,7]
+  %12 = matmul(%x, %w) {transpose_b = true} : f32[4,5,6]
+  %13 = neg(%r) : f32[4,5,6]
+  %14 = add(%12, %13) : f32[4,5,6]
+  output "bias" = %1
+  output "residual" = %3
+  output "batched" = %5
+  output "bf16" = %7
+  output "rows" = %9
+  output "product" = %10
+  output "sum" = %11
+  output "apart" = %14
+})",
+                      "post_ops.kir");
+  std::mt19937 rng(7);
+  std::vector<Literal> inputs;
+  for (const GraphInput &in : g->inputs())
+    inputs.push_back(randomLiteral(in.value->type, rng));
+  std::vector<Literal> want = reference::run(*g, inputs);
+  std::vector<Literal> got = runOn(cpuBackend(), *g, inputs);
+  REQUIRE(got.size() == want.size());
+  for (size_t o = 0; o < want.size(); ++o) {
+    INFO("output " << g->outputs()[o].name);
+    double tol = want[o].type.dtype == DType::bf16 ? 3e-2 : 1e-5;
+    for (int64_t i = 0; i < want[o].size(); ++i)
+      CHECK(std::abs(got[o].data[i] - want[o].data[i]) <= tol * (1 + std::abs(want[o].data[i])));
+  }
+  // The memory plan's debug mode poisons each buffer where it dies: the sums stand.
+  std::vector<Literal> poisoned = runOn(cpuBackend(), *g, inputs, {.poison_dead_buffers = true});
+  for (size_t o = 0; o < want.size(); ++o)
+    CHECK(poisoned[o].data == got[o].data);
+  CHECK(stat(*cpuBackend().compile(*g, {}), "adds as matmul post-ops") == 4);
+  CHECK(stat(*cpuBackend().compile(*g, {.cpu_kernels = CpuKernels::Jit}),
+             "adds as matmul post-ops") == 0);
 }
 
 TEST_CASE("cpu: softmax, softmax_grad and layer_norm as group kernels") {

@@ -28,6 +28,12 @@ bool canCompute(const Node &node);
 /// nullptr when oneDNN has no implementation for its shapes or layout.
 std::unique_ptr<Primitive> create(const Node &node, int threads);
 
+/// The primitive of a oneDNN matmul whose product is summed with a tensor of type `addend`
+/// (broadcast to the product's shape) by a binary post-op: it runs on the matmul's operands,
+/// the addend, then the sum. nullptr when oneDNN has none for these shapes.
+std::unique_ptr<Primitive> createMatmulAdd(const Node &matmul, const TensorType &addend,
+                                           int threads);
+
 /// Sets OpenMP's thread count for the calling thread while alive, as oneDNN reads it both when
 /// it creates a primitive and when it runs one.
 class ScopedThreads {

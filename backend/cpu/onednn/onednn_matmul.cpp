@@ -1,12 +1,18 @@
 // matmul as oneDNN's matmul primitive. Transposes and broadcast batch dimensions are strides
 // of the memory descriptors, never copies: an operand stored [..., k, m] and read transposed is
-// the logical [..., m, k] with strides (..., 1, m); a batch dimension of 1 broadcasts.
+// the logical [..., m, k] with strides (..., 1, m); a batch dimension of 1 broadcasts. An add
+// of the product and another tensor (a bias, a residual, a gradient's other part) can be the
+// primitive's binary post-op, so the sum is written once instead of the product being written,
+// then read again.
 
 #include "backend/cpu/onednn/onednn.h"
 #include "backend/cpu/onednn/onednn_context.h"
 #include "backend/cpu/onednn/onednn_primitives.h"
 
 #include "ir/op_handles.h"
+
+#include <optional>
+#include <unordered_map>
 
 namespace kiln::cpu::onednn {
 namespace {
@@ -27,46 +33,67 @@ dnnl::memory::desc operandDesc(const TensorType &t, size_t rank, bool transposed
   return dnnl::memory::desc(logical, dataType(t.dtype), logical_strides);
 }
 
-class Matmul final : public Primitive {
-public:
-  Matmul(const Node &n, dnnl::matmul::primitive_desc pd)
-      : loc_(n.loc), primitive_(pd), a_(pd.src_desc(), engine(), DNNL_MEMORY_NONE),
-        b_(pd.weights_desc(), engine(), DNNL_MEMORY_NONE),
-        c_(pd.dst_desc(), engine(), DNNL_MEMORY_NONE) {}
-
-  void run(std::span<void *const> buffers) const override {
-    guarded(loc_, "matmul", [&] {
-      a_.set_data_handle(buffers[0]);
-      b_.set_data_handle(buffers[1]);
-      c_.set_data_handle(buffers[2]);
-      primitive_.execute(stream(),
-                         {{DNNL_ARG_SRC, a_}, {DNNL_ARG_WEIGHTS, b_}, {DNNL_ARG_DST, c_}});
-      stream().wait();
-    });
-  }
-
-private:
-  Location loc_;
-  dnnl::matmul primitive_;
-  dnnl::memory a_, b_, c_;
-};
-
-} // namespace
-
-bool matmulCanCompute(const Node &n) {
-  const TensorType &out = n.result()->type;
-  return (out.dtype == DType::f32 || out.dtype == DType::bf16) && out.rank() <= DNNL_MAX_NDIMS &&
-         out.numElements() > 0 && n.operands[0]->type.numElements() > 0;
-}
-
 /// The type with its leading dimensions folded into the row dimension: [..., m, k] as
 /// [(...) m, k], the same bytes.
 TensorType rowsFolded(const TensorType &t) {
   return {t.dtype, {t.numElements() / t.shape.back(), t.shape.back()}};
 }
 
-std::unique_ptr<Primitive> createMatmul(const Node &n) {
+class Matmul final : public Primitive {
+public:
+  Matmul(const Node &n, dnnl::matmul::primitive_desc pd, bool with_addend)
+      : loc_(n.loc), primitive_(pd), a_(pd.src_desc(), engine(), DNNL_MEMORY_NONE),
+        b_(pd.weights_desc(), engine(), DNNL_MEMORY_NONE),
+        c_(pd.dst_desc(), engine(), DNNL_MEMORY_NONE) {
+    if (with_addend)
+      addend_ = dnnl::memory(pd.query_md(dnnl::query::exec_arg_md, kAddendArg), engine(),
+                             DNNL_MEMORY_NONE);
+  }
+
+  void run(std::span<void *const> buffers) const override {
+    guarded(loc_, "matmul", [&] {
+      a_.set_data_handle(buffers[0]);
+      b_.set_data_handle(buffers[1]);
+      std::unordered_map<int, dnnl::memory> args = {
+          {DNNL_ARG_SRC, a_}, {DNNL_ARG_WEIGHTS, b_}, {DNNL_ARG_DST, c_}};
+      if (addend_) {
+        addend_.set_data_handle(buffers[2]);
+        args.emplace(kAddendArg, addend_);
+      }
+      c_.set_data_handle(buffers.back());
+      primitive_.execute(stream(), args);
+      stream().wait();
+    });
+  }
+
+private:
+  static constexpr int kAddendArg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
+
+  Location loc_;
+  dnnl::matmul primitive_;
+  dnnl::memory a_, b_, c_, addend_;
+};
+
+/// The addend of a post-op add as a tensor of the product's rank: leading 1s, then its shape.
+/// With the product's rows folded, only an addend of the full shape or one that varies along the
+/// last axis alone folds alike; nullopt for the others.
+std::optional<TensorType> addendView(const TensorType &addend, const TensorType &product,
+                                     const TensorType &folded) {
+  Shape aligned(product.rank() - addend.rank(), 1);
+  aligned.insert(aligned.end(), addend.shape.begin(), addend.shape.end());
+  if (folded.rank() == product.rank())
+    return TensorType{addend.dtype, aligned};
+  if (aligned == product.shape)
+    return TensorType{addend.dtype, folded.shape};
+  if (numElements(aligned) == aligned.back())
+    return TensorType{addend.dtype, {1, aligned.back()}};
+  return std::nullopt;
+}
+
+/// The matmul primitive of node n, with the post-op add of `addend` when one is given.
+std::unique_ptr<Primitive> create(const Node &n, const TensorType *addend) {
   TensorType a = n.operands[0]->type, b = n.operands[1]->type, c = n.result()->type;
+  const TensorType product = c;
   bool ta = n.getBool("transpose_a"), tb = n.getBool("transpose_b");
   // A batch of rows against one matrix (x W, a layer's weights) is one GEMM of all the rows,
   // not a batch of small ones: oneDNN then blocks over every row at once.
@@ -76,12 +103,41 @@ std::unique_ptr<Primitive> createMatmul(const Node &n) {
     c = rowsFolded(c);
     b = TensorType{b.dtype, Shape(b.shape.end() - 2, b.shape.end())};
   }
+  std::optional<TensorType> view;
+  if (addend && !(view = addendView(*addend, product, c)))
+    return nullptr;
   size_t rank = c.shape.size();
   return createOrNull(n, [&] {
     dnnl::matmul::desc desc(operandDesc(a, rank, ta), operandDesc(b, rank, tb),
                             operandDesc(c, rank, false));
-    return std::make_unique<Matmul>(n, dnnl::matmul::primitive_desc(desc, engine()));
+    dnnl::primitive_attr attr;
+    if (view) {
+      dnnl::post_ops ops;
+      ops.append_binary(dnnl::algorithm::binary_add, plainDesc(view->shape, view->dtype));
+      attr.set_post_ops(ops);
+    }
+    return std::make_unique<Matmul>(n, dnnl::matmul::primitive_desc(desc, attr, engine()),
+                                    view.has_value());
   });
+}
+
+} // namespace
+
+bool matmulCanCompute(const Node &n) {
+  const TensorType &out = n.result()->type;
+  return (out.dtype == DType::f32 || out.dtype == DType::bf16) && out.rank() <= DNNL_MAX_NDIMS &&
+         out.numElements() > 0 && n.operands[0]->type.numElements() > 0;
+}
+
+std::unique_ptr<Primitive> createMatmul(const Node &n) { return create(n, nullptr); }
+
+std::unique_ptr<Primitive> createMatmulAdd(const Node &matmul, const TensorType &addend,
+                                           int threads) {
+  KILN_ASSERT(canCompute(matmul) && matmul.is(op::Matmul), "a post-op add needs a oneDNN matmul");
+  if (addend.dtype != matmul.result()->type.dtype || addend.rank() > matmul.result()->type.rank())
+    return nullptr;
+  ScopedThreads scope(threads);
+  return create(matmul, &addend);
 }
 
 } // namespace kiln::cpu::onednn
