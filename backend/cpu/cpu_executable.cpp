@@ -8,8 +8,9 @@
 // values that stay inside the kernel get no buffer. Kernels that differ only in their names
 // (every layer's same-shaped ops) are compiled once and shared by their steps.
 // A node that kernel_choice.h sends to oneDNN runs its primitive, created here once. An add
-// that sums a oneDNN matmul's product, right after that matmul and its only reader, becomes the
-// matmul's post-op when no buffer of the joint step overlaps the sum's.
+// that sums a oneDNN matmul's product, or a fusion group of adds and relus that only carries it
+// forward, right after that matmul, the product's only reader, becomes the matmul's post-ops
+// when no buffer of the joint step overlaps its result.
 
 #include "backend/cpu/cpu_executable.h"
 
@@ -104,7 +105,7 @@ struct Step {
   int kernel = -1;           ///< index into the JIT's kernels; -1 for a reference fallback
   int primitive = -1;        ///< index into the oneDNN primitives
   bool in_group = false;     ///< a group member whose group's kernel runs at the root's step
-  bool post_op = false;      ///< an add that the previous step's matmul computes
+  bool post_op = false;      ///< an add or group that an earlier step's matmul computes
   std::vector<int> operands; ///< value slots read
   std::vector<int> results;  ///< value slots written
   int64_t extent = 1, work = 1;
@@ -189,7 +190,11 @@ public:
         step.operands.push_back(slot.at(v));
       std::optional<kernel::Kernel> k;
       std::unique_ptr<onednn::Primitive> primitive;
-      if (auto g = group_of_root.find(&n); g != group_of_root.end()) {
+      if (auto g = group_of_root.find(&n);
+          g != group_of_root.end() && options.cpu_kernels != CpuKernels::Jit &&
+          g->second.stored.size() == 1 && asPostOps(g->second.members, step, slot)) {
+        step.post_op = true;
+      } else if (g != group_of_root.end()) {
         k = kernel::lowerGroup(g->second);
         KILN_ASSERT(k, "a group that does not lower was left in the graph");
         step.operands.clear();
@@ -200,7 +205,8 @@ public:
           step.results.push_back(slot.at(v));
       } else if (grouped.count(&n)) {
         step.in_group = true;
-      } else if (options.cpu_kernels != CpuKernels::Jit && addAsPostOp(step, slot)) {
+      } else if (options.cpu_kernels != CpuKernels::Jit && n.group < 0 &&
+                 asPostOps({&n}, step, slot)) {
         step.post_op = true;
       } else if (chooseKernelPath(n, options.cpu_kernels) == KernelPath::OneDnn &&
                  (primitive = onednn::create(n, threads_))) {
@@ -274,7 +280,7 @@ public:
         {"fused groups", num_groups_},
         {"attention written out as gemms", attention_expanded_},
         {"onednn primitives", static_cast<int64_t>(primitives_.size())},
-        {"adds as matmul post-ops", post_ops_},
+        {"matmul post-ops", post_ops_},
         {"fallback nodes", fallbacks},
         {"arenas", static_cast<int64_t>(plan_.arena_sizes.size())},
         {"arena bytes", plan_.arenaBytes()},
@@ -328,36 +334,52 @@ private:
     return it->second;
   }
 
-  /// Makes the add of `step` the post-op of the matmul of the step before, when that matmul
-  /// runs on oneDNN, only this add reads its product, and the joint step's result overlaps none
-  /// of its operands (then writing the sum at the matmul's step clobbers nothing: no node runs
-  /// in between). Returns whether it did.
-  bool addAsPostOp(const Step &step, const std::unordered_map<const Value *, int> &slot) {
-    const Node &n = *step.node;
-    if (!n.is(op::Add) || steps_.empty())
+  /// Makes `chain` (one add, or the members of a group whose root `step` runs) post-ops of a
+  /// oneDNN matmul: the chain must carry the matmul's product, its only reader, through adds of
+  /// values from outside it and relus, each link read once by the next, and nothing may run
+  /// between the matmul and `step`. Its result must overlap none of the joint step's operands:
+  /// then writing it at the matmul's step clobbers nothing. Returns whether it did.
+  bool asPostOps(const std::vector<const Node *> &chain, const Step &step,
+                 const std::unordered_map<const Value *, int> &slot) {
+    // The matmul's step, before the chain's members (steps that run nothing).
+    auto m = std::find_if(steps_.rbegin(), steps_.rend(), [&](const Step &s) {
+      return std::find(chain.begin(), chain.end(), s.node) == chain.end();
+    });
+    if (m == steps_.rend() || m->primitive < 0 || !m->node->is(op::Matmul) ||
+        m->operands.size() != 2 || static_cast<size_t>(m - steps_.rbegin()) + 1 != chain.size())
       return false;
-    Step &prev = steps_.back();
-    if (prev.primitive < 0 || !prev.node->is(op::Matmul) || prev.operands.size() != 2)
-      return false;
-    const Value *product = prev.node->result();
-    int other = n.operands[0] == product ? 1 : n.operands[1] == product ? 0 : -1;
-    if (other < 0 || n.operands[other] == product || product->users.size() != 1 ||
-        isGraphOutput(product) || !(n.result()->type == product->type))
-      return false;
-    Step joint = prev;
-    joint.operands.push_back(slot.at(n.operands[other]));
+    const Value *carried = m->node->result();
+    Step joint = *m;
+    std::vector<onednn::PostOp> ops;
+    for (const Node *link : chain) {
+      if (carried->users.size() != 1 || carried->users[0] != link || isGraphOutput(carried) ||
+          !(link->result()->type == carried->type))
+        return false;
+      if (link->is(op::Relu)) {
+        ops.push_back({onednn::PostOp::Relu, {}});
+      } else if (link->is(op::Add) && link->operands[0] != link->operands[1]) {
+        const Value *addend = link->operands[link->operands[0] == carried ? 1 : 0];
+        if (std::find(chain.begin(), chain.end(), addend->def) != chain.end())
+          return false;
+        ops.push_back({onednn::PostOp::Add, addend->type});
+        joint.operands.push_back(slot.at(addend));
+      } else {
+        return false;
+      }
+      carried = link->result();
+    }
     joint.results = step.results;
     std::vector<bool> apart = noaliasFlags(joint);
     if (std::find(apart.begin(), apart.end(), false) != apart.end())
       return false;
     std::unique_ptr<onednn::Primitive> fused =
-        onednn::createMatmulAdd(*prev.node, n.operands[other]->type, threads_);
+        onednn::createMatmulWithPostOps(*m->node, ops, threads_);
     if (!fused)
       return false;
-    primitives_[prev.primitive] = std::move(fused);
-    prev.operands = std::move(joint.operands);
-    prev.results = std::move(joint.results);
-    ++post_ops_;
+    primitives_[m->primitive] = std::move(fused);
+    m->operands = std::move(joint.operands);
+    m->results = std::move(joint.results);
+    post_ops_ += static_cast<int64_t>(chain.size());
     return true;
   }
 

@@ -13,8 +13,9 @@
 // JIT's (the bias gradients' column sums), so those stay JIT. --cpu-kernels=jit and
 // --cpu-kernels=onednn force one path for every node that path computes, so tests cover both.
 // A primitive that oneDNN cannot create for a layout falls back to the JIT loops. The executable
-// then makes an add right after a oneDNN matmul, its only reader, the matmul's post-op
-// (cpu_executable.cpp), since which adds qualify depends on the memory plan.
+// then makes an add, or a fused group of adds and a relu, right after a oneDNN matmul whose
+// product only it reads, the matmul's post-ops (cpu_executable.cpp), since which qualify
+// depends on the memory plan.
 //
 // Attention is chosen before that, for the whole graph: under auto, attention and
 // attention_grad whose probabilities take at most kExpandedScoresBytes are written out by

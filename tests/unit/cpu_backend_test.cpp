@@ -294,10 +294,11 @@ TEST_CASE("cpu: batched matmul with transposes and broadcast batches") {
   }
 }
 
-TEST_CASE("cpu: an add right after a oneDNN matmul is its post-op where nothing overlaps") {
-  // Folded rows with a bias and with a full residual, a batched product with a full addend and
-  // the addend first, a bf16 bias: post-ops. Not: an addend that folded rows cannot broadcast
-  // ([4,1,6]), a product that is also an output, an add that is not the next node.
+TEST_CASE("cpu: adds and relus right after a oneDNN matmul are its post-ops where they fit") {
+  // Post-ops: folded rows with a bias and with a full residual, a batched product with a full
+  // addend and the addend first, a bf16 bias, a group of bias and relu (two). Not: an addend
+  // that folded rows cannot broadcast ([4,1,6]), a product that is also an output, an add that
+  // is not the next node, a group with a mul.
   auto g = parseGraph(R"(graph @post_ops {
   input data %x: f32[4,5,8]
   input param %w: f32[6,8]
@@ -325,6 +326,12 @@ TEST_CASE("cpu: an add right after a oneDNN matmul is its post-op where nothing 
   %12 = matmul(%x, %w) {transpose_b = true} : f32[4,5,6]
   %13 = neg(%r) : f32[4,5,6]
   %14 = add(%12, %13) : f32[4,5,6]
+  %15 = matmul(%x, %w) {transpose_b = true} : f32[4,5,6]
+  %16 = add(%15, %bias) : f32[4,5,6] group(1)
+  %17 = relu(%16) : f32[4,5,6] group(1)
+  %18 = matmul(%x, %w) {transpose_b = true} : f32[4,5,6]
+  %19 = add(%18, %bias) : f32[4,5,6] group(2)
+  %20 = mul(%19, %r) : f32[4,5,6] group(2)
   output "bias" = %1
   output "residual" = %3
   output "batched" = %5
@@ -333,6 +340,8 @@ TEST_CASE("cpu: an add right after a oneDNN matmul is its post-op where nothing 
   output "product" = %10
   output "sum" = %11
   output "apart" = %14
+  output "ffn" = %17
+  output "scaled" = %20
 })",
                       "post_ops.kir");
   std::mt19937 rng(7);
@@ -352,9 +361,8 @@ TEST_CASE("cpu: an add right after a oneDNN matmul is its post-op where nothing 
   std::vector<Literal> poisoned = runOn(cpuBackend(), *g, inputs, {.poison_dead_buffers = true});
   for (size_t o = 0; o < want.size(); ++o)
     CHECK(poisoned[o].data == got[o].data);
-  CHECK(stat(*cpuBackend().compile(*g, {}), "adds as matmul post-ops") == 4);
-  CHECK(stat(*cpuBackend().compile(*g, {.cpu_kernels = CpuKernels::Jit}),
-             "adds as matmul post-ops") == 0);
+  CHECK(stat(*cpuBackend().compile(*g, {}), "matmul post-ops") == 6);
+  CHECK(stat(*cpuBackend().compile(*g, {.cpu_kernels = CpuKernels::Jit}), "matmul post-ops") == 0);
 }
 
 TEST_CASE("cpu: softmax, softmax_grad and layer_norm as group kernels") {

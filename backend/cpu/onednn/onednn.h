@@ -28,11 +28,18 @@ bool canCompute(const Node &node);
 /// nullptr when oneDNN has no implementation for its shapes or layout.
 std::unique_ptr<Primitive> create(const Node &node, int threads);
 
-/// The primitive of a oneDNN matmul whose product is summed with a tensor of type `addend`
-/// (broadcast to the product's shape) by a binary post-op: it runs on the matmul's operands,
-/// the addend, then the sum. nullptr when oneDNN has none for these shapes.
-std::unique_ptr<Primitive> createMatmulAdd(const Node &matmul, const TensorType &addend,
-                                           int threads);
+/// What a matmul's primitive does to its product before writing it: adds a tensor of type
+/// `addend` (broadcast to the product's shape), or applies relu.
+struct PostOp {
+  enum Kind { Add, Relu } kind = Add;
+  TensorType addend; ///< Add only
+};
+
+/// The primitive of a oneDNN matmul followed by post-ops, in order: it runs on the matmul's
+/// operands, the addend of each Add, then the result. nullptr when oneDNN has none for these
+/// shapes.
+std::unique_ptr<Primitive> createMatmulWithPostOps(const Node &matmul,
+                                                   std::span<const PostOp> post_ops, int threads);
 
 /// Sets OpenMP's thread count for the calling thread while alive, as oneDNN reads it both when
 /// it creates a primitive and when it runs one.

@@ -1,8 +1,8 @@
 // matmul as oneDNN's matmul primitive. Transposes and broadcast batch dimensions are strides
 // of the memory descriptors, never copies: an operand stored [..., k, m] and read transposed is
-// the logical [..., m, k] with strides (..., 1, m); a batch dimension of 1 broadcasts. An add
-// of the product and another tensor (a bias, a residual, a gradient's other part) can be the
-// primitive's binary post-op, so the sum is written once instead of the product being written,
+// the logical [..., m, k] with strides (..., 1, m); a batch dimension of 1 broadcasts. Adds of
+// the product and other tensors (a bias, a residual, a gradient's other part) and a relu can be
+// the primitive's post-ops, so the result is written once instead of the product being written,
 // then read again.
 
 #include "backend/cpu/onednn/onednn.h"
@@ -41,37 +41,39 @@ TensorType rowsFolded(const TensorType &t) {
 
 class Matmul final : public Primitive {
 public:
-  Matmul(const Node &n, dnnl::matmul::primitive_desc pd, bool with_addend)
+  /// `addends` holds the post-op index of each binary post-op, in order.
+  Matmul(const Node &n, dnnl::matmul::primitive_desc pd, const std::vector<int> &addends)
       : loc_(n.loc), primitive_(pd), a_(pd.src_desc(), engine(), DNNL_MEMORY_NONE),
         b_(pd.weights_desc(), engine(), DNNL_MEMORY_NONE),
         c_(pd.dst_desc(), engine(), DNNL_MEMORY_NONE) {
-    if (with_addend)
-      addend_ = dnnl::memory(pd.query_md(dnnl::query::exec_arg_md, kAddendArg), engine(),
-                             DNNL_MEMORY_NONE);
+    for (int index : addends) {
+      int arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1;
+      addends_.emplace_back(arg, dnnl::memory(pd.query_md(dnnl::query::exec_arg_md, arg), engine(),
+                                              DNNL_MEMORY_NONE));
+    }
   }
 
   void run(std::span<void *const> buffers) const override {
     guarded(loc_, "matmul", [&] {
       a_.set_data_handle(buffers[0]);
       b_.set_data_handle(buffers[1]);
+      c_.set_data_handle(buffers.back());
       std::unordered_map<int, dnnl::memory> args = {
           {DNNL_ARG_SRC, a_}, {DNNL_ARG_WEIGHTS, b_}, {DNNL_ARG_DST, c_}};
-      if (addend_) {
-        addend_.set_data_handle(buffers[2]);
-        args.emplace(kAddendArg, addend_);
+      for (size_t i = 0; i < addends_.size(); ++i) {
+        addends_[i].second.set_data_handle(buffers[2 + i]);
+        args.insert(addends_[i]);
       }
-      c_.set_data_handle(buffers.back());
       primitive_.execute(stream(), args);
       stream().wait();
     });
   }
 
 private:
-  static constexpr int kAddendArg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
-
   Location loc_;
   dnnl::matmul primitive_;
-  dnnl::memory a_, b_, c_, addend_;
+  dnnl::memory a_, b_, c_;
+  std::vector<std::pair<int, dnnl::memory>> addends_;
 };
 
 /// The addend of a post-op add as a tensor of the product's rank: leading 1s, then its shape.
@@ -90,8 +92,8 @@ std::optional<TensorType> addendView(const TensorType &addend, const TensorType 
   return std::nullopt;
 }
 
-/// The matmul primitive of node n, with the post-op add of `addend` when one is given.
-std::unique_ptr<Primitive> create(const Node &n, const TensorType *addend) {
+/// The matmul primitive of node n, followed by `post_ops`.
+std::unique_ptr<Primitive> matmulPrimitive(const Node &n, std::span<const PostOp> post_ops) {
   TensorType a = n.operands[0]->type, b = n.operands[1]->type, c = n.result()->type;
   const TensorType product = c;
   bool ta = n.getBool("transpose_a"), tb = n.getBool("transpose_b");
@@ -103,21 +105,26 @@ std::unique_ptr<Primitive> create(const Node &n, const TensorType *addend) {
     c = rowsFolded(c);
     b = TensorType{b.dtype, Shape(b.shape.end() - 2, b.shape.end())};
   }
-  std::optional<TensorType> view;
-  if (addend && !(view = addendView(*addend, product, c)))
-    return nullptr;
+  dnnl::post_ops ops;
+  std::vector<int> addends;
+  for (const PostOp &op : post_ops) {
+    if (op.kind == PostOp::Relu) {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      continue;
+    }
+    std::optional<TensorType> view = addendView(op.addend, product, c);
+    if (!view)
+      return nullptr;
+    addends.push_back(ops.len());
+    ops.append_binary(dnnl::algorithm::binary_add, plainDesc(view->shape, view->dtype));
+  }
   size_t rank = c.shape.size();
   return createOrNull(n, [&] {
     dnnl::matmul::desc desc(operandDesc(a, rank, ta), operandDesc(b, rank, tb),
                             operandDesc(c, rank, false));
     dnnl::primitive_attr attr;
-    if (view) {
-      dnnl::post_ops ops;
-      ops.append_binary(dnnl::algorithm::binary_add, plainDesc(view->shape, view->dtype));
-      attr.set_post_ops(ops);
-    }
-    return std::make_unique<Matmul>(n, dnnl::matmul::primitive_desc(desc, attr, engine()),
-                                    view.has_value());
+    attr.set_post_ops(ops);
+    return std::make_unique<Matmul>(n, dnnl::matmul::primitive_desc(desc, attr, engine()), addends);
   });
 }
 
@@ -129,15 +136,18 @@ bool matmulCanCompute(const Node &n) {
          out.numElements() > 0 && n.operands[0]->type.numElements() > 0;
 }
 
-std::unique_ptr<Primitive> createMatmul(const Node &n) { return create(n, nullptr); }
+std::unique_ptr<Primitive> createMatmul(const Node &n) { return matmulPrimitive(n, {}); }
 
-std::unique_ptr<Primitive> createMatmulAdd(const Node &matmul, const TensorType &addend,
-                                           int threads) {
-  KILN_ASSERT(canCompute(matmul) && matmul.is(op::Matmul), "a post-op add needs a oneDNN matmul");
-  if (addend.dtype != matmul.result()->type.dtype || addend.rank() > matmul.result()->type.rank())
-    return nullptr;
+std::unique_ptr<Primitive> createMatmulWithPostOps(const Node &matmul,
+                                                   std::span<const PostOp> post_ops, int threads) {
+  KILN_ASSERT(canCompute(matmul) && matmul.is(op::Matmul), "post-ops need a oneDNN matmul");
+  const TensorType &product = matmul.result()->type;
+  for (const PostOp &op : post_ops)
+    if (op.kind == PostOp::Add &&
+        (op.addend.dtype != product.dtype || op.addend.rank() > product.rank()))
+      return nullptr;
   ScopedThreads scope(threads);
-  return create(matmul, &addend);
+  return matmulPrimitive(matmul, post_ops);
 }
 
 } // namespace kiln::cpu::onednn
