@@ -1,6 +1,7 @@
 // The data path: Ding's sentence-pair rule on a hand-written sample, the MD5 split, TSV files
 // and their errors, and the SentencePiece tokenizer's round trip and refusals.
 
+#include "runtime/data/batching.h"
 #include "runtime/data/ding.h"
 #include "runtime/data/split.h"
 #include "runtime/data/tokenizer.h"
@@ -9,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -140,4 +142,72 @@ TEST_CASE("tokenizer: trains with kiln's special ids, round-trips, refuses bad i
   CHECK_THROWS_WITH_AS(Tokenizer::train(text, {.vocab = 100000}),
                        doctest::Contains("SentencePiece could not train"), Error);
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+/// Pairs whose ids say where they came from: pair i has source [4 + i % 7 repeated i % 13 + 1
+/// times] and target [100 + i] repeated i % 9 + 1 times.
+std::vector<EncodedPair> numberedPairs(int n) {
+  std::vector<EncodedPair> pairs;
+  for (int i = 0; i < n; ++i)
+    pairs.push_back(
+        {std::vector<int64_t>(i % 13 + 1, 4 + i % 7), std::vector<int64_t>(i % 9 + 1, 100 + i)});
+  return pairs;
+}
+
+} // namespace
+
+TEST_CASE("batching: buckets, shapes, EOS and PAD; every pair once an epoch, fill-ups aside") {
+  std::vector<EncodedPair> pairs = numberedPairs(200);
+  pairs.push_back({std::vector<int64_t>(40, 5), {7}}); // longer than max_length: left out
+  BatchingOptions options{.batch_tokens = 64, .length_step = 4, .max_length = 20};
+  BatchSchedule schedule(pairs, options, 3);
+  CHECK(schedule.dropped() == 1);
+  CHECK(schedule.pairs() == 200);
+  int64_t in_buckets = 0;
+  for (const auto &[shape, count] : schedule.buckets()) {
+    CHECK(shape.src_len % 4 == 0);
+    CHECK(shape.tgt_len % 4 == 0);
+    CHECK(shape.batch == 64 / std::max(shape.src_len, shape.tgt_len));
+    in_buckets += count;
+  }
+  CHECK(in_buckets == 200);
+  auto epoch = [&](int64_t e) {
+    std::map<int64_t, int> seen; // pair number -> rows
+    std::vector<int64_t> firsts;
+    for (int64_t s = 1; s <= schedule.batchesPerEpoch(); ++s) {
+      int64_t step = e * schedule.batchesPerEpoch() + s;
+      Batch b = schedule.batchAt(step);
+      BatchShape shape = schedule.shapeAt(step);
+      REQUIRE(b.src.type().shape == Shape{shape.batch, shape.src_len});
+      REQUIRE(b.tgt.type().shape == Shape{shape.batch, shape.tgt_len});
+      auto tgt = b.tgt.as<int64_t>();
+      auto src = b.src.as<int64_t>();
+      for (int64_t r = 0; r < shape.batch; ++r) {
+        int64_t id = tgt[r * shape.tgt_len];
+        int64_t i = id - 100, len = i % 9 + 1, slen = i % 13 + 1;
+        for (int64_t c = 0; c < shape.tgt_len; ++c)
+          CHECK(tgt[r * shape.tgt_len + c] == (c < len ? id : c == len ? 2 : 0));
+        for (int64_t c = 0; c < shape.src_len; ++c)
+          CHECK(src[r * shape.src_len + c] == (c < slen ? 4 + i % 7 : c == slen ? 2 : 0));
+        ++seen[i];
+      }
+      firsts.push_back(tgt[0]);
+    }
+    CHECK(seen.size() == 200);
+    return firsts;
+  };
+  std::vector<int64_t> first = epoch(0), second = epoch(1);
+  CHECK(first != second); // a fresh order every epoch
+  BatchSchedule again(pairs, options, 3);
+  CHECK(again.batchAt(schedule.batchesPerEpoch() + 2).tgt.as<int64_t>()[0] == second[1]);
+  BatchSchedule other(pairs, options, 4);
+  std::vector<int64_t> other_first;
+  for (int64_t s = 1; s <= other.batchesPerEpoch(); ++s)
+    other_first.push_back(other.batchAt(s).tgt.as<int64_t>()[0]);
+  CHECK(other_first != first);
+  BatchSchedule fixed(pairs, options, 3, false);
+  CHECK(fixed.batchAt(1).tgt.as<int64_t>()[0] ==
+        fixed.batchAt(fixed.batchesPerEpoch() + 1).tgt.as<int64_t>()[0]);
 }
