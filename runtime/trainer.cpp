@@ -9,10 +9,16 @@
 
 namespace kiln {
 
+Trainer::Trainer(Programs programs, Batches batches, int64_t pad, uint64_t seed)
+    : programs_(std::move(programs)), batches_(std::move(batches)), pad_(pad), seed_(seed) {}
+
 Trainer::Trainer(Executable &program, SyntheticTask task, uint64_t seed)
-    : program_(program), task_(std::move(task)), seed_(seed) {
-  task_.seed = seed;
-}
+    : programs_([&program](const Batch &) -> Executable & { return program; }),
+      batches_([task, seed](int64_t step) mutable {
+        task.seed = seed;
+        return task.batchAt(step);
+      }),
+      pad_(task.pad), seed_(seed) {}
 
 std::vector<TensorDecl> carriedTensors(const Signature &signature) {
   std::vector<TensorDecl> decls;
@@ -23,19 +29,21 @@ std::vector<TensorDecl> carriedTensors(const Signature &signature) {
 }
 
 void Trainer::initState(TrainerState &state) const {
-  for (const TensorDecl &d : carriedTensors(program_.signature()))
+  Executable &program = programs_(batches_(state.step + 1));
+  for (const TensorDecl &d : carriedTensors(program.signature()))
     if (!state.tensors.count(d.name))
       state.tensors.emplace(d.name, HostBuffer(d.type));
 }
 
 StepReport Trainer::step(TrainerState &state) const {
   int64_t step = state.step + 1;
-  Batch batch = task_.batchAt(step);
+  Batch batch = batches_(step);
   int64_t tokens = 0;
   for (int64_t id : batch.tgt.as<int64_t>())
-    tokens += id != task_.pad;
+    tokens += id != pad_;
+  Executable &program = programs_(batch);
   Bindings &b = state.tensors;
-  const Signature &sig = program_.signature();
+  const Signature &sig = program.signature();
   auto bind = [&](InputRole role, HostBuffer value) {
     if (auto i = sig.findInput(role))
       b[sig.inputs[*i].name] = std::move(value);
@@ -48,7 +56,7 @@ StepReport Trainer::step(TrainerState &state) const {
   bind(InputRole::Step, HostBuffer::scalarInt(step));
   // A fresh dropout stream each step: the step folded into the seed's key.
   bind(InputRole::Seed, keyBuffer(dropoutKey(seed_, step)));
-  program_.run(b);
+  program.run(b);
   StepReport report{step, b.at("loss").getDouble(0), 0, tokens};
   if (auto lr = b.find("lr"); lr != b.end())
     report.lr = lr->second.getDouble(0);

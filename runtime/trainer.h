@@ -6,6 +6,7 @@
 #include "runtime/executable.h"
 #include "runtime/tasks.h"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,11 +27,20 @@ struct StepReport {
   int64_t tokens; ///< target tokens of the batch, PAD excluded
 };
 
-/// Runs a compiled training step on a task. The step takes src, tgt, step (i64, from 1),
-/// optionally seed (a Philox key, i32[2]), and parameters and state; it returns loss, lr, and the
-/// next value of every parameter and state input, which updates that input in place.
+/// Runs compiled training steps on a stream of batches. A step program takes src, tgt, step
+/// (i64, from 1), optionally seed (a Philox key, i32[2]), and parameters and state; it returns
+/// loss, lr, and the next value of every parameter and state input, which updates that input in
+/// place. Batches of different shapes run on programs of their own, which share the parameters
+/// and state.
 class Trainer {
 public:
+  /// The batch of a step (from 1).
+  using Batches = std::function<Batch(int64_t step)>;
+  /// The program that runs a batch of this shape.
+  using Programs = std::function<Executable &(const Batch &batch)>;
+
+  Trainer(Programs programs, Batches batches, int64_t pad, uint64_t seed);
+  /// One program on a synthetic task.
   Trainer(Executable &program, SyntheticTask task, uint64_t seed);
   /// Fills in zeros for optimizer state the state does not hold yet (a fresh run).
   void initState(TrainerState &state) const;
@@ -38,8 +48,9 @@ public:
   StepReport step(TrainerState &state) const;
 
 private:
-  Executable &program_;
-  SyntheticTask task_;
+  Programs programs_;
+  Batches batches_;
+  int64_t pad_ = 0;
   uint64_t seed_;
 };
 

@@ -52,11 +52,15 @@ std::vector<int64_t> idsOf(const std::string &line, int number) {
 
 } // namespace
 
-void CorpusFlags::add(CLI::App &app) {
-  app.add_option("--data", spec.data,
-                 "ding-en-de (Ding's example sentences, split by the MD5 of the English) or a "
-                 "TSV file of source<TAB>target training pairs")
-      ->capture_default_str();
+void CorpusFlags::add(CLI::App &app, const std::string &data_help) {
+  auto *data = app.add_option("--data", spec.data,
+                              data_help.empty()
+                                  ? "ding-en-de (Ding's example sentences, split by the MD5 of "
+                                    "the English) or a TSV file of source<TAB>target training "
+                                    "pairs"
+                                  : data_help);
+  if (!spec.data.empty())
+    data->capture_default_str();
   app.add_option("--valid", spec.valid, "with a TSV --data: a TSV file of validation pairs");
   app.add_flag("--reverse", spec.split.reverse,
                "ding-en-de: German to English instead of English to German; a TSV: swap the "

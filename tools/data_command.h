@@ -13,8 +13,8 @@ namespace kiln::tools {
 struct CorpusFlags {
   data::CorpusSpec spec;
 
-  /// Registers the flags on a subcommand.
-  void add(CLI::App &app);
+  /// Registers the flags on a subcommand; `data_help` describes --data there.
+  void add(CLI::App &app, const std::string &data_help = "");
 };
 
 /// `kiln data`: add() registers the subcommand, run() runs it once parsed.

@@ -10,7 +10,9 @@ void ModelFlags::add(CLI::App &app) {
   app.add_option("--layers", layers, "encoder and decoder layers");
   app.add_option("--encoder-layers", encoder_layers, "encoder layers");
   app.add_option("--decoder-layers", decoder_layers, "decoder layers");
-  app.add_option("--vocab", vocab, "vocabulary size");
+  app.add_option("--vocab", vocab,
+                 "vocabulary size (kiln train --data: the pieces of the tokenizer it trains, "
+                 "8000 by default)");
   app.add_option("--label-smoothing", label_smoothing,
                  "label smoothing of the loss (0 by default; 0.1 in the paper)");
   app.add_flag("--pre-norm", pre_norm, "LayerNorm before each sub-layer");

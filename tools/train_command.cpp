@@ -42,6 +42,48 @@ void TrainFlags::add(CLI::App &app) {
   app.add_option(
       "--task-vocab", task_vocab,
       "draw the task's tokens from the first N ids only (default: the whole vocabulary)");
+  corpus.spec.data.clear();
+  corpus.add(app, "train on a corpus instead of a synthetic task: ding-en-de (Ding's example "
+                  "sentences) or a TSV file of source<TAB>target pairs");
+  app.add_option("--tokenizer", tokenizer,
+                 "with --data: a model from kiln tokenizer train (default: train one on the "
+                 "training split, cached, and store it with the checkpoint)");
+  app.add_option("--batch-tokens", batch_tokens,
+                 "with --data: padded tokens a batch, at most (replaces --batch and the lengths)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-length", max_length,
+                 "with --data: training pairs longer than this in tokens are left out")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--valid-every", valid_every,
+                 "with --data: the validation loss every N steps (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--save-every", save_every, "with --data: a checkpoint every N steps (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--time-budget", time_budget,
+                 "with --data: stop cleanly after this long (90s, 15m, 1h30m)");
+}
+
+OptimizerOptions optimizerOptions(const TrainFlags &f, int64_t d_model) {
+  if (f.log_every < 1)
+    throw Error({}, fmt::format("--log-every must be at least 1, found {}", f.log_every));
+  if (f.warmup < 1)
+    throw Error({}, fmt::format("--warmup must be at least 1, found {}", f.warmup));
+  if (f.clip_norm && !(*f.clip_norm > 0))
+    throw Error({}, fmt::format("--clip-norm must be positive, found {}", *f.clip_norm));
+  if (f.lr && !(*f.lr > 0))
+    throw Error({}, fmt::format("--lr must be positive, found {}", *f.lr));
+  OptimizerOptions opt;
+  opt.kind = parseOptimizerKind(f.optimizer);
+  opt.lr = f.lr;
+  opt.warmup = f.warmup;
+  opt.d_model = d_model;
+  opt.clip_norm = f.clip_norm;
+  opt.weight_decay = f.weight_decay;
+  return opt;
 }
 
 SyntheticTask syntheticTask(const TransformerConfig &cfg, const std::string &kind,
@@ -57,22 +99,10 @@ SyntheticTask syntheticTask(const TransformerConfig &cfg, const std::string &kin
 }
 
 int runTrain(const TrainFlags &f) {
-  if (f.log_every < 1)
-    throw Error({}, fmt::format("--log-every must be at least 1, found {}", f.log_every));
-  if (f.warmup < 1)
-    throw Error({}, fmt::format("--warmup must be at least 1, found {}", f.warmup));
-  if (f.clip_norm && !(*f.clip_norm > 0))
-    throw Error({}, fmt::format("--clip-norm must be positive, found {}", *f.clip_norm));
-  if (f.lr && !(*f.lr > 0))
-    throw Error({}, fmt::format("--lr must be positive, found {}", *f.lr));
+  if (!f.corpus.spec.data.empty())
+    return runCorpusTraining(f);
   TransformerConfig cfg = f.model.resolve();
-  OptimizerOptions opt;
-  opt.kind = parseOptimizerKind(f.optimizer);
-  opt.lr = f.lr;
-  opt.warmup = f.warmup;
-  opt.d_model = cfg.d_model;
-  opt.clip_norm = f.clip_norm;
-  opt.weight_decay = f.weight_decay;
+  OptimizerOptions opt = optimizerOptions(f, cfg.d_model);
   GraphOptions shape{
       .batch = f.batch, .src_len = f.src_len, .tgt_len = f.tgt_len, .dropout = f.dropout};
   BuiltModel m = buildTrainStep(cfg, shape, opt, withPrecision(f.passes, f.precision));

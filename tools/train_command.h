@@ -1,8 +1,10 @@
 #pragma once
-// `kiln train`: trains a Transformer on a built-in synthetic task.
+// `kiln train`: trains a Transformer on a built-in synthetic task, or on a corpus (--data).
 
+#include "passes/optimizer.h"
 #include "runtime/tasks.h"
 #include "tools/backend_flags.h"
+#include "tools/data_command.h"
 #include "tools/model_options.h"
 
 #include <CLI/CLI.hpp>
@@ -28,6 +30,12 @@ struct TrainFlags {
   std::optional<int64_t> task_vocab;
   std::string passes = "default";
   std::string precision = "f32";
+  // The corpus path (with --data).
+  CorpusFlags corpus;
+  std::string tokenizer;
+  int64_t batch_tokens = 4096, max_length = 64;
+  int64_t valid_every = 500, save_every = 0;
+  std::string time_budget;
 
   /// Registers the flags on the subcommand.
   void add(CLI::App &app);
@@ -37,7 +45,13 @@ struct TrainFlags {
 SyntheticTask syntheticTask(const TransformerConfig &cfg, const std::string &kind,
                             const GraphOptions &shape);
 
+/// The optimizer the flags ask for, for a model of width d_model.
+OptimizerOptions optimizerOptions(const TrainFlags &flags, int64_t d_model);
+
 /// Runs the training; prints one line per logged step.
 int runTrain(const TrainFlags &flags);
+
+/// Runs the training on --data (train_corpus.cpp).
+int runCorpusTraining(const TrainFlags &flags);
 
 } // namespace kiln::tools

@@ -11,6 +11,7 @@
 
 #include "ir/diagnostics.h"
 #include "runtime/atomic_file.h"
+#include "runtime/cache_directory.h"
 
 #include <llvm/ADT/ArrayRef.h>
 #include <llvm/Support/SHA256.h>
@@ -72,15 +73,6 @@ std::string cacheKey(std::string_view identity) {
     key += hex[b & 15];
   }
   return key;
-}
-
-std::string cacheDirectory() {
-  // The XDG spec says relative paths in these variables are to be ignored.
-  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && xdg[0] == '/')
-    return (std::filesystem::path(xdg) / "kiln").string();
-  if (const char *home = std::getenv("HOME"); home && home[0] == '/')
-    return (std::filesystem::path(home) / ".cache" / "kiln").string();
-  return {};
 }
 
 std::string cachePath(const std::string &key) {

@@ -20,10 +20,6 @@ class JitKernels;
 /// The key of a program: the hex SHA-256 of its identity text.
 std::string cacheKey(std::string_view identity);
 
-/// The on-disk cache folder ($XDG_CACHE_HOME/kiln, else $HOME/.cache/kiln); empty when neither
-/// variable names an absolute path.
-std::string cacheDirectory();
-
 /// The file that holds the entry of a key, or empty when there is no cache folder.
 std::string cachePath(const std::string &key);
 

@@ -37,15 +37,17 @@ BatchSchedule::BatchSchedule(const std::vector<EncodedPair> &pairs, const Batchi
       storage_.push_back(p);
   }
   kept_ = static_cast<int64_t>(storage_.size());
-  std::map<std::pair<int64_t, int64_t>, int> bucket_of;
+  // One length for both sides: a translation is about as long as its source, and fewer
+  // shapes mean fewer programs to compile.
+  std::map<int64_t, int> bucket_of;
   for (size_t i = 0; i < storage_.size(); ++i) {
     const EncodedPair &p = storage_[i];
-    int64_t s = roundUp(static_cast<int64_t>(p.src.size()) + 1, options.length_step);
-    int64_t t = roundUp(static_cast<int64_t>(p.tgt.size()) + 1, options.length_step);
-    auto [it, fresh] = bucket_of.emplace(std::pair(s, t), static_cast<int>(buckets_.size()));
+    int64_t len = roundUp(static_cast<int64_t>(std::max(p.src.size(), p.tgt.size())) + 1,
+                          options.length_step);
+    auto [it, fresh] = bucket_of.emplace(len, static_cast<int>(buckets_.size()));
     if (fresh) {
-      int64_t rows = std::max<int64_t>(1, options.batch_tokens / std::max(s, t));
-      buckets_.push_back({BatchShape{rows, s, t}, {}});
+      int64_t rows = std::max<int64_t>(1, options.batch_tokens / len);
+      buckets_.push_back({BatchShape{rows, len, len}, {}});
     }
     buckets_[it->second].pairs.push_back(i);
   }

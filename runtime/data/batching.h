@@ -1,6 +1,7 @@
 #pragma once
-// Batches of real sentences: pairs sorted into buckets of padded lengths, a token budget per
-// batch, seeded shuffling. Every bucket has one batch shape, so a driver compiles one program
+// Batches of real sentences: pairs sorted into buckets by their padded length (the longer
+// side's, EOS included, rounded up; both sides are padded to it), a token budget per batch,
+// seeded shuffling. Every bucket has one batch shape, so a driver compiles one program
 // per bucket. The schedule of an epoch depends only on (seed, epoch): the batch of a step is a
 // function of the step, so a resumed run sees the batches an uninterrupted one would.
 
@@ -19,7 +20,7 @@ struct EncodedPair {
 
 /// How pairs become batches.
 struct BatchingOptions {
-  int64_t batch_tokens = 4096; ///< padded tokens of a batch on its longer side, at most
+  int64_t batch_tokens = 4096; ///< padded tokens of a batch on one side, at most
   int64_t length_step = 8;     ///< bucket lengths (EOS included) are multiples of this
   int64_t max_length = 64;     ///< pairs longer than this on a side (EOS included) are left out
   int64_t pad = 0, eos = 2;

@@ -5,19 +5,38 @@
 #include <openssl/evp.h>
 
 #include <array>
+#include <vector>
 
 namespace kiln::data {
 
-int md5Mod10(std::string_view text) {
+namespace {
+
+std::vector<unsigned char> md5(std::string_view text) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int size = 0;
   KILN_ASSERT(EVP_Digest(text.data(), text.size(), digest.data(), &size, EVP_md5(), nullptr) == 1,
               "OpenSSL's MD5 failed");
+  return {digest.begin(), digest.begin() + size};
+}
+
+} // namespace
+
+int md5Mod10(std::string_view text) {
   // Horner's rule over the big-endian bytes, reduced as it goes.
   int r = 0;
-  for (unsigned int i = 0; i < size; ++i)
-    r = (r * 256 + digest[i]) % 10;
+  for (unsigned char byte : md5(text))
+    r = (r * 256 + byte) % 10;
   return r;
+}
+
+std::string md5Hex(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char byte : md5(text)) {
+    hex += kHex[byte >> 4];
+    hex += kHex[byte & 15];
+  }
+  return hex;
 }
 
 Split splitOf(std::string_view english) {

@@ -6,6 +6,7 @@
 #include "runtime/data/sentence_pairs.h"
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace kiln::data {
@@ -14,6 +15,8 @@ enum class Split { Train, Valid, Test };
 
 /// The MD5 digest of `text` as a 128-bit big-endian integer, mod 10.
 int md5Mod10(std::string_view text);
+/// The MD5 digest of `text` in hex (a cache key).
+std::string md5Hex(std::string_view text);
 
 /// The split of a pair whose English sentence is `english`.
 Split splitOf(std::string_view english);

@@ -4,6 +4,7 @@
 #include "runtime/atomic_file.h"
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
@@ -80,6 +81,31 @@ Tokenizer Tokenizer::load(const std::string &path) {
   std::ostringstream bytes;
   bytes << in.rdbuf();
   return fromBytes(std::move(bytes).str(), path);
+}
+
+Tokenizer Tokenizer::fromBase64(std::string_view text, const std::string &name) {
+  std::string bytes(text.size() / 4 * 3, '\0');
+  int n = text.size() % 4 == 0
+              ? EVP_DecodeBlock(reinterpret_cast<unsigned char *>(bytes.data()),
+                                reinterpret_cast<const unsigned char *>(text.data()),
+                                static_cast<int>(text.size()))
+              : -1;
+  if (n < 0)
+    throw Error({name}, "the stored tokenizer is not base64 text");
+  // EVP_DecodeBlock keeps the bytes that the padding '=' stands for.
+  size_t padding =
+      text.empty() ? 0 : (text.back() == '=') + (text.size() > 1 && text[text.size() - 2] == '=');
+  bytes.resize(static_cast<size_t>(n) - padding);
+  return fromBytes(std::move(bytes), name);
+}
+
+std::string Tokenizer::base64() const {
+  std::string text((bytes_.size() + 2) / 3 * 4 + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char *>(text.data()),
+                          reinterpret_cast<const unsigned char *>(bytes_.data()),
+                          static_cast<int>(bytes_.size()));
+  text.resize(static_cast<size_t>(n));
+  return text;
 }
 
 void Tokenizer::save(const std::string &path) const { writeFileAtomically(path, bytes_); }

@@ -35,6 +35,9 @@ public:
   /// The tokenizer saved at `path`.
   static Tokenizer load(const std::string &path);
 
+  /// The tokenizer of text that base64() gave (a checkpoint's metadata holds it so).
+  static Tokenizer fromBase64(std::string_view text, const std::string &name);
+
   /// Writes the model to `path` atomically.
   void save(const std::string &path) const;
 
@@ -49,6 +52,8 @@ public:
   int64_t vocabSize() const;
   /// The serialized model.
   const std::string &bytes() const { return bytes_; }
+  /// The serialized model as base64 text.
+  std::string base64() const;
 
 private:
   Tokenizer(std::shared_ptr<const sentencepiece::SentencePieceProcessor> processor,

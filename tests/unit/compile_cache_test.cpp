@@ -4,6 +4,7 @@
 // cache in a folder of its own.
 
 #include "backend/cpu/compile_cache.h"
+#include "runtime/cache_directory.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/jit.h"
 #include "backend/kernel/lower.h"
@@ -219,10 +220,10 @@ TEST_CASE("compile cache: use_cache=false neither reads nor writes the caches") 
 TEST_CASE("compile cache: the folder follows XDG_CACHE_HOME, else HOME") {
   TempCache cache;
   std::string xdg = std::getenv("XDG_CACHE_HOME");
-  CHECK(cpu::cacheDirectory() == (fs::path(xdg) / "kiln").string());
+  CHECK(cacheDirectory() == (fs::path(xdg) / "kiln").string());
   ::setenv("XDG_CACHE_HOME", "relative/path", 1); // the XDG spec ignores relative paths
   if (const char *home = std::getenv("HOME"); home && home[0] == '/')
-    CHECK(cpu::cacheDirectory() == (fs::path(home) / ".cache" / "kiln").string());
+    CHECK(cacheDirectory() == (fs::path(home) / ".cache" / "kiln").string());
   ::setenv("XDG_CACHE_HOME", xdg.c_str(), 1);
 }
 

@@ -1,0 +1,372 @@
+// `kiln train --data`: a translator trained on a corpus. The pairs are tokenized (a tokenizer
+// given, or one trained on the training split and cached), bucketed into batches under a token
+// budget, and each bucket's shape gets its own training-step program, compiled when it first
+// comes up. Progress goes to a bar on a terminal and to plain lines elsewhere; the validation
+// loss comes every --valid-every steps; a checkpoint holds the weights, the optimizer state, the
+// step (which fixes the data position: batches are a function of the step) and the tokenizer.
+
+#include "compiler/programs.h"
+#include "runtime/cache_directory.h"
+#include "runtime/data/batching.h"
+#include "runtime/data/tokenizer.h"
+#include "runtime/safetensors.h"
+#include "runtime/trainer.h"
+#include "tools/tool_support.h"
+#include "tools/train_command.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <regex>
+
+namespace kiln::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Pieces of a tokenizer trained for a run that names none.
+constexpr int64_t kDefaultVocab = 8000;
+
+volatile std::sig_atomic_t interrupted = 0;
+
+extern "C" void onInterrupt(int) { interrupted = 1; }
+
+double secondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+/// "90s", "15m", "1h30m" or a plain number of seconds.
+double parseDuration(const std::string &text) {
+  static const std::regex form(
+      R"(^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$)");
+  std::smatch m;
+  if (text.empty() || !std::regex_match(text, m, form))
+    throw Error(
+        {}, fmt::format("--time-budget '{}' is not a duration such as 90s, 15m or 1h30m", text));
+  auto part = [&](int i) { return m[i].matched ? std::stod(m[i].str()) : 0.0; };
+  double seconds = 3600 * part(1) + 60 * part(2) + part(3);
+  if (!(seconds > 0))
+    throw Error({}, fmt::format("--time-budget must be positive, found '{}'", text));
+  return seconds;
+}
+
+/// "1:02:03" or "2:03".
+std::string clock(double seconds) {
+  auto s = static_cast<int64_t>(seconds);
+  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+                   : fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+std::vector<std::string> trainingText(const data::Corpus &corpus) {
+  std::vector<std::string> text;
+  for (const data::SentencePair &p : corpus.train) {
+    text.push_back(p.source);
+    text.push_back(p.target);
+  }
+  return text;
+}
+
+/// A tokenizer trained on the training split, from the cache when the same text and size
+/// trained one before.
+data::Tokenizer cachedTokenizer(const data::Corpus &corpus, int64_t vocab) {
+  std::vector<std::string> text = trainingText(corpus);
+  std::string key = fmt::format("unigram {}\n", vocab);
+  for (const std::string &s : text)
+    key += s + "\n";
+  std::string dir = cacheDirectory();
+  std::string path =
+      dir.empty()
+          ? ""
+          : (std::filesystem::path(dir) / "tokenizers" / (data::md5Hex(key) + ".model")).string();
+  if (!path.empty() && std::filesystem::exists(path)) {
+    try {
+      data::Tokenizer t = data::Tokenizer::load(path);
+      std::cout << fmt::format("tokenizer: {} pieces, from the cache ({})\n", t.vocabSize(), path);
+      return t;
+    } catch (const Error &) {
+      // A damaged entry is trained again and replaced.
+    }
+  }
+  std::cout << fmt::format("tokenizer: training {} pieces on the training split...\n", vocab)
+            << std::flush;
+  Clock::time_point start = Clock::now();
+  data::Tokenizer t = data::Tokenizer::train(text, {.vocab = vocab});
+  if (!path.empty()) {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    t.save(path);
+  }
+  std::cout << fmt::format("tokenizer: trained in {:.1f} s{}\n", secondsSince(start),
+                           path.empty() ? "" : fmt::format(", cached in {}", path));
+  return t;
+}
+
+std::vector<data::EncodedPair> encode(const data::Tokenizer &t,
+                                      const std::vector<data::SentencePair> &pairs) {
+  std::vector<data::EncodedPair> out;
+  out.reserve(pairs.size());
+  for (const data::SentencePair &p : pairs)
+    out.push_back({t.encode(p.source), t.encode(p.target)});
+  return out;
+}
+
+data::BatchShape shapeOf(const Batch &b) {
+  return {b.src.type().shape[0], b.src.type().shape[1], b.tgt.type().shape[1]};
+}
+
+/// Compiled programs by batch shape, built on first use.
+class ProgramCache {
+public:
+  using Build = std::function<BuiltModel(const GraphOptions &)>;
+  ProgramCache(Build build, const BackendFlags &backend, double dropout)
+      : build_(std::move(build)), backend_(backend), dropout_(dropout) {}
+
+  Executable &at(const data::BatchShape &shape) {
+    auto it = programs_.find(shape);
+    if (it != programs_.end())
+      return *it->second;
+    Clock::time_point start = Clock::now();
+    GraphOptions opts{.batch = shape.batch,
+                      .src_len = shape.src_len,
+                      .tgt_len = shape.tgt_len,
+                      .dropout = dropout_};
+    BuiltModel m = build_(opts);
+    params_ = m.params;
+    std::unique_ptr<Executable> exe = backend_.get().compile(*m.graph, backend_.options());
+    seconds_ += secondsSince(start);
+    return *programs_.emplace(shape, std::move(exe)).first->second;
+  }
+  size_t size() const { return programs_.size(); }
+  /// The parameters of the programs (all take the same ones).
+  const std::vector<ParamSpec> &params() const { return params_; }
+  double compileSeconds() const { return seconds_; }
+
+private:
+  Build build_;
+  const BackendFlags &backend_;
+  double dropout_;
+  std::map<data::BatchShape, std::unique_ptr<Executable>> programs_;
+  std::vector<ParamSpec> params_;
+  double seconds_ = 0;
+};
+
+/// The mean cross-entropy per target token over the validation batches.
+double validationLoss(ProgramCache &programs, const data::BatchSchedule &valid,
+                      const TrainerState &state, int64_t pad) {
+  double total = 0;
+  int64_t tokens = 0;
+  for (int64_t s = 1; s <= valid.batchesPerEpoch(); ++s) {
+    Batch b = valid.batchAt(s);
+    Executable &exe = programs.at(shapeOf(b));
+    int64_t n = 0;
+    for (int64_t id : b.tgt.as<int64_t>())
+      n += id != pad;
+    std::vector<HostBuffer> inputs;
+    for (const Signature::Input &in : exe.signature().inputs)
+      inputs.push_back(in.role == InputRole::Source   ? b.src
+                       : in.role == InputRole::Target ? b.tgt
+                                                      : state.tensors.at(in.name));
+    std::vector<HostBuffer> out = exe.run(inputs);
+    auto loss = exe.signature().findOutput("loss");
+    total += out[*loss].getDouble(0) * static_cast<double>(n);
+    tokens += n;
+  }
+  return tokens > 0 ? total / static_cast<double>(tokens) : 0;
+}
+
+/// One progress report: a line rewritten in place on a terminal, a plain line elsewhere.
+class Progress {
+public:
+  Progress(int64_t steps, std::optional<double> budget)
+      : steps_(steps), budget_(budget), terminal_(isatty(STDOUT_FILENO)) {}
+
+  void step(const StepReport &r, double elapsed, double tokens_per_second, bool log) {
+    double left = static_cast<double>(steps_ - r.step) * elapsed /
+                  static_cast<double>(std::max<int64_t>(1, r.step - first_step_));
+    if (budget_)
+      left = std::min(left, std::max(0.0, *budget_ - elapsed));
+    std::string text =
+        fmt::format("step {:>6}/{}  loss {:.4f}  {:>6.0f} tok/s  lr {:.2e}  {} elapsed  ETA {}",
+                    r.step, steps_, r.loss, tokens_per_second, r.lr, clock(elapsed), clock(left));
+    if (terminal_)
+      std::cout << "\r" << text << "\033[K" << std::flush;
+    else if (log)
+      std::cout << text << "\n" << std::flush;
+  }
+  /// A line of its own (validation, checkpoints), below the bar.
+  void note(const std::string &text) {
+    if (terminal_)
+      std::cout << "\r\033[K";
+    std::cout << text << "\n" << std::flush;
+  }
+  void start(int64_t step) { first_step_ = step; }
+  void finish() {
+    if (terminal_)
+      std::cout << "\n";
+  }
+
+private:
+  int64_t steps_, first_step_ = 0;
+  std::optional<double> budget_;
+  bool terminal_;
+};
+
+std::string defaultCheckpoint(const TransformerConfig &cfg, const std::string &data) {
+  return fmt::format("{}.{}.safetensors", cfg.name, std::filesystem::path(data).stem().string());
+}
+
+} // namespace
+
+int runCorpusTraining(const TrainFlags &f) {
+  TransformerConfig cfg = f.model.resolve();
+  OptimizerOptions opt = optimizerOptions(f, cfg.d_model);
+  std::optional<double> budget;
+  if (!f.time_budget.empty())
+    budget = parseDuration(f.time_budget);
+  TokenIds ids;
+  if (!(cfg.tokens.pad == ids.pad && cfg.tokens.bos == ids.bos && cfg.tokens.eos == ids.eos &&
+        cfg.tokens.unk == ids.unk))
+    throw Error({}, "with --data the token ids are the tokenizer's: PAD 0, BOS 1, EOS 2, UNK 3");
+  if (f.task_vocab)
+    throw Error({}, "--task-vocab is for the synthetic tasks; with --data the tokenizer sets the "
+                    "vocabulary");
+  // The paper's regularisation for real data, unless asked otherwise.
+  if (!f.model.label_smoothing)
+    cfg.label_smoothing = 0.1;
+
+  const data::CorpusSpec &spec = f.corpus.spec;
+  data::Corpus corpus = data::loadCorpus(spec);
+  if (corpus.train.empty())
+    throw Error({spec.data}, "no training pairs");
+  std::cout << fmt::format("data: {}{}: {} training pairs, {} validation pairs\n", spec.data,
+                           spec.split.reverse ? " (reversed)" : "", corpus.train.size(),
+                           corpus.valid.size());
+
+  std::map<std::string, std::string> meta;
+  if (!f.resume.empty()) {
+    meta = readSafetensorsMetadata(f.resume);
+    Location at{f.resume};
+    auto data = meta.find("kiln.data");
+    if (data == meta.end())
+      throw Error(at, "the checkpoint was not trained on a corpus (no kiln.data)");
+    if (data->second != spec.data || meta["kiln.reverse"] != (spec.split.reverse ? "1" : "0"))
+      throw Error(at, fmt::format("the checkpoint was trained on {}{}, not {}{}", data->second,
+                                  meta["kiln.reverse"] == "1" ? " --reverse" : "", spec.data,
+                                  spec.split.reverse ? " --reverse" : ""));
+  }
+  data::Tokenizer tokenizer =
+      !f.resume.empty()      ? data::Tokenizer::fromBase64(meta["kiln.tokenizer"], f.resume)
+      : !f.tokenizer.empty() ? data::Tokenizer::load(f.tokenizer)
+                             : cachedTokenizer(corpus, f.model.vocab.value_or(kDefaultVocab));
+  if (f.model.vocab && *f.model.vocab != tokenizer.vocabSize())
+    throw Error({}, fmt::format("--vocab {} differs from the tokenizer's {} pieces", *f.model.vocab,
+                                tokenizer.vocabSize()));
+  cfg.vocab = tokenizer.vocabSize();
+
+  data::BatchingOptions batching{.batch_tokens = f.batch_tokens,
+                                 .max_length = f.max_length,
+                                 .pad = cfg.tokens.pad,
+                                 .eos = cfg.tokens.eos};
+  data::BatchSchedule train(encode(tokenizer, corpus.train), batching, f.seed);
+  data::BatchingOptions valid_batching = batching;
+  valid_batching.max_length = std::numeric_limits<int64_t>::max() / 2;
+  data::BatchSchedule valid(encode(tokenizer, corpus.valid), valid_batching, f.seed, false);
+  if (train.batchesPerEpoch() == 0)
+    throw Error({spec.data},
+                fmt::format("every training pair is longer than --max-length {}", f.max_length));
+  std::cout << fmt::format("batches: {} an epoch in {} shapes ({} padded tokens at most; {} "
+                           "pairs longer than {} tokens left out)\n",
+                           train.batchesPerEpoch(), train.buckets().size(), f.batch_tokens,
+                           train.dropped(), f.max_length);
+
+  std::string passes = withPrecision(f.passes, f.precision);
+  ProgramCache steps([&](const GraphOptions &o) { return buildTrainStep(cfg, o, opt, passes); },
+                     f.backend, f.dropout);
+  TransformerConfig plain = cfg;
+  plain.label_smoothing = 0;
+  ProgramCache losses([&](const GraphOptions &o) { return buildLoss(plain, o, passes); }, f.backend,
+                      0);
+
+  Trainer trainer([&](const Batch &b) -> Executable & { return steps.at(shapeOf(b)); },
+                  [&](int64_t step) { return train.batchAt(step); }, cfg.tokens.pad, f.seed);
+  // Every bucket comes up in the first epoch: compile their programs before the clock starts.
+  std::cout << fmt::format("compiling {} training steps, one per batch shape...\n",
+                           train.buckets().size())
+            << std::flush;
+  for (const auto &[shape, pairs] : train.buckets())
+    steps.at(shape);
+  std::cout << fmt::format("compiled in {:.1f} s\n", steps.compileSeconds());
+  TrainerState state;
+  Executable &first = steps.at(train.shapeAt(1));
+  if (!f.resume.empty()) {
+    state = loadTrainerState(f.resume, first.signature());
+    std::cout << fmt::format("resumed from {} at step {}\n", f.resume, state.step);
+  } else {
+    state.tensors = initialParameters(steps.params(), f.seed);
+  }
+  trainer.initState(state);
+  std::string save = f.save.empty() ? defaultCheckpoint(cfg, spec.data) : f.save;
+  std::map<std::string, std::string> metadata = {{"kiln.config", cfg.name},
+                                                 {"kiln.task", "data"},
+                                                 {"kiln.data", spec.data},
+                                                 {"kiln.reverse", spec.split.reverse ? "1" : "0"},
+                                                 {"kiln.tokenizer", tokenizer.base64()}};
+  auto checkpoint = [&](Progress &progress) {
+    saveTrainerState(save, state, metadata);
+    progress.note(fmt::format("saved step {} to {}", state.step, save));
+  };
+  std::cout << fmt::format("training {} (vocabulary {}) for {} steps{} on {}; checkpoints go to "
+                           "{}\n",
+                           cfg.name, cfg.vocab, f.steps,
+                           budget ? fmt::format(" or {}", clock(*budget)) : "", f.backend.backend,
+                           save);
+
+  interrupted = 0;
+  auto previous = std::signal(SIGINT, onInterrupt);
+  Progress progress(f.steps, budget);
+  progress.start(state.step);
+  Clock::time_point start = Clock::now(), window = start;
+  int64_t tokens = 0;
+  bool stopped = false;
+  while (state.step < f.steps && !interrupted) {
+    if (budget && secondsSince(start) >= *budget) {
+      stopped = true;
+      break;
+    }
+    StepReport r = trainer.step(state);
+    tokens += r.tokens;
+    double span = secondsSince(window);
+    bool log = r.step % f.log_every == 0 || r.step == f.steps;
+    progress.step(r, secondsSince(start), span > 0 ? static_cast<double>(tokens) / span : 0, log);
+    if (log) {
+      window = Clock::now();
+      tokens = 0;
+    }
+    if (f.valid_every > 0 && r.step % f.valid_every == 0 && valid.batchesPerEpoch() > 0)
+      progress.note(fmt::format("step {}: validation loss {:.4f} (cross-entropy per token)", r.step,
+                                validationLoss(losses, valid, state, cfg.tokens.pad)));
+    if (f.save_every > 0 && r.step % f.save_every == 0)
+      checkpoint(progress);
+  }
+  std::signal(SIGINT, previous);
+  if (interrupted)
+    progress.note("interrupted: saving the run");
+  else if (stopped)
+    progress.note(
+        fmt::format("the time budget of {} is spent at step {}", clock(*budget), state.step));
+  bool validated = f.valid_every > 0 && state.step % f.valid_every == 0;
+  if (valid.batchesPerEpoch() > 0 && !validated)
+    progress.note(fmt::format("step {}: validation loss {:.4f} (cross-entropy per token)",
+                              state.step, validationLoss(losses, valid, state, cfg.tokens.pad)));
+  checkpoint(progress);
+  progress.finish();
+  std::cout << fmt::format("{} training and {} loss programs compiled in {:.1f} s\n", steps.size(),
+                           losses.size(), steps.compileSeconds() + losses.compileSeconds());
+  return interrupted ? 130 : 0;
+}
+
+} // namespace kiln::tools
