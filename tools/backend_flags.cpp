@@ -2,8 +2,11 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/kernel_choice.h"
+#include "backend/cpu/matmul_post_ops.h"
 #include "backend/kernel/lower.h"
 #include "backend/memory_plan.h"
+
+#include <map>
 
 namespace kiln::tools {
 
@@ -38,9 +41,24 @@ CompileOptions BackendFlags::options() const {
 std::string kernelsText(const Graph &graph, CpuKernels mode) {
   std::unique_ptr<Graph> g = graph.clone();
   prepareCpuGraph(*g, mode);
+  std::map<const Node *, std::string> text;
+  std::map<const Node *, size_t> index;
+  for (size_t i = 0; i < g->nodes().size(); ++i)
+    index[g->nodes()[i].get()] = i;
+  for (const cpu::PostOpChain &c : cpu::matmulPostOps(*g, planMemory(*g), mode, 1)) {
+    std::vector<std::string> names;
+    for (const Node *link : c.links)
+      names.emplace_back(link->name());
+    text[c.matmul] = fmt::format("oneDNN computes matmul + {}", fmt::join(names, " + "));
+    text[c.links.back()] = fmt::format("oneDNN computes {} as post-ops of @matmul_{}",
+                                       fmt::join(names, " + "), index.at(c.matmul));
+  }
   return kernel::printKernels(*g, [&](const Node &n) {
-    return cpu::chooseKernelPath(n, mode) == cpu::KernelPath::OneDnn ? std::string("oneDNN")
-                                                                     : std::string();
+    if (auto it = text.find(&n); it != text.end())
+      return it->second;
+    return cpu::chooseKernelPath(n, mode) == cpu::KernelPath::OneDnn
+               ? fmt::format("oneDNN computes {}", n.name())
+               : std::string();
   });
 }
 

@@ -166,9 +166,12 @@ void BenchFlags::add(CLI::App &app) {
   app.add_option("--mode", mode, "train (forward, backward and Adam as one step) or forward")
       ->check(CLI::IsMember({"train", "forward"}))
       ->capture_default_str();
-  app.add_option("--batch", batch, "sentences per batch (tiny 16, small 32, base 8)");
-  app.add_option("--src-len", src_len, "source length (tiny 16, small and base 32)");
-  app.add_option("--tgt-len", tgt_len, "target length (tiny 16, small and base 32)");
+  app.add_option("--batch", batch, "sentences per batch (tiny 16, small 32, base 8)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--src-len", src_len, "source length (tiny 16, small and base 32)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--tgt-len", tgt_len, "target length (tiny 16, small and base 32)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--steps", steps, "timed steps")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();

@@ -78,13 +78,18 @@ CLI::App *DataCommand::add(CLI::App &app) {
 }
 
 int DataCommand::run() const {
+  bool ding = corpus.spec.data == data::kDingCorpus;
+  if (!ding && split == "test")
+    throw Error({corpus.spec.data}, "a TSV corpus has no test split: --split train, or valid "
+                                    "with --valid");
+  if (!ding && split == "valid" && corpus.spec.valid.empty())
+    throw Error({}, "--split valid of a TSV corpus needs --valid FILE.tsv");
   data::Corpus c = data::loadCorpus(corpus.spec);
   if (!split.empty()) {
     const auto &pairs = split == "train" ? c.train : split == "valid" ? c.valid : c.test;
     writeTextFile(output, data::tsvText(pairs));
     return 0;
   }
-  bool ding = corpus.spec.data == data::kDingCorpus;
   std::cout << fmt::format(
       "{}{}\n", corpus.spec.data,
       ding ? corpus.spec.split.reverse ? " (German to English)" : " (English to German)" : "");
@@ -123,6 +128,7 @@ CLI::App *TokenizerCommand::add(CLI::App &app) {
 
 int TokenizerCommand::run() const {
   if (train->parsed()) {
+    checkWritable(output);
     data::Corpus c = data::loadCorpus(corpus.spec);
     std::vector<std::string> sentences = trainingSentences(c);
     std::cerr << fmt::format("kiln tokenizer: training a unigram model of {} pieces on the {} "

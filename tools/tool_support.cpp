@@ -34,6 +34,17 @@ void writeTextFile(const std::string &path, const std::string &text) {
   writeFileAtomically(path, std::string_view(text));
 }
 
+void checkWritable(const std::string &path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw Error({path}, "cannot write the output: it is a folder");
+  fs::path folder = fs::path(path).parent_path();
+  if (!folder.empty() && !fs::is_directory(folder, ec))
+    throw Error({path},
+                fmt::format("cannot write the output: {} is not a folder", folder.string()));
+}
+
 std::vector<HostBuffer> inputsFromSafetensors(const Graph &g, const std::string &path) {
   TensorMap tensors = readSafetensors(path);
   std::vector<HostBuffer> inputs;

@@ -15,6 +15,8 @@ namespace kiln::tools {
 std::string readTextFile(const std::string &path);
 /// Writes text to a file atomically (temporary file, then rename), or to stdout for "-".
 void writeTextFile(const std::string &path, const std::string &text);
+/// Refuses, before any work, an output path that is a folder or whose folder does not exist.
+void checkWritable(const std::string &path);
 
 /// Inputs for every graph input, read by name from a safetensors file. Reports every missing
 /// or mismatching tensor at once; extra tensors are an error too.

@@ -20,9 +20,15 @@ void TrainFlags::add(CLI::App &app) {
       ->capture_default_str();
   app.add_option("--seed", seed, "seed of the weights, the data and dropout")
       ->capture_default_str();
-  app.add_option("--batch", batch, "sentences per batch")->capture_default_str();
-  app.add_option("--src-len", src_len, "padded source length")->capture_default_str();
-  app.add_option("--tgt-len", tgt_len, "padded target length")->capture_default_str();
+  app.add_option("--batch", batch, "sentences per batch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--src-len", src_len, "padded source length")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--tgt-len", tgt_len, "padded target length")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--dropout", dropout, "dropout rate")->capture_default_str();
   app.add_option("--optimizer", optimizer, "sgd, adam or adamw")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))

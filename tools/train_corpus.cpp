@@ -239,6 +239,8 @@ int runCorpusTraining(const TrainFlags &f) {
     cfg.label_smoothing = 0.1;
 
   const data::CorpusSpec &spec = f.corpus.spec;
+  std::string save = f.save.empty() ? defaultCheckpoint(cfg, spec.data) : f.save;
+  checkWritable(save);
   data::Corpus corpus = data::loadCorpus(spec);
   if (corpus.train.empty())
     throw Error({spec.data}, "no training pairs");
@@ -309,7 +311,6 @@ int runCorpusTraining(const TrainFlags &f) {
     state.tensors = initialParameters(steps.params(), f.seed);
   }
   trainer.initState(state);
-  std::string save = f.save.empty() ? defaultCheckpoint(cfg, spec.data) : f.save;
   std::map<std::string, std::string> metadata = {{"kiln.config", cfg.name},
                                                  {"kiln.task", "data"},
                                                  {"kiln.data", spec.data},

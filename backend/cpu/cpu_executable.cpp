@@ -7,16 +7,15 @@
 // without noalias on them. A fusion group runs as one kernel at its root's step; its members'
 // values that stay inside the kernel get no buffer. Kernels that differ only in their names
 // (every layer's same-shaped ops) are compiled once and shared by their steps.
-// A node that kernel_choice.h sends to oneDNN runs its primitive, created here once. An add
-// that sums a oneDNN matmul's product, or a fusion group of adds and relus that only carries it
-// forward, right after that matmul, the product's only reader, becomes the matmul's post-ops
-// when no buffer of the joint step overlaps its result.
+// A node that kernel_choice.h sends to oneDNN runs its primitive, created here once; the adds
+// and relus that matmul_post_ops.h finds run inside their matmul's primitive.
 
 #include "backend/cpu/cpu_executable.h"
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/jit.h"
 #include "backend/cpu/kernel_choice.h"
+#include "backend/cpu/matmul_post_ops.h"
 #include "backend/cpu/onednn/onednn.h"
 #include "backend/kernel/lower.h"
 #include "backend/memory_plan.h"
@@ -173,10 +172,18 @@ public:
       grouped.insert(g.members.begin(), g.members.end());
       group_of_root.emplace(g.members.back(), std::move(g));
     }
+    std::vector<PostOpChain> chains = matmulPostOps(*graph_, plan_, options.cpu_kernels, threads_);
+    std::unordered_map<const Node *, size_t> chain_of_matmul, chain_of_link, step_of;
+    for (size_t c = 0; c < chains.size(); ++c) {
+      chain_of_matmul[chains[c].matmul] = c;
+      for (const Node *link : chains[c].links)
+        chain_of_link[link] = c;
+    }
     std::vector<kernel::Kernel> kernels;
     std::vector<std::vector<bool>> noalias;
     for (size_t i = 0; i < graph_->nodes().size(); ++i) {
       const Node &n = *graph_->nodes()[i];
+      step_of[&n] = steps_.size();
       Step step;
       step.node = &n;
       for (const auto &r : n.results) {
@@ -190,11 +197,19 @@ public:
         step.operands.push_back(slot.at(v));
       std::optional<kernel::Kernel> k;
       std::unique_ptr<onednn::Primitive> primitive;
-      if (auto g = group_of_root.find(&n);
-          g != group_of_root.end() && options.cpu_kernels != CpuKernels::Jit &&
-          g->second.stored.size() == 1 && asPostOps(g->second.members, step, slot)) {
+      if (auto c = chain_of_link.find(&n); c != chain_of_link.end()) {
+        // Computed by the matmul's primitive: its step writes what the chain's end writes.
         step.post_op = true;
-      } else if (g != group_of_root.end()) {
+        step.in_group = false;
+        PostOpChain &chain = chains[c->second];
+        if (&n == chain.links.back()) {
+          Step &m = steps_[step_of.at(chain.matmul)];
+          for (const Value *v : chain.addends)
+            m.operands.push_back(slot.at(v));
+          m.results = step.results;
+          post_ops_ += static_cast<int64_t>(chain.links.size());
+        }
+      } else if (auto g = group_of_root.find(&n); g != group_of_root.end()) {
         k = kernel::lowerGroup(g->second);
         KILN_ASSERT(k, "a group that does not lower was left in the graph");
         step.operands.clear();
@@ -205,9 +220,9 @@ public:
           step.results.push_back(slot.at(v));
       } else if (grouped.count(&n)) {
         step.in_group = true;
-      } else if (options.cpu_kernels != CpuKernels::Jit && n.group < 0 &&
-                 asPostOps({&n}, step, slot)) {
-        step.post_op = true;
+      } else if (auto c = chain_of_matmul.find(&n); c != chain_of_matmul.end()) {
+        step.primitive = static_cast<int>(primitives_.size());
+        primitives_.push_back(std::move(chains[c->second].primitive));
       } else if (chooseKernelPath(n, options.cpu_kernels) == KernelPath::OneDnn &&
                  (primitive = onednn::create(n, threads_))) {
         step.primitive = static_cast<int>(primitives_.size());
@@ -240,7 +255,9 @@ public:
     for (const GraphOutput &out : graph_->outputs())
       outputs_.push_back(slot.at(out.value));
     num_kernels_ = static_cast<int64_t>(kernels.size());
-    num_groups_ = static_cast<int64_t>(group_of_root.size());
+    num_groups_ = static_cast<int64_t>(
+        std::count_if(group_of_root.begin(), group_of_root.end(),
+                      [&](const auto &g) { return !chain_of_link.count(g.first); }));
     if (options.share_kernels)
       shareIdenticalKernels(kernels, noalias);
     num_distinct_kernels_ = static_cast<int64_t>(kernels.size());
@@ -332,60 +349,6 @@ private:
     if (fresh)
       profile_.push_back(KernelTime{.kernel = kind});
     return it->second;
-  }
-
-  /// Makes `chain` (one add, or the members of a group whose root `step` runs) post-ops of a
-  /// oneDNN matmul: the chain must carry the matmul's product, its only reader, through adds of
-  /// values from outside it and relus, each link read once by the next, and nothing may run
-  /// between the matmul and `step`. Its result must overlap none of the joint step's operands:
-  /// then writing it at the matmul's step clobbers nothing. Returns whether it did.
-  bool asPostOps(const std::vector<const Node *> &chain, const Step &step,
-                 const std::unordered_map<const Value *, int> &slot) {
-    // The matmul's step, before the chain's members (steps that run nothing).
-    auto m = std::find_if(steps_.rbegin(), steps_.rend(), [&](const Step &s) {
-      return std::find(chain.begin(), chain.end(), s.node) == chain.end();
-    });
-    if (m == steps_.rend() || m->primitive < 0 || !m->node->is(op::Matmul) ||
-        m->operands.size() != 2 || static_cast<size_t>(m - steps_.rbegin()) + 1 != chain.size())
-      return false;
-    const Value *carried = m->node->result();
-    Step joint = *m;
-    std::vector<onednn::PostOp> ops;
-    for (const Node *link : chain) {
-      if (carried->users.size() != 1 || carried->users[0] != link || isGraphOutput(carried) ||
-          !(link->result()->type == carried->type))
-        return false;
-      if (link->is(op::Relu)) {
-        ops.push_back({onednn::PostOp::Relu, {}});
-      } else if (link->is(op::Add) && link->operands[0] != link->operands[1]) {
-        const Value *addend = link->operands[link->operands[0] == carried ? 1 : 0];
-        if (std::find(chain.begin(), chain.end(), addend->def) != chain.end())
-          return false;
-        ops.push_back({onednn::PostOp::Add, addend->type});
-        joint.operands.push_back(slot.at(addend));
-      } else {
-        return false;
-      }
-      carried = link->result();
-    }
-    joint.results = step.results;
-    std::vector<bool> apart = noaliasFlags(joint);
-    if (std::find(apart.begin(), apart.end(), false) != apart.end())
-      return false;
-    std::unique_ptr<onednn::Primitive> fused =
-        onednn::createMatmulWithPostOps(*m->node, ops, threads_);
-    if (!fused)
-      return false;
-    primitives_[m->primitive] = std::move(fused);
-    m->operands = std::move(joint.operands);
-    m->results = std::move(joint.results);
-    post_ops_ += static_cast<int64_t>(chain.size());
-    return true;
-  }
-
-  bool isGraphOutput(const Value *v) const {
-    return std::any_of(graph_->outputs().begin(), graph_->outputs().end(),
-                       [&](const GraphOutput &o) { return o.value == v; });
   }
 
   /// Parameters that may share bytes with another parameter that the kernel writes lose

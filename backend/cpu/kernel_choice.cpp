@@ -27,7 +27,8 @@ bool expandsAttention(const Node &node, CpuKernels mode) {
   int64_t scores = q.numElements() / q.shape.back() * k.shape[k.rank() - 2];
   // A fused kernel whose locals would not fit a worker's stack runs as the reference kernel,
   // far slower than the GEMMs whatever their memory.
-  return mode == CpuKernels::OneDnn || scores * dtypeSize(q.dtype) <= kExpandedScoresBytes ||
+  // Written out, the scores and probabilities are f32 whatever q's dtype (expand_attention.h).
+  return mode == CpuKernels::OneDnn || scores * dtypeSize(DType::f32) <= kExpandedScoresBytes ||
          !kernel::hasLowering(node);
 }
 

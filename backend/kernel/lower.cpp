@@ -74,16 +74,18 @@ std::string printKernels(const Graph &graph,
   std::string out;
   for (size_t i = 0; i < graph.nodes().size(); ++i) {
     const Node &n = *graph.nodes()[i];
-    if (auto it = group_kernels.find(&n); it != group_kernels.end()) {
-      out += print(it->second);
+    std::string lib = library ? library(n) : std::string();
+    auto group = group_kernels.find(&n);
+    if (group != group_kernels.end() && lib.empty()) {
+      out += print(group->second);
       continue;
     }
-    if (in_groups.count(&n))
+    if (in_groups.count(&n) && group == group_kernels.end())
       continue;
-    std::string name = fmt::format("{}_{}", n.name(), i);
-    if (std::string lib = library ? library(n) : std::string(); !lib.empty()) {
-      out += fmt::format("library @{}: {} computes {} -> {}\n", name, lib, n.name(),
-                         n.result()->type.str());
+    std::string name =
+        group != group_kernels.end() ? group->second.name : fmt::format("{}_{}", n.name(), i);
+    if (!lib.empty()) {
+      out += fmt::format("library @{}: {} -> {}\n", name, lib, n.result()->type.str());
     } else if (std::optional<Kernel> k = lowerNode(n)) {
       k->name = name;
       out += print(*k);

@@ -45,8 +45,8 @@ void dropUnlowerableGroups(Graph &graph);
 
 /// The printed kernel of every lowered node or group, and a line naming each node that falls
 /// back to its reference kernel; kernels are named <op>_<node number> and group_<id>. A node
-/// for which `library` names a library (a backend's choice, "oneDNN") gets a line saying that
-/// the library computes it instead of a kernel.
+/// (or a group's root) for which `library` says how a library computes it (a backend's
+/// choice: "oneDNN computes matmul") gets a line saying so instead of a kernel.
 std::string printKernels(const Graph &graph,
                          const std::function<std::string(const Node &)> &library = {});
 

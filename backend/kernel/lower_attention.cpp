@@ -243,7 +243,9 @@ std::optional<Kernel> lowerAttention(const Node &n) {
   });
   row_workers(group, [&](Block &row, Expr w, Expr i) {
     a.serial(row, a.dv, [&](Block &in, Expr c) {
-      in.push_back(store(out, {b, i, c}, div(load(k, acc, {w, c}), load(k, sum, {w}))));
+      // Without keys there is nothing to average: 0, as the reference gives.
+      Expr mean = a.tk == 0 ? a.c(0) : div(load(k, acc, {w, c}), load(k, sum, {w}));
+      in.push_back(store(out, {b, i, c}, mean));
     });
   });
   k.body.push_back(loop(g, LoopKind::Group, a.batches * row_tiles, std::move(group)));
@@ -283,12 +285,21 @@ std::optional<Kernel> lowerAttentionGrad(const Node &n) {
       return a.causal() ? binary(BinaryOp::Le, start, i) : nullptr;
     });
   };
+  // Under causal with a mask: whether some row of the batch is wholly masked.
+  int hidden = a.causal() && a.mask >= 0 ? k.addVar("hidden", a.t, true) : -1;
   auto rows_of = [&](Block &body, const Expr &j, auto f) {
     auto tile = [&](Block &where, Expr start, int64_t extent) {
       a.serial(where, extent, [&](Block &in, Expr r) { f(in, a.bind(in, "q", add(start, r))); });
     };
     a.tiles(body, a.tq, rows, tile, [&](const Expr &start, int64_t extent) -> Expr {
-      return a.causal() ? binary(BinaryOp::Ge, add(start, intConst(extent - 1)), j) : nullptr;
+      if (!a.causal())
+        return nullptr;
+      Expr reaches = binary(BinaryOp::Ge, add(start, intConst(extent - 1)), j);
+      // A row that the mask hides wholly gives NaN to every key, as in the reference: no
+      // tile is skipped then.
+      return hidden < 0
+                 ? reaches
+                 : binary(BinaryOp::Or, reaches, binary(BinaryOp::Gt, varRef(k, hidden), a.c(0)));
     });
   };
   auto dp = [&](Block &body, const Expr &i, const Expr &j) {
@@ -336,12 +347,20 @@ std::optional<Kernel> lowerAttentionGrad(const Node &n) {
     });
     body.push_back(store(lse, {i}, add(a.finite(varRef(k, m)), unary(UnaryOp::Log, varRef(k, l)))));
     body.push_back(store(dsum, {i}, div(varRef(k, num), varRef(k, l))));
+    if (hidden >= 0)
+      body.push_back(
+          assign(hidden, maxOf(varRef(k, hidden), select(binary(BinaryOp::Eq, varRef(k, l), a.c(0)),
+                                                         a.c(1), a.c(0)))));
     zero(body, dq, i, a.d);
     keys_of(body, i, [&](Block &in, Expr j) {
       Expr p = probability(in, i, j);
       add_to(in, dq, i, ds(in, p, dp(in, i, j), i), 1, j, a.d);
     });
   });
+  if (hidden >= 0) {
+    group.insert(group.end() - 1, accumulator(hidden, a.c(0)));
+    group.push_back(Stmt{GroupReduce{hidden, BinaryOp::Max}});
+  }
   group.push_back(Stmt{Barrier{}});
   workers(a.tk, [&](Block &body, Expr j) {
     zero(body, dk, j, a.d);

@@ -9,6 +9,7 @@
 #include <sentencepiece_trainer.h>
 
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <unordered_map>
 
@@ -28,6 +29,20 @@ private:
   const std::vector<std::string> &s_;
   size_t i_ = 0;
 };
+
+/// SentencePiece's reason for refusing to train, in kiln's terms (its messages name its own
+/// flags and source lines).
+std::string trainingProblem(std::string_view message) {
+  std::cmatch m;
+  std::string text(message);
+  if (std::regex_search(text.c_str(), m,
+                        std::regex(R"(smaller than required_chars\. (\d+) vs (\d+))")))
+    return fmt::format("it has {} distinct characters, so it needs at least that many pieces",
+                       m[2].str());
+  if (std::regex_search(text.c_str(), m, std::regex(R"(value <= (\d+))")))
+    return fmt::format("it allows at most {} pieces", m[1].str());
+  return text;
+}
 
 } // namespace
 
@@ -56,15 +71,15 @@ Tokenizer Tokenizer::train(const std::vector<std::string> &sentences,
   std::string bytes;
   auto status = sentencepiece::SentencePieceTrainer::Train(args, &it, &bytes);
   if (!status.ok())
-    throw Error({}, fmt::format("SentencePiece could not train a {}-piece tokenizer: {}",
-                                options.vocab, status.message()));
+    throw Error({}, fmt::format("cannot train a tokenizer of {} pieces on this text: {}",
+                                options.vocab, trainingProblem(status.message())));
   return fromBytes(std::move(bytes), "<trained tokenizer>");
 }
 
 Tokenizer Tokenizer::fromBytes(std::string bytes, const std::string &name) {
   auto processor = std::make_shared<sentencepiece::SentencePieceProcessor>();
   if (auto status = processor->LoadFromSerializedProto(bytes); !status.ok())
-    throw Error({name}, fmt::format("not a SentencePiece model: {}", status.message()));
+    throw Error({name}, "not a SentencePiece model (it does not parse as one)");
   if (processor->pad_id() != kPad || processor->bos_id() != kBos || processor->eos_id() != kEos ||
       processor->unk_id() != kUnk)
     throw Error({name}, fmt::format("the tokenizer's special ids are PAD {}, BOS {}, EOS {}, UNK "

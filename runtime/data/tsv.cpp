@@ -23,8 +23,9 @@ std::vector<SentencePair> tsvPairs(std::istream &lines, const std::string &name)
       throw Error(at, fmt::format("expected one tab between source and target, found {}", tabs));
     size_t tab = line.find('\t');
     SentencePair p{line.substr(0, tab), line.substr(tab + 1)};
-    if (p.source.empty() || p.target.empty())
-      throw Error(at, fmt::format("the {} is empty", p.source.empty() ? "source" : "target"));
+    bool no_source = wordCount(p.source) == 0;
+    if (no_source || wordCount(p.target) == 0)
+      throw Error(at, fmt::format("the {} is empty", no_source ? "source" : "target"));
     pairs.push_back(std::move(p));
   }
   if (lines.bad())

@@ -4,11 +4,11 @@
 // cache in a folder of its own.
 
 #include "backend/cpu/compile_cache.h"
-#include "runtime/cache_directory.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/jit.h"
 #include "backend/kernel/lower.h"
 #include "ir/parser.h"
+#include "runtime/cache_directory.h"
 #include "test_util.h"
 
 #include <cstdlib>

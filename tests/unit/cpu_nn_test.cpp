@@ -296,6 +296,31 @@ TEST_CASE("cpu nn: attention and attention_grad with masks, causal, scale and dr
     }
 }
 
+TEST_CASE("cpu nn: tiled attention's edges: no keys, a row the mask hides wholly under causal") {
+  for (CpuKernels kernels : {CpuKernels::Jit, CpuKernels::OneDnn}) {
+    std::string path = kernels == CpuKernels::Jit ? "jit" : "onednn";
+    INFO("--cpu-kernels=" << path);
+    // No keys: the reference averages nothing to 0.
+    checkOp(op::Attention, {f32({1, 3, 4}), f32({1, 0, 4}), f32({1, 0, 2})}, {{"scale", 0.5}}, 2,
+            2e-5, 42, kernels);
+    // Row 0 hidden: NaN reaches every key's gradient, across the tiles causal would skip.
+    TensorType mask{DType::boolean, {40, 70}};
+    std::vector<TensorType> types = {f32({1, 40, 4}), f32({1, 70, 4}), f32({1, 70, 4}), mask,
+                                     f32({1, 40, 4})};
+    AttrMap attrs = {{"causal", true}, {"scale", 0.5}};
+    auto g = oneOp(op::AttentionGrad, types, attrs);
+    std::mt19937 rng(5);
+    std::vector<Literal> inputs;
+    for (const TensorType &t : types)
+      inputs.push_back(randomLiteral(t, rng));
+    for (int64_t j = 0; j < 70; ++j)
+      inputs[3].data[j] = 1;
+    for (int64_t i = 70; i < inputs[3].size(); ++i)
+      inputs[3].data[i] = 0;
+    compareWithReference(*g, inputs, 2e-5, kernels);
+  }
+}
+
 namespace {
 
 /// Seeded inputs of a Transformer program: token ids in [4, 40) with PAD tails, step 1, seed
@@ -434,6 +459,7 @@ TEST_CASE("cpu kernel choice: attention is written out within the bound, and bey
   input data %g: f32[260,300,8]
   input data %s: f32[2,16,8]
   input data %w: f32[220,300,4100]
+  input data %h: bf16[260,300,8]
   %0 = attention(%q, %q, %q) {scale = 0.35} : f32[260,300,8]
   %1:3 = attention_grad(%q, %q, %q, %g) {scale = 0.35} : f32[260,300,8], f32[260,300,8], f32[260,300,8]
   %2 = attention(%s, %s, %s) {scale = 0.35} : f32[2,16,8]
@@ -441,7 +467,9 @@ TEST_CASE("cpu kernel choice: attention is written out within the bound, and bey
   output "y" = %0
   output "dq" = %1#0
   output "z" = %2
+  %4 = attention(%h, %h, %h) {scale = 0.35} : bf16[260,300,8]
   output "wide" = %3
+  output "bf16" = %4
 })",
                             "long.kir");
   const Node &forward = *g->nodes()[0];
@@ -455,6 +483,8 @@ TEST_CASE("cpu kernel choice: attention is written out within the bound, and bey
   CHECK(!cpu::expandsAttention(backward, CpuKernels::Auto));
   CHECK(cpu::expandsAttention(small, CpuKernels::Auto));
   CHECK(cpu::expandsAttention(wide, CpuKernels::Auto));
+  // Written out, bf16 attention's probabilities are f32: the same bound.
+  CHECK(!cpu::expandsAttention(*g->nodes()[4], CpuKernels::Auto));
   for (const Node *n : {&forward, &backward, &small, &wide}) {
     CHECK(cpu::expandsAttention(*n, CpuKernels::OneDnn));
     CHECK(!cpu::expandsAttention(*n, CpuKernels::Jit));

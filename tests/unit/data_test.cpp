@@ -107,6 +107,7 @@ TEST_CASE("tsv: pairs read back; a bad line is an error at its line number") {
   CHECK(error("a\tb\tc\n") == "bad.tsv:1: expected one tab between source and target, found 2");
   CHECK(error("x\ty\n\n\ty\n") == "bad.tsv:3: the source is empty");
   CHECK(error("x\t\n") == "bad.tsv:1: the target is empty");
+  CHECK(error("x\ty\n   \t z\n") == "bad.tsv:2: the source is empty");
 }
 
 TEST_CASE("tokenizer: trains with kiln's special ids, round-trips, refuses bad ids and files") {
@@ -143,8 +144,13 @@ TEST_CASE("tokenizer: trains with kiln's special ids, round-trips, refuses bad i
   CHECK_THROWS_WITH_AS(Tokenizer::load((dir / "junk.model").string()),
                        doctest::Contains("not a SentencePiece model"), Error);
   CHECK_THROWS_AS(Tokenizer::load((dir / "missing.model").string()), Error);
-  CHECK_THROWS_WITH_AS(Tokenizer::train(text, {.vocab = 100000}),
-                       doctest::Contains("SentencePiece could not train"), Error);
+  CHECK_THROWS_WITH_AS(
+      Tokenizer::train(text, {.vocab = 100000}),
+      doctest::Contains(
+          "cannot train a tokenizer of 100000 pieces on this text: it allows at most"),
+      Error);
+  CHECK_THROWS_WITH_AS(Tokenizer::train(text, {.vocab = 10}),
+                       doctest::Contains("distinct characters, so it needs at least"), Error);
   std::filesystem::remove_all(dir);
 }
 
