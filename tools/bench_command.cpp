@@ -183,11 +183,14 @@ void BenchFlags::add(CLI::App &app) {
       ->capture_default_str();
   addPrecisionFlag(app, precision);
   app.add_flag("--profile", profile, "time every kernel and print where the time goes");
-  app.add_flag("!--no-gemm", gemm,
+  app.add_flag("--no-gemm", no_gemm,
                "skip measuring oneDNN's GEMM rate (in the --precision) for comparison");
 }
 
 int runBench(const BenchFlags &f) {
+  if (f.backend.backend != "cpu" && (f.profile || f.backend.cpu_kernels != "auto"))
+    throw Error({},
+                fmt::format("{} is for --backend cpu", f.profile ? "--profile" : "--cpu-kernels"));
   TransformerConfig cfg = f.model.resolve();
   GraphOptions shape = defaultShape(f.model.config);
   shape.batch = f.batch.value_or(shape.batch);
@@ -249,8 +252,8 @@ int runBench(const BenchFlags &f) {
   std::cout << fmt::format("throughput: {:.0f} target tokens/s, {:.1f} GFLOP/s\n", tokens_per_s,
                            gflops);
   DType gemm_dtype = f.precision == "bf16" ? DType::bf16 : DType::f32;
-  double gemm = f.gemm ? gemmRate(options, gemm_dtype) : 0;
-  if (f.gemm)
+  double gemm = !f.no_gemm ? gemmRate(options, gemm_dtype) : 0;
+  if (!f.no_gemm)
     std::cout << fmt::format("oneDNN {} GEMM 1024^3 on {} threads: {:.1f} GFLOP/s; the step "
                              "reaches {:.0f}% of it\n",
                              dtypeName(gemm_dtype), threads, gemm, 100 * gflops / gemm);
@@ -259,7 +262,7 @@ int runBench(const BenchFlags &f) {
                            peak, now);
   if (f.profile)
     printProfile(*exe, f.warmup + f.steps);
-  std::string gemm_json = f.gemm ? fmt::format("{:.2f}", gemm) : "null";
+  std::string gemm_json = !f.no_gemm ? fmt::format("{:.2f}", gemm) : "null";
   std::cout << fmt::format(
       "{{\"tool\": \"kiln\", \"config\": \"{}\", \"mode\": \"{}\", \"batch\": {}, \"src_len\": "
       "{}, \"tgt_len\": {}, \"precision\": \"{}\", \"threads\": {}, \"backend\": \"{}\", "

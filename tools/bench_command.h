@@ -22,7 +22,7 @@ struct BenchFlags {
   double dropout = 0.1;
   std::string precision = "f32";
   bool profile = false;
-  bool gemm = true;
+  bool no_gemm = false;
 
   /// Registers the flags on the subcommand.
   void add(CLI::App &app);

@@ -52,7 +52,7 @@ std::vector<int64_t> idsOf(const std::string &line, int number) {
 
 } // namespace
 
-void CorpusFlags::add(CLI::App &app, const std::string &data_help) {
+void CorpusFlags::add(CLI::App &app, const std::string &data_help, bool pairs) {
   auto *data = app.add_option("--data", spec.data,
                               data_help.empty()
                                   ? "ding-en-de (Ding's example sentences, split by the MD5 of "
@@ -61,6 +61,8 @@ void CorpusFlags::add(CLI::App &app, const std::string &data_help) {
                                   : data_help);
   if (!spec.data.empty())
     data->capture_default_str();
+  if (!pairs)
+    return;
   app.add_option("--valid", spec.valid, "with a TSV --data: a TSV file of validation pairs");
   app.add_flag("--reverse", spec.split.reverse,
                "ding-en-de: German to English instead of English to German; a TSV: swap the "
@@ -84,6 +86,8 @@ int DataCommand::run() const {
                                     "with --valid");
   if (!ding && split == "valid" && corpus.spec.valid.empty())
     throw Error({}, "--split valid of a TSV corpus needs --valid FILE.tsv");
+  if (split.empty() && output != "-")
+    throw Error({output}, "-o writes a split: add --split train, valid or test");
   data::Corpus c = data::loadCorpus(corpus.spec);
   if (!split.empty()) {
     const auto &pairs = split == "train" ? c.train : split == "valid" ? c.valid : c.test;
@@ -113,7 +117,7 @@ CLI::App *TokenizerCommand::add(CLI::App &app) {
   cmd->require_subcommand(1);
   train = cmd->add_subcommand(
       "train", "train a joint unigram model on the training split's source and target text");
-  corpus.add(*train);
+  corpus.add(*train, "", false);
   train->add_option("--vocab", vocab, "pieces, PAD 0, BOS 1, EOS 2 and UNK 3 included")
       ->check(CLI::Range(int64_t{8}, int64_t{1} << 20))
       ->capture_default_str();

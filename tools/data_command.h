@@ -3,6 +3,7 @@
 // (train a SentencePiece model on a training split, encode and decode with it).
 
 #include "runtime/data/corpus.h"
+#include "runtime/data/tokenizer.h"
 
 #include <CLI/CLI.hpp>
 
@@ -13,8 +14,9 @@ namespace kiln::tools {
 struct CorpusFlags {
   data::CorpusSpec spec;
 
-  /// Registers the flags on a subcommand; `data_help` describes --data there.
-  void add(CLI::App &app, const std::string &data_help = "");
+  /// Registers the flags on a subcommand; `data_help` describes --data there. Without
+  /// `pairs`, only --data (a joint tokenizer reads both sides of the training pairs alike).
+  void add(CLI::App &app, const std::string &data_help = "", bool pairs = true);
 };
 
 /// `kiln data`: add() registers the subcommand, run() runs it once parsed.
@@ -29,7 +31,7 @@ struct DataCommand {
 /// `kiln tokenizer train|encode|decode`.
 struct TokenizerCommand {
   CorpusFlags corpus;
-  int64_t vocab = 8000;
+  int64_t vocab = data::TokenizerOptions{}.vocab;
   std::string output, tokenizer;
   bool pieces = false;
   CLI::App *train = nullptr, *encode = nullptr, *decode = nullptr;

@@ -255,6 +255,8 @@ std::optional<Options> parseArgs(int argc, char **argv) {
                     "need --run");
   if (o.cpu_kernels_given && !o.run && o.level == "graph")
     throw Error({}, "--cpu-kernels needs --run, --print-kernels or --print-memory-plan");
+  if (o.cpu_kernels_given && o.run && o.backend != "cpu")
+    throw Error({}, fmt::format("--cpu-kernels is for --backend cpu, not '{}'", o.backend));
   if (o.run && o.level != "graph")
     throw Error({}, "--run prints outputs; it excludes --print-kernels and --print-memory-plan");
   if (o.promote_f64 && o.backend != "reference")

@@ -29,9 +29,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// Pieces of a tokenizer trained for a run that names none.
-constexpr int64_t kDefaultVocab = 8000;
-
 volatile std::sig_atomic_t interrupted = 0;
 
 extern "C" void onInterrupt(int) { interrupted = 1; }
@@ -261,9 +258,10 @@ int runCorpusTraining(const TrainFlags &f) {
                                   spec.split.reverse ? " --reverse" : ""));
   }
   data::Tokenizer tokenizer =
-      !f.resume.empty()      ? data::Tokenizer::fromBase64(meta["kiln.tokenizer"], f.resume)
-      : !f.tokenizer.empty() ? data::Tokenizer::load(f.tokenizer)
-                             : cachedTokenizer(corpus, f.model.vocab.value_or(kDefaultVocab));
+      !f.resume.empty() ? data::Tokenizer::fromBase64(meta["kiln.tokenizer"], f.resume)
+      : !f.tokenizer.empty()
+          ? data::Tokenizer::load(f.tokenizer)
+          : cachedTokenizer(corpus, f.model.vocab.value_or(data::TokenizerOptions{}.vocab));
   if (f.model.vocab && *f.model.vocab != tokenizer.vocabSize())
     throw Error({}, fmt::format("--vocab {} differs from the tokenizer's {} pieces", *f.model.vocab,
                                 tokenizer.vocabSize()));

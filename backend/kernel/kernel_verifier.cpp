@@ -257,6 +257,8 @@ private:
   }
 
   void requireGroupScope(std::string_view what) const {
+    if (std::find(loops_.begin(), loops_.end(), LoopKind::Worker) != loops_.end())
+      fail("{} inside a worker loop", what);
     if (loops_.empty() || loops_.back() != LoopKind::Group)
       fail("{} outside the body of a group loop", what);
   }

@@ -15,7 +15,7 @@ inline constexpr const char *kDingCorpus = "ding-en-de";
 struct CorpusSpec {
   std::string data = kDingCorpus; ///< `ding-en-de` or a TSV file of training pairs
   std::string valid;              ///< with a TSV file: a TSV file of validation pairs (optional)
-  SplitOptions split;             ///< with `ding-en-de`: direction and training length bound
+  SplitOptions split; ///< the direction (both kinds); with `ding-en-de`, the training length bound
 };
 
 /// The corpus of a spec. With a TSV file, its pairs are all training pairs (in the file's

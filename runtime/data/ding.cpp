@@ -20,8 +20,6 @@ std::vector<std::string_view> splitAt(std::string_view text, std::string_view se
   return parts;
 }
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
 /// The closing character of an annotation that starts with `c`, or 0.
 char closerOf(char c) {
   switch (c) {
@@ -38,8 +36,6 @@ char closerOf(char c) {
   }
 }
 
-bool startsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
 /// A-Z, Ä, Ö, Ü or a quote.
 bool startsWell(std::string_view s) {
   if (s.empty())
@@ -47,7 +43,7 @@ bool startsWell(std::string_view s) {
   if ((s[0] >= 'A' && s[0] <= 'Z') || s[0] == '"')
     return true;
   for (std::string_view p : {"Ä", "Ö", "Ü", "„"})
-    if (startsWith(s, p))
+    if (s.starts_with(p))
       return true;
   return false;
 }
@@ -75,13 +71,13 @@ std::string cleanDingPart(std::string_view part) {
       kept += part[i];
       continue;
     }
-    while (!kept.empty() && isSpace(kept.back()))
+    while (!kept.empty() && isBlank(kept.back()))
       kept.pop_back();
     i = end;
   }
   std::string out;
   for (char c : kept) {
-    if (isSpace(c)) {
+    if (isBlank(c)) {
       if (!out.empty() && out.back() != ' ')
         out += ' ';
     } else {
@@ -98,7 +94,7 @@ std::vector<SentencePair> dingPairs(std::istream &lines) {
   std::unordered_set<std::string> seen_english;
   std::string line;
   while (std::getline(lines, line)) {
-    if (startsWith(line, "#"))
+    if (line.starts_with("#"))
       continue;
     size_t at = line.find(" :: ");
     if (at == std::string::npos)

@@ -6,9 +6,8 @@ int64_t wordCount(std::string_view sentence) {
   int64_t n = 0;
   bool in_word = false;
   for (char c : sentence) {
-    bool space = c == ' ' || c == '\t' || c == '\r' || c == '\n';
-    n += !space && !in_word;
-    in_word = !space;
+    n += !isBlank(c) && !in_word;
+    in_word = !isBlank(c);
   }
   return n;
 }

@@ -19,6 +19,9 @@ struct Corpus {
   std::vector<SentencePair> train, valid, test;
 };
 
+/// Whether a byte is a space, tab or line break.
+inline bool isBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
 /// The number of whitespace-separated words of a sentence.
 int64_t wordCount(std::string_view sentence);
 

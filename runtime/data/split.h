@@ -11,6 +11,7 @@
 
 namespace kiln::data {
 
+/// The three parts of a corpus: trained on, tuned on, scored on once.
 enum class Split { Train, Valid, Test };
 
 /// The MD5 digest of `text` as a 128-bit big-endian integer, mod 10.

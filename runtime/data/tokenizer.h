@@ -21,8 +21,10 @@ struct TokenizerOptions {
   int64_t vocab = 8000; ///< pieces, the four special ids included
 };
 
+/// A trained SentencePiece model: text to ids and back.
 class Tokenizer {
 public:
+  /// kiln's special ids, which every tokenizer it loads has.
   static constexpr int64_t kPad = 0, kBos = 1, kEos = 2, kUnk = 3;
 
   /// Trains a unigram model on `sentences` (every side of the training pairs); an Error says

@@ -283,12 +283,14 @@ TEST_CASE("cpu nn: attention and attention_grad with masks, causal, scale and dr
       double tol = dt == DType::f32 ? 2e-5 : 1e-10;
       // Bool masks hide about half the keys; with causal, key 0 stays visible only by chance,
       // so fully hidden rows (NaN in both) are compared too.
-      // jit runs the tiled kernels, onednn the GEMMs and softmax written out.
+      // jit runs the tiled kernels, onednn the GEMMs and softmax written out, auto chooses.
       auto g = oneOp(op::Attention, types, attrs);
       std::vector<TensorType> grad_types = types;
       grad_types.push_back(g->nodes()[0]->result()->type);
-      for (CpuKernels kernels : {CpuKernels::Jit, CpuKernels::OneDnn}) {
-        std::string path = kernels == CpuKernels::Jit ? "jit" : "onednn";
+      for (CpuKernels kernels : {CpuKernels::Jit, CpuKernels::OneDnn, CpuKernels::Auto}) {
+        std::string path = kernels == CpuKernels::Jit      ? "jit"
+                           : kernels == CpuKernels::OneDnn ? "onednn"
+                                                           : "auto";
         INFO("--cpu-kernels=" << path);
         checkOp(op::Attention, types, attrs, 1000, tol, 42, kernels);
         checkOp(op::AttentionGrad, grad_types, attrs, 1000, tol, 42, kernels);

@@ -141,7 +141,7 @@ TEST_CASE("kernel verifier rejects malformed kernels") {
     auto &workers = std::get<Loop>(std::get<Loop>(group.body[0].node).body[0].node);
     workers.kind = LoopKind::Worker;
     std::get<If>(workers.body[0].node).body.push_back(Stmt{Barrier{}});
-    CHECK(verify(group) == "barrier outside the body of a group loop");
+    CHECK(verify(group) == "barrier inside a worker loop");
   }
   SUBCASE("worker loop outside a group") {
     Kernel k = biasExp();
