@@ -16,6 +16,7 @@
 #include "tools/model_options.h"
 #include "tools/tool_support.h"
 #include "tools/train_command.h"
+#include "tools/translate_command.h"
 
 #include <iostream>
 
@@ -236,6 +237,8 @@ int runMain(int argc, char **argv) {
   CLI::App *data = data_command.add(app);
   tools::TokenizerCommand tokenizer_command;
   CLI::App *tokenizer = tokenizer_command.add(app);
+  tools::TranslateCommand translate_command;
+  CLI::App *translate = translate_command.add(app);
 
   try {
     app.parse(argc, argv);
@@ -261,6 +264,8 @@ int runMain(int argc, char **argv) {
     return data_command.run();
   if (tokenizer->parsed())
     return tokenizer_command.run();
+  if (translate->parsed())
+    return translate_command.run();
   return 0;
 }
 

@@ -1,5 +1,8 @@
 #include "tools/model_options.h"
 
+#include <charconv>
+#include <fmt/format.h>
+
 namespace kiln::tools {
 
 void ModelFlags::add(CLI::App &app) {
@@ -22,6 +25,67 @@ void ModelFlags::add(CLI::App &app) {
   app.add_option("--bos-id", bos_id, "begin-of-sequence token id (1)");
   app.add_option("--eos-id", eos_id, "end-of-sequence token id (2)");
   app.add_option("--unk-id", unk_id, "unknown token id (3)");
+}
+
+namespace {
+
+/// The integer fields of the architecture, by metadata name.
+std::vector<std::pair<std::string, int64_t TransformerConfig::*>> integerFields() {
+  return {{"d_model", &TransformerConfig::d_model},
+          {"heads", &TransformerConfig::heads},
+          {"ffn", &TransformerConfig::ffn},
+          {"encoder_layers", &TransformerConfig::encoder_layers},
+          {"decoder_layers", &TransformerConfig::decoder_layers},
+          {"vocab", &TransformerConfig::vocab}};
+}
+
+std::vector<std::pair<std::string, bool TransformerConfig::*>> flagFields() {
+  return {{"pre_norm", &TransformerConfig::pre_norm},
+          {"gelu", &TransformerConfig::gelu},
+          {"tie_generator", &TransformerConfig::tie_generator}};
+}
+
+} // namespace
+
+std::map<std::string, std::string> configMetadata(const TransformerConfig &cfg) {
+  std::map<std::string, std::string> meta = {
+      {"kiln.config", cfg.name}, {"kiln.model.norm_eps", fmt::format("{}", cfg.norm_eps)}};
+  for (const auto &[name, field] : integerFields())
+    meta["kiln.model." + name] = std::to_string(cfg.*field);
+  for (const auto &[name, field] : flagFields())
+    meta["kiln.model." + name] = cfg.*field ? "1" : "0";
+  return meta;
+}
+
+TransformerConfig configFromMetadata(const std::map<std::string, std::string> &meta,
+                                     const std::string &path) {
+  auto field = [&](const std::string &name) -> const std::string & {
+    auto it = meta.find("kiln.model." + name);
+    if (it == meta.end())
+      throw Error({path}, fmt::format("the checkpoint does not describe its model (no "
+                                      "kiln.model.{}): write it with kiln train --data",
+                                      name));
+    return it->second;
+  };
+  TransformerConfig cfg;
+  if (auto it = meta.find("kiln.config"); it != meta.end())
+    cfg.name = it->second;
+  for (const auto &[name, member] : integerFields()) {
+    const std::string &text = field(name);
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v <= 0)
+      throw Error({path}, fmt::format("kiln.model.{} '{}' is not a positive integer", name, text));
+    cfg.*member = v;
+  }
+  for (const auto &[name, member] : flagFields())
+    cfg.*member = field(name) == "1";
+  try {
+    cfg.norm_eps = std::stod(field("norm_eps"));
+  } catch (const std::logic_error &) {
+    throw Error({path}, fmt::format("kiln.model.norm_eps '{}' is not a number", field("norm_eps")));
+  }
+  return cfg;
 }
 
 TransformerConfig ModelFlags::resolve() const {

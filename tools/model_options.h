@@ -5,6 +5,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <map>
+#include <string>
+
 namespace kiln::tools {
 
 /// Flags that pick and adjust a Transformer configuration.
@@ -20,6 +23,14 @@ struct ModelFlags {
   /// The preset with every override applied.
   TransformerConfig resolve() const;
 };
+
+/// The architecture as checkpoint metadata (kiln.model.d_model, ...), so that a checkpoint says
+/// which model it holds.
+std::map<std::string, std::string> configMetadata(const TransformerConfig &cfg);
+/// The architecture that configMetadata wrote into the metadata of the file at `path`; an Error
+/// there when a field is missing or malformed.
+TransformerConfig configFromMetadata(const std::map<std::string, std::string> &meta,
+                                     const std::string &path);
 
 /// Registers --precision (f32 or bf16) on a subcommand, into `precision`.
 void addPrecisionFlag(CLI::App &app, std::string &precision);

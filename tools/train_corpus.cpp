@@ -309,11 +309,11 @@ int runCorpusTraining(const TrainFlags &f) {
     state.tensors = initialParameters(steps.params(), f.seed);
   }
   trainer.initState(state);
-  std::map<std::string, std::string> metadata = {{"kiln.config", cfg.name},
-                                                 {"kiln.task", "data"},
-                                                 {"kiln.data", spec.data},
-                                                 {"kiln.reverse", spec.split.reverse ? "1" : "0"},
-                                                 {"kiln.tokenizer", tokenizer.base64()}};
+  std::map<std::string, std::string> metadata = configMetadata(cfg);
+  metadata.insert({{"kiln.task", "data"},
+                   {"kiln.data", spec.data},
+                   {"kiln.reverse", spec.split.reverse ? "1" : "0"},
+                   {"kiln.tokenizer", tokenizer.base64()}});
   auto checkpoint = [&](Progress &progress) {
     saveTrainerState(save, state, metadata);
     progress.note(fmt::format("saved step {} to {}", state.step, save));

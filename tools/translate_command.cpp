@@ -1,0 +1,122 @@
+#include "tools/translate_command.h"
+
+#include "compiler/programs.h"
+#include "runtime/checkpoint.h"
+#include "runtime/data/tokenizer.h"
+#include "runtime/decode/greedy.h"
+#include "runtime/safetensors.h"
+#include "tools/model_options.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+
+namespace kiln::tools {
+namespace {
+
+int64_t roundUp(int64_t n, int64_t step) { return (n + step - 1) / step * step; }
+
+std::vector<std::string> readLines(const std::string &path) {
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path);
+    if (!file)
+      throw Error({path}, "cannot open the input");
+  }
+  std::istream &in = path == "-" ? std::cin : file;
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(line);
+  return lines;
+}
+
+} // namespace
+
+CLI::App *TranslateCommand::add(CLI::App &app) {
+  CLI::App *cmd = app.add_subcommand(
+      "translate", "translate lines of text with a checkpoint of kiln train --data (greedy)");
+  cmd->add_option("--ckpt", ckpt, "a checkpoint written by kiln train --data")->required();
+  cmd->add_option("--input", input, "a file of sentences, one a line (default: stdin)");
+  cmd->add_option("--batch", batch, "sentences translated at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-length", max_length, "tokens of a translation, at most")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  backend.add(*cmd, "cpu");
+  return cmd;
+}
+
+int TranslateCommand::run() {
+  std::map<std::string, std::string> meta = readSafetensorsMetadata(ckpt);
+  auto stored = meta.find("kiln.tokenizer");
+  if (stored == meta.end())
+    throw Error({ckpt}, "the checkpoint holds no tokenizer: translate with a checkpoint of "
+                        "kiln train --data");
+  data::Tokenizer tokenizer = data::Tokenizer::fromBase64(stored->second, ckpt);
+  TransformerConfig cfg = configFromMetadata(meta, ckpt);
+  if (cfg.vocab != tokenizer.vocabSize())
+    throw Error({ckpt}, fmt::format("the model's vocabulary of {} differs from its tokenizer's {}",
+                                    cfg.vocab, tokenizer.vocabSize()));
+  std::vector<std::string> lines = readLines(input);
+  std::vector<std::vector<int64_t>> sources;
+  for (const std::string &line : lines)
+    sources.push_back(tokenizer.encode(line));
+
+  // Sentences of similar lengths share a batch and its program.
+  std::vector<size_t> order(lines.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return sources[a].size() < sources[b].size(); });
+  std::map<std::tuple<int64_t, int64_t, int64_t>, std::unique_ptr<Executable>> programs;
+  std::map<std::string, HostBuffer> weights;
+  std::vector<std::string> out(lines.size());
+  for (size_t first = 0; first < order.size(); first += static_cast<size_t>(batch)) {
+    size_t last = std::min(order.size(), first + static_cast<size_t>(batch));
+    int64_t rows = static_cast<int64_t>(last - first);
+    int64_t src_len = roundUp(static_cast<int64_t>(sources[order[last - 1]].size()) + 1, 8);
+    int64_t tgt_len = std::min(max_length, roundUp(2 * src_len, 8));
+    auto key = std::tuple(rows, src_len, tgt_len);
+    if (!programs.count(key)) {
+      GraphOptions opts{.batch = rows, .src_len = src_len, .tgt_len = tgt_len};
+      BuiltModel m = buildLoss(cfg, opts);
+      if (weights.empty()) {
+        std::vector<TensorDecl> decls;
+        for (const ParamSpec &p : m.params)
+          decls.push_back({p.name, p.type});
+        weights = loadCheckpoint(ckpt, decls, true);
+      }
+      programs[key] = backend.get().compile(*m.graph, backend.options());
+    }
+    Executable &exe = *programs[key];
+    HostBuffer src(TensorType{DType::i64, {rows, src_len}});
+    std::span<int64_t> s = src.as<int64_t>();
+    std::fill(s.begin(), s.end(), cfg.tokens.pad);
+    for (int64_t r = 0; r < rows; ++r) {
+      const std::vector<int64_t> &ids = sources[order[first + static_cast<size_t>(r)]];
+      std::copy(ids.begin(), ids.end(), s.begin() + r * src_len);
+      s[r * src_len + static_cast<int64_t>(ids.size())] = cfg.tokens.eos;
+    }
+    const Signature &sig = exe.signature();
+    auto logits = [&](const HostBuffer &source, const HostBuffer &target) {
+      std::vector<HostBuffer> inputs;
+      for (const Signature::Input &in : sig.inputs)
+        inputs.push_back(in.role == InputRole::Source   ? source
+                         : in.role == InputRole::Target ? target
+                                                        : weights.at(in.name));
+      return std::move(exe.run(inputs)[*sig.findOutput("logits")]);
+    };
+    std::vector<std::vector<int64_t>> ids = decode::greedyDecode(
+        logits, src, tgt_len, {cfg.tokens.pad, cfg.tokens.bos, cfg.tokens.eos});
+    for (int64_t r = 0; r < rows; ++r)
+      out[order[first + static_cast<size_t>(r)]] = tokenizer.decode(ids[r]);
+  }
+  for (const std::string &line : out)
+    std::cout << line << "\n";
+  return 0;
+}
+
+} // namespace kiln::tools
