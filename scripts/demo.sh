@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job: builds kiln, records the tiny Transformer of "Attention Is All You Need" as a
 # graph, fuses attention, layer norm and the loss, compiles the forward pass and the loss to
-# JIT-compiled CPU kernels (and runs them on the reference interpreter too), and trains it on the
-# copy task with the compiled training step, showing the loss fall.
+# JIT-compiled CPU kernels (and runs them on the reference interpreter too), trains it on the
+# copy task with the compiled training step, showing the loss fall, then trains it as a
+# translator on Ding's English-German sentences for a bounded time ($DEMO_BUDGET, 3m by
+# default) and translates held-out sentences next to their references.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh"
@@ -50,3 +52,16 @@ echo
 echo "== training the tiny Transformer on the copy task (forward, backward and Adam in one compiled step)"
 "$bin/kiln" train --config tiny --task copy --steps 250 --batch 16 --src-len 8 --tgt-len 8 --backend cpu \
   --lr 1e-3 --dropout 0.1 --task-vocab 24 --log-every 25 --save "$work/tiny_copy.safetensors"
+echo
+echo "== the main job: a translator trained on Ding's English-German example sentences"
+"$bin/kiln" data
+budget=${DEMO_BUDGET:-3m}
+"$bin/kiln" train --data ding-en-de --config tiny --vocab 4000 --warmup 300 --steps 100000 \
+  --time-budget "$budget" --log-every 100 --valid-every 200 --save "$work/tiny_ding.safetensors"
+echo
+echo "== held-out test sentences: kiln's greedy translation | the reference"
+"$bin/kiln" data --split test | head -n 8 > "$work/test8.tsv"
+cut -f1 "$work/test8.tsv" > "$work/test8.en"
+"$bin/kiln" translate --ckpt "$work/tiny_ding.safetensors" --input "$work/test8.en" > "$work/test8.kiln"
+paste -d '\n' "$work/test8.en" "$work/test8.kiln" <(cut -f2 "$work/test8.tsv") <(yes '' | head -n 8) |
+  sed -e '1~4s/^/  en:  /' -e '2~4s/^/  kiln: /' -e '3~4s/^/  ref: /'
