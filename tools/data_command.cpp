@@ -20,16 +20,6 @@ int64_t wordsOf(const std::vector<data::SentencePair> &pairs, bool source) {
   return n;
 }
 
-/// Every sentence of the training pairs, source and target: what a joint tokenizer learns from.
-std::vector<std::string> trainingSentences(const data::Corpus &corpus) {
-  std::vector<std::string> sentences;
-  for (const data::SentencePair &p : corpus.train) {
-    sentences.push_back(p.source);
-    sentences.push_back(p.target);
-  }
-  return sentences;
-}
-
 /// The ids of one line of `kiln tokenizer decode`'s input.
 std::vector<int64_t> idsOf(const std::string &line, int number) {
   std::istringstream in(line);
@@ -134,7 +124,7 @@ int TokenizerCommand::run() const {
   if (train->parsed()) {
     checkWritable(output);
     data::Corpus c = data::loadCorpus(corpus.spec);
-    std::vector<std::string> sentences = trainingSentences(c);
+    std::vector<std::string> sentences = data::sentencesOf(c.train);
     std::cerr << fmt::format("kiln tokenizer: training a unigram model of {} pieces on the {} "
                              "sentences of {}'s training pairs\n",
                              vocab, sentences.size(), corpus.spec.data);

@@ -59,19 +59,10 @@ std::string clock(double seconds) {
                    : fmt::format("{}:{:02}", s / 60, s % 60);
 }
 
-std::vector<std::string> trainingText(const data::Corpus &corpus) {
-  std::vector<std::string> text;
-  for (const data::SentencePair &p : corpus.train) {
-    text.push_back(p.source);
-    text.push_back(p.target);
-  }
-  return text;
-}
-
 /// A tokenizer trained on the training split, from the cache when the same text and size
 /// trained one before.
 data::Tokenizer cachedTokenizer(const data::Corpus &corpus, int64_t vocab) {
-  std::vector<std::string> text = trainingText(corpus);
+  std::vector<std::string> text = data::sentencesOf(corpus.train);
   std::string key = fmt::format("unigram {}\n", vocab);
   for (const std::string &s : text)
     key += s + "\n";

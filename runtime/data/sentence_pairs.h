@@ -19,6 +19,10 @@ struct Corpus {
   std::vector<SentencePair> train, valid, test;
 };
 
+/// Every sentence of the pairs, each pair's source then its target: what a joint tokenizer
+/// learns from.
+std::vector<std::string> sentencesOf(const std::vector<SentencePair> &pairs);
+
 /// Whether a byte is a space, tab or line break.
 inline bool isBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
