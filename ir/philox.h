@@ -32,9 +32,9 @@ PhiloxKey philoxKey(uint64_t seed);
 PhiloxKey foldIn(PhiloxKey key, uint64_t data);
 
 /// The random streams of a run under one user seed. Each has its own key, so no two share a
-/// Philox block: the initial weights, the synthetic task's data, and dropout (whose key the
-/// trainer folds each step into).
-enum class RandomStream : uint64_t { Init = 1, Data = 2, Dropout = 3 };
+/// Philox block: the initial weights, the data's order, dropout (whose key the trainer folds
+/// each step into), and the tokens that decoding samples.
+enum class RandomStream : uint64_t { Init = 1, Data = 2, Dropout = 3, Sample = 4 };
 
 /// The key of a stream under a seed: foldIn(philoxKey(seed), stream).
 PhiloxKey streamKey(uint64_t seed, RandomStream stream);

@@ -59,9 +59,22 @@ budget=${DEMO_BUDGET:-3m}
 "$bin/kiln" train --data ding-en-de --config tiny --vocab 4000 --warmup 300 --steps 100000 \
   --time-budget "$budget" --log-every 100 --valid-every 200 --save "$work/tiny_ding.safetensors"
 echo
-echo "== held-out test sentences: kiln's greedy translation | the reference"
-"$bin/kiln" data --split test | head -n 8 > "$work/test8.tsv"
-cut -f1 "$work/test8.tsv" > "$work/test8.en"
-"$bin/kiln" translate --ckpt "$work/tiny_ding.safetensors" --input "$work/test8.en" > "$work/test8.kiln"
-paste -d '\n' "$work/test8.en" "$work/test8.kiln" <(cut -f2 "$work/test8.tsv") <(yes '' | head -n 8) |
-  sed -e '1~4s/^/  en:  /' -e '2~4s/^/  kiln: /' -e '3~4s/^/  ref: /'
+echo "== held-out test sentences: beam 4, greedy and a sample (temperature 0.8, top-p 0.9) beside the reference"
+"$bin/kiln" data --split test -o "$work/test.tsv"
+head -n 6 "$work/test.tsv" > "$work/test6.tsv"
+cut -f1 "$work/test6.tsv" > "$work/test6.en"
+cut -f2 "$work/test6.tsv" > "$work/test6.ref"
+ckpt="$work/tiny_ding.safetensors"
+"$bin/kiln" translate --ckpt "$ckpt" --input "$work/test6.en" > "$work/test6.beam"
+"$bin/kiln" translate --ckpt "$ckpt" --input "$work/test6.en" --greedy > "$work/test6.greedy"
+"$bin/kiln" translate --ckpt "$ckpt" --input "$work/test6.en" --sample --temperature 0.8 \
+  --top-p 0.9 --seed 1 > "$work/test6.sample"
+for i in 1 2 3 4 5 6; do
+  line() { sed -n "${i}p" "$1"; }
+  echo "  en:     $(line "$work/test6.en")"
+  echo "  beam:   $(line "$work/test6.beam")"
+  echo "  greedy: $(line "$work/test6.greedy")"
+  echo "  sample: $(line "$work/test6.sample")"
+  echo "  ref:    $(line "$work/test6.ref")"
+  echo
+done

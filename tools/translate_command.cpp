@@ -4,6 +4,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/data/tokenizer.h"
 #include "runtime/decode/greedy.h"
+#include "runtime/decode/search.h"
 #include "runtime/safetensors.h"
 #include "tools/model_options.h"
 
@@ -37,7 +38,7 @@ std::vector<std::string> readLines(const std::string &path) {
 
 CLI::App *TranslateCommand::add(CLI::App &app) {
   CLI::App *cmd = app.add_subcommand(
-      "translate", "translate lines of text with a checkpoint of kiln train --data (greedy)");
+      "translate", "translate lines of text with a checkpoint of kiln train --data");
   cmd->add_option("--ckpt", ckpt, "a checkpoint written by kiln train --data")->required();
   cmd->add_option("--input", input, "a file of sentences, one a line (default: stdin)");
   cmd->add_option("--batch", batch, "sentences translated at once")
@@ -46,11 +47,40 @@ CLI::App *TranslateCommand::add(CLI::App &app) {
   cmd->add_option("--max-length", max_length, "tokens of a translation, at most")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_option("--beam", beam, "beam search of this width (the default search)")
+      ->check(CLI::Range(int64_t{1}, int64_t{256}))
+      ->capture_default_str();
+  cmd->add_option("--length-penalty", length_penalty,
+                  "beam: alpha of GNMT's ((5 + length) / 6)^alpha (0: none)")
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
+  cmd->add_option("--nbest", nbest,
+                  "beam: print the N best of each sentence as line<TAB>score<TAB>text")
+      ->check(CLI::PositiveNumber);
+  auto *greedy_flag = cmd->add_flag("--greedy", greedy, "greedy search instead of a beam");
+  auto *sample_flag =
+      cmd->add_flag("--sample", sample, "sample from the model instead of searching");
+  greedy_flag->excludes(sample_flag);
+  cmd->add_option("--temperature", temperature, "sample: softmax temperature")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--top-k", top_k, "sample: only the k most likely tokens (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--top-p", top_p, "sample: only the most likely tokens of this mass")
+      ->check(CLI::Range(1e-9, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--seed", seed, "sample: the seed of the draws")->capture_default_str();
   backend.add(*cmd, "cpu");
   return cmd;
 }
 
 int TranslateCommand::run() {
+  if (nbest > 0 && (greedy || sample))
+    throw Error({}, "--nbest lists the beam's best: it excludes --greedy and --sample");
+  if (nbest > beam)
+    throw Error({}, fmt::format("--nbest {} is more than the beam's width {}", nbest, beam));
+  int64_t width = greedy || sample ? 1 : beam;
   std::map<std::string, std::string> meta = readSafetensorsMetadata(ckpt);
   auto stored = meta.find("kiln.tokenizer");
   if (stored == meta.end())
@@ -73,15 +103,15 @@ int TranslateCommand::run() {
                    [&](size_t a, size_t b) { return sources[a].size() < sources[b].size(); });
   std::map<std::tuple<int64_t, int64_t, int64_t>, std::unique_ptr<Executable>> programs;
   std::map<std::string, HostBuffer> weights;
-  std::vector<std::string> out(lines.size());
+  std::vector<std::vector<std::pair<double, std::string>>> out(lines.size());
   for (size_t first = 0; first < order.size(); first += static_cast<size_t>(batch)) {
     size_t last = std::min(order.size(), first + static_cast<size_t>(batch));
     int64_t rows = static_cast<int64_t>(last - first);
     int64_t src_len = roundUp(static_cast<int64_t>(sources[order[last - 1]].size()) + 1, 8);
     int64_t tgt_len = std::min(max_length, roundUp(2 * src_len, 8));
-    auto key = std::tuple(rows, src_len, tgt_len);
+    auto key = std::tuple(rows * width, src_len, tgt_len);
     if (!programs.count(key)) {
-      GraphOptions opts{.batch = rows, .src_len = src_len, .tgt_len = tgt_len};
+      GraphOptions opts{.batch = rows * width, .src_len = src_len, .tgt_len = tgt_len};
       BuiltModel m = buildLoss(cfg, opts);
       if (weights.empty()) {
         std::vector<TensorDecl> decls;
@@ -109,13 +139,38 @@ int TranslateCommand::run() {
                                                         : weights.at(in.name));
       return std::move(exe.run(inputs)[*sig.findOutput("logits")]);
     };
-    std::vector<std::vector<int64_t>> ids = decode::greedyDecode(
-        logits, src, tgt_len, {cfg.tokens.pad, cfg.tokens.bos, cfg.tokens.eos});
+    decode::DecodeTokens special{cfg.tokens.pad, cfg.tokens.bos, cfg.tokens.eos};
+    std::vector<std::vector<decode::Hypothesis>> found(rows);
+    if (greedy || sample) {
+      std::vector<std::vector<int64_t>> ids =
+          greedy ? decode::greedyDecode(logits, src, tgt_len, special)
+                 : decode::sample(logits, src, tgt_len,
+                                  {.temperature = temperature,
+                                   .top_k = top_k,
+                                   .top_p = top_p,
+                                   .seed = seed,
+                                   .stream = first},
+                                  special);
+      for (int64_t r = 0; r < rows; ++r)
+        found[r].push_back({ids[r], 0, 0});
+    } else {
+      found = decode::beamSearch(
+          logits, src, tgt_len,
+          {.width = beam, .length_penalty = length_penalty, .nbest = std::max<int64_t>(1, nbest)},
+          special);
+    }
     for (int64_t r = 0; r < rows; ++r)
-      out[order[first + static_cast<size_t>(r)]] = tokenizer.decode(ids[r]);
+      for (const decode::Hypothesis &h : found[r])
+        out[order[first + static_cast<size_t>(r)]].push_back({h.score, tokenizer.decode(h.tokens)});
   }
-  for (const std::string &line : out)
-    std::cout << line << "\n";
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (nbest == 0) {
+      std::cout << (out[i].empty() ? "" : out[i][0].second) << "\n";
+      continue;
+    }
+    for (const auto &[score, text] : out[i])
+      std::cout << fmt::format("{}\t{:.4f}\t{}\n", i + 1, score, text);
+  }
   return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <vector>
 
 namespace kiln::decode {
@@ -21,6 +22,11 @@ struct DecodeTokens {
 
 /// Runs the program on src [B, S] and tgt [B, T] (i64) and returns its logits [B, T, V] (f32).
 using LogitsFn = std::function<HostBuffer(const HostBuffer &src, const HostBuffer &tgt)>;
+
+/// The logits of one row at one position of what a LogitsFn gave, checked to be
+/// f32[rows, tgt_len, V].
+std::span<const float> logitsAt(const HostBuffer &logits, int64_t rows, int64_t tgt_len,
+                                int64_t row, int64_t pos);
 
 /// Each row's tokens, EOS excluded, at most tgt_len of them: greedy choices, never PAD or BOS.
 std::vector<std::vector<int64_t>> greedyDecode(const LogitsFn &logits, const HostBuffer &src,
