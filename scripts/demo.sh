@@ -59,6 +59,12 @@ budget=${DEMO_BUDGET:-3m}
 "$bin/kiln" train --data ding-en-de --config tiny --vocab 4000 --warmup 300 --steps 100000 \
   --time-budget "$budget" --log-every 100 --valid-every 200 --save "$work/tiny_ding.safetensors"
 echo
+echo "== BLEU on the first 200 validation pairs (greedy)"
+"$bin/kiln" data --split valid -o "$work/valid.tsv"
+head -n 200 "$work/valid.tsv" > "$work/valid200.tsv"
+"$bin/kiln" eval --ckpt "$work/tiny_ding.safetensors" --data "$work/valid200.tsv" \
+  --valid "$work/valid200.tsv" --split valid --greedy
+echo
 echo "== held-out test sentences: beam 4, greedy and a sample (temperature 0.8, top-p 0.9) beside the reference"
 "$bin/kiln" data --split test -o "$work/test.tsv"
 head -n 6 "$work/test.tsv" > "$work/test6.tsv"

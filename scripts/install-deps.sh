@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages kiln needs to build, test and run its demo. Idempotent: when
-# every package is present it does nothing.
+# Installs the Debian packages kiln needs to build, test and run its demo, and sacreBLEU from
+# PyPI (the oracle of kiln's BLEU) into build/pyenv. Idempotent: when everything is present it
+# does nothing.
 set -euo pipefail
 
 packages=(
@@ -13,13 +14,28 @@ packages=(
   trans-de-en                    # Ding's dictionary: the example sentences kiln trains on
   graphviz                      # dot -Tsvg renders `kiln dump --format dot`
   python3-torch python3-numpy   # the PyTorch oracle of the tests
+  python3-venv                  # build/pyenv, for sacreBLEU
 )
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+# sacreBLEU, pinned, in a virtual environment over Debian's Python (its packages stay visible).
+install_sacrebleu() {
+  local venv="$root/build/pyenv"
+  if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c "import sacrebleu" 2>/dev/null; then
+    return
+  fi
+  echo "install-deps: installing sacreBLEU 2.4.3 into $venv"
+  mkdir -p "$root/build"
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check sacrebleu==2.4.3
+}
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
+  install_sacrebleu
   exit 0
 fi
 
@@ -28,3 +44,4 @@ sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_sacrebleu

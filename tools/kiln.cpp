@@ -13,6 +13,7 @@
 #include "tools/backend_flags.h"
 #include "tools/bench_command.h"
 #include "tools/data_command.h"
+#include "tools/eval_command.h"
 #include "tools/model_options.h"
 #include "tools/tool_support.h"
 #include "tools/train_command.h"
@@ -239,6 +240,10 @@ int runMain(int argc, char **argv) {
   CLI::App *tokenizer = tokenizer_command.add(app);
   tools::TranslateCommand translate_command;
   CLI::App *translate = translate_command.add(app);
+  tools::BleuCommand bleu_command;
+  CLI::App *bleu = bleu_command.add(app);
+  tools::EvalCommand eval_command;
+  CLI::App *eval = eval_command.add(app);
 
   try {
     app.parse(argc, argv);
@@ -266,6 +271,10 @@ int runMain(int argc, char **argv) {
     return tokenizer_command.run();
   if (translate->parsed())
     return translate_command.run();
+  if (bleu->parsed())
+    return bleu_command.run();
+  if (eval->parsed())
+    return eval_command.run();
   return 0;
 }
 

@@ -36,46 +36,54 @@ std::vector<std::string> readLines(const std::string &path) {
 
 } // namespace
 
+void SearchFlags::add(CLI::App &cmd, bool with_nbest) {
+  cmd.add_option("--ckpt", ckpt, "a checkpoint written by kiln train --data")->required();
+  cmd.add_option("--batch", batch, "sentences translated at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--max-length", max_length, "tokens of a translation, at most")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--beam", beam, "beam search of this width (the default search)")
+      ->check(CLI::Range(int64_t{1}, int64_t{256}))
+      ->capture_default_str();
+  cmd.add_option("--length-penalty", length_penalty,
+                 "beam: alpha of GNMT's ((5 + length) / 6)^alpha (0: none)")
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
+  if (with_nbest)
+    cmd.add_option("--nbest", nbest,
+                   "beam: print the N best of each sentence as line<TAB>score<TAB>text")
+        ->check(CLI::PositiveNumber);
+  auto *greedy_flag = cmd.add_flag("--greedy", greedy, "greedy search instead of a beam");
+  auto *sample_flag =
+      cmd.add_flag("--sample", sample, "sample from the model instead of searching");
+  greedy_flag->excludes(sample_flag);
+  cmd.add_option("--temperature", temperature, "sample: softmax temperature")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--top-k", top_k, "sample: only the k most likely tokens (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd.add_option("--top-p", top_p, "sample: only the most likely tokens of this mass")
+      ->check(CLI::Range(1e-9, 1.0))
+      ->capture_default_str();
+  cmd.add_option("--seed", seed, "sample: the seed of the draws")->capture_default_str();
+  backend.add(cmd, "cpu");
+}
+
 CLI::App *TranslateCommand::add(CLI::App &app) {
   CLI::App *cmd = app.add_subcommand(
       "translate", "translate lines of text with a checkpoint of kiln train --data");
-  cmd->add_option("--ckpt", ckpt, "a checkpoint written by kiln train --data")->required();
+  search.add(*cmd, true);
   cmd->add_option("--input", input, "a file of sentences, one a line (default: stdin)");
-  cmd->add_option("--batch", batch, "sentences translated at once")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--max-length", max_length, "tokens of a translation, at most")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--beam", beam, "beam search of this width (the default search)")
-      ->check(CLI::Range(int64_t{1}, int64_t{256}))
-      ->capture_default_str();
-  cmd->add_option("--length-penalty", length_penalty,
-                  "beam: alpha of GNMT's ((5 + length) / 6)^alpha (0: none)")
-      ->check(CLI::Range(0.0, 10.0))
-      ->capture_default_str();
-  cmd->add_option("--nbest", nbest,
-                  "beam: print the N best of each sentence as line<TAB>score<TAB>text")
-      ->check(CLI::PositiveNumber);
-  auto *greedy_flag = cmd->add_flag("--greedy", greedy, "greedy search instead of a beam");
-  auto *sample_flag =
-      cmd->add_flag("--sample", sample, "sample from the model instead of searching");
-  greedy_flag->excludes(sample_flag);
-  cmd->add_option("--temperature", temperature, "sample: softmax temperature")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--top-k", top_k, "sample: only the k most likely tokens (0: all)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd->add_option("--top-p", top_p, "sample: only the most likely tokens of this mass")
-      ->check(CLI::Range(1e-9, 1.0))
-      ->capture_default_str();
-  cmd->add_option("--seed", seed, "sample: the seed of the draws")->capture_default_str();
-  backend.add(*cmd, "cpu");
   return cmd;
 }
 
-int TranslateCommand::run() {
+std::vector<std::vector<Translation>> translateLines(const SearchFlags &f,
+                                                     const std::vector<std::string> &lines) {
+  const auto &[ckpt, batch, max_length, beam, nbest, top_k, greedy, sample, length_penalty,
+               temperature, top_p, seed, backend] = f;
   if (nbest > 0 && (greedy || sample))
     throw Error({}, "--nbest lists the beam's best: it excludes --greedy and --sample");
   if (nbest > beam)
@@ -91,7 +99,6 @@ int TranslateCommand::run() {
   if (cfg.vocab != tokenizer.vocabSize())
     throw Error({ckpt}, fmt::format("the model's vocabulary of {} differs from its tokenizer's {}",
                                     cfg.vocab, tokenizer.vocabSize()));
-  std::vector<std::string> lines = readLines(input);
   std::vector<std::vector<int64_t>> sources;
   for (const std::string &line : lines)
     sources.push_back(tokenizer.encode(line));
@@ -103,7 +110,8 @@ int TranslateCommand::run() {
                    [&](size_t a, size_t b) { return sources[a].size() < sources[b].size(); });
   std::map<std::tuple<int64_t, int64_t, int64_t>, std::unique_ptr<Executable>> programs;
   std::map<std::string, HostBuffer> weights;
-  std::vector<std::vector<std::pair<double, std::string>>> out(lines.size());
+  std::map<std::tuple<int64_t, int64_t, int64_t>, std::vector<HostBuffer>> bound;
+  std::vector<std::vector<Translation>> out(lines.size());
   for (size_t first = 0; first < order.size(); first += static_cast<size_t>(batch)) {
     size_t last = std::min(order.size(), first + static_cast<size_t>(batch));
     int64_t rows = static_cast<int64_t>(last - first);
@@ -131,12 +139,19 @@ int TranslateCommand::run() {
       s[r * src_len + static_cast<int64_t>(ids.size())] = cfg.tokens.eos;
     }
     const Signature &sig = exe.signature();
-    auto logits = [&](const HostBuffer &source, const HostBuffer &target) {
-      std::vector<HostBuffer> inputs;
+    // The weights are bound once; each step replaces only src and tgt.
+    std::vector<HostBuffer> &inputs = bound[key];
+    if (inputs.empty())
       for (const Signature::Input &in : sig.inputs)
-        inputs.push_back(in.role == InputRole::Source   ? source
-                         : in.role == InputRole::Target ? target
-                                                        : weights.at(in.name));
+        inputs.push_back(in.role == InputRole::Source || in.role == InputRole::Target
+                             ? HostBuffer(in.type)
+                             : weights.at(in.name));
+    auto logits = [&](const HostBuffer &source, const HostBuffer &target) {
+      for (size_t i = 0; i < sig.inputs.size(); ++i)
+        if (sig.inputs[i].role == InputRole::Source)
+          inputs[i] = source;
+        else if (sig.inputs[i].role == InputRole::Target)
+          inputs[i] = target;
       return std::move(exe.run(inputs)[*sig.findOutput("logits")]);
     };
     decode::DecodeTokens special{cfg.tokens.pad, cfg.tokens.bos, cfg.tokens.eos};
@@ -163,13 +178,18 @@ int TranslateCommand::run() {
       for (const decode::Hypothesis &h : found[r])
         out[order[first + static_cast<size_t>(r)]].push_back({h.score, tokenizer.decode(h.tokens)});
   }
+  return out;
+}
+
+int TranslateCommand::run() const {
+  std::vector<std::vector<Translation>> out = translateLines(search, readLines(input));
   for (size_t i = 0; i < out.size(); ++i) {
-    if (nbest == 0) {
-      std::cout << (out[i].empty() ? "" : out[i][0].second) << "\n";
+    if (search.nbest == 0) {
+      std::cout << (out[i].empty() ? "" : out[i][0].text) << "\n";
       continue;
     }
-    for (const auto &[score, text] : out[i])
-      std::cout << fmt::format("{}\t{:.4f}\t{}\n", i + 1, score, text);
+    for (const Translation &t : out[i])
+      std::cout << fmt::format("{}\t{:.4f}\t{}\n", i + 1, t.score, t.text);
   }
   return 0;
 }

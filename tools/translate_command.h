@@ -8,9 +8,9 @@
 
 namespace kiln::tools {
 
-/// The flags of kiln translate; add() registers the subcommand, run() runs it once parsed.
-struct TranslateCommand {
-  std::string ckpt, input = "-";
+/// The checkpoint and the search of kiln translate and kiln eval.
+struct SearchFlags {
+  std::string ckpt;
   int64_t batch = 32, max_length = 128;
   int64_t beam = 4, nbest = 0, top_k = 0;
   bool greedy = false, sample = false;
@@ -18,8 +18,27 @@ struct TranslateCommand {
   uint64_t seed = 0;
   BackendFlags backend;
 
+  /// Registers the flags on a subcommand; `nbest` adds --nbest.
+  void add(CLI::App &cmd, bool with_nbest);
+};
+
+/// A translation and its score (beam search's ranking value; 0 for greedy and sampling).
+struct Translation {
+  double score = 0;
+  std::string text;
+};
+
+/// The translations of each line, best first: one, or --nbest of them.
+std::vector<std::vector<Translation>> translateLines(const SearchFlags &flags,
+                                                     const std::vector<std::string> &lines);
+
+/// kiln translate; add() registers the subcommand, run() runs it once parsed.
+struct TranslateCommand {
+  SearchFlags search;
+  std::string input = "-";
+
   CLI::App *add(CLI::App &app);
-  int run();
+  int run() const;
 };
 
 } // namespace kiln::tools

@@ -1,0 +1,105 @@
+#include "tools/eval_command.h"
+
+#include "ir/diagnostics.h"
+#include "runtime/eval/bleu.h"
+#include "runtime/safetensors.h"
+#include "tools/tool_support.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+namespace kiln::tools {
+namespace {
+
+std::vector<std::string> lines(const std::string &path) {
+  std::ifstream in(path);
+  if (!in)
+    throw Error({path}, "cannot open the file");
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);)
+    out.push_back(line);
+  return out;
+}
+
+} // namespace
+
+CLI::App *BleuCommand::add(CLI::App &app) {
+  CLI::App *cmd = app.add_subcommand(
+      "bleu", "corpus BLEU of translations against references, as sacreBLEU computes it");
+  cmd->add_option("--hyp", hyp, "translations, one a line")->required();
+  cmd->add_option("--ref", ref, "their references, one a line, as many")->required();
+  cmd->add_flag("--tokens", tokens, "print each translation as the 13a tokeniser splits it");
+  return cmd;
+}
+
+int BleuCommand::run() const {
+  std::vector<std::string> h = lines(hyp), r = lines(ref);
+  if (h.size() != r.size())
+    throw Error({hyp}, fmt::format("{} lines, but {} has {}", h.size(), ref, r.size()));
+  if (tokens) {
+    for (const std::string &line : h)
+      std::cout << eval::tokenize13a(line) << "\n";
+    return 0;
+  }
+  std::cout << eval::corpusBleu(h, r).str() << "\n";
+  return 0;
+}
+
+CLI::App *EvalCommand::add(CLI::App &app) {
+  CLI::App *cmd = app.add_subcommand(
+      "eval", "translate a split of the checkpoint's corpus and score it with BLEU");
+  search.add(*cmd, false);
+  corpus.spec.data.clear();
+  corpus.add(*cmd, "the corpus (default: the checkpoint's, in its direction)");
+  cmd->add_option("--split", split, "valid or test (ding-en-de); a TSV --valid is valid")
+      ->check(CLI::IsMember({"valid", "test"}))
+      ->capture_default_str();
+  cmd->add_option("-o,--output", output, "also write the translations here, one a line");
+  return cmd;
+}
+
+int EvalCommand::run() const {
+  data::CorpusSpec spec = corpus.spec;
+  if (spec.data.empty()) {
+    std::map<std::string, std::string> meta = readSafetensorsMetadata(search.ckpt);
+    auto data = meta.find("kiln.data");
+    if (data == meta.end())
+      throw Error({search.ckpt}, "the checkpoint names no corpus: give --data");
+    spec.data = data->second;
+    spec.split.reverse = meta["kiln.reverse"] == "1";
+  }
+  if (!output.empty())
+    checkWritable(output);
+  data::Corpus c = data::loadCorpus(spec);
+  const std::vector<data::SentencePair> &pairs = split == "test" ? c.test : c.valid;
+  if (pairs.empty())
+    throw Error({spec.data}, fmt::format("the corpus has no {} pairs{}", split,
+                                         spec.data == data::kDingCorpus
+                                             ? ""
+                                             : " (a TSV corpus: --split valid with --valid FILE)"));
+  std::vector<std::string> sources, references;
+  for (const data::SentencePair &p : pairs) {
+    sources.push_back(p.source);
+    references.push_back(p.target);
+  }
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::vector<Translation>> found = translateLines(search, sources);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<std::string> hypotheses;
+  for (const std::vector<Translation> &t : found)
+    hypotheses.push_back(t.empty() ? "" : t[0].text);
+  if (!output.empty())
+    writeTextFile(output, fmt::format("{}\n", fmt::join(hypotheses, "\n")));
+  std::string how = search.greedy   ? "greedy"
+                    : search.sample ? "sampled"
+                                    : fmt::format("beam {}", search.beam);
+  std::cout << fmt::format("{} {} pairs of {}{}, {}, translated in {:.1f} s\n", pairs.size(), split,
+                           spec.data, spec.split.reverse ? " (reversed)" : "", how, seconds);
+  std::cout << eval::corpusBleu(hypotheses, references).str() << "\n";
+  return 0;
+}
+
+} // namespace kiln::tools
