@@ -1,8 +1,11 @@
 #include "tools/eval_command.h"
 
 #include "ir/diagnostics.h"
+#include "runtime/checkpoint.h"
 #include "runtime/eval/bleu.h"
 #include "runtime/safetensors.h"
+#include "tools/corpus_programs.h"
+#include "tools/model_options.h"
 #include "tools/tool_support.h"
 
 #include <fmt/format.h>
@@ -10,6 +13,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <limits>
 
 namespace kiln::tools {
 namespace {
@@ -99,6 +103,22 @@ int EvalCommand::run() const {
   std::cout << fmt::format("{} {} pairs of {}{}, {}, translated in {:.1f} s\n", pairs.size(), split,
                            spec.data, spec.split.reverse ? " (reversed)" : "", how, seconds);
   std::cout << eval::corpusBleu(hypotheses, references).str() << "\n";
+
+  // The loss of the references under the model, batched as training batches them.
+  std::map<std::string, std::string> meta = readSafetensorsMetadata(search.ckpt);
+  TransformerConfig cfg = configFromMetadata(meta, search.ckpt);
+  data::Tokenizer tokenizer = data::Tokenizer::fromBase64(meta["kiln.tokenizer"], search.ckpt);
+  ProgramCache losses([&](const GraphOptions &o) { return buildLoss(cfg, o); }, search.backend, 0);
+  data::BatchingOptions batching{.max_length = std::numeric_limits<int64_t>::max() / 2,
+                                 .pad = cfg.tokens.pad,
+                                 .eos = cfg.tokens.eos};
+  data::BatchSchedule batches(encode(tokenizer, pairs), batching, 0, false);
+  std::vector<TensorDecl> decls;
+  for (const ParamSpec &p : buildLoss(cfg, {.batch = 1, .src_len = 1, .tgt_len = 1}).params)
+    decls.push_back({p.name, p.type});
+  std::map<std::string, HostBuffer> weights = loadCheckpoint(search.ckpt, decls, true);
+  std::cout << fmt::format("loss {:.4f} (cross-entropy per reference token)\n",
+                           validationLoss(losses, batches, weights, cfg.tokens.pad));
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "runtime/data/tokenizer.h"
 #include "runtime/safetensors.h"
 #include "runtime/trainer.h"
+#include "tools/corpus_programs.h"
 #include "tools/tool_support.h"
 #include "tools/train_command.h"
 
@@ -91,79 +92,6 @@ data::Tokenizer cachedTokenizer(const data::Corpus &corpus, int64_t vocab) {
   std::cout << fmt::format("tokenizer: trained in {:.1f} s{}\n", secondsSince(start),
                            path.empty() ? "" : fmt::format(", cached in {}", path));
   return t;
-}
-
-std::vector<data::EncodedPair> encode(const data::Tokenizer &t,
-                                      const std::vector<data::SentencePair> &pairs) {
-  std::vector<data::EncodedPair> out;
-  out.reserve(pairs.size());
-  for (const data::SentencePair &p : pairs)
-    out.push_back({t.encode(p.source), t.encode(p.target)});
-  return out;
-}
-
-data::BatchShape shapeOf(const Batch &b) {
-  return {b.src.type().shape[0], b.src.type().shape[1], b.tgt.type().shape[1]};
-}
-
-/// Compiled programs by batch shape, built on first use.
-class ProgramCache {
-public:
-  using Build = std::function<BuiltModel(const GraphOptions &)>;
-  ProgramCache(Build build, const BackendFlags &backend, double dropout)
-      : build_(std::move(build)), backend_(backend), dropout_(dropout) {}
-
-  Executable &at(const data::BatchShape &shape) {
-    auto it = programs_.find(shape);
-    if (it != programs_.end())
-      return *it->second;
-    Clock::time_point start = Clock::now();
-    GraphOptions opts{.batch = shape.batch,
-                      .src_len = shape.src_len,
-                      .tgt_len = shape.tgt_len,
-                      .dropout = dropout_};
-    BuiltModel m = build_(opts);
-    params_ = m.params;
-    std::unique_ptr<Executable> exe = backend_.get().compile(*m.graph, backend_.options());
-    seconds_ += secondsSince(start);
-    return *programs_.emplace(shape, std::move(exe)).first->second;
-  }
-  size_t size() const { return programs_.size(); }
-  /// The parameters of the programs (all take the same ones).
-  const std::vector<ParamSpec> &params() const { return params_; }
-  double compileSeconds() const { return seconds_; }
-
-private:
-  Build build_;
-  const BackendFlags &backend_;
-  double dropout_;
-  std::map<data::BatchShape, std::unique_ptr<Executable>> programs_;
-  std::vector<ParamSpec> params_;
-  double seconds_ = 0;
-};
-
-/// The mean cross-entropy per target token over the validation batches.
-double validationLoss(ProgramCache &programs, const data::BatchSchedule &valid,
-                      const TrainerState &state, int64_t pad) {
-  double total = 0;
-  int64_t tokens = 0;
-  for (int64_t s = 1; s <= valid.batchesPerEpoch(); ++s) {
-    Batch b = valid.batchAt(s);
-    Executable &exe = programs.at(shapeOf(b));
-    int64_t n = 0;
-    for (int64_t id : b.tgt.as<int64_t>())
-      n += id != pad;
-    std::vector<HostBuffer> inputs;
-    for (const Signature::Input &in : exe.signature().inputs)
-      inputs.push_back(in.role == InputRole::Source   ? b.src
-                       : in.role == InputRole::Target ? b.tgt
-                                                      : state.tensors.at(in.name));
-    std::vector<HostBuffer> out = exe.run(inputs);
-    auto loss = exe.signature().findOutput("loss");
-    total += out[*loss].getDouble(0) * static_cast<double>(n);
-    tokens += n;
-  }
-  return tokens > 0 ? total / static_cast<double>(tokens) : 0;
 }
 
 /// One progress report: a line rewritten in place on a terminal, a plain line elsewhere.
@@ -338,7 +266,7 @@ int runCorpusTraining(const TrainFlags &f) {
     }
     if (f.valid_every > 0 && r.step % f.valid_every == 0 && valid.batchesPerEpoch() > 0)
       progress.note(fmt::format("step {}: validation loss {:.4f} (cross-entropy per token)", r.step,
-                                validationLoss(losses, valid, state, cfg.tokens.pad)));
+                                validationLoss(losses, valid, state.tensors, cfg.tokens.pad)));
     if (f.save_every > 0 && r.step % f.save_every == 0)
       checkpoint(progress);
   }
@@ -351,7 +279,8 @@ int runCorpusTraining(const TrainFlags &f) {
   bool validated = f.valid_every > 0 && state.step % f.valid_every == 0;
   if (valid.batchesPerEpoch() > 0 && !validated)
     progress.note(fmt::format("step {}: validation loss {:.4f} (cross-entropy per token)",
-                              state.step, validationLoss(losses, valid, state, cfg.tokens.pad)));
+                              state.step,
+                              validationLoss(losses, valid, state.tensors, cfg.tokens.pad)));
   checkpoint(progress);
   progress.finish();
   std::cout << fmt::format("{} training and {} loss programs compiled in {:.1f} s\n", steps.size(),
