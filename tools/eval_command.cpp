@@ -41,6 +41,8 @@ CLI::App *BleuCommand::add(CLI::App &app) {
 
 int BleuCommand::run() const {
   std::vector<std::string> h = lines(hyp), r = lines(ref);
+  if (h.empty())
+    throw Error({hyp}, "no lines to score");
   if (h.size() != r.size())
     throw Error({hyp}, fmt::format("{} lines, but {} has {}", h.size(), ref, r.size()));
   if (tokens) {
@@ -68,12 +70,17 @@ CLI::App *EvalCommand::add(CLI::App &app) {
 int EvalCommand::run() const {
   data::CorpusSpec spec = corpus.spec;
   if (spec.data.empty()) {
+    // The checkpoint's corpus, in its direction, with its validation file.
+    if (spec.split.reverse)
+      throw Error({}, "--reverse needs --data: without it the checkpoint's direction holds");
     std::map<std::string, std::string> meta = readSafetensorsMetadata(search.ckpt);
     auto data = meta.find("kiln.data");
     if (data == meta.end())
       throw Error({search.ckpt}, "the checkpoint names no corpus: give --data");
     spec.data = data->second;
     spec.split.reverse = meta["kiln.reverse"] == "1";
+    if (spec.valid.empty() && spec.data != data::kDingCorpus)
+      spec.valid = meta["kiln.valid"];
   }
   if (!output.empty())
     checkWritable(output);

@@ -226,7 +226,8 @@ int runMain(int argc, char **argv) {
 
   tools::TrainFlags train_flags;
   CLI::App *train =
-      app.add_subcommand("train", "train on a built-in synthetic task (copy or reverse)");
+      app.add_subcommand("train", "train on a synthetic task (copy or reverse) or, with --data, "
+                                  "on a corpus of sentence pairs");
   train_flags.add(*train);
 
   tools::BenchFlags bench_flags;

@@ -17,7 +17,8 @@ void ModelFlags::add(CLI::App &app) {
                  "vocabulary size (kiln train --data: the pieces of the tokenizer it trains, "
                  "8000 by default)");
   app.add_option("--label-smoothing", label_smoothing,
-                 "label smoothing of the loss (0 by default; 0.1 in the paper)");
+                 "label smoothing of the loss (0 by default, 0.1 with kiln train --data, as in "
+                 "the paper)");
   app.add_flag("--pre-norm", pre_norm, "LayerNorm before each sub-layer");
   app.add_flag("--gelu", gelu, "GELU instead of ReLU in the feed-forward");
   app.add_flag("--tie-generator", tie_generator, "the generator reuses tgt_embed.weight");

@@ -16,7 +16,11 @@ void TrainFlags::add(CLI::App &app) {
   app.add_option("--task", task, "copy or reverse")
       ->check(CLI::IsMember({"copy", "reverse"}))
       ->capture_default_str();
-  app.add_option("--steps", steps, "steps to run (in total, counting resumed ones)")
+  app.add_option("--steps", steps,
+                 "steps to run (in total, counting resumed ones; with --data and "
+                 "--time-budget, unlimited by default)")
+      ->check(CLI::NonNegativeNumber)
+      ->each([this](const std::string &) { steps_given = true; })
       ->capture_default_str();
   app.add_option("--seed", seed, "seed of the weights, the data and dropout")
       ->capture_default_str();
@@ -38,7 +42,8 @@ void TrainFlags::add(CLI::App &app) {
   app.add_option("--clip-norm", clip_norm, "clip gradients to this global norm");
   app.add_option("--weight-decay", weight_decay, "weight decay")->capture_default_str();
   app.add_option("--save", save,
-                 "write weights, optimizer state and the step count here at the end");
+                 "write weights, optimizer state and the step count here at the end (default: "
+                 "the --resume file; with --data, <config>.<data>.safetensors)");
   app.add_option("--resume", resume, "continue from a file written by --save");
   app.add_option("--log-every", log_every, "print every N-th step")->capture_default_str();
   app.add_option("--passes", passes,
@@ -107,6 +112,13 @@ SyntheticTask syntheticTask(const TransformerConfig &cfg, const std::string &kin
 int runTrain(const TrainFlags &f) {
   if (!f.corpus.spec.data.empty())
     return runCorpusTraining(f);
+  TrainFlags corpus_defaults;
+  if (!f.corpus.spec.valid.empty() || f.corpus.spec.split.reverse || !f.tokenizer.empty() ||
+      !f.time_budget.empty() || f.save_every != corpus_defaults.save_every ||
+      f.valid_every != corpus_defaults.valid_every ||
+      f.batch_tokens != corpus_defaults.batch_tokens || f.max_length != corpus_defaults.max_length)
+    throw Error({}, "--valid, --reverse, --tokenizer, --time-budget, --save-every, "
+                    "--valid-every, --batch-tokens and --max-length need --data");
   TransformerConfig cfg = f.model.resolve();
   OptimizerOptions opt = optimizerOptions(f, cfg.d_model);
   GraphOptions shape{
@@ -180,10 +192,12 @@ int runTrain(const TrainFlags &f) {
       tokens = 0;
     }
   }
-  if (!f.save.empty()) {
-    saveTrainerState(f.save, state, {{"kiln.config", cfg.name}, {"kiln.task", f.task}});
+  // A resumed run goes on in its checkpoint unless --save names another file.
+  std::string save = f.save.empty() ? f.resume : f.save;
+  if (!save.empty()) {
+    saveTrainerState(save, state, {{"kiln.config", cfg.name}, {"kiln.task", f.task}});
     std::cout << fmt::format("saved {} tensors and step {} to {}\n", state.tensors.size(),
-                             state.step, f.save);
+                             state.step, save);
   }
   return 0;
 }

@@ -17,6 +17,7 @@ struct TrainFlags {
   BackendFlags backend;
   std::string task = "copy";
   int64_t steps = 100;
+  bool steps_given = false; ///< --steps on the command line (set when parsed)
   uint64_t seed = 0;
   int64_t batch = 16, src_len = 10, tgt_len = 10;
   double dropout = 0.1;

@@ -105,9 +105,11 @@ public:
                   static_cast<double>(std::max<int64_t>(1, r.step - first_step_));
     if (budget_)
       left = std::min(left, std::max(0.0, *budget_ - elapsed));
+    std::string of =
+        steps_ == std::numeric_limits<int64_t>::max() ? "" : fmt::format("/{}", steps_);
     std::string text =
-        fmt::format("step {:>6}/{}  loss {:.4f}  {:>6.0f} tok/s  lr {:.2e}  {} elapsed  ETA {}",
-                    r.step, steps_, r.loss, tokens_per_second, r.lr, clock(elapsed), clock(left));
+        fmt::format("step {:>6}{}  loss {:.4f}  {:>6.0f} tok/s  lr {:.2e}  {} elapsed  ETA {}",
+                    r.step, of, r.loss, tokens_per_second, r.lr, clock(elapsed), clock(left));
     if (terminal_)
       std::cout << "\r" << text << "\033[K" << std::flush;
     else if (log)
@@ -131,6 +133,12 @@ private:
   bool terminal_;
 };
 
+/// The name a checkpoint records for a corpus: ding-en-de, or a TSV file's absolute path.
+std::string dataName(const std::string &data) {
+  return data == data::kDingCorpus ? data
+                                   : std::filesystem::absolute(data).lexically_normal().string();
+}
+
 std::string defaultCheckpoint(const TransformerConfig &cfg, const std::string &data) {
   return fmt::format("{}.{}.safetensors", cfg.name, std::filesystem::path(data).stem().string());
 }
@@ -143,6 +151,13 @@ int runCorpusTraining(const TrainFlags &f) {
   std::optional<double> budget;
   if (!f.time_budget.empty())
     budget = parseDuration(f.time_budget);
+  // A time budget without --steps runs until the budget is spent.
+  int64_t last_step = budget && !f.steps_given ? std::numeric_limits<int64_t>::max() : f.steps;
+  TrainFlags synthetic;
+  if (f.task != synthetic.task || f.batch != synthetic.batch || f.src_len != synthetic.src_len ||
+      f.tgt_len != synthetic.tgt_len)
+    throw Error({}, "--task, --batch, --src-len and --tgt-len are for the synthetic tasks; with "
+                    "--data, --batch-tokens sizes the batches");
   TokenIds ids;
   if (!(cfg.tokens.pad == ids.pad && cfg.tokens.bos == ids.bos && cfg.tokens.eos == ids.eos &&
         cfg.tokens.unk == ids.unk))
@@ -155,7 +170,9 @@ int runCorpusTraining(const TrainFlags &f) {
     cfg.label_smoothing = 0.1;
 
   const data::CorpusSpec &spec = f.corpus.spec;
-  std::string save = f.save.empty() ? defaultCheckpoint(cfg, spec.data) : f.save;
+  std::string save = !f.save.empty()     ? f.save
+                     : !f.resume.empty() ? f.resume
+                                         : defaultCheckpoint(cfg, spec.data);
   checkWritable(save);
   data::Corpus corpus = data::loadCorpus(spec);
   if (corpus.train.empty())
@@ -164,17 +181,35 @@ int runCorpusTraining(const TrainFlags &f) {
                            spec.split.reverse ? " (reversed)" : "", corpus.train.size(),
                            corpus.valid.size());
 
+  std::string fingerprint =
+      data::md5Hex(fmt::format("{}", fmt::join(data::sentencesOf(corpus.train), "\n")));
   std::map<std::string, std::string> meta;
   if (!f.resume.empty()) {
     meta = readSafetensorsMetadata(f.resume);
     Location at{f.resume};
-    auto data = meta.find("kiln.data");
-    if (data == meta.end())
+    if (!meta.count("kiln.data"))
       throw Error(at, "the checkpoint was not trained on a corpus (no kiln.data)");
-    if (data->second != spec.data || meta["kiln.reverse"] != (spec.split.reverse ? "1" : "0"))
-      throw Error(at, fmt::format("the checkpoint was trained on {}{}, not {}{}", data->second,
-                                  meta["kiln.reverse"] == "1" ? " --reverse" : "", spec.data,
-                                  spec.split.reverse ? " --reverse" : ""));
+    if (meta["kiln.pairs"] != fingerprint ||
+        meta["kiln.reverse"] != (spec.split.reverse ? "1" : "0"))
+      throw Error(at,
+                  fmt::format("the checkpoint was trained on other pairs: {}{}, not {}{}",
+                              meta["kiln.data"], meta["kiln.reverse"] == "1" ? " --reverse" : "",
+                              spec.data, spec.split.reverse ? " --reverse" : ""));
+    if (!f.tokenizer.empty())
+      throw Error({}, "--tokenizer with --resume: the run goes on with the checkpoint's tokenizer");
+    // The architecture is the checkpoint's; flags that say otherwise are a mistake.
+    TransformerConfig stored = configFromMetadata(meta, f.resume);
+    TransformerConfig asked = f.model.resolve();
+    asked.vocab = stored.vocab; // the tokenizer's, not a flag's
+    bool flags = f.model.config != "tiny" || f.model.d_model || f.model.heads || f.model.ffn ||
+                 f.model.layers || f.model.encoder_layers || f.model.decoder_layers;
+    if (flags && configMetadata(asked) != configMetadata(stored))
+      throw Error(at, "the checkpoint holds another architecture than the model flags ask for: "
+                      "drop them to continue the checkpoint's");
+    stored.label_smoothing = cfg.label_smoothing;
+    stored.tokens = cfg.tokens;
+    cfg = stored;
+    opt.d_model = cfg.d_model; // the schedule's scale
   }
   data::Tokenizer tokenizer =
       !f.resume.empty() ? data::Tokenizer::fromBase64(meta["kiln.tokenizer"], f.resume)
@@ -230,27 +265,34 @@ int runCorpusTraining(const TrainFlags &f) {
   trainer.initState(state);
   std::map<std::string, std::string> metadata = configMetadata(cfg);
   metadata.insert({{"kiln.task", "data"},
-                   {"kiln.data", spec.data},
+                   {"kiln.data", dataName(spec.data)},
+                   {"kiln.valid", spec.valid.empty() ? "" : dataName(spec.valid)},
+                   {"kiln.pairs", fingerprint},
                    {"kiln.reverse", spec.split.reverse ? "1" : "0"},
                    {"kiln.tokenizer", tokenizer.base64()}});
   auto checkpoint = [&](Progress &progress) {
     saveTrainerState(save, state, metadata);
     progress.note(fmt::format("saved step {} to {}", state.step, save));
   };
-  std::cout << fmt::format("training {} (vocabulary {}) for {} steps{} on {}; checkpoints go to "
-                           "{}\n",
-                           cfg.name, cfg.vocab, f.steps,
-                           budget ? fmt::format(" or {}", clock(*budget)) : "", f.backend.backend,
-                           save);
+  std::cout << fmt::format(
+      "training {} (vocabulary {}) for {} steps{} on {}; checkpoints go to "
+      "{}\n",
+      cfg.name, cfg.vocab,
+      last_step == std::numeric_limits<int64_t>::max() ? std::string("unlimited")
+                                                       : std::to_string(last_step),
+      budget ? fmt::format(" or {}", clock(*budget)) : "", f.backend.backend, save);
 
   interrupted = 0;
   auto previous = std::signal(SIGINT, onInterrupt);
-  Progress progress(f.steps, budget);
+  Progress progress(last_step, budget);
   progress.start(state.step);
   Clock::time_point start = Clock::now(), window = start;
   int64_t tokens = 0;
   bool stopped = false;
-  while (state.step < f.steps && !interrupted) {
+  if (state.step >= last_step)
+    std::cout << fmt::format("nothing to train: the run is at step {} and --steps is {}\n",
+                             state.step, last_step);
+  while (state.step < last_step && !interrupted) {
     if (budget && secondsSince(start) >= *budget) {
       stopped = true;
       break;
@@ -258,7 +300,7 @@ int runCorpusTraining(const TrainFlags &f) {
     StepReport r = trainer.step(state);
     tokens += r.tokens;
     double span = secondsSince(window);
-    bool log = r.step % f.log_every == 0 || r.step == f.steps;
+    bool log = r.step % f.log_every == 0 || r.step == last_step;
     progress.step(r, secondsSince(start), span > 0 ? static_cast<double>(tokens) / span : 0, log);
     if (log) {
       window = Clock::now();
@@ -281,7 +323,8 @@ int runCorpusTraining(const TrainFlags &f) {
     progress.note(fmt::format("step {}: validation loss {:.4f} (cross-entropy per token)",
                               state.step,
                               validationLoss(losses, valid, state.tensors, cfg.tokens.pad)));
-  checkpoint(progress);
+  if (!(f.save_every > 0 && state.step % f.save_every == 0 && !stopped && !interrupted))
+    checkpoint(progress);
   progress.finish();
   std::cout << fmt::format("{} training and {} loss programs compiled in {:.1f} s\n", steps.size(),
                            losses.size(), steps.compileSeconds() + losses.compileSeconds());

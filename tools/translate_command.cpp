@@ -84,6 +84,12 @@ std::vector<std::vector<Translation>> translateLines(const SearchFlags &f,
                                                      const std::vector<std::string> &lines) {
   const auto &[ckpt, batch, max_length, beam, nbest, top_k, greedy, sample, length_penalty,
                temperature, top_p, seed, backend] = f;
+  SearchFlags defaults;
+  if (!sample && (temperature != defaults.temperature || top_k != defaults.top_k ||
+                  top_p != defaults.top_p || seed != defaults.seed))
+    throw Error({}, "--temperature, --top-k, --top-p and --seed need --sample");
+  if ((greedy || sample) && (beam != defaults.beam || length_penalty != defaults.length_penalty))
+    throw Error({}, "--beam and --length-penalty are for beam search, not --greedy or --sample");
   if (nbest > 0 && (greedy || sample))
     throw Error({}, "--nbest lists the beam's best: it excludes --greedy and --sample");
   if (nbest > beam)
@@ -103,9 +109,11 @@ std::vector<std::vector<Translation>> translateLines(const SearchFlags &f,
   for (const std::string &line : lines)
     sources.push_back(tokenizer.encode(line));
 
-  // Sentences of similar lengths share a batch and its program.
-  std::vector<size_t> order(lines.size());
-  std::iota(order.begin(), order.end(), 0);
+  // Sentences of similar lengths share a batch and its program; an empty line stays empty.
+  std::vector<size_t> order;
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (!sources[i].empty())
+      order.push_back(i);
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return sources[a].size() < sources[b].size(); });
   std::map<std::tuple<int64_t, int64_t, int64_t>, std::unique_ptr<Executable>> programs;

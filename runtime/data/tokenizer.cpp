@@ -40,7 +40,7 @@ std::string trainingProblem(std::string_view message) {
     return fmt::format("it has {} distinct characters, so it needs at least that many pieces",
                        m[2].str());
   if (std::regex_search(text.c_str(), m, std::regex(R"(value <= (\d+))")))
-    return fmt::format("it allows at most {} pieces", m[1].str());
+    return fmt::format("it allows at most {} pieces (a smaller --vocab)", m[1].str());
   return text;
 }
 
