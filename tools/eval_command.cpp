@@ -16,20 +16,6 @@
 #include <limits>
 
 namespace kiln::tools {
-namespace {
-
-std::vector<std::string> lines(const std::string &path) {
-  std::ifstream in(path);
-  if (!in)
-    throw Error({path}, "cannot open the file");
-  std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);)
-    out.push_back(line);
-  return out;
-}
-
-} // namespace
-
 CLI::App *BleuCommand::add(CLI::App &app) {
   CLI::App *cmd = app.add_subcommand(
       "bleu", "corpus BLEU of translations against references, as sacreBLEU computes it");
@@ -40,7 +26,7 @@ CLI::App *BleuCommand::add(CLI::App &app) {
 }
 
 int BleuCommand::run() const {
-  std::vector<std::string> h = lines(hyp), r = lines(ref);
+  std::vector<std::string> h = readLines(hyp), r = readLines(ref);
   if (h.empty())
     throw Error({hyp}, "no lines to score");
   if (h.size() != r.size())

@@ -34,6 +34,20 @@ void writeTextFile(const std::string &path, const std::string &text) {
   writeFileAtomically(path, std::string_view(text));
 }
 
+std::vector<std::string> readLines(const std::string &path) {
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path);
+    if (!file)
+      throw Error({path}, "cannot open the input");
+  }
+  std::istream &in = path == "-" ? std::cin : file;
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(line);
+  return lines;
+}
+
 void checkWritable(const std::string &path) {
   namespace fs = std::filesystem;
   std::error_code ec;

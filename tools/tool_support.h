@@ -15,6 +15,8 @@ namespace kiln::tools {
 std::string readTextFile(const std::string &path);
 /// Writes text to a file atomically (temporary file, then rename), or to stdout for "-".
 void writeTextFile(const std::string &path, const std::string &text);
+/// The lines of a text file, or of stdin for "-"; an Error names a file that cannot be opened.
+std::vector<std::string> readLines(const std::string &path);
 /// Refuses, before any work, an output path that is a folder or whose folder does not exist.
 void checkWritable(const std::string &path);
 

@@ -7,6 +7,7 @@
 #include "runtime/decode/search.h"
 #include "runtime/safetensors.h"
 #include "tools/model_options.h"
+#include "tools/tool_support.h"
 
 #include <fmt/format.h>
 
@@ -19,20 +20,6 @@ namespace kiln::tools {
 namespace {
 
 int64_t roundUp(int64_t n, int64_t step) { return (n + step - 1) / step * step; }
-
-std::vector<std::string> readLines(const std::string &path) {
-  std::ifstream file;
-  if (path != "-") {
-    file.open(path);
-    if (!file)
-      throw Error({path}, "cannot open the input");
-  }
-  std::istream &in = path == "-" ? std::cin : file;
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);)
-    lines.push_back(line);
-  return lines;
-}
 
 } // namespace
 
