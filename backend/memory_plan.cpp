@@ -199,6 +199,9 @@ const PlannedValue *MemoryPlan::find(const Value *v) const {
 bool isElementwise(const Node &node) { return node.results.size() == 1 && node.op->elementwise; }
 
 bool canWriteInPlace(const Node &node, size_t operand) {
+  // dynamic_update_slice copies its operand element by element, then writes the box.
+  if (node.op == &op::DynamicUpdateSlice.def())
+    return operand == 0;
   if (!isElementwise(node) || operand >= node.operands.size())
     return false;
   // Equal shapes rule out broadcasting; equal element sizes let a cast to i32 overwrite f32.

@@ -80,7 +80,8 @@ struct MemoryPlan {
 bool isElementwise(const Node &node);
 
 /// Whether the node may write its result over operand `operand` as it reads it: elementwise,
-/// the operand is not broadcast, and its elements have the result's byte size.
+/// the operand is not broadcast, and its elements have the result's byte size; or the operand
+/// that a dynamic_update_slice updates.
 bool canWriteInPlace(const Node &node, size_t operand);
 
 /// Plans every node result of a verified graph. Throws Error naming a value larger than

@@ -30,6 +30,8 @@ struct OpHandle {
   X(Concat, "concat") \
   X(Constant, "constant") \
   X(Div, "div") \
+  X(DynamicSlice, "dynamic_slice") \
+  X(DynamicUpdateSlice, "dynamic_update_slice") \
   X(Eq, "eq") \
   X(Exp, "exp") \
   X(Gather, "gather") \

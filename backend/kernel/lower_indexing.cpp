@@ -4,6 +4,11 @@
 // reference kernel's message, and the kernel reads through a clamped index so that it stays in
 // bounds. The smallest failing position is the reference's first failure, since the reference
 // walks the gathered elements in order.
+//
+// dynamic_slice and dynamic_update_slice read their corner once, clamped as the reference
+// clamps it, then copy a box. dynamic_update_slice first copies the operand whole: when the
+// memory plan writes its result over the operand (a KV cache updated in place), that copy
+// reads and writes each element where it is, and the box is written after it.
 
 #include "backend/kernel/lowerings.h"
 
@@ -132,11 +137,72 @@ std::optional<Kernel> lowerScatterAdd(const Node &n) {
   return k;
 }
 
+/// Lets for the clamped corner of a box of shape `box` in `shape`, read from buffers `first`...
+std::vector<Expr> clampedCorner(Kernel &k, const Shape &shape, const Shape &box, int first) {
+  std::vector<Expr> corner;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    int c = k.addVar("corner", ScalarType::index);
+    Expr raw = cast(load(k, first + static_cast<int>(d), {}), ScalarType::index);
+    Expr hi = intConst(shape[d] - box[d]);
+    k.body.push_back(
+        let(c, binary(BinaryOp::Min, binary(BinaryOp::Max, raw, intConst(0)), std::move(hi))));
+    corner.push_back(varRef(k, c));
+  }
+  return corner;
+}
+
+/// Indices `idx` moved to the corner.
+std::vector<Expr> shifted(const std::vector<Expr> &corner, const std::vector<Expr> &idx) {
+  std::vector<Expr> out;
+  for (size_t d = 0; d < idx.size(); ++d)
+    out.push_back(add(corner[d], idx[d]));
+  return out;
+}
+
+std::optional<Kernel> lowerDynamicSlice(const Node &n) {
+  const Shape &shape = n.operands[0]->type.shape, &box = n.result()->type.shape;
+  if (numElements(box) == 0 || box.empty())
+    return std::nullopt;
+  Kernel k = kernelFor(n);
+  std::vector<Expr> corner = clampedCorner(k, shape, box, 1);
+  LoopNest nest = LoopNest::make(k, box);
+  std::vector<Expr> idx = nest.indices(k);
+  int out = static_cast<int>(n.operands.size());
+  for (Stmt &s : nest.wrap({store(out, idx, load(k, 0, shifted(corner, idx)))}))
+    k.body.push_back(std::move(s));
+  return k;
+}
+
+std::optional<Kernel> lowerDynamicUpdateSlice(const Node &n) {
+  const Shape &shape = n.operands[0]->type.shape, &box = n.operands[1]->type.shape;
+  if (numElements(box) == 0 || shape.empty())
+    return std::nullopt;
+  Kernel k = kernelFor(n);
+  int out = static_cast<int>(n.operands.size());
+  int64_t count = numElements(shape);
+  setView(k, 0, {count});
+  setView(k, out, {count});
+  std::vector<Expr> corner = clampedCorner(k, shape, box, 2);
+  LoopNest copy = LoopNest::make(k, {count});
+  Expr i = copy.indices(k)[0];
+  for (Stmt &s : copy.wrap({store(out, {i}, load(k, 0, {i}))}))
+    k.body.push_back(std::move(s));
+  // The copy's view of the result is flat; the box is written through its own loops.
+  LoopNest write = LoopNest::make(k, box);
+  std::vector<Expr> idx = write.indices(k);
+  Expr at = flatIndex(shifted(corner, idx), shape);
+  for (Stmt &s : write.wrap({store(out, {at}, load(k, 1, idx))}))
+    k.body.push_back(std::move(s));
+  return k;
+}
+
 } // namespace
 
 void addIndexingLowerings(LoweringTable &t) {
   addLowering(t, op::Gather, lowerGather);
   addLowering(t, op::ScatterAdd, lowerScatterAdd);
+  addLowering(t, op::DynamicSlice, lowerDynamicSlice);
+  addLowering(t, op::DynamicUpdateSlice, lowerDynamicUpdateSlice);
 }
 
 } // namespace kiln::kernel

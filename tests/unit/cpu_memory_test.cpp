@@ -181,6 +181,57 @@ TEST_CASE("cpu memory: results overwrite dead operands and the inputs they updat
   CHECK(near(out[0], want[0]));
 }
 
+TEST_CASE("cpu memory: dynamic_update_slice writes a KV cache in place, position by position") {
+  // A decode step's cache update: the keys of one position go into the cache at %p, and what
+  // follows reads the updated cache.
+  auto g = parse(R"(graph @cache {
+  input state %c: f32[2,3,6,4]
+  input data %k: f32[2,3,1,4]
+  input data %p: i64[]
+  input data %z: i64[]
+  %0 = dynamic_update_slice(%c, %k, %z, %z, %p, %z) : f32[2,3,6,4]
+  %1 = reduce_sum(%0) {axes = [3]} : f32[2,3,6]
+  output "c" = %0 updates %c
+  output "s" = %1
+})");
+  auto exe = cpu::compileGraph(*g, {.poison_dead_buffers = true});
+  CHECK(cpu::checkExecutablePlan(*exe).empty());
+  CHECK(stat(*exe, "outputs written into inputs") == 1);
+  CHECK(stat(*exe, "fallback nodes") == 0);
+
+  std::mt19937 rng(3);
+  auto random = [&](const TensorType &t) {
+    Literal l(t);
+    for (double &v : l.data)
+      v = std::uniform_real_distribution<double>(-1, 1)(rng);
+    l.roundToDType();
+    return l;
+  };
+  Literal cache = random(g->inputs()[0].value->type);
+  std::vector<HostBuffer> args = {toBuffer(cache),
+                                  {},
+                                  HostBuffer(TensorType{DType::i64, {}}),
+                                  HostBuffer(TensorType{DType::i64, {}})};
+  const std::byte *cache_bytes = args[0].data();
+  // Every position, then one past the end, which is clamped to the last as the reference does.
+  for (int64_t p : {0, 1, 2, 3, 4, 5, 9}) {
+    INFO("position " << p);
+    Literal keys = random(g->inputs()[1].value->type);
+    Literal position(TensorType{DType::i64, {}}, {static_cast<double>(p)});
+    Literal zero(TensorType{DType::i64, {}}, {0.0});
+    std::vector<Literal> want =
+        reference::run(*g, std::vector<Literal>{cache, keys, position, zero});
+    args[1] = toBuffer(keys);
+    args[2] = toBuffer(position);
+    args[3] = toBuffer(zero);
+    std::vector<HostBuffer> out = exe->runInPlace(args);
+    CHECK(args[0].data() == cache_bytes);
+    CHECK(toLiteral(args[0]).data == want[0].data);
+    CHECK(near(out[1], want[1]));
+    cache = want[0];
+  }
+}
+
 TEST_CASE("cpu memory: an output that is also an input's old value survives the update") {
   auto g = parse(R"(graph @keep {
   input state %s: f32[64]

@@ -61,6 +61,13 @@ const std::multimap<std::string_view, Sample> kSamples = {
      {"%a: f32[2,3]", "pad(%a) {high = [1, 0], interior = [0, 1], low = [0, 2]} : f32[3,7]"}},
     {op::Concat.name, {"%a: f32[2,1], %b: f32[2,3]", "concat(%a, %b) {axis = 1} : f32[2,4]"}},
     {op::Gather.name, {"%a: f32[4,3], %i: i64[2,2]", "gather(%a, %i) : f32[2,2,3]"}},
+    // Start indices are drawn in [0, 4), so some corners are clamped.
+    {op::DynamicSlice.name,
+     {"%a: f32[5,3], %i: i64[], %j: i64[]",
+      "dynamic_slice(%a, %i, %j) {sizes = [2, 2]} : f32[2,2]"}},
+    {op::DynamicUpdateSlice.name,
+     {"%a: f32[5,3], %u: f32[2,3], %i: i64[], %j: i64[]",
+      "dynamic_update_slice(%a, %u, %i, %j) : f32[5,3]"}},
     {op::Gather.name,
      {"%a: f32[2,4], %i: i64[2]", "gather(%a, %i) {axis = 1, batch_dims = 1} : f32[2]"}},
     {op::ScatterAdd.name,
