@@ -81,6 +81,20 @@ BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts
   return m;
 }
 
+BuiltModel buildEncoder(const TransformerConfig &cfg, const GraphOptions &opts,
+                        const std::string &passes) {
+  BuiltModel m = buildTransformer(cfg, Stage::Encoder, opts);
+  runPipeline(*m.graph, passes, Program::Loss);
+  return m;
+}
+
+BuiltModel buildDecodeStep(const TransformerConfig &cfg, const GraphOptions &opts,
+                           const std::string &passes) {
+  BuiltModel m = buildTransformer(cfg, Stage::DecodeStep, opts);
+  runPipeline(*m.graph, passes, Program::Loss);
+  return m;
+}
+
 BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts,
                           const OptimizerOptions &optimizer, const std::string &passes) {
   BuiltModel m = buildTransformer(cfg, Stage::Loss, opts);

@@ -1,8 +1,8 @@
 #pragma once
 // The programs kiln builds from a Transformer configuration: the loss (fused or not), the loss
-// with its gradients, and the whole training step (forward, backward and the optimizer's
-// update) as one graph. Each is the recorded graph run through one PassManager pipeline: the
-// train pipeline of passes/pipelines.cpp, or a prefix of it.
+// with its gradients, the whole training step (forward, backward and the optimizer's update)
+// as one graph, and decoding's encoder and decode-step programs. Each is the recorded graph run
+// through one PassManager pipeline: the train pipeline of passes/pipelines.cpp, or a prefix of it.
 
 #include "frontend/transformer.h"
 #include "passes/optimizer.h"
@@ -29,6 +29,16 @@ BuiltModel buildLoss(const TransformerConfig &cfg, const GraphOptions &opts,
 /// The loss graph with grad.<param> outputs for every parameter.
 BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts,
                           const std::string &passes = "default");
+
+/// Decoding's encoder program (Stage::Encoder) after the forward passes, then cse, dce and
+/// fuse-elementwise.
+BuiltModel buildEncoder(const TransformerConfig &cfg, const GraphOptions &opts,
+                        const std::string &passes = "default");
+
+/// Decoding's step program with a KV cache of opts.tgt_len positions (Stage::DecodeStep), after
+/// the same passes.
+BuiltModel buildDecodeStep(const TransformerConfig &cfg, const GraphOptions &opts,
+                           const std::string &passes = "default");
 
 /// The training step: inputs src, tgt, step (and seed with dropout), parameters and optimizer
 /// state; outputs loss, the next parameters and state (named like their inputs) and lr.

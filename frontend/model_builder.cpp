@@ -34,9 +34,23 @@ Tensor ModelBuilder::parameter(const std::string &name, Shape shape, Init init, 
                 graph_->addInput(full, InputKind::Parameter, type, Location::fromSource(loc)));
 }
 
+Tensor ModelBuilder::state(const std::string &name, TensorType type, std::source_location loc) {
+  if (graph_->findInput(name))
+    throw Error(Location::fromSource(loc), fmt::format("input '{}' is declared twice", name));
+  return Tensor(
+      this, graph_->addInput(name, InputKind::State, std::move(type), Location::fromSource(loc)));
+}
+
 void ModelBuilder::output(const std::string &name, const Tensor &t) {
   KILN_ASSERT(!graph_->findOutput(name), "output declared twice");
   graph_->addOutput(name, t.value());
+}
+
+void ModelBuilder::update(const std::string &state, const Tensor &t) {
+  const GraphInput *in = graph_->findInput(state);
+  KILN_ASSERT(in && in->kind == InputKind::State, "update() names a state input");
+  KILN_ASSERT(!graph_->findOutput(state), "a state is updated once");
+  graph_->addOutput(state, t.value(), {}, state);
 }
 
 Value *ModelBuilder::create(OpHandle op, std::vector<Value *> operands, AttrMap attrs,
@@ -58,6 +72,13 @@ int64_t ModelBuilder::reserveRandom(int64_t n) {
   return first;
 }
 
-std::unique_ptr<Graph> ModelBuilder::finish() { return std::move(graph_); }
+std::unique_ptr<Graph> ModelBuilder::finish() {
+  auto unread = [&](const GraphInput &in) {
+    return in.kind == InputKind::Parameter && graph_->numUses(in.value.get()) == 0;
+  };
+  std::erase_if(params_, [&](const ParamSpec &p) { return unread(*graph_->findInput(p.name)); });
+  graph_->eraseInputs(unread);
+  return std::move(graph_);
+}
 
 } // namespace kiln

@@ -41,8 +41,14 @@ public:
   /// give "encoder.layers.0.norm1.weight". Declaring a name twice is an error.
   Tensor parameter(const std::string &name, Shape shape, Init init, DType dtype = DType::f32,
                    std::source_location loc = std::source_location::current());
+  /// State carried from run to run (a KV cache): an input that an output of the same name
+  /// updates in place (see update()).
+  Tensor state(const std::string &name, TensorType type,
+               std::source_location loc = std::source_location::current());
   /// Marks a tensor as a named output of the graph.
   void output(const std::string &name, const Tensor &t);
+  /// Marks a tensor as the next value of a state input, written over it in place.
+  void update(const std::string &state, const Tensor &t);
 
   /// Creates a node of an op at a location; shape and dtype errors are thrown as Error there.
   Value *create(OpHandle op, std::vector<Value *> operands, AttrMap attrs,
@@ -61,7 +67,9 @@ public:
 
   Graph &graph() { return *graph_; }
   const std::vector<ParamSpec> &parameters() const { return params_; }
-  /// Hands the finished graph over; the builder must not be used afterwards.
+  /// Hands the finished graph over, without the parameters that nothing reads (a program that
+  /// computes one part of a model takes only that part's weights); the builder must not be
+  /// used afterwards.
   std::unique_ptr<Graph> finish();
 
 private:

@@ -58,6 +58,14 @@ Tensor addPositionalEncoding(const Tensor &x, SrcLoc loc) {
   return add(x, constant(x.builder(), sinusoidalTable(t, d), {t, d}, x.dtype(), loc), loc);
 }
 
+Tensor addPositionalEncodingAt(const Tensor &x, const Tensor &position, int64_t length,
+                               SrcLoc loc) {
+  int64_t d = x.dim(-1);
+  Tensor table = constant(x.builder(), sinusoidalTable(length, d), {length, d}, x.dtype(), loc);
+  Tensor zero = full(x.builder(), 0, {}, position.dtype(), loc);
+  return add(x, dynamicSlice(table, {position, zero}, {1, d}, loc), loc);
+}
+
 Tensor dropout(const Tensor &x, double p, SrcLoc loc) {
   if (p <= 0)
     return x;
@@ -106,27 +114,35 @@ MultiHeadAttention::MultiHeadAttention(ModelBuilder &mb, const std::string &name
                                 name_, d_model, heads));
 }
 
-Tensor MultiHeadAttention::operator()(const Tensor &query, const Tensor &memory, const Tensor &mask,
-                                      SrcLoc loc) const {
+Tensor MultiHeadAttention::project(const Tensor &x, Part part, SrcLoc loc) const {
   return located("MultiHeadAttention", name_, loc, [&] {
-    int64_t d = d_model_, h = heads_, dk = d / h;
-    int64_t b = query.dim(0), t = query.dim(1), s = memory.dim(1);
-    // Rows [i*d, (i+1)*d) of the packed projection give q, k and v.
-    auto project = [&](const Tensor &x, int64_t i, int64_t len) {
-      Tensor w = slice(in_proj_weight, {i * d, 0}, {(i + 1) * d, d});
-      Tensor bias = slice(in_proj_bias, {i * d}, {(i + 1) * d});
-      Tensor y = matmul(x, w, false, true) + bias;
-      return transpose(reshape(y, {b, len, h, dk}), {0, 2, 1, 3}); // [B, H, len, dk]
-    };
-    Tensor q = project(query, 0, t), k = project(memory, 1, s), v = project(memory, 2, s);
+    int64_t d = d_model_, h = heads_, i = part;
+    // Rows [i*d, (i+1)*d) of the packed projection.
+    Tensor w = slice(in_proj_weight, {i * d, 0}, {(i + 1) * d, d});
+    Tensor bias = slice(in_proj_bias, {i * d}, {(i + 1) * d});
+    Tensor y = matmul(x, w, false, true) + bias;
+    return transpose(reshape(y, {x.dim(0), x.dim(1), h, d / h}), {0, 2, 1, 3});
+  });
+}
+
+Tensor MultiHeadAttention::attend(const Tensor &q, const Tensor &k, const Tensor &v,
+                                  const Tensor &mask, SrcLoc loc) const {
+  return located("MultiHeadAttention", name_, loc, [&] {
+    int64_t b = q.dim(0), t = q.dim(2), dk = d_model_ / heads_;
     Tensor scores = matmul(q, transpose(k, {0, 1, 3, 2})) / std::sqrt(static_cast<double>(dk));
     if (mask.defined())
       scores = scores + mask;
     Tensor probs = dropout(softmax(scores), dropout_);
-    Tensor heads = matmul(probs, v);                                    // [B, H, T, dk]
-    Tensor merged = reshape(transpose(heads, {0, 2, 1, 3}), {b, t, d}); // [B, T, d]
+    Tensor heads = matmul(probs, v);                                           // [B, H, T, dk]
+    Tensor merged = reshape(transpose(heads, {0, 2, 1, 3}), {b, t, d_model_}); // [B, T, d]
     return out_proj(merged);
   });
+}
+
+Tensor MultiHeadAttention::operator()(const Tensor &query, const Tensor &memory, const Tensor &mask,
+                                      SrcLoc loc) const {
+  return attend(project(query, Query, loc), project(memory, Key, loc), project(memory, Value, loc),
+                mask, loc);
 }
 
 FeedForward::FeedForward(ModelBuilder &mb, int64_t d_model, int64_t ffn, bool gelu, double dropout)

@@ -40,6 +40,10 @@ private:
 std::vector<double> sinusoidalTable(int64_t length, int64_t d_model);
 /// x + PE[:T] for x of shape [B, T, d].
 Tensor addPositionalEncoding(const Tensor &x, SrcLoc loc = SrcLoc::current());
+/// x + PE[position] for x of shape [B, 1, d] and a position (i64 scalar) below `length`, read
+/// from a table of `length` rows.
+Tensor addPositionalEncodingAt(const Tensor &x, const Tensor &position, int64_t length,
+                               SrcLoc loc = SrcLoc::current());
 
 /// Inverted dropout with the counter-based random op; the identity when p is 0.
 Tensor dropout(const Tensor &x, double p, SrcLoc loc = SrcLoc::current());
@@ -70,6 +74,16 @@ public:
   /// [B, heads, T, S], or undefined for none.
   Tensor operator()(const Tensor &query, const Tensor &memory, const Tensor &mask,
                     SrcLoc loc = SrcLoc::current()) const;
+
+  /// Which rows of the packed projection.
+  enum Part { Query = 0, Key = 1, Value = 2 };
+  /// x [B, T, d] projected by one part and split into heads: [B, heads, T, d / heads]. A KV
+  /// cache holds keys and values in this form.
+  Tensor project(const Tensor &x, Part part, SrcLoc loc = SrcLoc::current()) const;
+  /// Projected queries [B, heads, T, dk] attending over keys and values [B, heads, S, dk]
+  /// with an additive mask (or none); the heads merged and projected out: [B, T, d].
+  Tensor attend(const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &mask,
+                SrcLoc loc = SrcLoc::current()) const;
   Tensor in_proj_weight, in_proj_bias;
   Linear out_proj;
 

@@ -157,6 +157,19 @@ Tensor scatterAdd(const Tensor &base, const Tensor &indices, const Tensor &updat
   return make(base, op::ScatterAdd, {base.value(), indices.value(), updates.value()},
               {{"axis", axis}, {"batch_dims", batch_dims}}, loc);
 }
+Tensor dynamicSlice(const Tensor &x, const std::vector<Tensor> &start, Shape sizes, SrcLoc loc) {
+  std::vector<Value *> operands = {x.value()};
+  for (const Tensor &s : start)
+    operands.push_back(s.value());
+  return make(x, op::DynamicSlice, std::move(operands), {{"sizes", ints(sizes)}}, loc);
+}
+Tensor dynamicUpdateSlice(const Tensor &x, const Tensor &update, const std::vector<Tensor> &start,
+                          SrcLoc loc) {
+  std::vector<Value *> operands = {x.value(), update.value()};
+  for (const Tensor &s : start)
+    operands.push_back(s.value());
+  return make(x, op::DynamicUpdateSlice, std::move(operands), {}, loc);
+}
 Tensor matmul(const Tensor &a, const Tensor &b, bool transpose_a, bool transpose_b, SrcLoc loc) {
   return make(a, op::Matmul, {a.value(), b.value()},
               {{"transpose_a", transpose_a}, {"transpose_b", transpose_b}}, loc);

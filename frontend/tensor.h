@@ -126,6 +126,14 @@ Tensor gather(const Tensor &data, const Tensor &indices, int64_t axis = 0, int64
 /// base plus updates added where gather would read.
 Tensor scatterAdd(const Tensor &base, const Tensor &indices, const Tensor &updates,
                   int64_t axis = 0, int64_t batch_dims = 0, SrcLoc loc = SrcLoc::current());
+/// The box of shape `sizes` at a corner given by one scalar integer tensor an axis, clamped
+/// inside x.
+Tensor dynamicSlice(const Tensor &x, const std::vector<Tensor> &start, Shape sizes,
+                    SrcLoc loc = SrcLoc::current());
+/// x with the box of update's shape at a corner given by one scalar integer tensor an axis
+/// (clamped inside x) overwritten by update.
+Tensor dynamicUpdateSlice(const Tensor &x, const Tensor &update, const std::vector<Tensor> &start,
+                          SrcLoc loc = SrcLoc::current());
 /// Batched matrix product [..., m, k] x [..., k, n].
 Tensor matmul(const Tensor &a, const Tensor &b, bool transpose_a = false, bool transpose_b = false,
               SrcLoc loc = SrcLoc::current());

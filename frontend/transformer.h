@@ -42,13 +42,24 @@ std::vector<std::string> presetNames();
 enum class Stage {
   Forward, ///< inputs src, tgt; output logits [B, T, V]
   Loss,    ///< inputs src, tgt; outputs loss (scalar) and logits
+  /// Decoding's first program: input src [B, S]; outputs memory_mask [B, 1, 1, S] (additive,
+  /// -inf at padding) and, for each decoder layer L, the cross-attention's keys and values
+  /// decoder.layers.L.multihead_attn.keys and .values [B, heads, S, d / heads]. Each is an
+  /// input of the decode step of the same name.
+  Encoder,
+  /// One decoding step with a KV cache of tgt_len positions: inputs token i64[B] (the previous
+  /// token of each row, BOS at position 0), position i64[] (from 0), the encoder's outputs, and
+  /// state decoder.layers.L.self_attn.keys and .values [B, heads, tgt_len, d / heads], which
+  /// the step updates in place at the position; output logits [B, V] of the next token. Rows
+  /// read the positions up to theirs, so the cache needs no initial value.
+  DecodeStep,
 };
 
 /// Static sizes of one compiled graph, and whether dropout is on.
 struct GraphOptions {
   int64_t batch = 2;
   int64_t src_len = 8;
-  int64_t tgt_len = 8;
+  int64_t tgt_len = 8;  ///< Stage::DecodeStep: the capacity of the KV cache
   double dropout = 0.0; ///< > 0 adds the random op and a "seed" input
 };
 

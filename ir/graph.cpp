@@ -24,6 +24,19 @@ Value *Graph::addInput(std::string name, InputKind kind, TensorType type, Locati
   return raw;
 }
 
+int Graph::eraseInputs(const std::function<bool(const GraphInput &)> &erase) {
+  size_t before = inputs_.size();
+  std::erase_if(inputs_, [&](const GraphInput &in) {
+    if (!erase(in))
+      return false;
+    KILN_ASSERT(numUses(in.value.get()) == 0, "an erased input has no uses");
+    return true;
+  });
+  for (size_t i = 0; i < inputs_.size(); ++i)
+    inputs_[i].value->index = static_cast<int>(i);
+  return static_cast<int>(before - inputs_.size());
+}
+
 void Graph::addOutput(std::string name, Value *v, Location loc, std::string updates) {
   outputs_.push_back(GraphOutput{std::move(name), v, std::move(loc), std::move(updates)});
 }

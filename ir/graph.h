@@ -123,6 +123,9 @@ public:
   int numUses(const Value *v) const;
   /// Removes the nodes the predicate selects; their results must have no users left.
   int eraseNodes(const std::function<bool(const Node &)> &erase);
+  /// Removes the inputs the predicate selects, which must have no uses; the others keep their
+  /// order. Returns how many were removed.
+  int eraseInputs(const std::function<bool(const GraphInput &)> &erase);
   /// Removes nodes that no output depends on, except those in `keep` and what they read;
   /// returns how many were removed.
   int removeDeadNodes(const std::unordered_set<const Node *> &keep = {});

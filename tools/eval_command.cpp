@@ -90,9 +90,9 @@ int EvalCommand::run() const {
     hypotheses.push_back(t.empty() ? "" : t[0].text);
   if (!output.empty())
     writeTextFile(output, fmt::format("{}\n", fmt::join(hypotheses, "\n")));
-  std::string how = search.greedy   ? "greedy"
-                    : search.sample ? "sampled"
-                                    : fmt::format("beam {}", search.beam);
+  std::string how = search.options.greedy   ? "greedy"
+                    : search.options.sample ? "sampled"
+                                            : fmt::format("beam {}", search.options.beam);
   std::cout << fmt::format("{} {} pairs of {}{}, {}, translated in {:.1f} s\n", pairs.size(), split,
                            spec.data, spec.split.reverse ? " (reversed)" : "", how, seconds);
   std::cout << eval::corpusBleu(hypotheses, references).str() << "\n";

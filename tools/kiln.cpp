@@ -43,16 +43,22 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
   for (const std::string &p : forwardPasses(passes))
     if (!lookupPass(p))
       throw Error({}, fmt::format("--passes: unknown pass '{}'; known passes: {}", p, passNames()));
-  if (passes != "default" && stage != "fused" && stage != "train")
-    throw Error({}, "--passes applies to --stage fused and --stage train only");
-  if (precision != "f32" && stage != "fused" && stage != "train")
-    throw Error({}, "--precision applies to --stage fused and --stage train only");
+  bool compiled = stage != "forward" && stage != "loss";
+  if (passes != "default" && !compiled)
+    throw Error({}, "--passes applies to --stage fused, train, encoder and decode-step only");
+  if (precision != "f32" && !compiled)
+    throw Error({}, "--precision applies to --stage fused, train, encoder and decode-step only");
+  if (dropout > 0 && (stage == "encoder" || stage == "decode-step"))
+    throw Error({}, fmt::format("--dropout: the decoding programs take none, found {}", dropout));
   OptimizerOptions optimizer;
   optimizer.d_model = cfg.d_model;
+  std::string pipeline = withPrecision(passes, precision);
   BuiltModel m =
-      stage == "train" ? buildTrainStep(cfg, opts, optimizer, withPrecision(passes, precision))
-      : stage == "fused"
-          ? buildLoss(cfg, opts, withPrecision(passes, precision))
+      stage == "train"     ? buildTrainStep(cfg, opts, optimizer, pipeline)
+      : stage == "fused"   ? buildLoss(cfg, opts, pipeline)
+      : stage == "encoder" ? buildEncoder(cfg, opts, pipeline)
+      : stage == "decode-step"
+          ? buildDecodeStep(cfg, opts, pipeline)
           : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
   std::string text = level == "kernels"  ? tools::kernelsText(*m.graph, CpuKernels::Auto)
                      : level == "memory" ? tools::memoryPlanText(*m.graph, CpuKernels::Auto)
@@ -170,10 +176,12 @@ int runMain(int argc, char **argv) {
   dump_model.add(*dump);
   dump_shape.add(*dump);
   dump->add_option("--stage", stage,
-                   "forward or loss (as recorded), fused (the loss after the infer pipeline), or "
-                   "train (forward, "
-                   "backward and the Adam update after the train pipeline)")
-      ->check(CLI::IsMember({"forward", "loss", "fused", "train"}))
+                   "forward or loss (as recorded), fused (the loss after the infer pipeline), "
+                   "train (forward, backward and the Adam update after the train pipeline), or "
+                   "decoding's programs after the infer pipeline: encoder (the source's mask and "
+                   "the cross-attention keys and values) and decode-step (one position with a KV "
+                   "cache of --tgt-len positions)")
+      ->check(CLI::IsMember({"forward", "loss", "fused", "train", "encoder", "decode-step"}))
       ->capture_default_str();
   dump->add_option("--level", level,
                    "how far down: graph (the graph IR), kernels (the kernels the cpu backend "

@@ -13,17 +13,6 @@
 namespace kiln::decode {
 namespace {
 
-/// Rows repeated `times` times each: [r0, r0, ..., r1, r1, ...].
-HostBuffer repeatRows(const HostBuffer &src, int64_t times) {
-  int64_t rows = src.type().shape[0], len = src.type().shape[1];
-  HostBuffer out(TensorType{DType::i64, {rows * times, len}});
-  std::span<const int64_t> in = src.as<int64_t>();
-  std::span<int64_t> o = out.as<int64_t>();
-  for (int64_t r = 0; r < rows * times; ++r)
-    std::copy_n(in.begin() + (r / times) * len, len, o.begin() + r * len);
-  return out;
-}
-
 bool allowed(int64_t id, const DecodeTokens &t) { return id != t.pad && id != t.bos; }
 
 /// log-softmax over the allowed tokens; -inf for PAD and BOS.
@@ -44,53 +33,45 @@ std::vector<double> logSoftmax(std::span<const float> x, const DecodeTokens &t) 
   return out;
 }
 
-/// Writes each hypothesis's tokens into its row of tgt, PAD after them.
-void writePrefixes(HostBuffer &tgt, const std::vector<std::vector<int64_t>> &prefixes,
-                   int64_t pad) {
-  int64_t len = tgt.type().shape[1];
-  std::span<int64_t> t = tgt.as<int64_t>();
-  std::fill(t.begin(), t.end(), pad);
-  for (size_t r = 0; r < prefixes.size(); ++r)
-    std::copy(prefixes[r].begin(), prefixes[r].end(), t.begin() + static_cast<int64_t>(r) * len);
+/// The `n` best hypotheses by score, best first (the earlier of equal ones first).
+void keepBest(std::vector<Hypothesis> &h, int64_t n) {
+  std::stable_sort(h.begin(), h.end(),
+                   [](const Hypothesis &x, const Hypothesis &y) { return x.score > y.score; });
+  h.resize(std::min<size_t>(h.size(), static_cast<size_t>(n)));
 }
 
 } // namespace
 
-std::vector<std::vector<Hypothesis>> beamSearch(const LogitsFn &logits, const HostBuffer &src,
-                                                int64_t tgt_len, const BeamOptions &options,
+std::vector<std::vector<Hypothesis>> beamSearch(Decoder &decoder, const HostBuffer &src,
+                                                int64_t max_length, const BeamOptions &options,
                                                 const DecodeTokens &tokens) {
   if (options.width < 1 || options.nbest < 1 || options.nbest > options.width)
     throw Error({}, fmt::format("beam search needs 1 <= nbest <= width; given width {} and "
                                 "nbest {}",
                                 options.width, options.nbest));
-  const int64_t rows = src.type().shape[0], width = options.width;
-  HostBuffer wide_src = repeatRows(src, width);
-  HostBuffer tgt(TensorType{DType::i64, {rows * width, tgt_len}});
+  const int64_t sentences = src.type().shape[0], width = options.width;
+  const int64_t limit = std::min(max_length, decoder.capacity());
+  decoder.start(src, width);
+  // Hypothesis k of sentence b lives in row b * width + k.
   struct Open {
     std::vector<int64_t> tokens;
     double log_probability = 0;
   };
-  std::vector<std::vector<Open>> open(rows, std::vector<Open>(1));
-  std::vector<std::vector<Hypothesis>> finished(rows);
+  std::vector<std::vector<Open>> open(sentences, std::vector<Open>(1));
+  std::vector<std::vector<Hypothesis>> finished(sentences);
+  std::vector<int64_t> previous(sentences * width, tokens.bos), parents(sentences * width);
   auto rank = [&](Hypothesis h, int64_t length) {
     h.score = h.log_probability /
               std::pow((5.0 + static_cast<double>(length)) / 6.0, options.length_penalty);
     return h;
   };
-  for (int64_t pos = 0; pos < tgt_len; ++pos) {
-    std::vector<std::vector<int64_t>> prefixes(rows * width);
-    bool any = false;
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t k = 0; k < width && !open[r].empty(); ++k) {
-        prefixes[r * width + k] = open[r][std::min<size_t>(k, open[r].size() - 1)].tokens;
-        any = true;
-      }
-    if (!any)
+  for (int64_t pos = 0; pos < limit; ++pos) {
+    if (std::all_of(open.begin(), open.end(), [](const auto &o) { return o.empty(); }))
       break;
-    writePrefixes(tgt, prefixes, tokens.pad);
-    HostBuffer l = logits(wide_src, tgt);
-    for (int64_t r = 0; r < rows; ++r) {
-      if (open[r].empty())
+    HostBuffer logits = decoder.step(previous);
+    std::iota(parents.begin(), parents.end(), 0);
+    for (int64_t b = 0; b < sentences; ++b) {
+      if (open[b].empty())
         continue;
       struct Candidate {
         double log_probability;
@@ -98,52 +79,67 @@ std::vector<std::vector<Hypothesis>> beamSearch(const LogitsFn &logits, const Ho
         int64_t id;
       };
       std::vector<Candidate> candidates;
-      for (size_t k = 0; k < open[r].size(); ++k) {
+      for (size_t k = 0; k < open[b].size(); ++k) {
         std::vector<double> lp = logSoftmax(
-            logitsAt(l, rows * width, tgt_len, r * width + static_cast<int64_t>(k), pos), tokens);
+            rowLogits(logits, sentences * width, b * width + static_cast<int64_t>(k)), tokens);
         for (int64_t id = 0; id < static_cast<int64_t>(lp.size()); ++id)
           if (allowed(id, tokens))
-            candidates.push_back({open[r][k].log_probability + lp[id], k, id});
+            candidates.push_back({open[b][k].log_probability + lp[id], k, id});
       }
       size_t keep = std::min(candidates.size(), static_cast<size_t>(2 * width));
       std::partial_sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(keep),
-                        candidates.end(), [](const Candidate &a, const Candidate &b) {
-                          if (a.log_probability != b.log_probability)
-                            return a.log_probability > b.log_probability;
-                          return std::tie(a.from, a.id) < std::tie(b.from, b.id);
+                        candidates.end(), [](const Candidate &x, const Candidate &y) {
+                          if (x.log_probability != y.log_probability)
+                            return x.log_probability > y.log_probability;
+                          return std::tie(x.from, x.id) < std::tie(y.from, y.id);
                         });
       std::vector<Open> next;
+      std::vector<size_t> from;
       for (size_t c = 0; c < keep; ++c) {
         const Candidate &cand = candidates[c];
-        const Open &from = open[r][cand.from];
+        const Open &parent = open[b][cand.from];
         if (cand.id == tokens.eos) {
           // Only an ending among the `width` best finishes; the others fall away.
-          if (static_cast<int64_t>(c) < width && static_cast<int64_t>(finished[r].size()) < width)
-            finished[r].push_back(rank({from.tokens, 0, cand.log_probability},
-                                       static_cast<int64_t>(from.tokens.size()) + 1));
+          if (static_cast<int64_t>(c) < width)
+            finished[b].push_back(rank({parent.tokens, 0, cand.log_probability},
+                                       static_cast<int64_t>(parent.tokens.size()) + 1));
         } else if (static_cast<int64_t>(next.size()) < width) {
-          Open extended = from;
+          Open extended = parent;
           extended.tokens.push_back(cand.id);
           extended.log_probability = cand.log_probability;
           next.push_back(std::move(extended));
+          from.push_back(cand.from);
         }
       }
-      open[r] = std::move(next);
-      bool last = pos + 1 == tgt_len;
-      if (static_cast<int64_t>(finished[r].size()) >= width || last) {
-        if (last)
-          for (const Open &o : open[r])
-            finished[r].push_back(
-                rank({o.tokens, 0, o.log_probability}, static_cast<int64_t>(o.tokens.size())));
-        open[r].clear();
+      // Rows past the open hypotheses repeat the last one; nothing reads them.
+      for (int64_t k = 0; k < width && !next.empty(); ++k) {
+        size_t j = std::min<size_t>(static_cast<size_t>(k), next.size() - 1);
+        parents[b * width + k] = b * width + static_cast<int64_t>(from[j]);
+        previous[b * width + k] = next[j].tokens.back();
+      }
+      open[b] = std::move(next);
+      if (pos + 1 == limit) {
+        for (const Open &o : open[b])
+          finished[b].push_back(
+              rank({o.tokens, 0, o.log_probability}, static_cast<int64_t>(o.tokens.size())));
+        open[b].clear();
+      } else if (static_cast<int64_t>(finished[b].size()) >= width) {
+        // Done once the best open hypothesis, ended now, would not enter the `width` best
+        // finished ones: later tokens only lower its log-probability.
+        keepBest(finished[b], width);
+        double best_open = -std::numeric_limits<double>::infinity();
+        for (const Open &o : open[b])
+          best_open = std::max(best_open, rank({o.tokens, 0, o.log_probability},
+                                               static_cast<int64_t>(o.tokens.size()) + 1)
+                                              .score);
+        if (best_open <= finished[b].back().score)
+          open[b].clear();
       }
     }
+    decoder.reorder(parents);
   }
-  for (std::vector<Hypothesis> &f : finished) {
-    std::stable_sort(f.begin(), f.end(),
-                     [](const Hypothesis &a, const Hypothesis &b) { return a.score > b.score; });
-    f.resize(std::min<size_t>(f.size(), static_cast<size_t>(options.nbest)));
-  }
+  for (std::vector<Hypothesis> &f : finished)
+    keepBest(f, options.nbest);
   return finished;
 }
 
@@ -167,28 +163,27 @@ std::vector<double> samplingDistribution(std::span<const float> logits,
   return p;
 }
 
-std::vector<std::vector<int64_t>> sample(const LogitsFn &logits, const HostBuffer &src,
-                                         int64_t tgt_len, const SampleOptions &options,
+std::vector<std::vector<int64_t>> sample(Decoder &decoder, const HostBuffer &src,
+                                         int64_t max_length, const SampleOptions &options,
                                          const DecodeTokens &tokens) {
   if (!(options.temperature > 0) || !(options.top_p > 0 && options.top_p <= 1) || options.top_k < 0)
     throw Error({}, fmt::format("sampling needs a positive temperature, top-p in (0, 1] and "
                                 "top-k >= 0; given {}, {} and {}",
                                 options.temperature, options.top_p, options.top_k));
-  int64_t rows = src.type().shape[0];
+  int64_t rows = src.type().shape[0], limit = std::min(max_length, decoder.capacity());
   PhiloxKey key = foldIn(streamKey(options.seed, RandomStream::Sample), options.stream);
-  HostBuffer tgt(TensorType{DType::i64, {rows, tgt_len}});
+  decoder.start(src, 1);
+  std::vector<int64_t> previous(rows, tokens.bos);
   std::vector<std::vector<int64_t>> out(rows);
   std::vector<bool> done(rows, false);
-  for (int64_t pos = 0; pos < tgt_len; ++pos) {
+  for (int64_t pos = 0; pos < limit; ++pos) {
     if (std::all_of(done.begin(), done.end(), [](bool d) { return d; }))
       break;
-    writePrefixes(tgt, out, tokens.pad);
-    HostBuffer l = logits(src, tgt);
+    HostBuffer logits = decoder.step(previous);
     for (int64_t r = 0; r < rows; ++r) {
       if (done[r])
         continue;
-      std::vector<double> p =
-          samplingDistribution(logitsAt(l, rows, tgt_len, r, pos), options, tokens);
+      std::vector<double> p = samplingDistribution(rowLogits(logits, rows, r), options, tokens);
       double u = philoxUniform(key, (static_cast<uint64_t>(r) << 32) | static_cast<uint64_t>(pos));
       int64_t id = 0, last = 0;
       for (double acc = 0; id < static_cast<int64_t>(p.size()); ++id) {
@@ -199,6 +194,7 @@ std::vector<std::vector<int64_t>> sample(const LogitsFn &logits, const HostBuffe
           break;
       }
       id = std::min(id, last); // rounding can leave u at the very top
+      previous[r] = id;
       if (id == tokens.eos)
         done[r] = true;
       else

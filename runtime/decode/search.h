@@ -1,21 +1,22 @@
 #pragma once
-// Beam search and sampling over a program that computes the logits of a whole target at once
-// (greedy.h's LogitsFn): each step runs it on every open hypothesis and reads the scores at the
-// position being chosen.
+// Beam search and sampling over a Decoder (decoder.h).
 //
-// Beam search keeps `width` hypotheses a sentence. Each step extends every one by every token
-// (PAD and BOS excluded) with the token's log-probability and takes the `2 * width` best
-// extensions: those among the first `width` that end in EOS finish, and the `width` best of
-// those that do not stay open. A sentence is done when `width` hypotheses have finished, or at the
-// last position, where the open ones finish as they are. Finished hypotheses rank by their
-// log-probability divided by GNMT's length penalty ((5 + length) / 6)^alpha, EOS counted in the
-// length.
+// Beam search keeps `width` hypotheses a sentence, each in a row of its own. Each step extends
+// every one by every token (PAD and BOS excluded) with the token's log-probability and takes the
+// `2 * width` best extensions: those among the first `width` that end in EOS finish, and the
+// `width` best of those that do not stay open, their rows reordered to follow them. Finished
+// hypotheses rank by their log-probability divided by GNMT's length penalty
+// ((5 + length) / 6)^alpha, EOS counted in the length. A sentence is done when `width` have
+// finished and the best open one, were it to end now, would not rank among the `width` best of
+// them (the stopping rule of Hugging Face's beam search without early stopping: a short, poor
+// ending found early does not cut off a better, longer one), or at the last position, where the
+// open ones finish as they are.
 //
 // Sampling draws each token from softmax(logits / temperature), cut to the `top_k` most likely
 // tokens and to the smallest set whose probability reaches `top_p`, with Philox numbers of the
 // seed's sampling stream at (row, position): a seed reproduces its samples.
 
-#include "runtime/decode/greedy.h"
+#include "runtime/decode/decoder.h"
 
 namespace kiln::decode {
 
@@ -32,10 +33,11 @@ struct BeamOptions {
   int64_t nbest = 1;           ///< hypotheses returned a sentence, at most width
 };
 
-/// The `nbest` best hypotheses of each row of src, best first. The program runs on
-/// [rows * width, ...] batches: row r's hypotheses are rows r * width ... of its input.
-std::vector<std::vector<Hypothesis>> beamSearch(const LogitsFn &logits, const HostBuffer &src,
-                                                int64_t tgt_len, const BeamOptions &options,
+/// The `nbest` best hypotheses of each row of src, best first, at most `max_length` tokens
+/// long. The decoder runs `width` rows a sentence: sentence b's hypotheses are rows
+/// b * width ... .
+std::vector<std::vector<Hypothesis>> beamSearch(Decoder &decoder, const HostBuffer &src,
+                                                int64_t max_length, const BeamOptions &options,
                                                 const DecodeTokens &tokens);
 
 struct SampleOptions {
@@ -47,8 +49,8 @@ struct SampleOptions {
 };
 
 /// One sampled translation of each row of src (EOS excluded).
-std::vector<std::vector<int64_t>> sample(const LogitsFn &logits, const HostBuffer &src,
-                                         int64_t tgt_len, const SampleOptions &options,
+std::vector<std::vector<int64_t>> sample(Decoder &decoder, const HostBuffer &src,
+                                         int64_t max_length, const SampleOptions &options,
                                          const DecodeTokens &tokens);
 
 /// The distribution sampling draws from at one position: softmax(logits / temperature) with

@@ -1,6 +1,7 @@
 // Greedy decoding's driver on a program whose logits are written by hand: the choice at each
 // position, EOS ending a row, PAD and BOS never chosen, and the prefix the program is shown.
 
+#include "runtime/decode/decoder.h"
 #include "runtime/decode/greedy.h"
 #include "runtime/decode/search.h"
 
@@ -9,6 +10,26 @@
 
 using namespace kiln;
 using namespace kiln::decode;
+
+namespace {
+
+// The searches over a program of whole targets of `len` positions, without a cache.
+std::vector<std::vector<int64_t>> greedyOn(const LogitsFn &f, const HostBuffer &src, int64_t len) {
+  FullDecoder d(f, len, {});
+  return greedyDecode(d, src, len, {});
+}
+std::vector<std::vector<Hypothesis>> beamOn(const LogitsFn &f, const HostBuffer &src, int64_t len,
+                                            const BeamOptions &o) {
+  FullDecoder d(f, len, {});
+  return beamSearch(d, src, len, o, {});
+}
+std::vector<std::vector<int64_t>> sampleOn(const LogitsFn &f, const HostBuffer &src, int64_t len,
+                                           const SampleOptions &o) {
+  FullDecoder d(f, len, {});
+  return sample(d, src, len, o, {});
+}
+
+} // namespace
 
 TEST_CASE("greedy: the best token at each position, EOS ends a row, never PAD or BOS") {
   const int64_t rows = 2, len = 5, vocab = 8;
@@ -31,7 +52,7 @@ TEST_CASE("greedy: the best token at each position, EOS ends a row, never PAD or
     }
     return l;
   };
-  std::vector<std::vector<int64_t>> out = greedyDecode(logits, src, len, {});
+  std::vector<std::vector<int64_t>> out = greedyOn(logits, src, len);
   CHECK(out[0] == std::vector<int64_t>{5, 6});
   CHECK(out[1] == std::vector<int64_t>(len, 7));
   CHECK(calls == len);
@@ -82,7 +103,7 @@ double logProbability(const LogitsFn &model, const std::vector<int64_t> &seq, bo
   HostBuffer l = model(sources(1), tgt);
   double total = 0;
   for (size_t p = 0; p < full.size(); ++p) {
-    std::span<const float> row = logitsAt(l, 1, len, 0, static_cast<int64_t>(p));
+    std::span<const float> row = l.as<float>().subspan(p * vocab, vocab);
     double m = -1e30, sum = 0;
     for (int64_t id = 2; id < vocab; ++id)
       m = std::max(m, static_cast<double>(row[id]));
@@ -99,9 +120,9 @@ TEST_CASE("beam search: width 1 is greedy; a wide beam finds the brute-force bes
   const int64_t vocab = 6, len = 3;
   LogitsFn model = tableModel(vocab);
   HostBuffer src = sources(3);
-  std::vector<std::vector<int64_t>> greedy = greedyDecode(model, src, len, {});
+  std::vector<std::vector<int64_t>> greedy = greedyOn(model, src, len);
   std::vector<std::vector<Hypothesis>> beam1 =
-      beamSearch(model, src, len, {.width = 1, .length_penalty = 0.6}, {});
+      beamOn(model, src, len, {.width = 1, .length_penalty = 0.6});
   for (int64_t r = 0; r < 3; ++r)
     CHECK(beam1[r].at(0).tokens == greedy[r]);
 
@@ -119,8 +140,8 @@ TEST_CASE("beam search: width 1 is greedy; a wide beam finds the brute-force bes
       }
     return l;
   };
-  CHECK(greedyDecode(runner_up, sources(1), 6, {})[0] == std::vector<int64_t>{3, 3, 3});
-  CHECK(beamSearch(runner_up, sources(1), 6, {.width = 1}, {})[0].at(0).tokens ==
+  CHECK(greedyOn(runner_up, sources(1), 6)[0] == std::vector<int64_t>{3, 3, 3});
+  CHECK(beamOn(runner_up, sources(1), 6, {.width = 1})[0].at(0).tokens ==
         std::vector<int64_t>{3, 3, 3});
 
   // Every sequence of up to len tokens from {3, 4, 5}, ended by EOS or cut at len.
@@ -150,7 +171,7 @@ TEST_CASE("beam search: width 1 is greedy; a wide beam finds the brute-force bes
         best = s, best_seq = seq;
     }
     std::vector<std::vector<Hypothesis>> wide =
-        beamSearch(model, sources(1), len, {.width = 64, .length_penalty = alpha, .nbest = 3}, {});
+        beamOn(model, sources(1), len, {.width = 64, .length_penalty = alpha, .nbest = 3});
     REQUIRE(wide[0].size() == 3);
     CHECK(wide[0][0].tokens == best_seq);
     CHECK(wide[0][0].score == doctest::Approx(best).epsilon(1e-6));
@@ -163,13 +184,13 @@ TEST_CASE("sampling: temperature near 0 is greedy; a seed reproduces; top-k and 
   const int64_t vocab = 9, len = 6;
   LogitsFn model = tableModel(vocab);
   HostBuffer src = sources(4);
-  std::vector<std::vector<int64_t>> greedy = greedyDecode(model, src, len, {});
-  CHECK(sample(model, src, len, {.temperature = 1e-6}, {}) == greedy);
-  auto a = sample(model, src, len, {.seed = 7}, {});
-  CHECK(sample(model, src, len, {.seed = 7}, {}) == a);
+  std::vector<std::vector<int64_t>> greedy = greedyOn(model, src, len);
+  CHECK(sampleOn(model, src, len, {.temperature = 1e-6}) == greedy);
+  auto a = sampleOn(model, src, len, {.seed = 7});
+  CHECK(sampleOn(model, src, len, {.seed = 7}) == a);
   bool differs = false;
   for (uint64_t seed = 8; seed < 12; ++seed)
-    differs |= sample(model, src, len, {.seed = seed}, {}) != a;
+    differs |= sampleOn(model, src, len, {.seed = seed}) != a;
   CHECK(differs);
 
   // Allowed tokens EOS, 3, 4, 5 with probabilities 1/8, 4/8, 2/8, 1/8.
@@ -190,5 +211,31 @@ TEST_CASE("sampling: temperature near 0 is greedy; a seed reproduces; top-k and 
   CHECK(p05[3] == doctest::Approx(1.0));
   auto hot = samplingDistribution(logits, {.temperature = 0.5}, {});
   CHECK(hot[3] == doctest::Approx(16.0 / 22)); // squared: 1, 16, 4, 1
-  CHECK_THROWS_AS(sample(model, src, len, {.temperature = 0}, {}), Error);
+  CHECK_THROWS_AS(sampleOn(model, src, len, {.temperature = 0}), Error);
+}
+
+TEST_CASE("beam search: a poor ending found early does not stop a better, longer hypothesis") {
+  // Every row reads the same distribution at a position: at 0, EOS 0.3 and token 3 0.6; at 1,
+  // EOS 0.35 and 3 0.6; from 2 on, EOS 0.99. Width 2 finishes [] (log 0.3) and [3] (log 0.21)
+  // by position 1; the open [3, 3] (log 0.36) ends at position 2, better than both.
+  LogitsFn model = [](const HostBuffer &, const HostBuffer &tgt) {
+    int64_t rows = tgt.type().shape[0], n = tgt.type().shape[1];
+    HostBuffer l(TensorType{DType::f32, {rows, n, 5}});
+    std::span<float> v = l.as<float>();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t p = 0; p < n; ++p) {
+        float *x = v.data() + (r * n + p) * 5;
+        x[0] = x[1] = 9; // PAD and BOS, never chosen
+        x[2] = std::log(p == 0 ? 0.3f : p == 1 ? 0.35f : 0.99f);
+        x[3] = std::log(p < 2 ? 0.6f : 0.005f);
+        x[4] = std::log(p == 0 ? 0.1f : p == 1 ? 0.05f : 0.005f);
+      }
+    return l;
+  };
+  std::vector<std::vector<Hypothesis>> found =
+      beamOn(model, sources(1), 6, {.width = 2, .length_penalty = 0, .nbest = 2});
+  REQUIRE(found[0].size() == 2);
+  CHECK(found[0][0].tokens == std::vector<int64_t>{3, 3});
+  CHECK(found[0][0].log_probability == doctest::Approx(std::log(0.6 * 0.6 * 0.99)).epsilon(1e-5));
+  CHECK(found[0][1].tokens.empty());
 }
