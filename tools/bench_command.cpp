@@ -3,6 +3,9 @@
 #include "compiler/programs.h"
 #include "ir/builder.h"
 #include "ir/op_handles.h"
+#include "runtime/decode/cached_decoder.h"
+#include "runtime/decode/greedy.h"
+#include "runtime/decode/search.h"
 #include "runtime/trainer.h"
 #include "tools/tool_support.h"
 #include "tools/train_command.h"
@@ -139,14 +142,14 @@ std::unique_ptr<Executable> compileTimed(const Backend &backend, const Graph &g,
   return exe;
 }
 
-void printProfile(const Executable &exe, int64_t runs) {
+void printProfile(const Executable &exe, int64_t runs, std::string_view what = "runs") {
   std::vector<KernelTime> kinds = exe.profile();
   double total = 0;
   for (const KernelTime &k : kinds)
     total += k.seconds;
   if (kinds.empty() || total <= 0)
     return;
-  std::cout << fmt::format("profile over {} runs (per run: ms, share, calls):\n", runs);
+  std::cout << fmt::format("profile over {} {} (per run: ms, share, calls):\n", runs, what);
   double shown = 0;
   for (size_t i = 0; i < kinds.size() && (i < 25 || shown < 0.95 * total); ++i) {
     const KernelTime &k = kinds[i];
@@ -158,19 +161,119 @@ void printProfile(const Executable &exe, int64_t runs) {
                            kinds.size());
 }
 
+/// The bench of decoding: the encoder once and `tgt_len` decode steps with the KV cache, by
+/// greedy search or a beam, on random sources; EOS never ends a row, so every run does the same
+/// work. Tokens/s counts sentences times positions.
+int runDecodeBench(const BenchFlags &f) {
+  TransformerConfig cfg = f.model.resolve();
+  GraphOptions shape = defaultShape(f.model.config);
+  shape.batch = f.batch.value_or(shape.batch);
+  shape.src_len = f.src_len.value_or(32);
+  shape.tgt_len = f.tgt_len.value_or(32);
+  int64_t width = f.mode == "beam" ? f.width : 1;
+  std::string passes = withPrecision("default", f.precision);
+  BuiltModel encoder = buildEncoder(cfg, {.batch = shape.batch, .src_len = shape.src_len}, passes);
+  BuiltModel step = buildDecodeStep(
+      cfg, {.batch = shape.batch * width, .src_len = shape.src_len, .tgt_len = shape.tgt_len},
+      passes);
+  std::vector<ParamSpec> params = buildTransformer(cfg, Stage::Forward, {}).params;
+  int64_t count = 0;
+  for (const ParamSpec &p : params)
+    count += p.type.numElements();
+  double flops =
+      modelFlops(*encoder.graph) + static_cast<double>(shape.tgt_len) * modelFlops(*step.graph);
+  CompileOptions options = f.backend.options();
+  options.profile = f.profile;
+  const Backend &backend = f.backend.get();
+  std::string search = f.mode == "beam" ? fmt::format("beam {}", width) : "greedy";
+  std::cout << fmt::format("kiln bench: {} {} decoding with a KV cache, batch {}, source {}, {} "
+                           "positions, {}, backend {} (cpu kernels {}), {} parameters, {:.3f} "
+                           "GFLOP per run\n",
+                           cfg.name, search, shape.batch, shape.src_len, shape.tgt_len, f.precision,
+                           backend.name(), cpuKernelsName(options.cpu_kernels), count, flops / 1e9)
+            << std::flush;
+  double cold = 0, cached = 0, step_cold = 0, step_cached = 0;
+  std::unique_ptr<Executable> enc = compileTimed(backend, *encoder.graph, options, cold, cached);
+  std::unique_ptr<Executable> dec =
+      compileTimed(backend, *step.graph, options, step_cold, step_cached);
+  cold += step_cold;
+  cached += step_cached;
+  std::cout << fmt::format("compile: {:.2f} s cold, {:.3f} s cached (encoder and decode step)\n",
+                           cold, cached);
+
+  Bindings weights = initialParameters(params, 0);
+  decode::CachedDecoder decoder(*enc, *dec, weights);
+  HostBuffer src(TensorType{DType::i64, {shape.batch, shape.src_len}});
+  std::span<int64_t> s = src.as<int64_t>();
+  for (size_t i = 0; i < s.size(); ++i)
+    s[i] = 4 + static_cast<int64_t>((i * 7919) % static_cast<size_t>(cfg.vocab - 4));
+  // No EOS: every row decodes every position.
+  decode::DecodeTokens tokens{cfg.tokens.pad, cfg.tokens.bos, -1};
+  auto runOnce = [&] {
+    if (f.mode == "beam")
+      decode::beamSearch(decoder, src, shape.tgt_len, {.width = width, .nbest = 1}, tokens);
+    else
+      decode::greedyDecode(decoder, src, shape.tgt_len, tokens);
+  };
+  for (int64_t i = 0; i < f.warmup; ++i)
+    runOnce();
+  std::vector<double> times;
+  for (int64_t i = 0; i < f.steps; ++i) {
+    auto start = Clock::now();
+    runOnce();
+    times.push_back(secondsSince(start));
+  }
+  double best = *std::min_element(times.begin(), times.end()), med = median(times);
+  double tokens_per_s = static_cast<double>(shape.batch * shape.tgt_len) / med;
+  double gflops = flops / med / 1e9;
+  std::cout << fmt::format("run: {:.2f} ms min, {:.2f} ms median over {} runs ({} warm-up); "
+                           "{:.3f} ms a position\n",
+                           1e3 * best, 1e3 * med, f.steps, f.warmup,
+                           1e3 * med / static_cast<double>(shape.tgt_len));
+  std::cout << fmt::format("throughput: {:.0f} tokens/s (sentences x positions), {:.1f} GFLOP/s\n",
+                           tokens_per_s, gflops);
+  double peak = peakRssMiB();
+  std::cout << fmt::format("memory: {:.0f} MiB peak RSS (compiles included)\n", peak);
+  if (f.profile) {
+    printProfile(*dec, (f.warmup + f.steps) * shape.tgt_len, "decode steps");
+    printProfile(*enc, f.warmup + f.steps, "encoder runs");
+  }
+  int64_t threads = 1;
+  for (const auto &[name, value] : dec->statistics())
+    if (name == "threads")
+      threads = value;
+  std::cout << fmt::format(
+      "{{\"tool\": \"kiln\", \"config\": \"{}\", \"mode\": \"{}\", \"batch\": {}, \"width\": {}, "
+      "\"src_len\": {}, \"tgt_len\": {}, \"precision\": \"{}\", \"threads\": {}, \"backend\": "
+      "\"{}\", \"cpu_kernels\": \"{}\", \"params\": {}, \"steps\": {}, \"warmup\": {}, "
+      "\"ms_min\": {:.4f}, \"ms_median\": {:.4f}, \"tokens_per_s\": {:.1f}, \"gflops\": {:.2f}, "
+      "\"peak_rss_mib\": {:.1f}, \"compile_cold_s\": {:.3f}, \"compile_cached_s\": {:.4f}}}\n",
+      cfg.name, f.mode, shape.batch, width, shape.src_len, shape.tgt_len, f.precision, threads,
+      backend.name(), cpuKernelsName(options.cpu_kernels), count, f.steps, f.warmup, 1e3 * best,
+      1e3 * med, tokens_per_s, gflops, peak, cold, cached);
+  return 0;
+}
+
 } // namespace
 
 void BenchFlags::add(CLI::App &app) {
   model.add(app);
   backend.add(app, "cpu");
-  app.add_option("--mode", mode, "train (forward, backward and Adam as one step) or forward")
-      ->check(CLI::IsMember({"train", "forward"}))
+  app.add_option("--mode", mode,
+                 "train (forward, backward and Adam as one step), forward, or decoding with the "
+                 "KV cache: greedy or beam (the encoder and --tgt-len decode steps a run)")
+      ->check(CLI::IsMember({"train", "forward", "greedy", "beam"}))
+      ->capture_default_str();
+  app.add_option("--width", width, "beam: the beam's width")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   app.add_option("--batch", batch, "sentences per batch (tiny 16, small 32, base 8)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--src-len", src_len, "source length (tiny 16, small and base 32)")
+  app.add_option("--src-len", src_len,
+                 "source length (tiny 16, small and base 32; 32 when decoding)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--tgt-len", tgt_len, "target length (tiny 16, small and base 32)")
+  app.add_option("--tgt-len", tgt_len,
+                 "target length (tiny 16, small and base 32; 32 positions when decoding)")
       ->check(CLI::PositiveNumber);
   app.add_option("--steps", steps, "timed steps")
       ->check(CLI::Range(1, 100000))
@@ -191,6 +294,10 @@ int runBench(const BenchFlags &f) {
   if (f.backend.backend != "cpu" && (f.profile || f.backend.cpu_kernels != "auto"))
     throw Error({},
                 fmt::format("{} is for --backend cpu", f.profile ? "--profile" : "--cpu-kernels"));
+  if (f.width != BenchFlags().width && f.mode != "beam")
+    throw Error({}, "--width is for --mode beam");
+  if (f.mode == "greedy" || f.mode == "beam")
+    return runDecodeBench(f);
   TransformerConfig cfg = f.model.resolve();
   GraphOptions shape = defaultShape(f.model.config);
   shape.batch = f.batch.value_or(shape.batch);

@@ -1,5 +1,6 @@
 #pragma once
-// `kiln bench`: times the Transformer's training step or forward pass on a backend and prints
+// `kiln bench`: times the Transformer's training step, forward pass or decoding (greedy or beam
+// search with the KV cache) on a backend and prints
 // what a performance engineer asks first: ms per step (min and median), target tokens/s,
 // achieved GFLOP/s against oneDNN's own GEMM rate on the same threads, peak memory, compile
 // time cold and cached, and with --profile the time per kind of kernel. The last line is the
@@ -18,6 +19,7 @@ struct BenchFlags {
   BackendFlags backend;
   std::string mode = "train";
   std::optional<int64_t> batch, src_len, tgt_len;
+  int64_t width = 4;
   int64_t steps = 20, warmup = 3;
   double dropout = 0.1;
   std::string precision = "f32";

@@ -87,7 +87,7 @@ int64_t elementAsInt(const std::byte *data, DType dtype, int64_t i) {
 struct Home {
   enum Kind { Input, Arena, Output, UpdatedInput, None } kind = Input; ///< None: in a kernel
   int index = 0;      ///< the input, the arena or the output
-  int64_t offset = 0; ///< Arena only
+  int64_t offset = 0; ///< bytes from the start of the arena, or of the input (a slice's view)
   int output = -1;    ///< UpdatedInput: the output whose fresh buffer run() writes instead
 };
 
@@ -101,10 +101,14 @@ struct StepTrap {
 /// One step of the schedule.
 struct Step {
   const Node *node = nullptr;
-  int kernel = -1;           ///< index into the JIT's kernels; -1 for a reference fallback
+  int kernel = -1; ///< index into the JIT's kernels; -1 for a reference fallback
+  /// The kernel to run instead when the result's buffer is the first operand's (an in-place
+  /// run of an update), or -1.
+  int kernel_over_operand = -1;
   int primitive = -1;        ///< index into the oneDNN primitives
   bool in_group = false;     ///< a group member whose group's kernel runs at the root's step
   bool post_op = false;      ///< an add or group that an earlier step's matmul computes
+  bool view = false;         ///< a slice read where its input holds it: nothing to run
   std::vector<int> operands; ///< value slots read
   std::vector<int> results;  ///< value slots written
   int64_t extent = 1, work = 1;
@@ -119,6 +123,40 @@ struct AlignedFree {
   }
 };
 using ArenaBytes = std::unique_ptr<std::byte[], AlignedFree>;
+
+/// Where a slice's elements already lie, contiguous, inside a graph input: the byte offset of a
+/// slice of leading rows (whole trailing axes, stride 1) of an input that no output updates,
+/// 64-byte aligned as kernels expect, whose result is no output and whose bytes no later value
+/// takes over. A decode step's slices of the packed attention projections are such views, so
+/// they cost nothing. nullopt for other nodes.
+std::optional<int64_t> sliceView(const Graph &g, const Node &n, const MemoryPlan &plan) {
+  if (!n.is(op::Slice) || n.operands[0]->def)
+    return std::nullopt;
+  const Value *in = n.operands[0];
+  const GraphInput &input = g.inputs()[in->index];
+  for (const GraphOutput &o : g.outputs())
+    if (o.updates == input.name || o.value == n.result())
+      return std::nullopt;
+  for (const PlannedValue &pv : plan.values)
+    if (pv.reuses == n.result())
+      return std::nullopt;
+  const Shape &shape = in->type.shape;
+  const IntList &start = n.getInts("start"), &limit = n.getInts("limit"),
+                &stride = n.getInts("stride");
+  for (int64_t st : stride)
+    if (st != 1)
+      return std::nullopt;
+  for (size_t d = 1; d < shape.size(); ++d)
+    if (start[d] != 0 || limit[d] != shape[d])
+      return std::nullopt;
+  if (shape.empty())
+    return std::nullopt;
+  int64_t offset =
+      start[0] * (numElements(shape) / std::max<int64_t>(shape[0], 1)) * dtypeSize(in->type.dtype);
+  if (offset % kPlanAlignment != 0)
+    return std::nullopt;
+  return offset;
+}
 
 /// Every node result in an arena of its own, none in place of another or of an input: the
 /// baseline that the plan's sharing is checked and measured against.
@@ -197,7 +235,14 @@ public:
         step.operands.push_back(slot.at(v));
       std::optional<kernel::Kernel> k;
       std::unique_ptr<onednn::Primitive> primitive;
-      if (auto c = chain_of_link.find(&n); c != chain_of_link.end()) {
+      std::optional<int64_t> view =
+          placement == Placement::Planned ? sliceView(*graph_, n, plan_) : std::nullopt;
+      if (view) {
+        step.view = true;
+        homes_[step.results[0]] =
+            Home{.kind = Home::Input, .index = n.operands[0]->index, .offset = *view};
+        ++views_;
+      } else if (auto c = chain_of_link.find(&n); c != chain_of_link.end()) {
         // Computed by the matmul's primitive: its step writes what the chain's end writes.
         step.post_op = true;
         step.in_group = false;
@@ -245,10 +290,16 @@ public:
         }
         noalias.push_back(noaliasFlags(step));
         kernels.push_back(std::move(*k));
-      } else if (!step.in_group && !step.post_op && step.primitive < 0) {
+        if (std::optional<kernel::Kernel> over = kernel::lowerOverOperand(n)) {
+          step.kernel_over_operand = static_cast<int>(kernels.size());
+          over->name = fmt::format("{}_{}", over->name, i);
+          noalias.push_back(noaliasFlags(step));
+          kernels.push_back(std::move(*over));
+        }
+      } else if (!step.in_group && !step.post_op && !step.view && step.primitive < 0) {
         ++fallbacks_[std::string(n.name())];
       }
-      if (profiling_ && !step.in_group && !step.post_op)
+      if (profiling_ && !step.in_group && !step.post_op && !step.view)
         step.profile = profileKind(step, group_of_root.count(&n) > 0);
       steps_.push_back(std::move(step));
     }
@@ -304,6 +355,7 @@ public:
         {"peak bytes", plan_.peak_bytes},
         {"no reuse bytes", plan_.no_reuse_bytes},
         {"values in place of operands", in_place},
+        {"slices read in place", views_},
         {"outputs written into inputs", into_inputs},
         {"threads", threads_},
         {"program from memory cache", jit_ && source_ == CodeSource::MemoryCache},
@@ -393,9 +445,12 @@ private:
       }
       remap.push_back(it->second);
     }
-    for (Step &step : steps_)
+    for (Step &step : steps_) {
       if (step.kernel >= 0)
         step.kernel = remap[step.kernel];
+      if (step.kernel_over_operand >= 0)
+        step.kernel_over_operand = remap[step.kernel_over_operand];
+    }
     kernels = std::move(distinct);
     noalias = std::move(distinct_noalias);
   }
@@ -410,7 +465,8 @@ private:
       if (pv.reuses)
         reused.insert(pv.reuses);
     for (const PlannedValue &pv : plan_.values)
-      if (pv.home == ValueHome::Arena && !reused.count(pv.value))
+      if (pv.home == ValueHome::Arena && !reused.count(pv.value) &&
+          homes_[slot.at(pv.value)].kind == Home::Arena)
         steps_[pv.last].poison.push_back(slot.at(pv.value));
   }
 
@@ -445,7 +501,7 @@ private:
       if (h.kind == Home::None) {
         continue;
       } else if (h.kind == Home::Input || (h.kind == Home::UpdatedInput && updating)) {
-        addr[s] = inputs[h.index];
+        addr[s] = inputs[h.index] + h.offset;
       } else if (h.kind == Home::Arena) {
         addr[s] = arenas_[h.index].get() + h.offset;
       } else {
@@ -465,7 +521,7 @@ private:
         runJit(step, addr);
       else if (step.primitive >= 0)
         runPrimitive(step, addr);
-      else if (!step.in_group && !step.post_op)
+      else if (!step.in_group && !step.post_op && !step.view)
         runReference(step, addr);
       if (step.profile >= 0) {
         KernelTime &t = profile_[step.profile];
@@ -527,7 +583,10 @@ private:
     std::vector<int64_t> trap_slots(step.traps.size(), kernel::kTrapClear);
     if (!trap_slots.empty())
       buffers.push_back(trap_slots.data());
-    runKernel(jit_->function(step.kernel), buffers.data(), step.extent, step.work, threads_);
+    bool over_operand = step.kernel_over_operand >= 0 && !step.operands.empty() &&
+                        addr[step.operands[0]] == addr[step.results.at(0)];
+    int kernel = over_operand ? step.kernel_over_operand : step.kernel;
+    runKernel(jit_->function(kernel), buffers.data(), step.extent, step.work, threads_);
     for (size_t t = 0; t < trap_slots.size(); ++t) {
       if (trap_slots[t] == kernel::kTrapClear)
         continue;
@@ -587,6 +646,7 @@ private:
   std::vector<KernelTime> profile_;
   std::unordered_map<std::string, int> profile_index_;
   int64_t post_ops_ = 0;
+  int64_t views_ = 0; ///< slices read where their input holds them
   int64_t num_kernels_ = 0, num_distinct_kernels_ = 0, num_groups_ = 0;
   int64_t attention_expanded_ = 0; ///< attention nodes written out by expand-attention
   std::map<std::string, int64_t> fallbacks_;

@@ -4,7 +4,12 @@
 // and nowhere else.
 //
 // The rule under --cpu-kernels=auto: a matmul in f32 or bf16 goes to oneDNN, whose blocked,
-// packed GEMM the JIT's plain loop nest does not approach at any size the Transformer has, and
+// packed GEMM the JIT's plain loop nest does not approach at any size the Transformer trains
+// at, unless its product has at most kJitMatmulRows rows: a decode step's matrix-vector
+// products are bound by reading the weights, and the JIT's loop reads them faster than
+// oneDNN's primitive at batch 1 (`kiln bench --mode greedy --profile`, small, batch 1, ms a
+// step: 0.26 against 0.69 for the 21 products of width 256, 0.18 against 0.54 for the
+// generator) and slower at batch 16 (1.47 against 1.28); and
 // so do layer_norm_grad in f32 and softmax in f32 or bf16, which oneDNN computes faster; every
 // other node stays on the JIT loops, which fuse it with its neighbours. Measured with
 // `kiln bench --profile` (small, train, 2 threads; ms per step, oneDNN against JIT):
@@ -18,7 +23,8 @@
 // depends on the memory plan.
 //
 // Attention is chosen before that, for the whole graph: under auto, attention and
-// attention_grad whose probabilities take at most kExpandedScoresBytes are written out by
+// attention_grad with more than one query row whose probabilities take at most
+// kExpandedScoresBytes are written out by
 // expand-attention as oneDNN GEMMs around a softmax (cse then lets attention_grad reuse its
 // forward's probabilities), and so are larger ones whose fused kernel would need more local
 // memory than a worker's stack (very wide heads), which would otherwise run as the reference
@@ -38,6 +44,10 @@ namespace kiln::cpu {
 
 /// Where a node's computation comes from.
 enum class KernelPath { Jit, OneDnn };
+
+/// Under auto, a matmul whose product has at most this many rows (a matrix-vector product)
+/// runs as the JIT's loop.
+constexpr int64_t kJitMatmulRows = 1;
 
 /// The path for a node under a --cpu-kernels mode.
 KernelPath chooseKernelPath(const Node &node, CpuKernels mode);

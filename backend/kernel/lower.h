@@ -23,6 +23,10 @@ constexpr int64_t kMaxLocalBytes = int64_t{512} << 10;
 /// The bytes of a kernel's group-local buffers.
 int64_t localBytes(const Kernel &k);
 
+/// The kernel of a node whose result is written over its first operand's buffer, when that
+/// saves work (dynamic_update_slice then writes its box alone); nullopt for other nodes.
+std::optional<Kernel> lowerOverOperand(const Node &node);
+
 /// Whether lowerNode gives a kernel for this node.
 bool hasLowering(const Node &node);
 /// A fusion group marked by fuse-elementwise (Node::group), as its one kernel sees it.

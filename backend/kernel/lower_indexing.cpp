@@ -6,9 +6,9 @@
 // walks the gathered elements in order.
 //
 // dynamic_slice and dynamic_update_slice read their corner once, clamped as the reference
-// clamps it, then copy a box. dynamic_update_slice first copies the operand whole: when the
-// memory plan writes its result over the operand (a KV cache updated in place), that copy
-// reads and writes each element where it is, and the box is written after it.
+// clamps it, then copy a box. dynamic_update_slice first copies the operand whole, then writes
+// the box; when its result lives in the operand's buffer (a KV cache updated in place), the
+// kernel of lowerOverOperand writes the box alone.
 
 #include "backend/kernel/lowerings.h"
 
@@ -173,7 +173,9 @@ std::optional<Kernel> lowerDynamicSlice(const Node &n) {
   return k;
 }
 
-std::optional<Kernel> lowerDynamicUpdateSlice(const Node &n) {
+/// dynamic_update_slice's kernel: the operand copied whole unless `over_operand` (the result
+/// already holds it), then the box written.
+std::optional<Kernel> dynamicUpdateSliceKernel(const Node &n, bool over_operand) {
   const Shape &shape = n.operands[0]->type.shape, &box = n.operands[1]->type.shape;
   if (numElements(box) == 0 || shape.empty())
     return std::nullopt;
@@ -183,10 +185,12 @@ std::optional<Kernel> lowerDynamicUpdateSlice(const Node &n) {
   setView(k, 0, {count});
   setView(k, out, {count});
   std::vector<Expr> corner = clampedCorner(k, shape, box, 2);
-  LoopNest copy = LoopNest::make(k, {count});
-  Expr i = copy.indices(k)[0];
-  for (Stmt &s : copy.wrap({store(out, {i}, load(k, 0, {i}))}))
-    k.body.push_back(std::move(s));
+  if (!over_operand) {
+    LoopNest copy = LoopNest::make(k, {count});
+    Expr i = copy.indices(k)[0];
+    for (Stmt &s : copy.wrap({store(out, {i}, load(k, 0, {i}))}))
+      k.body.push_back(std::move(s));
+  }
   // The copy's view of the result is flat; the box is written through its own loops.
   LoopNest write = LoopNest::make(k, box);
   std::vector<Expr> idx = write.indices(k);
@@ -196,7 +200,22 @@ std::optional<Kernel> lowerDynamicUpdateSlice(const Node &n) {
   return k;
 }
 
+std::optional<Kernel> lowerDynamicUpdateSlice(const Node &n) {
+  return dynamicUpdateSliceKernel(n, false);
+}
+
 } // namespace
+
+std::optional<Kernel> lowerOverOperand(const Node &node) {
+  if (!node.is(op::DynamicUpdateSlice))
+    return std::nullopt;
+  std::optional<Kernel> k = dynamicUpdateSliceKernel(node, true);
+  if (k) {
+    k->name = fmt::format("{}_in_place", node.name());
+    assertValid(*k);
+  }
+  return k;
+}
 
 void addIndexingLowerings(LoweringTable &t) {
   addLowering(t, op::Gather, lowerGather);
