@@ -71,6 +71,14 @@ void TrainFlags::add(CLI::App &app) {
                  "with --data: the validation loss every N steps (0: never)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--valid-bleu", valid_bleu,
+                 "with --data: at each validation, the BLEU of greedy translations of the first N "
+                 "validation pairs (0: none)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_flag("--keep-best", keep_best,
+               "with --data: also save the checkpoint of the best validation BLEU so far, as "
+               "<save>.best.safetensors");
   app.add_option("--save-every", save_every, "with --data: a checkpoint every N steps (0: never)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -115,10 +123,12 @@ int runTrain(const TrainFlags &f) {
   TrainFlags corpus_defaults;
   if (!f.corpus.spec.valid.empty() || f.corpus.spec.split.reverse || !f.tokenizer.empty() ||
       !f.time_budget.empty() || f.save_every != corpus_defaults.save_every ||
-      f.valid_every != corpus_defaults.valid_every ||
-      f.batch_tokens != corpus_defaults.batch_tokens || f.max_length != corpus_defaults.max_length)
+      f.valid_every != corpus_defaults.valid_every || f.valid_bleu != corpus_defaults.valid_bleu ||
+      f.keep_best || f.batch_tokens != corpus_defaults.batch_tokens ||
+      f.max_length != corpus_defaults.max_length)
     throw Error({}, "--valid, --reverse, --tokenizer, --time-budget, --save-every, "
-                    "--valid-every, --batch-tokens and --max-length need --data");
+                    "--valid-every, --valid-bleu, --keep-best, --batch-tokens and --max-length "
+                    "need --data");
   TransformerConfig cfg = f.model.resolve();
   OptimizerOptions opt = optimizerOptions(f, cfg.d_model);
   GraphOptions shape{

@@ -36,6 +36,8 @@ struct TrainFlags {
   std::string tokenizer;
   int64_t batch_tokens = 4096, max_length = 64;
   int64_t valid_every = 500, save_every = 0;
+  int64_t valid_bleu = 500; ///< validation pairs translated (greedy) for BLEU at each validation
+  bool keep_best = false;   ///< also save the checkpoint of the best validation BLEU
   std::string time_budget;
 
   /// Registers the flags on the subcommand.

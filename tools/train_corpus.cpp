@@ -9,11 +9,13 @@
 #include "runtime/cache_directory.h"
 #include "runtime/data/batching.h"
 #include "runtime/data/tokenizer.h"
+#include "runtime/eval/bleu.h"
 #include "runtime/safetensors.h"
 #include "runtime/trainer.h"
 #include "tools/corpus_programs.h"
 #include "tools/tool_support.h"
 #include "tools/train_command.h"
+#include "tools/translator.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -141,6 +143,12 @@ std::string dataName(const std::string &data) {
 
 std::string defaultCheckpoint(const TransformerConfig &cfg, const std::string &data) {
   return fmt::format("{}.{}.safetensors", cfg.name, std::filesystem::path(data).stem().string());
+}
+
+/// Where --keep-best saves: run.safetensors gives run.best.safetensors.
+std::string bestCheckpoint(const std::string &save) {
+  std::filesystem::path p(save);
+  return (p.parent_path() / (p.stem().string() + ".best" + p.extension().string())).string();
 }
 
 } // namespace
@@ -274,6 +282,37 @@ int runCorpusTraining(const TrainFlags &f) {
     saveTrainerState(save, state, metadata);
     progress.note(fmt::format("saved step {} to {}", state.step, save));
   };
+  // Validation: the loss over every validation pair, and the BLEU of greedy translations of the
+  // first --valid-bleu of them, with the checkpoint of the best BLEU kept on --keep-best.
+  std::string best_path = bestCheckpoint(save);
+  if (f.keep_best)
+    checkWritable(best_path);
+  size_t bleu_pairs = std::min(corpus.valid.size(), static_cast<size_t>(f.valid_bleu));
+  std::vector<std::string> bleu_sources, bleu_references;
+  for (size_t i = 0; i < bleu_pairs; ++i) {
+    bleu_sources.push_back(corpus.valid[i].source);
+    bleu_references.push_back(corpus.valid[i].target);
+  }
+  Translator translator(cfg, tokenizer, f.backend);
+  double best_bleu = -1;
+  auto validate = [&](Progress &progress) {
+    std::string line =
+        fmt::format("step {}: validation loss {:.4f} (cross-entropy per token)", state.step,
+                    validationLoss(losses, valid, state.tensors, cfg.tokens.pad));
+    if (bleu_pairs > 0) {
+      std::vector<std::string> hypotheses;
+      for (const auto &t : translator.translate(state.tensors, {.greedy = true}, bleu_sources))
+        hypotheses.push_back(t.empty() ? "" : t[0].text);
+      double bleu = eval::corpusBleu(hypotheses, bleu_references).score;
+      line += fmt::format(", BLEU {:.2f} (greedy, {} pairs)", bleu, bleu_pairs);
+      if (f.keep_best && bleu > best_bleu) {
+        saveTrainerState(best_path, state, metadata);
+        line += fmt::format(", the best so far: saved to {}", best_path);
+      }
+      best_bleu = std::max(best_bleu, bleu);
+    }
+    progress.note(line);
+  };
   std::cout << fmt::format(
       "training {} (vocabulary {}) for {} steps{} on {}; checkpoints go to "
       "{}\n",
@@ -307,8 +346,7 @@ int runCorpusTraining(const TrainFlags &f) {
       tokens = 0;
     }
     if (f.valid_every > 0 && r.step % f.valid_every == 0 && valid.batchesPerEpoch() > 0)
-      progress.note(fmt::format("step {}: validation loss {:.4f} (cross-entropy per token)", r.step,
-                                validationLoss(losses, valid, state.tensors, cfg.tokens.pad)));
+      validate(progress);
     if (f.save_every > 0 && r.step % f.save_every == 0)
       checkpoint(progress);
   }
@@ -320,9 +358,7 @@ int runCorpusTraining(const TrainFlags &f) {
         fmt::format("the time budget of {} is spent at step {}", clock(*budget), state.step));
   bool validated = f.valid_every > 0 && state.step % f.valid_every == 0;
   if (valid.batchesPerEpoch() > 0 && !validated)
-    progress.note(fmt::format("step {}: validation loss {:.4f} (cross-entropy per token)",
-                              state.step,
-                              validationLoss(losses, valid, state.tensors, cfg.tokens.pad)));
+    validate(progress);
   if (!(f.save_every > 0 && state.step % f.save_every == 0 && !stopped && !interrupted))
     checkpoint(progress);
   progress.finish();
