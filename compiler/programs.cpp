@@ -44,6 +44,14 @@ void runPipeline(Graph &g, const std::string &spec, Program program,
   pm.run(g, unused);
 }
 
+/// A stage of the model after the forward passes and the clean-up after them.
+BuiltModel inferenceProgram(const TransformerConfig &cfg, Stage stage, const GraphOptions &opts,
+                            const std::string &passes) {
+  BuiltModel m = buildTransformer(cfg, stage, opts);
+  runPipeline(*m.graph, passes, Program::Loss);
+  return m;
+}
+
 } // namespace
 
 std::vector<std::string> forwardPasses(const std::string &spec) {
@@ -69,9 +77,7 @@ std::string withPrecision(const std::string &passes, const std::string &precisio
 
 BuiltModel buildLoss(const TransformerConfig &cfg, const GraphOptions &opts,
                      const std::string &passes) {
-  BuiltModel m = buildTransformer(cfg, Stage::Loss, opts);
-  runPipeline(*m.graph, passes, Program::Loss);
-  return m;
+  return inferenceProgram(cfg, Stage::Loss, opts, passes);
 }
 
 BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts,
@@ -83,16 +89,12 @@ BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts
 
 BuiltModel buildEncoder(const TransformerConfig &cfg, const GraphOptions &opts,
                         const std::string &passes) {
-  BuiltModel m = buildTransformer(cfg, Stage::Encoder, opts);
-  runPipeline(*m.graph, passes, Program::Loss);
-  return m;
+  return inferenceProgram(cfg, Stage::Encoder, opts, passes);
 }
 
 BuiltModel buildDecodeStep(const TransformerConfig &cfg, const GraphOptions &opts,
                            const std::string &passes) {
-  BuiltModel m = buildTransformer(cfg, Stage::DecodeStep, opts);
-  runPipeline(*m.graph, passes, Program::Loss);
-  return m;
+  return inferenceProgram(cfg, Stage::DecodeStep, opts, passes);
 }
 
 BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts,

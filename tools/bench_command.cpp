@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 namespace kiln::tools {
@@ -161,6 +162,19 @@ void printProfile(const Executable &exe, int64_t runs, std::string_view what = "
                            kinds.size());
 }
 
+/// Seconds of each of `steps` runs after `warmup` untimed ones.
+std::vector<double> timeRuns(const std::function<void()> &run, int64_t warmup, int64_t steps) {
+  for (int64_t i = 0; i < warmup; ++i)
+    run();
+  std::vector<double> times;
+  for (int64_t i = 0; i < steps; ++i) {
+    auto start = Clock::now();
+    run();
+    times.push_back(secondsSince(start));
+  }
+  return times;
+}
+
 /// The bench of decoding: the encoder once and `tgt_len` decode steps with the KV cache, by
 /// greedy search or a beam, on random sources; EOS never ends a row, so every run does the same
 /// work. Tokens/s counts sentences times positions.
@@ -215,14 +229,7 @@ int runDecodeBench(const BenchFlags &f) {
     else
       decode::greedyDecode(decoder, src, shape.tgt_len, tokens);
   };
-  for (int64_t i = 0; i < f.warmup; ++i)
-    runOnce();
-  std::vector<double> times;
-  for (int64_t i = 0; i < f.steps; ++i) {
-    auto start = Clock::now();
-    runOnce();
-    times.push_back(secondsSince(start));
-  }
+  std::vector<double> times = timeRuns(runOnce, f.warmup, f.steps);
   double best = *std::min_element(times.begin(), times.end()), med = median(times);
   double tokens_per_s = static_cast<double>(shape.batch * shape.tgt_len) / med;
   double gflops = flops / med / 1e9;
@@ -343,14 +350,7 @@ int runBench(const BenchFlags &f) {
     b["tgt"] = batch.tgt;
     exe->run(b);
   };
-  for (int64_t i = 0; i < f.warmup; ++i)
-    runOnce();
-  std::vector<double> times;
-  for (int64_t i = 0; i < f.steps; ++i) {
-    auto start = Clock::now();
-    runOnce();
-    times.push_back(secondsSince(start));
-  }
+  std::vector<double> times = timeRuns(runOnce, f.warmup, f.steps);
   double best = *std::min_element(times.begin(), times.end()), med = median(times);
   double tokens_per_s = static_cast<double>(w.target_tokens) / med;
   double gflops = flops / med / 1e9;
