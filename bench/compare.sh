@@ -5,15 +5,17 @@
 # table of target tokens/s (the median over rounds of each tool's median step) and the ratio of
 # kiln to the best peer per row; every JSON line goes to bench/results.jsonl.
 #
-#   bench/compare.sh [--configs tiny,small,base] [--rounds 3] [--threads 2] [--mode train]
-#                    [--precision f32|bf16]
+#   bench/compare.sh [--configs tiny,small,base] [--rounds 3] [--threads 2]
+#                    [--mode train|forward|greedy|beam] [--precision f32|bf16] [--batch N] [--width 4]
 #
+# --batch (every mode) and --width (beam) go to both kiln bench and peers.py; greedy and beam
+# decode src_len 32 and tgt_len 32 with a KV cache, fewer timed calls per config than training.
 # The peers come from bench/.venv (bench/setup.sh) when it exists, else from /usr/bin/python3
 # (Debian's PyTorch 1.13: eager only). Build kiln first (scripts/build.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-configs=tiny,small,base rounds=3 threads=2 mode=train precision=f32
+configs=tiny,small,base rounds=3 threads=2 mode=train precision=f32 batch= width=4
 while [[ $# -gt 0 ]]; do
   case $1 in
     --configs) configs=$2; shift 2 ;;
@@ -21,7 +23,9 @@ while [[ $# -gt 0 ]]; do
     --threads) threads=$2; shift 2 ;;
     --mode) mode=$2; shift 2 ;;
     --precision) precision=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --batch) batch=$2; shift 2 ;;
+    --width) width=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/compare.sh: error: unknown argument '$1' (see --help)" >&2; exit 1 ;;
   esac
 done
@@ -33,15 +37,21 @@ out=$here/results.jsonl
 : > "$out"
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $threads threads; $precision; peers from $python"
-steps_of() { case $1 in tiny) echo 20 ;; small) echo 6 ;; *) echo 4 ;; esac; }
+case $mode in
+  greedy|beam) steps_of() { case $1 in tiny) echo 10 ;; small) echo 5 ;; *) echo 3 ;; esac; } ;;
+  *) steps_of() { case $1 in tiny) echo 20 ;; small) echo 6 ;; *) echo 4 ;; esac; } ;;
+esac
+shape=()
+[[ -n $batch ]] && shape+=(--batch "$batch")
+[[ $mode == beam ]] && shape+=(--width "$width")
 for ((r = 1; r <= rounds; r++)); do
   for c in ${configs//,/ }; do
     s=$(steps_of "$c")
     echo "round $r/$rounds: $c" >&2
     "$kiln" bench --config "$c" --mode "$mode" --threads "$threads" --steps "$s" --warmup 2 \
-      --precision "$precision" --no-gemm | tail -n 1 >> "$out"
+      --precision "$precision" --no-gemm "${shape[@]}" | tail -n 1 >> "$out"
     "$python" "$here/peers.py" --config "$c" --mode "$mode" --threads "$threads" --steps "$s" \
-      --warmup 2 --precision "$precision" >> "$out"
+      --warmup 2 --precision "$precision" "${shape[@]}" >> "$out"
   done
 done
 "$python" - "$out" <<'PY'
