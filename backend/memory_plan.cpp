@@ -200,7 +200,7 @@ bool isElementwise(const Node &node) { return node.results.size() == 1 && node.o
 
 bool canWriteInPlace(const Node &node, size_t operand) {
   // dynamic_update_slice copies its operand element by element, then writes the box.
-  if (node.op == &op::DynamicUpdateSlice.def())
+  if (node.is(op::DynamicUpdateSlice))
     return operand == 0;
   if (!isElementwise(node) || operand >= node.operands.size())
     return false;

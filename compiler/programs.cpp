@@ -45,8 +45,8 @@ void runPipeline(Graph &g, const std::string &spec, Program program,
 }
 
 /// A stage of the model after the forward passes and the clean-up after them.
-BuiltModel inferenceProgram(const TransformerConfig &cfg, Stage stage, const GraphOptions &opts,
-                            const std::string &passes) {
+BuiltModel forwardProgram(const TransformerConfig &cfg, Stage stage, const GraphOptions &opts,
+                          const std::string &passes) {
   BuiltModel m = buildTransformer(cfg, stage, opts);
   runPipeline(*m.graph, passes, Program::Loss);
   return m;
@@ -77,7 +77,7 @@ std::string withPrecision(const std::string &passes, const std::string &precisio
 
 BuiltModel buildLoss(const TransformerConfig &cfg, const GraphOptions &opts,
                      const std::string &passes) {
-  return inferenceProgram(cfg, Stage::Loss, opts, passes);
+  return forwardProgram(cfg, Stage::Loss, opts, passes);
 }
 
 BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts,
@@ -89,12 +89,12 @@ BuiltModel buildGradients(const TransformerConfig &cfg, const GraphOptions &opts
 
 BuiltModel buildEncoder(const TransformerConfig &cfg, const GraphOptions &opts,
                         const std::string &passes) {
-  return inferenceProgram(cfg, Stage::Encoder, opts, passes);
+  return forwardProgram(cfg, Stage::Encoder, opts, passes);
 }
 
 BuiltModel buildDecodeStep(const TransformerConfig &cfg, const GraphOptions &opts,
                            const std::string &passes) {
-  return inferenceProgram(cfg, Stage::DecodeStep, opts, passes);
+  return forwardProgram(cfg, Stage::DecodeStep, opts, passes);
 }
 
 BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts,

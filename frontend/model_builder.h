@@ -68,8 +68,8 @@ public:
   Graph &graph() { return *graph_; }
   const std::vector<ParamSpec> &parameters() const { return params_; }
   /// Hands the finished graph over, without the parameters that nothing reads (a program that
-  /// computes one part of a model takes only that part's weights); the builder must not be
-  /// used afterwards.
+  /// computes one part of a model takes only that part's weights, and parameters() then lists
+  /// only those); the builder must not be used afterwards but for parameters().
   std::unique_ptr<Graph> finish();
 
 private:

@@ -333,7 +333,7 @@ BuiltModel buildTransformer(const TransformerConfig &c, Stage stage, const Graph
   checkConfig(c, o);
   bool decoding = stage == Stage::Encoder || stage == Stage::DecodeStep;
   if (decoding && o.dropout > 0)
-    throw Error({}, "the decoding programs take no dropout");
+    throw Error({}, fmt::format("the decoding programs take no dropout, found {}", o.dropout));
   std::string name = c.name == "custom" ? "transformer" : "transformer_" + c.name;
   if (stage == Stage::Encoder)
     name += "_encoder";
@@ -347,8 +347,8 @@ BuiltModel buildTransformer(const TransformerConfig &c, Stage stage, const Graph
   else
     recordTraining(mb, c, stage, o);
   BuiltModel out;
-  out.params = mb.parameters();
   out.graph = mb.finish();
+  out.params = mb.parameters();
   return out;
 }
 

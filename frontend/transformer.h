@@ -51,7 +51,9 @@ enum class Stage {
   /// token of each row, BOS at position 0), position i64[] (from 0), the encoder's outputs, and
   /// state decoder.layers.L.self_attn.keys and .values [B, heads, tgt_len, d / heads], which
   /// the step updates in place at the position; output logits [B, V] of the next token. Rows
-  /// read the positions up to theirs, so the cache needs no initial value.
+  /// attend to the positions up to theirs; later ones are masked, but their values still enter
+  /// as 0 * value, so a cache starts zeroed (as a fresh HostBuffer is). The tokens fed are
+  /// never masked as padding: the searches never choose PAD.
   DecodeStep,
 };
 

@@ -303,8 +303,11 @@ int runBench(const BenchFlags &f) {
                 fmt::format("{} is for --backend cpu", f.profile ? "--profile" : "--cpu-kernels"));
   if (f.width != BenchFlags().width && f.mode != "beam")
     throw Error({}, "--width is for --mode beam");
-  if (f.mode == "greedy" || f.mode == "beam")
+  if (f.mode == "greedy" || f.mode == "beam") {
+    if (f.dropout != BenchFlags().dropout)
+      throw Error({}, "--dropout is for --mode train: decoding runs without it");
     return runDecodeBench(f);
+  }
   TransformerConfig cfg = f.model.resolve();
   GraphOptions shape = defaultShape(f.model.config);
   shape.batch = f.batch.value_or(shape.batch);

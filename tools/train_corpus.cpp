@@ -285,6 +285,9 @@ int runCorpusTraining(const TrainFlags &f) {
   // Validation: the loss over every validation pair, and the BLEU of greedy translations of the
   // first --valid-bleu of them, with the checkpoint of the best BLEU kept on --keep-best.
   std::string best_path = bestCheckpoint(save);
+  if (f.keep_best && (f.valid_bleu == 0 || f.valid_every == 0 || corpus.valid.empty()))
+    throw Error({}, "--keep-best keeps the best validation BLEU: it needs validation pairs, "
+                    "--valid-every and --valid-bleu above 0");
   if (f.keep_best)
     checkWritable(best_path);
   size_t bleu_pairs = std::min(corpus.valid.size(), static_cast<size_t>(f.valid_bleu));
@@ -294,7 +297,13 @@ int runCorpusTraining(const TrainFlags &f) {
     bleu_references.push_back(corpus.valid[i].target);
   }
   Translator translator(cfg, tokenizer, f.backend);
+  // A resumed run goes on from the best checkpoint it kept.
   double best_bleu = -1;
+  if (f.keep_best && !f.resume.empty() && std::filesystem::exists(best_path)) {
+    std::map<std::string, std::string> kept = readSafetensorsMetadata(best_path);
+    if (kept.count("kiln.best_bleu"))
+      best_bleu = std::stod(kept["kiln.best_bleu"]);
+  }
   auto validate = [&](Progress &progress) {
     std::string line =
         fmt::format("step {}: validation loss {:.4f} (cross-entropy per token)", state.step,
@@ -306,10 +315,12 @@ int runCorpusTraining(const TrainFlags &f) {
       double bleu = eval::corpusBleu(hypotheses, bleu_references).score;
       line += fmt::format(", BLEU {:.2f} (greedy, {} pairs)", bleu, bleu_pairs);
       if (f.keep_best && bleu > best_bleu) {
-        saveTrainerState(best_path, state, metadata);
+        best_bleu = bleu;
+        std::map<std::string, std::string> kept = metadata;
+        kept["kiln.best_bleu"] = fmt::format("{:.17g}", bleu);
+        saveTrainerState(best_path, state, kept);
         line += fmt::format(", the best so far: saved to {}", best_path);
       }
-      best_bleu = std::max(best_bleu, bleu);
     }
     progress.note(line);
   };

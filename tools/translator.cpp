@@ -17,6 +17,10 @@ int64_t roundUp(int64_t n, int64_t step) { return (n + step - 1) / step * step; 
 
 void SearchOptions::check() const {
   SearchOptions defaults;
+  if (batch <= 0 || max_length <= 0 || beam <= 0)
+    throw Error({}, fmt::format("--batch, --max-length and --beam must be positive, found {}, {} "
+                                "and {}",
+                                batch, max_length, beam));
   if (!sample && (temperature != defaults.temperature || top_k != defaults.top_k ||
                   top_p != defaults.top_p || seed != defaults.seed))
     throw Error({}, "--temperature, --top-k, --top-p and --seed need --sample");
@@ -68,8 +72,10 @@ std::vector<std::vector<Translation>> Translator::translate(const Bindings &weig
       order.push_back(i);
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return sources[a].size() < sources[b].size(); });
-  // One decoder per shape for this call: it holds a copy of these weights.
-  std::map<std::tuple<int64_t, int64_t, int64_t>, std::unique_ptr<decode::CachedDecoder>> decoders;
+  // The decoder of the current shape holds a copy of these weights; batches come in order of
+  // length, so a shape never comes back once the next one starts.
+  std::tuple<int64_t, int64_t, int64_t> current{};
+  std::unique_ptr<decode::CachedDecoder> decoder;
   decode::DecodeTokens special{config_.tokens.pad, config_.tokens.bos, config_.tokens.eos};
   std::vector<std::vector<Translation>> out(lines.size());
   for (size_t first = 0; first < order.size(); first += static_cast<size_t>(search.batch)) {
@@ -78,10 +84,11 @@ std::vector<std::vector<Translation>> Translator::translate(const Bindings &weig
     int64_t src_len = roundUp(static_cast<int64_t>(sources[order[last - 1]].size()) + 1, 8);
     int64_t capacity = std::min(search.max_length, roundUp(2 * src_len, 8));
     auto key = std::tuple(rows, src_len, capacity);
-    std::unique_ptr<decode::CachedDecoder> &decoder = decoders[key];
-    if (!decoder) {
+    if (!decoder || key != current) {
       Programs &p = programsFor(rows, width, src_len, capacity);
+      decoder.reset();
       decoder = std::make_unique<decode::CachedDecoder>(*p.encoder, *p.step, weights);
+      current = key;
     }
     HostBuffer src(TensorType{DType::i64, {rows, src_len}});
     std::span<int64_t> s = src.as<int64_t>();

@@ -146,7 +146,8 @@ std::vector<int64_t> clampedCorner(std::span<const Literal *const> starts, const
                                    const Shape &box) {
   std::vector<int64_t> corner(shape.size());
   for (size_t d = 0; d < shape.size(); ++d)
-    corner[d] = std::clamp(static_cast<int64_t>(starts[d]->data[0]), int64_t{0}, shape[d] - box[d]);
+    corner[d] = static_cast<int64_t>(
+        std::clamp(starts[d]->data[0], 0.0, static_cast<double>(shape[d] - box[d])));
   return corner;
 }
 

@@ -87,6 +87,9 @@ HostBuffer FullDecoder::step(std::span<const int64_t> tokens) {
   return out;
 }
 
-void FullDecoder::reorder(std::span<const int64_t> parents) { tgt_ = gatherRows(tgt_, parents); }
+void FullDecoder::reorder(std::span<const int64_t> parents) {
+  src_ = gatherRows(src_, parents);
+  tgt_ = gatherRows(tgt_, parents);
+}
 
 } // namespace kiln::decode

@@ -124,14 +124,12 @@ std::vector<std::vector<Hypothesis>> beamSearch(Decoder &decoder, const HostBuff
               rank({o.tokens, 0, o.log_probability}, static_cast<int64_t>(o.tokens.size())));
         open[b].clear();
       } else if (static_cast<int64_t>(finished[b].size()) >= width) {
-        // Done once the best open hypothesis, ended now, would not enter the `width` best
-        // finished ones: later tokens only lower its log-probability.
+        // Done once no open hypothesis can enter the `width` best finished ones: later tokens
+        // only lower its log-probability, and the penalty's divisor is largest at the limit.
         keepBest(finished[b], width);
         double best_open = -std::numeric_limits<double>::infinity();
         for (const Open &o : open[b])
-          best_open = std::max(best_open, rank({o.tokens, 0, o.log_probability},
-                                               static_cast<int64_t>(o.tokens.size()) + 1)
-                                              .score);
+          best_open = std::max(best_open, rank({o.tokens, 0, o.log_probability}, limit).score);
         if (best_open <= finished[b].back().score)
           open[b].clear();
       }

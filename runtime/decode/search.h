@@ -7,10 +7,11 @@
 // `width` best of those that do not stay open, their rows reordered to follow them. Finished
 // hypotheses rank by their log-probability divided by GNMT's length penalty
 // ((5 + length) / 6)^alpha, EOS counted in the length. A sentence is done when `width` have
-// finished and the best open one, were it to end now, would not rank among the `width` best of
-// them (the stopping rule of Hugging Face's beam search without early stopping: a short, poor
-// ending found early does not cut off a better, longer one), or at the last position, where the
-// open ones finish as they are.
+// finished and no open one can still rank among the `width` best of them: its log-probability
+// only falls, and its best score is that log-probability over the penalty at the length limit
+// (Hugging Face's bound for early_stopping="never"; a short, poor ending found early does not
+// cut off a better, longer one); or at the last position, where the open ones finish as they
+// are.
 //
 // Sampling draws each token from softmax(logits / temperature), cut to the `top_k` most likely
 // tokens and to the smallest set whose probability reaches `top_p`, with Philox numbers of the
