@@ -275,13 +275,13 @@ void BenchFlags::add(CLI::App &app) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   app.add_option("--batch", batch, "sentences per batch (tiny 16, small 32, base 8)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   app.add_option("--src-len", src_len,
                  "source length (tiny 16, small and base 32; 32 when decoding)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   app.add_option("--tgt-len", tgt_len,
                  "target length (tiny 16, small and base 32; 32 positions when decoding)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   app.add_option("--steps", steps, "timed steps")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();

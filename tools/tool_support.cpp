@@ -3,11 +3,14 @@
 #include "runtime/atomic_file.h"
 #include "runtime/safetensors.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <random>
@@ -173,6 +176,40 @@ std::string bufferStr(const HostBuffer &lit) {
   int64_t pos = 0;
   appendNested(out, lit, 0, pos);
   return out;
+}
+
+namespace {
+
+/// A validator of numbers: `ok` says whether a value passes; the message names the rule.
+CLI::Validator numberCheck(std::string rule, std::function<bool(double)> ok) {
+  return CLI::Validator(
+      [rule, ok](std::string &text) -> std::string {
+        double v = 0;
+        size_t used = 0;
+        try {
+          v = std::stod(text, &used);
+        } catch (const std::exception &) {
+          return fmt::format("{} is not a number", text);
+        }
+        if (used != text.size() || !ok(v))
+          return fmt::format("must be {}, found {}", rule, text);
+        return {};
+      },
+      rule);
+}
+
+} // namespace
+
+CLI::Validator positive() {
+  return numberCheck("positive", [](double v) { return v > 0; });
+}
+
+CLI::Validator nonNegative() {
+  return numberCheck("0 or more", [](double v) { return v >= 0; });
+}
+
+CLI::Validator fraction() {
+  return numberCheck("in (0, 1]", [](double v) { return v > 0 && v <= 1; });
 }
 
 } // namespace kiln::tools

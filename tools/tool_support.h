@@ -6,6 +6,8 @@
 #include "runtime/executable.h"
 #include "runtime/host_buffer.h"
 
+#include <CLI/CLI.hpp>
+
 #include <string>
 #include <vector>
 
@@ -39,5 +41,12 @@ void reportError(const Error &e, std::string_view tool);
 
 /// Prints a value as nested lists: [[1, 2], [3, 4]]; f32 values in their shortest exact form.
 std::string bufferStr(const HostBuffer &value);
+
+/// A flag's check that its value is a number above 0 ("must be positive, found 0").
+CLI::Validator positive();
+/// A flag's check that its value is a number of at least 0.
+CLI::Validator nonNegative();
+/// A flag's check that its value lies in (0, 1].
+CLI::Validator fraction();
 
 } // namespace kiln::tools

@@ -19,19 +19,17 @@ void TrainFlags::add(CLI::App &app) {
   app.add_option("--steps", steps,
                  "steps to run (in total, counting resumed ones; with --data and "
                  "--time-budget, unlimited by default)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(nonNegative())
       ->each([this](const std::string &) { steps_given = true; })
       ->capture_default_str();
   app.add_option("--seed", seed, "seed of the weights, the data and dropout")
       ->capture_default_str();
-  app.add_option("--batch", batch, "sentences per batch")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  app.add_option("--batch", batch, "sentences per batch")->check(positive())->capture_default_str();
   app.add_option("--src-len", src_len, "padded source length")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   app.add_option("--tgt-len", tgt_len, "padded target length")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   app.add_option("--dropout", dropout, "dropout rate")->capture_default_str();
   app.add_option("--optimizer", optimizer, "sgd, adam or adamw")
@@ -61,26 +59,26 @@ void TrainFlags::add(CLI::App &app) {
                  "training split, cached, and store it with the checkpoint)");
   app.add_option("--batch-tokens", batch_tokens,
                  "with --data: padded tokens a batch, at most (replaces --batch and the lengths)")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   app.add_option("--max-length", max_length,
                  "with --data: training pairs longer than this in tokens are left out")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   app.add_option("--valid-every", valid_every,
                  "with --data: the validation loss every N steps (0: never)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(nonNegative())
       ->capture_default_str();
   app.add_option("--valid-bleu", valid_bleu,
                  "with --data: at each validation, the BLEU of greedy translations of the first N "
                  "validation pairs (0: none)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(nonNegative())
       ->capture_default_str();
   app.add_flag("--keep-best", keep_best,
                "with --data: also save the checkpoint of the best validation BLEU so far, as "
                "<save>.best.safetensors");
   app.add_option("--save-every", save_every, "with --data: a checkpoint every N steps (0: never)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(nonNegative())
       ->capture_default_str();
   app.add_option("--time-budget", time_budget,
                  "with --data: stop cleanly after this long (90s, 15m, 1h30m)");

@@ -154,6 +154,9 @@ std::string bestCheckpoint(const std::string &save) {
 } // namespace
 
 int runCorpusTraining(const TrainFlags &f) {
+  if (f.keep_best && (f.valid_bleu == 0 || f.valid_every == 0))
+    throw Error({}, "--keep-best keeps the best validation BLEU: it needs validation pairs, "
+                    "--valid-every and --valid-bleu above 0");
   TransformerConfig cfg = f.model.resolve();
   OptimizerOptions opt = optimizerOptions(f, cfg.d_model);
   std::optional<double> budget;
@@ -285,9 +288,9 @@ int runCorpusTraining(const TrainFlags &f) {
   // Validation: the loss over every validation pair, and the BLEU of greedy translations of the
   // first --valid-bleu of them, with the checkpoint of the best BLEU kept on --keep-best.
   std::string best_path = bestCheckpoint(save);
-  if (f.keep_best && (f.valid_bleu == 0 || f.valid_every == 0 || corpus.valid.empty()))
-    throw Error({}, "--keep-best keeps the best validation BLEU: it needs validation pairs, "
-                    "--valid-every and --valid-bleu above 0");
+  if (f.keep_best && corpus.valid.empty())
+    throw Error({spec.data}, "--keep-best keeps the best validation BLEU: the corpus has no "
+                             "validation pairs (a TSV corpus: --valid FILE)");
   if (f.keep_best)
     checkWritable(best_path);
   size_t bleu_pairs = std::min(corpus.valid.size(), static_cast<size_t>(f.valid_bleu));

@@ -20,10 +20,10 @@ void SearchFlags::add(CLI::App &cmd, bool with_nbest) {
   SearchOptions &o = options;
   cmd.add_option("--ckpt", ckpt, "a checkpoint written by kiln train --data")->required();
   cmd.add_option("--batch", o.batch, "sentences translated at once")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   cmd.add_option("--max-length", o.max_length, "tokens of a translation, at most")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   cmd.add_option("--beam", o.beam, "beam search of this width (the default search)")
       ->check(CLI::Range(int64_t{1}, int64_t{256}))
@@ -35,19 +35,19 @@ void SearchFlags::add(CLI::App &cmd, bool with_nbest) {
   if (with_nbest)
     cmd.add_option("--nbest", o.nbest,
                    "beam: print the N best of each sentence as line<TAB>score<TAB>text")
-        ->check(CLI::PositiveNumber);
+        ->check(positive());
   auto *greedy_flag = cmd.add_flag("--greedy", o.greedy, "greedy search instead of a beam");
   auto *sample_flag =
       cmd.add_flag("--sample", o.sample, "sample from the model instead of searching");
   greedy_flag->excludes(sample_flag);
   cmd.add_option("--temperature", o.temperature, "sample: softmax temperature")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   cmd.add_option("--top-k", o.top_k, "sample: only the k most likely tokens (0: all)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(nonNegative())
       ->capture_default_str();
   cmd.add_option("--top-p", o.top_p, "sample: only the most likely tokens of this mass")
-      ->check(CLI::Range(1e-9, 1.0))
+      ->check(fraction())
       ->capture_default_str();
   cmd.add_option("--seed", o.seed, "sample: the seed of the draws")->capture_default_str();
   backend.add(cmd, "cpu");
