@@ -7,6 +7,7 @@
 
 #include "test_util.h"
 #include <cmath>
+#include <functional>
 
 using namespace kiln;
 using namespace kiln::decode;
@@ -83,6 +84,20 @@ LogitsFn tableModel(int64_t vocab) {
   };
 }
 
+/// A model whose logits depend on the position alone: fill(p, x) writes the `vocab` logits x
+/// of position p, the same for every row and prefix.
+LogitsFn byPosition(int64_t vocab, std::function<void(int64_t, float *)> fill) {
+  return [vocab, fill](const HostBuffer &, const HostBuffer &tgt) {
+    int64_t rows = tgt.type().shape[0], n = tgt.type().shape[1];
+    HostBuffer l(TensorType{DType::f32, {rows, n, vocab}});
+    std::span<float> v = l.as<float>();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t p = 0; p < n; ++p)
+        fill(p, v.data() + (r * n + p) * vocab);
+    return l;
+  };
+}
+
 HostBuffer sources(int64_t rows) {
   HostBuffer src(TensorType{DType::i64, {rows, 2}});
   for (int64_t &x : src.as<int64_t>())
@@ -128,18 +143,10 @@ TEST_CASE("beam search: width 1 is greedy; a wide beam finds the brute-force bes
 
   // EOS second best at every position but the last: an ending outside the beam does not
   // finish it.
-  LogitsFn runner_up = [](const HostBuffer &, const HostBuffer &tgt) {
-    int64_t rows = tgt.type().shape[0], n = tgt.type().shape[1];
-    HostBuffer l(TensorType{DType::f32, {rows, n, 5}});
-    std::span<float> v = l.as<float>();
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t p = 0; p < n; ++p) {
-        float *x = v.data() + (r * n + p) * 5;
-        x[3] = p < 3 ? 2.0f : 0.0f;
-        x[2] = p < 3 ? 1.5f : 5.0f;
-      }
-    return l;
-  };
+  LogitsFn runner_up = byPosition(5, [](int64_t p, float *x) {
+    x[3] = p < 3 ? 2.0f : 0.0f;
+    x[2] = p < 3 ? 1.5f : 5.0f;
+  });
   CHECK(greedyOn(runner_up, sources(1), 6)[0] == std::vector<int64_t>{3, 3, 3});
   CHECK(beamOn(runner_up, sources(1), 6, {.width = 1})[0].at(0).tokens ==
         std::vector<int64_t>{3, 3, 3});
@@ -218,20 +225,12 @@ TEST_CASE("beam search: a poor ending found early does not stop a better, longer
   // Every row reads the same distribution at a position: at 0, EOS 0.3 and token 3 0.6; at 1,
   // EOS 0.35 and 3 0.6; from 2 on, EOS 0.99. Width 2 finishes [] (log 0.3) and [3] (log 0.21)
   // by position 1; the open [3, 3] (log 0.36) ends at position 2, better than both.
-  LogitsFn model = [](const HostBuffer &, const HostBuffer &tgt) {
-    int64_t rows = tgt.type().shape[0], n = tgt.type().shape[1];
-    HostBuffer l(TensorType{DType::f32, {rows, n, 5}});
-    std::span<float> v = l.as<float>();
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t p = 0; p < n; ++p) {
-        float *x = v.data() + (r * n + p) * 5;
-        x[0] = x[1] = 9; // PAD and BOS, never chosen
-        x[2] = std::log(p == 0 ? 0.3f : p == 1 ? 0.35f : 0.99f);
-        x[3] = std::log(p < 2 ? 0.6f : 0.005f);
-        x[4] = std::log(p == 0 ? 0.1f : p == 1 ? 0.05f : 0.005f);
-      }
-    return l;
-  };
+  LogitsFn model = byPosition(5, [](int64_t p, float *x) {
+    x[0] = x[1] = 9; // PAD and BOS, never chosen
+    x[2] = std::log(p == 0 ? 0.3f : p == 1 ? 0.35f : 0.99f);
+    x[3] = std::log(p < 2 ? 0.6f : 0.005f);
+    x[4] = std::log(p == 0 ? 0.1f : p == 1 ? 0.05f : 0.005f);
+  });
   std::vector<std::vector<Hypothesis>> found =
       beamOn(model, sources(1), 6, {.width = 2, .length_penalty = 0, .nbest = 2});
   REQUIRE(found[0].size() == 2);
