@@ -44,6 +44,13 @@ private:
   std::string message_;
 };
 
+/// An error in how a tool was invoked: an unknown flag or option, a value of the wrong form.
+/// Tools report it with the --help hint and exit with status 2.
+class UsageError : public Error {
+public:
+  using Error::Error;
+};
+
 [[noreturn]] void assertionFailed(const char *expr, const char *file, int line, const char *msg);
 
 } // namespace kiln

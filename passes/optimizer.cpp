@@ -7,6 +7,7 @@
 #include "passes/pass.h"
 
 #include <cmath>
+#include <limits>
 
 namespace kiln {
 
@@ -46,8 +47,8 @@ Value *learningRate(const Scalars &s, Value *step, const OptimizerOptions &o) {
               s.op(op::Min, decay, ramp));
 }
 
-/// min(1, clip / (norm + 1e-6)) over all gradients, as torch.nn.utils.clip_grad_norm_.
-Value *clipScale(const Scalars &s, const std::vector<Value *> &grads, double clip) {
+/// The sum of the squares of every gradient's elements.
+Value *squaredNorm(const Scalars &s, const std::vector<Value *> &grads) {
   Value *sum = s.c(0.0);
   for (Value *g : grads) {
     IntList axes;
@@ -55,13 +56,24 @@ Value *clipScale(const Scalars &s, const std::vector<Value *> &grads, double cli
       axes.push_back(d);
     sum = s.op(op::Add, sum, s.b.create(op::ReduceSum, {s.op(op::Mul, g, g)}, {{"axes", axes}}));
   }
-  Value *norm = s.b.create(op::Sqrt, {sum});
+  return sum;
+}
+
+/// min(1, clip / (norm + 1e-6)) for the global norm, as torch.nn.utils.clip_grad_norm_.
+Value *clipScale(const Scalars &s, Value *squared_norm, double clip) {
+  Value *norm = s.b.create(op::Sqrt, {squared_norm});
   return s.op(op::Min, s.c(1.0), s.op(op::Div, s.c(clip), s.op(op::Add, norm, s.c(1e-6))));
+}
+
+/// Whether an f32 scalar is finite: |x| <= the largest float is false for NaN and infinities.
+Value *isFinite(const Scalars &s, Value *x) {
+  return s.op(op::Le, s.b.create(op::Abs, {x}), s.c(std::numeric_limits<float>::max()));
 }
 
 } // namespace
 
 int appendOptimizer(Graph &g, const OptimizerOptions &o) {
+  checkOptimizerOptions(o);
   struct Item {
     Value *param;
     Value *grad;
@@ -89,6 +101,8 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
   };
   requireFreeInput("step");
   requireFreeOutput("lr");
+  if (o.skip_nonfinite)
+    requireFreeOutput("skipped");
   for (const Item &it : items) {
     requireFreeOutput(it.name);
     for (const std::string &state : optimizerStateNames(o.kind, it.name)) {
@@ -96,8 +110,6 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
       requireFreeOutput(state);
     }
   }
-  if (o.warmup < 1 || !(o.lr.value_or(1.0) > 0) || !(o.clip_norm.value_or(1.0) > 0))
-    throw Error({}, "optimizer: warmup must be at least 1, and lr and clip-norm positive");
 
   Builder b(g);
   Scalars s{b};
@@ -105,12 +117,20 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
       g.addInput("step", InputKind::Data, TensorType{DType::i64, {}}, {}, InputRole::Step);
   Value *lr = learningRate(s, step, o);
   Value *t = b.create(op::Cast, {step}, {{"dtype", DType::f32}});
-  Value *clip = nullptr;
-  if (o.clip_norm) {
-    std::vector<Value *> grads;
-    for (const Item &it : items)
-      grads.push_back(it.grad);
-    clip = clipScale(s, grads, *o.clip_norm);
+  std::vector<Value *> grads;
+  for (const Item &it : items)
+    grads.push_back(it.grad);
+  Value *squared_norm = o.clip_norm || o.skip_nonfinite ? squaredNorm(s, grads) : nullptr;
+  Value *clip = o.clip_norm ? clipScale(s, squared_norm, *o.clip_norm) : nullptr;
+  // A step whose loss or gradients are not finite keeps every parameter and state as it was.
+  Value *finite = nullptr;
+  if (o.skip_nonfinite) {
+    const GraphOutput *loss = g.findOutput("loss");
+    if (!loss || loss->value->type != TensorType{DType::f32, {}})
+      throw Error({}, fmt::format("optimizer: --skip-nonfinite needs an f32 scalar output "
+                                  "\"loss\" in graph @{}",
+                                  g.name()));
+    finite = s.op(op::And, isFinite(s, loss->value), isFinite(s, squared_norm));
   }
   // Adam's bias corrections 1 - beta^t.
   Value *bc1 = s.op(op::Sub, s.c(1.0), s.op(op::Pow, s.c(o.beta1), t));
@@ -151,6 +171,11 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
       next_state.push_back({state[0], m2});
       next_state.push_back({state[1], v2});
     }
+    if (finite) {
+      next = b.create(op::Select, {finite, next, p});
+      for (auto &[name, value] : next_state)
+        value = b.create(op::Select, {finite, value, g.findInput(name)->value.get()});
+    }
     updates.push_back({it.name, next});
     updates.insert(updates.end(), next_state.begin(), next_state.end());
   }
@@ -159,8 +184,38 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
   for (auto &[name, value] : updates)
     g.addOutput(name, value, {}, name);
   g.addOutput("lr", lr);
+  if (finite)
+    g.addOutput("skipped", b.create(op::Not, {finite}));
   g.removeDeadNodes();
   return static_cast<int>(items.size());
+}
+
+void checkOptimizerOptions(const OptimizerOptions &o) {
+  auto refuse = [](std::string_view flag, double v, std::string_view rule) {
+    throw Error({}, fmt::format("optimizer: --{} must be {}, found {}", flag, rule, v));
+  };
+  auto positive = [&](std::string_view flag, double v) {
+    if (!(std::isfinite(v) && v > 0))
+      refuse(flag, v, "positive and finite");
+  };
+  auto belowOne = [&](std::string_view flag, double v) {
+    if (!(v >= 0 && v < 1))
+      refuse(flag, v, "in [0, 1)");
+  };
+  if (o.lr)
+    positive("lr", *o.lr);
+  if (o.warmup < 1)
+    refuse("warmup", static_cast<double>(o.warmup), "at least 1");
+  if (o.d_model < 1)
+    refuse("d-model", static_cast<double>(o.d_model), "at least 1");
+  belowOne("beta1", o.beta1);
+  belowOne("beta2", o.beta2);
+  positive("eps", o.eps);
+  belowOne("momentum", o.momentum);
+  if (!(std::isfinite(o.weight_decay) && o.weight_decay >= 0))
+    refuse("weight-decay", o.weight_decay, "0 or more and finite");
+  if (o.clip_norm)
+    positive("clip-norm", *o.clip_norm);
 }
 
 namespace {
@@ -169,14 +224,27 @@ double number(const PassOptions &opts, const std::string &name, double fallback)
   std::string text = optionOr(opts, name, "");
   if (text.empty())
     return fallback;
+  size_t used = 0;
+  double v = 0;
   try {
-    size_t used = 0;
-    double v = std::stod(text, &used);
-    if (used == text.size())
-      return v;
+    v = std::stod(text, &used);
+  } catch (const std::out_of_range &) {
+    throw Error({}, fmt::format("optimizer: --{} {} is out of range", name, text));
   } catch (const std::exception &) {
   }
-  throw Error({}, fmt::format("optimizer: option --{} takes a number, found '{}'", name, text));
+  if (used == 0 || used != text.size())
+    throw UsageError({},
+                     fmt::format("optimizer: option --{} takes a number, found '{}'", name, text));
+  return v;
+}
+
+/// An option that counts something: a whole number in [1, 2^53], so the cast is exact.
+int64_t count(const PassOptions &opts, const std::string &name, int64_t fallback) {
+  double v = number(opts, name, static_cast<double>(fallback));
+  if (!(v >= 1 && v <= 9007199254740992.0 && v == std::floor(v)))
+    throw Error({}, fmt::format("optimizer: --{} must be a whole number of at least 1, found {}",
+                                name, optionOr(opts, name, "")));
+  return static_cast<int64_t>(v);
 }
 
 class OptimizerPass : public Pass {
@@ -199,8 +267,8 @@ std::unique_ptr<Pass> createOptimizerPass(const PassOptions &options) {
   o.kind = parseOptimizerKind(optionOr(options, "optimizer", "adam"));
   if (options.count("lr"))
     o.lr = number(options, "lr", 0);
-  o.warmup = static_cast<int64_t>(number(options, "warmup", 4000));
-  o.d_model = static_cast<int64_t>(number(options, "d-model", 512));
+  o.warmup = count(options, "warmup", 4000);
+  o.d_model = count(options, "d-model", 512);
   o.beta1 = number(options, "beta1", 0.9);
   o.beta2 = number(options, "beta2", 0.98);
   o.eps = number(options, "eps", 1e-9);
@@ -208,6 +276,13 @@ std::unique_ptr<Pass> createOptimizerPass(const PassOptions &options) {
   o.weight_decay = number(options, "weight-decay", 0);
   if (options.count("clip-norm"))
     o.clip_norm = number(options, "clip-norm", 0);
+  std::string skip = optionOr(options, "skip-nonfinite", "false");
+  if (skip != "true" && skip != "false")
+    throw UsageError({}, fmt::format("optimizer: option --skip-nonfinite takes true or false, "
+                                     "found '{}'",
+                                     skip));
+  o.skip_nonfinite = skip == "true";
+  checkOptimizerOptions(o);
   return createOptimizerPass(o);
 }
 

@@ -25,7 +25,16 @@ struct OptimizerOptions {
   double momentum = 0.9;
   double weight_decay = 0.0;       ///< L2 for sgd and adam; decoupled for adamw
   std::optional<double> clip_norm; ///< clip gradients to this global norm
+  /// A step whose loss or gradients are not finite leaves parameters and state as they were;
+  /// an output "skipped" (bool) says whether it did.
+  bool skip_nonfinite = false;
 };
+
+/// Refuses hyper-parameters that make no sense with an Error naming the option as the flags of
+/// kiln and kiln-opt spell it, and its value: a learning rate, epsilon or clipping norm that is
+/// not positive and finite, betas or momentum outside [0, 1), a weight decay that is negative or
+/// not finite, a warm-up or d_model below 1.
+void checkOptimizerOptions(const OptimizerOptions &opts);
 
 /// Parses "sgd", "adam" or "adamw"; throws Error otherwise.
 OptimizerKind parseOptimizerKind(const std::string &name);

@@ -51,7 +51,9 @@ const std::vector<PassInfo> &allPasses() {
         {"eps", "Adam's epsilon (default 1e-9)"},
         {"momentum", "SGD's momentum (default 0.9)"},
         {"weight-decay", "weight decay: L2 for sgd and adam, decoupled for adamw (default 0)"},
-        {"clip-norm", "clip gradients to this global norm (default: no clipping)"}}},
+        {"clip-norm", "clip gradients to this global norm (default: no clipping)"},
+        {"skip-nonfinite", "true: a step whose loss or gradients are not finite changes nothing "
+                           "and outputs skipped = true (default false)"}}},
   };
   return passes;
 }

@@ -43,7 +43,10 @@ void writeFileAtomically(const std::string &path, std::span<const std::byte> byt
     if (fd >= 0)
       ::close(fd);
     ::unlink(temp.c_str());
-    fail(path, fmt::format("cannot write '{}': {}: {}", path, what, errnoMessage(err)));
+    std::error_code ec;
+    bool kept = std::filesystem::exists(target, ec);
+    fail(path, fmt::format("cannot write '{}': {}: {}; {}", path, what, errnoMessage(err),
+                           kept ? "the file is left as it was" : "nothing was written"));
   };
   uint64_t done = 0;
   while (done < bytes.size()) {

@@ -4,7 +4,9 @@
 #include "runtime/random_key.h"
 #include "runtime/safetensors.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <fmt/format.h>
 
 namespace kiln {
@@ -60,6 +62,8 @@ StepReport Trainer::step(TrainerState &state) const {
   StepReport report{step, b.at("loss").getDouble(0), 0, tokens};
   if (auto lr = b.find("lr"); lr != b.end())
     report.lr = lr->second.getDouble(0);
+  if (auto skipped = b.find("skipped"); skipped != b.end())
+    report.skipped = skipped->second.getInt(0) != 0;
   // The state keeps only what the step carries: parameters and optimizer moments.
   for (const Signature::Input &in : sig.inputs)
     if (in.kind == InputKind::Data)
@@ -73,6 +77,24 @@ StepReport Trainer::step(TrainerState &state) const {
 
 void saveTrainerState(const std::string &path, const TrainerState &state,
                       std::map<std::string, std::string> metadata) {
+  for (const auto &[name, tensor] : state.tensors) {
+    if (!isFloat(tensor.dtype()))
+      continue;
+    int64_t bad = -1;
+    if (tensor.dtype() == DType::f32) {
+      std::span<const float> values = tensor.as<float>();
+      auto it =
+          std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+      bad = it == values.end() ? -1 : it - values.begin();
+    } else {
+      for (int64_t i = 0; i < tensor.numElements() && bad < 0; ++i)
+        bad = std::isfinite(tensor.getDouble(i)) ? -1 : i;
+    }
+    if (bad >= 0)
+      throw Error({path}, fmt::format("not saved: {} holds {} at element {} after step {}; the "
+                                      "file is left as it was",
+                                      name, tensor.getDouble(bad), bad, state.step));
+  }
   metadata["kiln.step"] = std::to_string(state.step);
   saveCheckpoint(path, state.tensors, metadata);
 }

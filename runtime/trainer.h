@@ -25,6 +25,9 @@ struct StepReport {
   double loss;
   double lr;
   int64_t tokens; ///< target tokens of the batch, PAD excluded
+  /// The step's loss or gradients were not finite and the program (built to skip such steps)
+  /// left the parameters and state as they were.
+  bool skipped = false;
 };
 
 /// Runs compiled training steps on a stream of batches. A step program takes src, tgt, step
@@ -56,7 +59,9 @@ private:
 
 /// The parameters and state a training step program carries (its non-data inputs).
 std::vector<TensorDecl> carriedTensors(const Signature &signature);
-/// Saves parameters, optimizer state and the step count atomically.
+/// Saves parameters, optimizer state and the step count atomically. A tensor holding a NaN or an
+/// infinity is an Error and nothing is written: a run that diverged never replaces a good
+/// checkpoint.
 void saveTrainerState(const std::string &path, const TrainerState &state,
                       std::map<std::string, std::string> metadata = {});
 /// Loads what saveTrainerState wrote, checking every tensor against the program's inputs.

@@ -5,6 +5,7 @@
 #include "backend/cpu/matmul_post_ops.h"
 #include "backend/kernel/lower.h"
 #include "backend/memory_plan.h"
+#include "tools/tool_support.h"
 
 #include <map>
 
@@ -21,7 +22,7 @@ void BackendFlags::add(CLI::App &app, std::string default_backend) {
   app.add_option("--backend", backend, help)->check(CLI::IsMember(names))->capture_default_str();
   app.add_option("--threads", threads,
                  "threads for parallel loops (0, the default: every core this process may use)")
-      ->check(CLI::Range(0, 4096));
+      ->check(between(0, 4096));
   app.add_flag("--no-cache", no_cache, "compile afresh: neither read nor write the kernel cache");
   app.add_option("--cpu-kernels", cpu_kernels,
                  "cpu: auto (oneDNN where it measured faster: matmul, layer_norm_grad, softmax, "

@@ -272,7 +272,7 @@ void BenchFlags::add(CLI::App &app) {
       ->check(CLI::IsMember({"train", "forward", "greedy", "beam"}))
       ->capture_default_str();
   app.add_option("--width", width, "beam: the beam's width")
-      ->check(CLI::Range(1, 256))
+      ->check(between(1, 256))
       ->capture_default_str();
   app.add_option("--batch", batch, "sentences per batch (tiny 16, small 32, base 8)")
       ->check(positive());
@@ -282,14 +282,12 @@ void BenchFlags::add(CLI::App &app) {
   app.add_option("--tgt-len", tgt_len,
                  "target length (tiny 16, small and base 32; 32 positions when decoding)")
       ->check(positive());
-  app.add_option("--steps", steps, "timed steps")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
+  app.add_option("--steps", steps, "timed steps")->check(between(1, 100000))->capture_default_str();
   app.add_option("--warmup", warmup, "untimed steps first")
-      ->check(CLI::Range(0, 100000))
+      ->check(between(0, 100000))
       ->capture_default_str();
   app.add_option("--dropout", dropout, "dropout rate of the training step")
-      ->check(CLI::Range(0.0, 0.99))
+      ->check(between(0.0, 0.99))
       ->capture_default_str();
   addPrecisionFlag(app, precision);
   app.add_flag("--profile", profile, "time every kernel and print where the time goes");

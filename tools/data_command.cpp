@@ -109,7 +109,7 @@ CLI::App *TokenizerCommand::add(CLI::App &app) {
       "train", "train a joint unigram model on the training split's source and target text");
   corpus.add(*train, "", false);
   train->add_option("--vocab", vocab, "pieces, PAD 0, BOS 1, EOS 2 and UNK 3 included")
-      ->check(CLI::Range(int64_t{8}, int64_t{1} << 20))
+      ->check(between(8, 1 << 20))
       ->capture_default_str();
   train->add_option("-o,--output", output, "the model file to write")->required();
   encode = cmd->add_subcommand("encode", "print the token ids of each line of stdin");

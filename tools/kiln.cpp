@@ -192,7 +192,8 @@ int runMain(int argc, char **argv) {
   dump->add_option("--format", format, "text or dot")
       ->check(CLI::IsMember({"text", "dot"}))
       ->capture_default_str();
-  dump->add_option("--dropout", dump_dropout, "dropout rate (adds the random op and a seed input)");
+  dump->add_option("--dropout", dump_dropout, "dropout rate (adds the random op and a seed input)")
+      ->check(tools::rate());
   dump->add_option("-o,--output", dump_out, "output file (default: stdout)");
   std::string dump_passes = "default";
   dump->add_option("--passes", dump_passes,
@@ -209,7 +210,9 @@ int runMain(int argc, char **argv) {
   CLI::App *init = app.add_subcommand(
       "init", "write initial weights (Xavier-uniform matrices, zero biases, unit norms)");
   init_model.add(*init);
-  init->add_option("--seed", init_seed, "seed of the initialisation")->capture_default_str();
+  init->add_option("--seed", init_seed, "seed of the initialisation")
+      ->check(tools::unsignedInteger())
+      ->capture_default_str();
   init->add_option("-o,--output", init_out, "safetensors file to write")->required();
 
   std::string weights, inputs, run_out;
@@ -223,8 +226,8 @@ int runMain(int argc, char **argv) {
   run->add_option("--inputs", inputs, "safetensors file with src and tgt token ids (i64 or i32)")
       ->required();
   run->add_option("-o,--output", run_out, "safetensors file for logits and loss");
-  run->add_option("--dropout", run_dropout, "dropout rate (off by default)");
-  run->add_option("--seed", run_seed, "seed of dropout");
+  run->add_option("--dropout", run_dropout, "dropout rate (off by default)")->check(tools::rate());
+  run->add_option("--seed", run_seed, "seed of dropout")->check(tools::unsignedInteger());
   bool run_grads = false;
   run->add_flag("--grads", run_grads, "also write grad.<param> for every parameter");
   std::string run_passes = "default", run_precision = "f32";
@@ -254,11 +257,11 @@ int runMain(int argc, char **argv) {
   tools::EvalCommand eval_command;
   CLI::App *eval = eval_command.add(app);
 
+  tools::finishCommandLine(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
-    // --help and --version exit 0; every mistake on the command line exits 1, as other errors do.
-    return app.exit(e) == 0 ? 0 : 1;
+    return tools::reportParseError(app, e, "kiln");
   }
   if (dump->parsed())
     return cmdDump(dump_model, dump_shape, stage, level, format, dump_out, dump_dropout,
@@ -290,17 +293,4 @@ int runMain(int argc, char **argv) {
 } // namespace
 } // namespace kiln
 
-int main(int argc, char **argv) {
-  try {
-    return kiln::runMain(argc, argv);
-  } catch (const kiln::Error &e) {
-    kiln::tools::reportError(e, "kiln");
-    return 1;
-  } catch (const std::bad_alloc &) {
-    std::cerr << "kiln: error: out of memory (are the shapes much larger than intended?)\n";
-    return 1;
-  } catch (const std::exception &e) {
-    std::cerr << "kiln: internal error: " << e.what() << "\n";
-    return 2;
-  }
-}
+int main(int argc, char **argv) { return kiln::tools::runTool("kiln", kiln::runMain, argc, argv); }

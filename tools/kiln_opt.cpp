@@ -101,7 +101,8 @@ void printHelp() {
              "                             jit or onednn (default auto)\n"
              "  --list-backends            list the backends\n"
              "  --list-ops                 list the ops of the op table\n"
-             "  -h, --help                 show this help\n";
+             "  -h, --help                 show this help\n\n"
+      << tools::kExitStatusHelp << "\n";
 }
 
 /// Whether some pass declares an option of this name.
@@ -119,7 +120,7 @@ std::optional<Options> parseArgs(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   auto value = [&](size_t &i, const std::string &flag) -> std::string {
     if (i + 1 >= args.size())
-      throw Error({}, fmt::format("option '{}' needs a value", flag));
+      throw UsageError({}, fmt::format("option '{}' needs a value", flag));
     return args[++i];
   };
   bool have_input = false;
@@ -145,7 +146,7 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       return std::nullopt;
     } else if (flag == "--pipeline") {
       if (!o.pipeline_name.empty())
-        throw Error({}, "--pipeline is given twice");
+        throw UsageError({}, "--pipeline is given twice");
       pipelinePasses(arg); // checks the name
       o.pipeline_name = arg;
       o.pipeline.push_back("--pipeline");
@@ -162,14 +163,14 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       o.output = value(i, a);
     } else if (flag == "--verify-each") {
       if (!arg.empty() && arg != "true" && arg != "false")
-        throw Error({}, fmt::format("--verify-each takes true or false, found '{}'", arg));
+        throw UsageError({}, fmt::format("--verify-each takes true or false, found '{}'", arg));
       o.pm.verify_each = arg != "false";
     } else if (a == "--print-ir-after-all") {
       o.pm.print_after_all = true;
     } else if (flag == "--print-ir-after") {
       if (!lookupPass(arg))
-        throw Error({}, fmt::format("--print-ir-after: unknown pass '{}'; known passes: {}", arg,
-                                    passNames()));
+        throw UsageError({}, fmt::format("--print-ir-after: unknown pass '{}'; known passes: {}",
+                                         arg, passNames()));
       o.pm.print_after.insert(arg);
     } else if (a == "--split-input-file") {
       o.split_input_file = true;
@@ -181,14 +182,14 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       o.pm.statistics = true;
     } else if (flag == "--remarks") {
       if (arg != "missed")
-        throw Error({}, fmt::format("--remarks takes 'missed', found '{}'", arg));
+        throw UsageError({}, fmt::format("--remarks takes 'missed', found '{}'", arg));
       o.pm.remarks_missed = true;
     } else if (a == "--no-locations") {
       o.locations = false;
     } else if (a == "--print-kernels" || a == "--print-memory-plan") {
       std::string level = a == "--print-kernels" ? "kernels" : "memory";
       if (o.level != "graph" && o.level != level)
-        throw Error({}, "--print-kernels and --print-memory-plan exclude each other");
+        throw UsageError({}, "--print-kernels and --print-memory-plan exclude each other");
       o.level = level;
     } else if (a == "--run") {
       o.run = true;
@@ -199,8 +200,14 @@ std::optional<Options> parseArgs(int argc, char **argv) {
     } else if (a == "--seed") {
       std::string s = value(i, a);
       auto res = std::from_chars(s.data(), s.data() + s.size(), o.seed);
-      if (res.ec != std::errc() || res.ptr != s.data() + s.size())
-        throw Error({}, fmt::format("--seed takes a non-negative integer, found '{}'", s));
+      int64_t negative = 0;
+      auto as_signed = std::from_chars(s.data(), s.data() + s.size(), negative);
+      if (as_signed.ec == std::errc() && as_signed.ptr == s.data() + s.size() && negative < 0)
+        throw Error({}, fmt::format("--seed must be an integer in [0, 2^64), found {}", s));
+      if (res.ec == std::errc::invalid_argument || res.ptr != s.data() + s.size())
+        throw UsageError({}, fmt::format("--seed takes an integer, found '{}'", s));
+      if (res.ec != std::errc())
+        throw Error({}, fmt::format("--seed must be an integer in [0, 2^64), found {}", s));
       o.seed_given = true;
     } else if (a == "--f64") {
       o.promote_f64 = true;
@@ -211,9 +218,10 @@ std::optional<Options> parseArgs(int argc, char **argv) {
     } else if (flag == "--threads") {
       std::string t = eq == std::string::npos ? value(i, a) : arg;
       auto res = std::from_chars(t.data(), t.data() + t.size(), o.compile.threads);
-      if (res.ec != std::errc() || res.ptr != t.data() + t.size() || o.compile.threads < 0 ||
-          o.compile.threads > 4096)
-        throw Error({}, fmt::format("--threads takes an integer in [0, 4096], found '{}'", t));
+      if (res.ec == std::errc::invalid_argument || res.ptr != t.data() + t.size())
+        throw UsageError({}, fmt::format("--threads takes an integer, found '{}'", t));
+      if (res.ec != std::errc() || o.compile.threads < 0 || o.compile.threads > 4096)
+        throw Error({}, fmt::format("--threads must be in [0, 4096], found {}", t));
       o.backend_given = true;
     } else if (a == "--no-cache") {
       o.compile.use_cache = false;
@@ -228,17 +236,19 @@ std::optional<Options> parseArgs(int argc, char **argv) {
                lookupPass(a.substr(2))) {
       o.pipeline.push_back(a.substr(2));
     } else if (a != "-" && a.rfind("-", 0) == 0) {
-      throw Error({}, fmt::format("unknown option '{}' (see --help; passes: {})", a, passNames()));
+      throw UsageError({},
+                       fmt::format("unknown option '{}' (see --help; passes: {})", a, passNames()));
     } else {
       if (have_input)
-        throw Error({}, fmt::format("more than one input file: '{}' and '{}'", o.input, a));
+        throw UsageError({}, fmt::format("more than one input file: '{}' and '{}'", o.input, a));
       o.input = a;
       have_input = true;
     }
   }
   if (o.precision != "f32" && o.pipeline_name.empty())
-    throw Error({}, "--precision applies to --pipeline (elsewhere, add --mixed-precision where "
-                    "it belongs)");
+    throw UsageError({},
+                     "--precision applies to --pipeline (elsewhere, add --mixed-precision where "
+                     "it belongs)");
   // The pipeline's passes stand where --pipeline stood.
   if (auto at = std::find(o.pipeline.begin(), o.pipeline.end(), "--pipeline");
       at != o.pipeline.end()) {
@@ -251,16 +261,18 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       throw Error({}, fmt::format("unknown pass '{}'; known passes: {}", p, passNames()));
   if (!o.run && (!o.run_inputs.empty() || !o.run_outputs.empty() || o.seed_given || o.promote_f64 ||
                  o.backend_given))
-    throw Error({}, "--inputs, --outputs, --seed, --f64, --backend, --threads and --no-cache "
-                    "need --run");
+    throw UsageError({}, "--inputs, --outputs, --seed, --f64, --backend, --threads and --no-cache "
+                         "need --run");
   if (o.cpu_kernels_given && !o.run && o.level == "graph")
-    throw Error({}, "--cpu-kernels needs --run, --print-kernels or --print-memory-plan");
+    throw UsageError({}, "--cpu-kernels needs --run, --print-kernels or --print-memory-plan");
   if (o.cpu_kernels_given && o.run && o.backend != "cpu")
-    throw Error({}, fmt::format("--cpu-kernels is for --backend cpu, not '{}'", o.backend));
+    throw UsageError({}, fmt::format("--cpu-kernels is for --backend cpu, not '{}'", o.backend));
   if (o.run && o.level != "graph")
-    throw Error({}, "--run prints outputs; it excludes --print-kernels and --print-memory-plan");
+    throw UsageError({},
+                     "--run prints outputs; it excludes --print-kernels and --print-memory-plan");
   if (o.promote_f64 && o.backend != "reference")
-    throw Error({}, fmt::format("--f64 runs on the reference backend only, not '{}'", o.backend));
+    throw UsageError({},
+                     fmt::format("--f64 runs on the reference backend only, not '{}'", o.backend));
   // An option no pass of the pipeline reads is a mistake, not a no-op.
   for (const auto &[name, value] : o.pass_options) {
     bool used = false;
@@ -268,8 +280,11 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       for (const PassOption &opt : lookupPass(p)->options)
         used |= opt.name == name;
     if (!used)
-      throw Error({}, fmt::format("--{} is an option of a pass that is not run", name));
+      throw UsageError({}, fmt::format("--{} is an option of a pass that is not run", name));
   }
+  // The passes check their options when they are made: once here, before any input is read.
+  for (const std::string &p : o.pipeline)
+    lookupPass(p)->create(o.pass_options);
   return o;
 }
 
@@ -471,8 +486,8 @@ int runMain(int argc, char **argv) {
   std::string text = tools::readTextFile(o.input);
   std::vector<Chunk> chunks = splitInput(text, o.split_input_file);
   if (!o.run_outputs.empty() && chunks.size() > 1)
-    throw Error({}, "--outputs writes one file: it cannot take the outputs of several "
-                    "--split-input-file chunks");
+    throw UsageError({}, "--outputs writes one file: it cannot take the outputs of several "
+                         "--split-input-file chunks");
   std::string output;
   bool ok = true;
   for (size_t i = 0; i < chunks.size(); ++i) {
@@ -511,16 +526,5 @@ int runMain(int argc, char **argv) {
 } // namespace kiln
 
 int main(int argc, char **argv) {
-  try {
-    return kiln::runMain(argc, argv);
-  } catch (const kiln::Error &e) {
-    kiln::tools::reportError(e, "kiln-opt");
-    return 1;
-  } catch (const std::bad_alloc &) {
-    std::cerr << "kiln-opt: error: out of memory (are the shapes much larger than intended?)\n";
-    return 1;
-  } catch (const std::exception &e) {
-    std::cerr << "kiln-opt: internal error: " << e.what() << "\n";
-    return 2;
-  }
+  return kiln::tools::runTool("kiln-opt", kiln::runMain, argc, argv);
 }

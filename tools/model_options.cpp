@@ -1,5 +1,7 @@
 #include "tools/model_options.h"
 
+#include "tools/tool_support.h"
+
 #include <charconv>
 #include <fmt/format.h>
 
@@ -7,25 +9,27 @@ namespace kiln::tools {
 
 void ModelFlags::add(CLI::App &app) {
   app.add_option("--config", config, "tiny, small or base")->capture_default_str();
-  app.add_option("--d-model", d_model, "model width");
-  app.add_option("--heads", heads, "attention heads");
-  app.add_option("--ffn", ffn, "feed-forward width");
-  app.add_option("--layers", layers, "encoder and decoder layers");
-  app.add_option("--encoder-layers", encoder_layers, "encoder layers");
-  app.add_option("--decoder-layers", decoder_layers, "decoder layers");
+  app.add_option("--d-model", d_model, "model width")->check(positive());
+  app.add_option("--heads", heads, "attention heads")->check(positive());
+  app.add_option("--ffn", ffn, "feed-forward width")->check(positive());
+  app.add_option("--layers", layers, "encoder and decoder layers")->check(nonNegative());
+  app.add_option("--encoder-layers", encoder_layers, "encoder layers")->check(nonNegative());
+  app.add_option("--decoder-layers", decoder_layers, "decoder layers")->check(nonNegative());
   app.add_option("--vocab", vocab,
                  "vocabulary size (kiln train --data: the pieces of the tokenizer it trains, "
-                 "8000 by default)");
+                 "8000 by default)")
+      ->check(positive());
   app.add_option("--label-smoothing", label_smoothing,
                  "label smoothing of the loss (0 by default, 0.1 with kiln train --data, as in "
-                 "the paper)");
+                 "the paper)")
+      ->check(between(0, 1));
   app.add_flag("--pre-norm", pre_norm, "LayerNorm before each sub-layer");
   app.add_flag("--gelu", gelu, "GELU instead of ReLU in the feed-forward");
   app.add_flag("--tie-generator", tie_generator, "the generator reuses tgt_embed.weight");
-  app.add_option("--pad-id", pad_id, "padding token id (0)");
-  app.add_option("--bos-id", bos_id, "begin-of-sequence token id (1)");
-  app.add_option("--eos-id", eos_id, "end-of-sequence token id (2)");
-  app.add_option("--unk-id", unk_id, "unknown token id (3)");
+  app.add_option("--pad-id", pad_id, "padding token id (0)")->check(nonNegative());
+  app.add_option("--bos-id", bos_id, "begin-of-sequence token id (1)")->check(nonNegative());
+  app.add_option("--eos-id", eos_id, "end-of-sequence token id (2)")->check(nonNegative());
+  app.add_option("--unk-id", unk_id, "unknown token id (3)")->check(nonNegative());
 }
 
 namespace {
@@ -130,9 +134,13 @@ void addPrecisionFlag(CLI::App &app, std::string &precision) {
 }
 
 void ShapeFlags::add(CLI::App &app) {
-  app.add_option("--batch", opts.batch, "batch size")->capture_default_str();
-  app.add_option("--src-len", opts.src_len, "source length")->capture_default_str();
-  app.add_option("--tgt-len", opts.tgt_len, "target length")->capture_default_str();
+  app.add_option("--batch", opts.batch, "batch size")->check(positive())->capture_default_str();
+  app.add_option("--src-len", opts.src_len, "source length")
+      ->check(positive())
+      ->capture_default_str();
+  app.add_option("--tgt-len", opts.tgt_len, "target length")
+      ->check(positive())
+      ->capture_default_str();
 }
 
 } // namespace kiln::tools

@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <iterator>
 #include <random>
 #include <sstream>
+#include <unistd.h>
 
 namespace kiln::tools {
 
@@ -180,7 +182,8 @@ std::string bufferStr(const HostBuffer &lit) {
 
 namespace {
 
-/// A validator of numbers: `ok` says whether a value passes; the message names the rule.
+/// A validator of numbers: `ok` says whether a finite value passes; the message names the rule.
+/// Text that is not a number passes, so that CLI11's conversion refuses it (a usage error).
 CLI::Validator numberCheck(std::string rule, std::function<bool(double)> ok) {
   return CLI::Validator(
       [rule, ok](std::string &text) -> std::string {
@@ -188,10 +191,19 @@ CLI::Validator numberCheck(std::string rule, std::function<bool(double)> ok) {
         size_t used = 0;
         try {
           v = std::stod(text, &used);
+        } catch (const std::out_of_range &) {
+          return fmt::format("must be {}, found {}", rule, text);
         } catch (const std::exception &) {
-          return fmt::format("{} is not a number", text);
+          return {};
         }
-        if (used != text.size() || !ok(v))
+        if (used != text.size())
+          return {};
+        // An integer too large for int64 would be clamped by the conversion to an integer flag.
+        int64_t whole = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), whole);
+        if (ec == std::errc::result_out_of_range && end == text.data() + text.size())
+          return fmt::format("{} is out of range", text);
+        if (!std::isfinite(v) || !ok(v))
           return fmt::format("must be {}, found {}", rule, text);
         return {};
       },
@@ -210,6 +222,90 @@ CLI::Validator nonNegative() {
 
 CLI::Validator fraction() {
   return numberCheck("in (0, 1]", [](double v) { return v > 0 && v <= 1; });
+}
+
+CLI::Validator rate() {
+  return numberCheck("in [0, 1)", [](double v) { return v >= 0 && v < 1; });
+}
+
+CLI::Validator between(double lo, double hi) {
+  return numberCheck(fmt::format("in [{}, {}]", lo, hi),
+                     [lo, hi](double v) { return v >= lo && v <= hi; });
+}
+
+CLI::Validator unsignedInteger() {
+  std::string rule = "an integer in [0, 2^64)";
+  return CLI::Validator(
+      [rule](std::string &text) -> std::string {
+        uint64_t v = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec == std::errc() && end == text.data() + text.size())
+          return {};
+        return fmt::format("must be {}, found {}", rule, text);
+      },
+      "0 or more");
+}
+
+const char *const kExitStatusHelp =
+    "Exit status: 0 success; 1 an error in the input or in a value given (a bad file, a value "
+    "out of range, a failed run); 2 a usage error (an unknown or missing flag, a value of the "
+    "wrong form); 70 an internal error (a bug in kiln).";
+
+namespace {
+
+void exitOnAbort(int) {
+  // Only async-signal-safe calls here: the assertion's message is already on stderr.
+  static const char note[] = "(an internal error: a bug in kiln)\n";
+  ssize_t ignored = write(STDERR_FILENO, note, sizeof note - 1);
+  (void)ignored;
+  _exit(kExitInternal);
+}
+
+} // namespace
+
+int runTool(std::string_view tool, int (*main)(int, char **), int argc, char **argv) {
+  std::signal(SIGABRT, exitOnAbort);
+  // Past a file-size limit, a write fails (EFBIG) and the atomic writer keeps the old file,
+  // instead of the process ending with a partial temporary file left behind.
+  std::signal(SIGXFSZ, SIG_IGN);
+  try {
+    return main(argc, argv);
+  } catch (const UsageError &e) {
+    std::cerr << fmt::format("{}: error: {}\nRun with --help for more information.\n", tool,
+                             e.message());
+    return kExitUsage;
+  } catch (const Error &e) {
+    reportError(e, tool);
+    return kExitUserError;
+  } catch (const std::bad_alloc &) {
+    std::cerr << tool << ": error: out of memory (are the shapes much larger than intended?)\n";
+    return kExitUserError;
+  } catch (const std::exception &e) {
+    std::cerr << tool << ": internal error: " << e.what() << "\n";
+    return kExitInternal;
+  }
+}
+
+int reportParseError(const CLI::App &app, const CLI::ParseError &e, std::string_view tool) {
+  if (e.get_exit_code() == 0) // --help
+    return app.exit(e);
+  std::cerr << fmt::format("{}: error: {}\nRun with --help for more information.\n", tool,
+                           e.what());
+  return dynamic_cast<const CLI::ValidationError *>(&e) ? kExitUserError : kExitUsage;
+}
+
+void finishCommandLine(CLI::App &app) {
+  app.footer(kExitStatusHelp);
+  for (const CLI::Option *opt : app.get_options()) {
+    std::string type = opt->get_type_name();
+    if (type == "INT" || type == "UINT" || type == "FLOAT") {
+      std::string flag = fmt::format("{} {}: a numeric flag needs a check of its values",
+                                     app.get_name(), opt->get_name());
+      KILN_ASSERT(false, flag.c_str());
+    }
+  }
+  for (CLI::App *sub : app.get_subcommands([](const CLI::App *) { return true; }))
+    finishCommandLine(*sub);
 }
 
 } // namespace kiln::tools

@@ -39,14 +39,44 @@ void writeBuffers(const std::string &path, const std::vector<std::string> &names
 /// "<tool>: error: ...".
 void reportError(const Error &e, std::string_view tool);
 
+/// The exit statuses of every kiln tool and subcommand.
+enum ExitStatus : int {
+  kExitSuccess = 0,
+  kExitUserError = 1, ///< bad input, a value out of range, a failed run
+  kExitUsage = 2,     ///< an unknown or missing flag, a value of the wrong form
+  kExitInternal = 70, ///< a kiln bug (EX_SOFTWARE of sysexits.h)
+};
+/// The exit statuses as the last lines of --help.
+extern const char *const kExitStatusHelp;
+
+/// Runs a tool's main and turns what escapes it into an exit status: a UsageError prints one
+/// line and the --help hint (2), an Error its message (1), anything else an internal error
+/// (70). A failed assertion exits with 70 as well.
+int runTool(std::string_view tool, int (*main)(int, char **), int argc, char **argv);
+/// The exit status for a CLI11 parse failure, after printing it as "<tool>: error: ..." with the
+/// --help hint: 0 for --help, 1 for a value a check refused, 2 for the rest.
+int reportParseError(const CLI::App &app, const CLI::ParseError &e, std::string_view tool);
+/// Finishes a command line before parsing: puts the exit statuses at the end of the --help of
+/// `app` and of each subcommand, and asserts that every numeric flag has a check of its values.
+void finishCommandLine(CLI::App &app);
+
 /// Prints a value as nested lists: [[1, 2], [3, 4]]; f32 values in their shortest exact form.
 std::string bufferStr(const HostBuffer &value);
 
-/// A flag's check that its value is a number above 0 ("must be positive, found 0").
+// Checks of a numeric flag's value. Each refuses NaN and infinities; text that is not a number
+// passes them, so that the conversion refuses it as a usage error.
+
+/// A number above 0 ("must be positive, found 0").
 CLI::Validator positive();
-/// A flag's check that its value is a number of at least 0.
+/// A number of at least 0.
 CLI::Validator nonNegative();
-/// A flag's check that its value lies in (0, 1].
+/// A number in (0, 1].
 CLI::Validator fraction();
+/// A number in [0, 1): a rate such as dropout.
+CLI::Validator rate();
+/// A number in [lo, hi].
+CLI::Validator between(double lo, double hi);
+/// An integer in [0, 2^64): a seed, never a negative number read as unsigned.
+CLI::Validator unsignedInteger();
 
 } // namespace kiln::tools

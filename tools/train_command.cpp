@@ -3,9 +3,11 @@
 #include "compiler/programs.h"
 #include "runtime/safetensors.h"
 #include "runtime/trainer.h"
+#include "tools/stop_signals.h"
 #include "tools/tool_support.h"
 
 #include <chrono>
+#include <cmath>
 #include <iostream>
 
 namespace kiln::tools {
@@ -23,6 +25,7 @@ void TrainFlags::add(CLI::App &app) {
       ->each([this](const std::string &) { steps_given = true; })
       ->capture_default_str();
   app.add_option("--seed", seed, "seed of the weights, the data and dropout")
+      ->check(unsignedInteger())
       ->capture_default_str();
   app.add_option("--batch", batch, "sentences per batch")->check(positive())->capture_default_str();
   app.add_option("--src-len", src_len, "padded source length")
@@ -31,26 +34,36 @@ void TrainFlags::add(CLI::App &app) {
   app.add_option("--tgt-len", tgt_len, "padded target length")
       ->check(positive())
       ->capture_default_str();
-  app.add_option("--dropout", dropout, "dropout rate")->capture_default_str();
+  app.add_option("--dropout", dropout, "dropout rate")->check(rate())->capture_default_str();
   app.add_option("--optimizer", optimizer, "sgd, adam or adamw")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
       ->capture_default_str();
-  app.add_option("--lr", lr, "a constant learning rate (default: the paper's warm-up schedule)");
-  app.add_option("--warmup", warmup, "warm-up steps of the schedule")->capture_default_str();
-  app.add_option("--clip-norm", clip_norm, "clip gradients to this global norm");
-  app.add_option("--weight-decay", weight_decay, "weight decay")->capture_default_str();
+  app.add_option("--lr", lr, "a constant learning rate (default: the paper's warm-up schedule)")
+      ->check(positive());
+  app.add_option("--warmup", warmup, "warm-up steps of the schedule")
+      ->check(positive())
+      ->capture_default_str();
+  app.add_option("--clip-norm", clip_norm, "clip gradients to this global norm")->check(positive());
+  app.add_option("--weight-decay", weight_decay, "weight decay")
+      ->check(nonNegative())
+      ->capture_default_str();
+  app.add_flag("--skip-nonfinite", skip_nonfinite,
+               "a step whose loss or gradients are NaN or infinite changes no weight and training "
+               "goes on (default: such a step stops the run, which then saves nothing)");
   app.add_option("--save", save,
                  "write weights, optimizer state and the step count here at the end (default: "
                  "the --resume file; with --data, <config>.<data>.safetensors)");
   app.add_option("--resume", resume, "continue from a file written by --save");
-  app.add_option("--log-every", log_every, "print every N-th step")->capture_default_str();
+  app.add_option("--log-every", log_every, "print every N-th step")
+      ->check(positive())
+      ->capture_default_str();
   app.add_option("--passes", passes,
                  "passes before autodiff: default (canonicalize and fuse), none, or a list")
       ->capture_default_str();
   addPrecisionFlag(app, precision);
-  app.add_option(
-      "--task-vocab", task_vocab,
-      "draw the task's tokens from the first N ids only (default: the whole vocabulary)");
+  app.add_option("--task-vocab", task_vocab,
+                 "draw the task's tokens from the first N ids only (default: the whole vocabulary)")
+      ->check(positive());
   corpus.spec.data.clear();
   corpus.add(app, "train on a corpus instead of a synthetic task: ding-en-de (Ding's example "
                   "sentences) or a TSV file of source<TAB>target pairs");
@@ -85,14 +98,6 @@ void TrainFlags::add(CLI::App &app) {
 }
 
 OptimizerOptions optimizerOptions(const TrainFlags &f, int64_t d_model) {
-  if (f.log_every < 1)
-    throw Error({}, fmt::format("--log-every must be at least 1, found {}", f.log_every));
-  if (f.warmup < 1)
-    throw Error({}, fmt::format("--warmup must be at least 1, found {}", f.warmup));
-  if (f.clip_norm && !(*f.clip_norm > 0))
-    throw Error({}, fmt::format("--clip-norm must be positive, found {}", *f.clip_norm));
-  if (f.lr && !(*f.lr > 0))
-    throw Error({}, fmt::format("--lr must be positive, found {}", *f.lr));
   OptimizerOptions opt;
   opt.kind = parseOptimizerKind(f.optimizer);
   opt.lr = f.lr;
@@ -100,7 +105,25 @@ OptimizerOptions optimizerOptions(const TrainFlags &f, int64_t d_model) {
   opt.d_model = d_model;
   opt.clip_norm = f.clip_norm;
   opt.weight_decay = f.weight_decay;
+  opt.skip_nonfinite = f.skip_nonfinite;
+  checkOptimizerOptions(opt);
   return opt;
+}
+
+std::string checkStep(const StepReport &r) {
+  std::string loss = std::isnan(r.loss)   ? "NaN"
+                     : std::isinf(r.loss) ? (r.loss > 0 ? "+inf" : "-inf")
+                                          : fmt::format("{}", r.loss);
+  if (r.skipped)
+    return fmt::format("step {}: the loss ({}) or the gradients are not finite: the step is "
+                       "skipped, no weight changed",
+                       r.step, loss);
+  if (!std::isfinite(r.loss))
+    throw Error({}, fmt::format("step {}: the loss is {}: training stops and saves nothing (a "
+                                "checkpoint on disk keeps its step); try a lower --lr, "
+                                "--clip-norm, or --skip-nonfinite to skip such steps",
+                                r.step, loss));
+  return {};
 }
 
 SyntheticTask syntheticTask(const TransformerConfig &cfg, const std::string &kind,
@@ -185,8 +208,11 @@ int runTrain(const TrainFlags &f) {
   auto start = std::chrono::steady_clock::now();
   auto last = start;
   int64_t tokens = 0;
-  while (state.step < f.steps) {
+  StopSignals stop;
+  while (state.step < f.steps && !stop.requested()) {
     StepReport r = trainer.step(state);
+    if (std::string note = checkStep(r); !note.empty())
+      std::cout << note << "\n";
     tokens += r.tokens;
     if (r.step % f.log_every == 0 || r.step == f.steps) {
       auto now = std::chrono::steady_clock::now();
@@ -200,6 +226,8 @@ int runTrain(const TrainFlags &f) {
       tokens = 0;
     }
   }
+  if (stop.requested())
+    std::cout << fmt::format("{} at step {}: stopping\n", stop.name(), state.step);
   // A resumed run goes on in its checkpoint unless --save names another file.
   std::string save = f.save.empty() ? f.resume : f.save;
   if (!save.empty()) {
@@ -207,7 +235,7 @@ int runTrain(const TrainFlags &f) {
     std::cout << fmt::format("saved {} tensors and step {} to {}\n", state.tensors.size(),
                              state.step, save);
   }
-  return 0;
+  return stop.exitStatus();
 }
 
 } // namespace kiln::tools

@@ -3,6 +3,7 @@
 
 #include "passes/optimizer.h"
 #include "runtime/tasks.h"
+#include "runtime/trainer.h"
 #include "tools/backend_flags.h"
 #include "tools/data_command.h"
 #include "tools/model_options.h"
@@ -26,6 +27,7 @@ struct TrainFlags {
   int64_t warmup = 4000;
   std::optional<double> clip_norm;
   double weight_decay = 0;
+  bool skip_nonfinite = false; ///< skip steps whose loss or gradients are not finite
   std::string save, resume;
   int64_t log_every = 1;
   std::optional<int64_t> task_vocab;
@@ -50,6 +52,10 @@ SyntheticTask syntheticTask(const TransformerConfig &cfg, const std::string &kin
 
 /// The optimizer the flags ask for, for a model of width d_model.
 OptimizerOptions optimizerOptions(const TrainFlags &flags, int64_t d_model);
+
+/// Stops a run, with an Error naming the step, when a step's loss is not finite and the step was
+/// not skipped; such a run saves nothing. Returns the note to print for a skipped step, or "".
+std::string checkStep(const StepReport &report);
 
 /// Runs the training; prints one line per logged step.
 int runTrain(const TrainFlags &flags);

@@ -13,6 +13,7 @@
 #include "runtime/safetensors.h"
 #include "runtime/trainer.h"
 #include "tools/corpus_programs.h"
+#include "tools/stop_signals.h"
 #include "tools/tool_support.h"
 #include "tools/train_command.h"
 #include "tools/translator.h"
@@ -21,7 +22,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -31,10 +31,6 @@ namespace kiln::tools {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-volatile std::sig_atomic_t interrupted = 0;
-
-extern "C" void onInterrupt(int) { interrupted = 1; }
 
 double secondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -335,8 +331,7 @@ int runCorpusTraining(const TrainFlags &f) {
                                                        : std::to_string(last_step),
       budget ? fmt::format(" or {}", clock(*budget)) : "", f.backend.backend, save);
 
-  interrupted = 0;
-  auto previous = std::signal(SIGINT, onInterrupt);
+  StopSignals stop;
   Progress progress(last_step, budget);
   progress.start(state.step);
   Clock::time_point start = Clock::now(), window = start;
@@ -345,12 +340,14 @@ int runCorpusTraining(const TrainFlags &f) {
   if (state.step >= last_step)
     std::cout << fmt::format("nothing to train: the run is at step {} and --steps is {}\n",
                              state.step, last_step);
-  while (state.step < last_step && !interrupted) {
+  while (state.step < last_step && !stop.requested()) {
     if (budget && secondsSince(start) >= *budget) {
       stopped = true;
       break;
     }
     StepReport r = trainer.step(state);
+    if (std::string note = checkStep(r); !note.empty())
+      progress.note(note);
     tokens += r.tokens;
     double span = secondsSince(window);
     bool log = r.step % f.log_every == 0 || r.step == last_step;
@@ -364,21 +361,21 @@ int runCorpusTraining(const TrainFlags &f) {
     if (f.save_every > 0 && r.step % f.save_every == 0)
       checkpoint(progress);
   }
-  std::signal(SIGINT, previous);
-  if (interrupted)
-    progress.note("interrupted: saving the run");
+  if (stop.requested())
+    progress.note(fmt::format("{} at step {}: saving the run", stop.name(), state.step));
   else if (stopped)
     progress.note(
         fmt::format("the time budget of {} is spent at step {}", clock(*budget), state.step));
   bool validated = f.valid_every > 0 && state.step % f.valid_every == 0;
-  if (valid.batchesPerEpoch() > 0 && !validated)
+  // A signal asks to stop now: save at once, without a last validation.
+  if (valid.batchesPerEpoch() > 0 && !validated && !stop.requested())
     validate(progress);
-  if (!(f.save_every > 0 && state.step % f.save_every == 0 && !stopped && !interrupted))
+  if (!(f.save_every > 0 && state.step % f.save_every == 0 && !stopped && !stop.requested()))
     checkpoint(progress);
   progress.finish();
   std::cout << fmt::format("{} training and {} loss programs compiled in {:.1f} s\n", steps.size(),
                            losses.size(), steps.compileSeconds() + losses.compileSeconds());
-  return interrupted ? 130 : 0;
+  return stop.exitStatus();
 }
 
 } // namespace kiln::tools

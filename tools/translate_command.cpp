@@ -26,11 +26,11 @@ void SearchFlags::add(CLI::App &cmd, bool with_nbest) {
       ->check(positive())
       ->capture_default_str();
   cmd.add_option("--beam", o.beam, "beam search of this width (the default search)")
-      ->check(CLI::Range(int64_t{1}, int64_t{256}))
+      ->check(between(1, 256))
       ->capture_default_str();
   cmd.add_option("--length-penalty", o.length_penalty,
                  "beam: alpha of GNMT's ((5 + length) / 6)^alpha (0: none)")
-      ->check(CLI::Range(0.0, 10.0))
+      ->check(between(0.0, 10.0))
       ->capture_default_str();
   if (with_nbest)
     cmd.add_option("--nbest", o.nbest,
@@ -49,7 +49,9 @@ void SearchFlags::add(CLI::App &cmd, bool with_nbest) {
   cmd.add_option("--top-p", o.top_p, "sample: only the most likely tokens of this mass")
       ->check(fraction())
       ->capture_default_str();
-  cmd.add_option("--seed", o.seed, "sample: the seed of the draws")->capture_default_str();
+  cmd.add_option("--seed", o.seed, "sample: the seed of the draws")
+      ->check(unsignedInteger())
+      ->capture_default_str();
   backend.add(cmd, "cpu");
 }
 

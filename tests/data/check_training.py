@@ -73,7 +73,7 @@ def main():
     rest, _ = p.communicate(timeout=300)
     text = "".join(lines) + rest
     saved = re.search(r"saved step (\d+) to", text)
-    if p.returncode != 130 or "interrupted: saving the run" not in text or not saved:
+    if p.returncode != 130 or "SIGINT at step" not in text or not saved:
         print(f"Ctrl-C: exit {p.returncode}, output:\n{text}")
         failed = True
     else:

@@ -9,6 +9,7 @@
 #include "passes/autodiff.h"
 #include "passes/optimizer.h"
 #include "runtime/random_key.h"
+#include "runtime/safetensors.h"
 #include "runtime/trainer.h"
 
 #include <cmath>
@@ -188,6 +189,73 @@ TEST_CASE("Adam and AdamW steps against an independent computation") {
     checkLiteral(out.at("adam.v.w"), {3}, v_next, 1e-12);
     CHECK(!out.count("grad.w"));
   }
+}
+
+TEST_CASE("--skip-nonfinite: a step with a non-finite loss keeps the weights and the moments") {
+  OptimizerOptions o;
+  o.lr = 0.1;
+  o.skip_nonfinite = true;
+  std::vector<double> m = {0.1, 0.2, -0.3}, v = {0.01, 0.02, 0.03};
+  auto step = [&](std::vector<double> w) {
+    return optimizerStep(o, {{"w", lit({3}, w)},
+                             {"adam.m.w", lit({3}, m)},
+                             {"adam.v.w", lit({3}, v)},
+                             {"step", Literal::scalar(1, DType::i64)}});
+  };
+  for (double bad : {INFINITY, NAN}) {
+    std::vector<double> w = kW;
+    w[1] = bad;
+    auto out = step(w);
+    CHECK(out.at("skipped").data[0] == 1);
+    CHECK(out.at("w").data[0] == w[0]);
+    CHECK(out.at("w").data[2] == w[2]);
+    checkLiteral(out.at("adam.m.w"), {3}, m, 1e-7); // the f32 inputs, unchanged
+    checkLiteral(out.at("adam.v.w"), {3}, v, 1e-7);
+  }
+  // A finite step is the plain update.
+  auto out = step(kW);
+  CHECK(out.at("skipped").data[0] == 0);
+  OptimizerOptions plain = o;
+  plain.skip_nonfinite = false;
+  auto expected = optimizerStep(plain, {{"w", lit({3}, kW)},
+                                        {"adam.m.w", lit({3}, m)},
+                                        {"adam.v.w", lit({3}, v)},
+                                        {"step", Literal::scalar(1, DType::i64)}});
+  checkLiteral(out.at("w"), {3}, expected.at("w").data, 1e-12);
+}
+
+TEST_CASE("optimizer options that make no sense are refused, naming the option") {
+  auto refused = [](auto change, std::string flag) {
+    OptimizerOptions o;
+    change(o);
+    CHECK_THROWS_WITH(checkOptimizerOptions(o), doctest::Contains(flag.c_str()));
+  };
+  refused([](OptimizerOptions &o) { o.lr = NAN; }, "--lr");
+  refused([](OptimizerOptions &o) { o.lr = INFINITY; }, "--lr");
+  refused([](OptimizerOptions &o) { o.lr = -1; }, "--lr");
+  refused([](OptimizerOptions &o) { o.warmup = 0; }, "--warmup");
+  refused([](OptimizerOptions &o) { o.beta1 = 1; }, "--beta1");
+  refused([](OptimizerOptions &o) { o.beta2 = NAN; }, "--beta2");
+  refused([](OptimizerOptions &o) { o.eps = 0; }, "--eps");
+  refused([](OptimizerOptions &o) { o.weight_decay = -0.1; }, "--weight-decay");
+  refused([](OptimizerOptions &o) { o.clip_norm = 0; }, "--clip-norm");
+  CHECK_NOTHROW(checkOptimizerOptions(OptimizerOptions{}));
+}
+
+TEST_CASE("a checkpoint is never written with a NaN weight; the file is left as it was") {
+  std::string path = (std::filesystem::temp_directory_path() / "kiln_nan_checkpoint.safetensors");
+  TrainerState good;
+  good.tensors.emplace("w", HostBuffer(TensorType{DType::f32, {2}}));
+  good.step = 3;
+  saveTrainerState(path, good);
+  auto before = std::filesystem::file_size(path);
+  TrainerState bad = good;
+  bad.tensors.at("w").setDouble(1, NAN);
+  bad.step = 4;
+  CHECK_THROWS_WITH(saveTrainerState(path, bad), doctest::Contains("w holds nan at element 1"));
+  CHECK(std::filesystem::file_size(path) == before);
+  CHECK(readSafetensorsMetadata(path).at("kiln.step") == "3");
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("SGD with momentum and global-norm clipping") {
