@@ -4,6 +4,9 @@
 //   c * rsqrt(var + eps) | c / sqrt(var + eps) | c * (1 / sqrt(var + eps))   -> layer_norm(x)
 //   layer_norm(x) * w                                                       -> layer_norm(x, w)
 //   layer_norm(x, w) + b   (or layer_norm(x) + b, with w = 1)               -> layer_norm(x, w, b)
+//
+// Subexpressions written twice count as one, as in PyTorch's x.var(unbiased=False), which
+// computes the mean again inside the variance: every op is pure.
 
 #include "passes/match.h"
 #include "passes/rewrite.h"
@@ -20,9 +23,9 @@ Value *meanOf(Value *m) {
 /// Whether v is y * y or y ^ 2.
 bool isSquareOf(Value *v, Value *y) {
   if (Node *mul = match::def(v, op::Mul))
-    return mul->operands[0] == y && mul->operands[1] == y;
+    return match::same(mul->operands[0], y) && match::same(mul->operands[1], y);
   if (Node *pow = match::def(v, op::Pow))
-    return pow->operands[0] == y && match::splat(pow->operands[1]) == 2.0;
+    return match::same(pow->operands[0], y) && match::splat(pow->operands[1]) == 2.0;
   return false;
 }
 
@@ -37,14 +40,14 @@ bool isVariance(Value *var, Value *x, Value *mean, Value *centered) {
   return false;
 }
 
-/// The variance and eps of var + eps (eps a splat constant).
+/// The variance and eps of var + eps (eps a scalar constant).
 std::optional<std::pair<Value *, double>> plusEps(Value *v) {
   Node *add = match::def(v, op::Add);
   if (!add)
     return std::nullopt;
   return match::commuted(*add,
                          [](Value *var, Value *eps) -> std::optional<std::pair<Value *, double>> {
-                           if (auto e = match::splat(eps); e && *e >= 0 && eps->type.rank() == 0)
+                           if (auto e = match::splat(eps); e && eps->type.rank() == 0)
                              return std::pair{var, *e};
                            return std::nullopt;
                          });
@@ -61,18 +64,30 @@ Value *underRsqrt(Value *r) {
   return nullptr;
 }
 
-/// Builds layer_norm(x) if centered = x - mean(x) and s = var(x) + eps.
+/// Builds layer_norm(x) if centered = x - mean(x) and s = var(x) + eps. eps is the constant
+/// as written: the op adds it to the variance as the graph does.
 Value *normalize(Node &root, Rewriter &r, Value *centered, Value *s) {
   Node *sub = match::def(centered, op::Sub);
   if (!sub)
     return nullptr;
   Value *x = sub->operands[0], *mean = sub->operands[1];
-  if (meanOf(mean) != x)
+  Value *averaged = meanOf(mean);
+  if (!averaged || !match::same(averaged, x))
     return nullptr;
   auto ve = plusEps(s);
-  if (!ve || !isVariance(ve->first, x, mean, centered)) {
-    r.missed(root.loc,
-             "not fused: x - mean(x) is scaled by something other than 1 / sqrt(var(x) + eps)");
+  if (!ve) {
+    r.missed(root.loc, "not fused: x - mean(x) is divided by the square root of something other "
+                       "than a variance plus a scalar constant eps");
+    return nullptr;
+  }
+  if (!(ve->second >= 0)) {
+    r.missed(root.loc, fmt::format("not fused: eps is {}; layer_norm needs it non-negative",
+                                   floatStr(ve->second)));
+    return nullptr;
+  }
+  if (!isVariance(ve->first, x, mean, centered)) {
+    r.missed(root.loc, "not fused: x - mean(x) is divided by sqrt(v + eps) with v not the "
+                       "variance of x over the last axis");
     return nullptr;
   }
   if (!isFloat(x->type.dtype) || x->type != root.result()->type)

@@ -4,7 +4,8 @@
 //   div(exp(x), sum(exp(x)))                       without the max
 //   exp(x - logsumexp(x))                          logsumexp as max + log(sum(exp(x - max)))
 //                                                  or as log(sum(exp(x)))
-// The reductions must share one axis and keep it.
+// The reductions must share one axis and keep it. Subexpressions written twice count as one
+// (exp(x - max) in the numerator and again in the sum): every op is pure.
 
 #include "passes/match.h"
 #include "passes/rewrite.h"
@@ -14,7 +15,7 @@ namespace {
 
 /// The axis of a keepdims reduction `op` of x over one axis, if n is one.
 std::optional<int64_t> keptAxisOf(const Node *n, OpHandle op, const Value *x) {
-  if (!n || !n->is(op) || n->operands[0] != x || !n->getBool("keepdims"))
+  if (!n || !n->is(op) || !match::same(n->operands[0], x) || !n->getBool("keepdims"))
     return std::nullopt;
   return match::singleAxis(*n);
 }
@@ -33,22 +34,30 @@ Value *create(Rewriter &r, Value *x, int64_t axis) {
   return r.b.create(op::Softmax, {x}, {{"axis", axis - x->type.rank()}});
 }
 
-/// div(exp(z), reduce_sum(exp(z))) with z = x or x - max(x).
+/// div(exp(z), reduce_sum(exp(z))) with z = x or x - max(x); the sum may read its own copy of
+/// the exponentials.
 Value *fuseDivForm(Node &div, Rewriter &r) {
   Node *e = match::def(div.operands[0], op::Exp);
   Node *sum = match::def(div.operands[1], op::ReduceSum);
-  if (!e || !sum || sum->operands[0] != e->result())
+  Node *summed = sum ? match::def(sum->operands[0], op::Exp) : nullptr;
+  if (!e || !summed)
     return nullptr;
+  if (!match::same(e->result(), summed->result())) {
+    r.missed(div.loc, "not fused: the sum in the denominator is not of the numerator's "
+                      "exponentials");
+    return nullptr;
+  }
   auto axis = keptAxisOf(sum, op::ReduceSum, e->result());
   if (!axis) {
     r.missed(div.loc, "not fused: the sum of the exponentials must run over one axis and keep it");
     return nullptr;
   }
-  if (!match::onlyUsedBy(r.graph, e->result(), {&div, sum})) {
-    r.missed(div.loc, fmt::format("not fused: the exponentials are also used by {}",
-                                  match::otherUser(r.graph, e->result(), {&div, sum})));
-    return nullptr;
-  }
+  for (Node *exps : {e, summed})
+    if (!match::onlyUsedBy(r.graph, exps->result(), {&div, sum})) {
+      r.missed(div.loc, fmt::format("not fused: the exponentials are also used by {}",
+                                    match::otherUser(r.graph, exps->result(), {&div, sum})));
+      return nullptr;
+    }
   // A max over another axis than the sum stays inside: softmax of (x - that max).
   return create(r, unshift(e->operands[0], *axis), *axis);
 }
@@ -75,7 +84,7 @@ std::optional<std::pair<Value *, int64_t>> logSumExp(Value *lse) {
                              auto inner = logSumExpOperand(l);
                              Node *shift = inner ? match::def(inner->first, op::Sub) : nullptr;
                              // The max added back must be the one subtracted inside the sum.
-                             if (!shift || shift->operands[1] != m)
+                             if (!shift || !match::same(shift->operands[1], m))
                                return std::nullopt;
                              Value *x = shift->operands[0];
                              if (keptAxisOf(m->def, op::ReduceMax, x) != inner->second)
@@ -91,7 +100,7 @@ Value *fuseLogSumExpForm(Node &e, Rewriter &r) {
   if (!sub)
     return nullptr;
   auto lse = logSumExp(sub->operands[1]);
-  if (!lse || lse->first != sub->operands[0])
+  if (!lse || !match::same(lse->first, sub->operands[0]))
     return nullptr;
   return create(r, lse->first, lse->second);
 }

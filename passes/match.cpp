@@ -25,6 +25,25 @@ bool reducesLastAxisKept(const Node *n, OpHandle op) {
   return axis && *axis == n->operands[0]->type.rank() - 1;
 }
 
+bool same(const Value *a, const Value *b, int depth) {
+  if (a == b)
+    return true;
+  const Node *m = a->def, *n = b->def;
+  // Distinct graph inputs are distinct values.
+  if (!m || !n || depth == 0 || m->name() != n->name() || a->index != b->index ||
+      a->type != b->type || m->operands.size() != n->operands.size() ||
+      m->results.size() != n->results.size() || m->attrs.size() != n->attrs.size())
+    return false;
+  // Attributes compared as printed: exact, and -0.0 differs from 0.0 as it does in the IR.
+  for (auto i = m->attrs.begin(), j = n->attrs.begin(); i != m->attrs.end(); ++i, ++j)
+    if (i->first != j->first || attrStr(i->second) != attrStr(j->second))
+      return false;
+  for (size_t i = 0; i < m->operands.size(); ++i)
+    if (!same(m->operands[i], n->operands[i], depth - 1))
+      return false;
+  return true;
+}
+
 bool onlyUsedBy(const Graph &g, const Value *v, std::initializer_list<const Node *> users) {
   for (const GraphOutput &o : g.outputs())
     if (o.value == v)

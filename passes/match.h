@@ -18,6 +18,10 @@ std::optional<double> splat(const Value *v);
 std::optional<int64_t> singleAxis(const Node &reduction);
 /// Whether a node is the reduction `op` over the last axis of its operand with keepdims.
 bool reducesLastAxisKept(const Node *n, OpHandle op);
+/// Whether a and b hold one value: the same value, or values computed alike (the same op with
+/// the same attributes and result types, over operands that hold one value, looked at up to
+/// `depth` nodes deep). Every op is pure, so duplicates written twice compare equal.
+bool same(const Value *a, const Value *b, int depth = 8);
 /// Whether every use of v (operands and graph outputs) is by one of the given nodes.
 bool onlyUsedBy(const Graph &g, const Value *v, std::initializer_list<const Node *> users);
 /// Names another user of v that is not among the given nodes, for remarks ("a mul at f:3:7").
