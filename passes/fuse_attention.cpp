@@ -2,7 +2,8 @@
 //
 //   matmul(softmax(s * matmul(q, k^T) + mask), v)  -> attention(q, k, v, mask) {scale = s}
 //
-// k^T is a transpose of the last two axes or the matmul's transpose_b; the scale is a constant
+// k^T is a transpose of the last two axes, the matmul's transpose_b, or a key that arrives
+// transposed ([..., d, Tk], which gets a transpose back); the scale is a constant
 // multiplying or dividing the scores, q or k; the mask is added (a float tensor, -inf or large
 // negative where masked) or applied by select. A causal mask built from iota and a comparison
 // becomes the causal flag. Dropout on the probabilities, written as
@@ -42,16 +43,19 @@ Value *peelScale(Value *v, double &scale) {
   }
 }
 
-/// k when kt is k with its last two axes swapped (a new transpose when kt is a composed one).
+/// k when kt is k with its last two axes swapped: the operand of a transpose (a new transpose
+/// when kt is a composed one), or else a new transpose of kt, a key that arrives transposed.
 Value *untranspose(Rewriter &r, Value *kt) {
-  Node *t = match::def(kt, op::Transpose);
-  if (!t)
-    return nullptr;
-  IntList perm = t->getInts("perm");
-  size_t n = perm.size();
+  size_t n = static_cast<size_t>(kt->type.rank());
   if (n < 2)
     return nullptr;
+  Node *t = match::def(kt, op::Transpose);
+  IntList perm(n);
+  for (size_t i = 0; i < n; ++i)
+    perm[i] = t ? t->getInts("perm")[i] : static_cast<int64_t>(i);
   std::swap(perm[n - 1], perm[n - 2]);
+  if (!t)
+    return r.b.create(op::Transpose, {kt}, {{"perm", perm}});
   bool identity = true;
   for (size_t i = 0; i < n; ++i)
     identity &= perm[i] == static_cast<int64_t>(i);
@@ -71,7 +75,7 @@ std::optional<Scores> matchScores(Rewriter &r, Value *v) {
   if (!mm || mm->getBool("transpose_a"))
     return std::nullopt;
   s.q = peelScale(mm->operands[0], s.scale);
-  Value *kt = mm->operands[1];
+  Value *kt = peelScale(mm->operands[1], s.scale);
   s.k = mm->getBool("transpose_b") ? kt : untranspose(r, kt);
   if (!s.k)
     return std::nullopt;
@@ -79,10 +83,13 @@ std::optional<Scores> matchScores(Rewriter &r, Value *v) {
   return s;
 }
 
-/// Whether c is a causal mask: select(key > query, -inf, 0) over iotas of a square [T, T].
-bool isCausal(const Value *c) {
+/// Whether c, added to the scores, is a causal mask: select(key > query, -inf, 0) over iotas of
+/// the scores' [Tq, Tk] (a [1, 1] one broadcasts zeros, no causal mask).
+bool isCausal(const Value *c, const Value *scores) {
   Node *sel = match::def(c, op::Select);
-  if (!sel || c->type.rank() != 2 || c->type.shape[0] != c->type.shape[1])
+  const Shape &s = scores->type.shape;
+  if (!sel || c->type.rank() != 2 || s.size() < 2 || c->type.shape[0] != s[s.size() - 2] ||
+      c->type.shape[1] != s.back() || c->type.shape[0] != c->type.shape[1])
     return false;
   Node *cmp = sel->operands[0]->def;
   if (!cmp || cmp->results.size() != 1)
@@ -139,12 +146,12 @@ std::optional<Masked> matchMask(Rewriter &r, Value *s, std::optional<Scores> &sc
       if (!(scores = matchScores(r, core)))
         return std::nullopt;
       Masked m{core};
-      if (isCausal(mask)) {
+      if (isCausal(mask, core)) {
         m.causal = true;
       } else if (Node *both = match::def(mask, op::Add);
-                 both && (isCausal(both->operands[0]) || isCausal(both->operands[1]))) {
+                 both && (isCausal(both->operands[0], core) || isCausal(both->operands[1], core))) {
         m.causal = true;
-        m.mask = isCausal(both->operands[0]) ? both->operands[1] : both->operands[0];
+        m.mask = isCausal(both->operands[0], core) ? both->operands[1] : both->operands[0];
       } else {
         m.mask = mask;
       }
