@@ -4,6 +4,7 @@
 #include "passes/pass_manager.h"
 #include "passes/pipelines.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace kiln {
@@ -13,9 +14,12 @@ namespace {
 /// The stages of the train pipeline after the forward passes.
 enum class Program { Loss, Gradients, TrainStep };
 
-bool isForwardPass(const std::string &name) {
-  return name != "autodiff" && name != "optimizer" && name != "cse" && name != "dce" &&
-         name != "fuse-elementwise" && name != "schedule-updates";
+/// The train pipeline's passes before autodiff (forward: true) or from autodiff on (false).
+std::vector<std::string> trainPasses(bool forward) {
+  std::vector<std::string> all = pipelinePasses("train");
+  auto autodiff = std::find(all.begin(), all.end(), "autodiff");
+  return forward ? std::vector<std::string>(all.begin(), autodiff)
+                 : std::vector<std::string>(autodiff, all.end());
 }
 
 /// Runs the train pipeline up to `program`, with the forward passes chosen by `spec`.
@@ -28,9 +32,7 @@ void runPipeline(Graph &g, const std::string &spec, Program program,
       throw Error({}, fmt::format("unknown pass '{}'; known passes: {}", name, passNames()));
     pm.addPass(info->create({}));
   }
-  for (const std::string &name : pipelinePasses("train")) {
-    if (isForwardPass(name))
-      continue;
+  for (const std::string &name : trainPasses(false)) {
     if (name == "autodiff" && program != Program::Loss)
       pm.addPass(createAutodiffPass(AutodiffOptions{"loss", {}}));
     else if (name == "optimizer" && program == Program::TrainStep)
@@ -58,9 +60,8 @@ std::vector<std::string> forwardPasses(const std::string &spec) {
   std::vector<std::string> passes;
   for (const std::string &name : splitList(spec)) {
     if (name == "default") {
-      for (const std::string &p : pipelinePasses("train"))
-        if (isForwardPass(p))
-          passes.push_back(p);
+      for (const std::string &p : trainPasses(true))
+        passes.push_back(p);
     } else if (name != "none") {
       passes.push_back(name);
     }

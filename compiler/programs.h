@@ -13,7 +13,8 @@
 namespace kiln {
 
 /// The passes run on the forward graph before autodiff: a comma-separated list of pass names,
-/// where "default" stands for canonicalize and the fusions and "none" for nothing.
+/// where "default" stands for the train pipeline's passes before autodiff (canonicalize, cse
+/// and the fusions) and "none" for nothing.
 std::vector<std::string> forwardPasses(const std::string &spec);
 
 /// The forward passes for a --precision: `passes` for f32; for bf16, `passes` then

@@ -19,7 +19,9 @@ std::vector<std::string> precisionPasses(const std::string &precision) {
 
 std::vector<std::string> pipelinePasses(const std::string &name, const std::string &precision) {
   std::vector<std::string> low = precisionPasses(precision);
-  std::vector<std::string> passes = {"canonicalize"};
+  // cse before the fusions too: a subexpression written twice (the mean of x.var(), exp(s - max)
+  // in the numerator and the sum) is one value to the patterns.
+  std::vector<std::string> passes = {"canonicalize", "cse"};
   passes.insert(passes.end(), kFusions.begin(), kFusions.end());
   // After the fusions, which match the f32 graph the DSL wrote, and before autodiff, so the
   // backward products are bf16 too.

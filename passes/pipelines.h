@@ -8,7 +8,7 @@
 
 namespace kiln {
 
-/// The pass names of a pipeline: "infer" (canonicalize, the fusions, cse, dce,
+/// The pass names of a pipeline: "infer" (canonicalize, cse, the fusions, cse, dce,
 /// fuse-elementwise) or "train" (the same with autodiff and the optimizer after the fusions,
 /// and schedule-updates last). With precision "bf16", mixed-precision follows the fusions.
 /// Throws Error for another name or precision.
