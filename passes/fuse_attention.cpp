@@ -175,6 +175,33 @@ std::optional<Masked> matchMask(Rewriter &r, Value *s, std::optional<Scores> &sc
   return std::nullopt;
 }
 
+/// Why the softmax's operand s is not (scaled) q k^T plus a mask, for the remark.
+std::string whyNotScores(const Value *s) {
+  auto scalarConstant = [](const Value *c) { return match::splat(c) && c->type.rank() == 0; };
+  if (Node *sel = match::def(s, op::Select))
+    for (int side : {1, 2})
+      if (auto fill = match::splat(sel->operands[side]); fill && *fill != -INFINITY)
+        return fmt::format("not fused: the select fills masked scores with {}, not -inf: a row "
+                           "masked everywhere would get uniform weights, where the op gives NaN",
+                           floatStr(*fill));
+  std::vector<const Value *> candidates = {s};
+  if (Node *add = match::def(s, op::Add))
+    candidates = {add->operands[0], add->operands[1]};
+  for (const Value *c : candidates) {
+    Node *n = c->def;
+    if (!n || !(n->is(op::Mul) || n->is(op::Div)))
+      continue;
+    bool by_matmul = match::def(n->operands[0], op::Matmul) ||
+                     (n->is(op::Mul) && match::def(n->operands[1], op::Matmul));
+    bool constant = n->is(op::Div)
+                        ? scalarConstant(n->operands[1])
+                        : scalarConstant(n->operands[0]) || scalarConstant(n->operands[1]);
+    if (by_matmul && !constant)
+      return "not fused: the scores are scaled by a value that is not a scalar constant";
+  }
+  return "not fused: the softmax does not read (scaled) q k^T, optionally plus a mask";
+}
+
 struct Dropout {
   Value *probs;
   const Node *reader = nullptr; ///< the node of the dropout that reads the probabilities
@@ -229,7 +256,7 @@ Value *fuseAttention(Node &mm, Rewriter &r) {
   std::optional<Scores> scores;
   auto masked = matchMask(r, sm->operands[0], scores);
   if (!masked || !scores) {
-    r.missed(mm.loc, "not fused: the softmax does not read (scaled) q k^T, optionally plus a mask");
+    r.missed(mm.loc, whyNotScores(sm->operands[0]));
     return nullptr;
   }
   if (!match::onlyUsedBy(r.graph, sm->operands[0], {sm})) {
