@@ -55,10 +55,9 @@ void printHelp() {
   std::cout
       << "\nOptions:\n"
          "  --passes=a,b,c             run these passes, in order\n"
-         "  --pipeline=infer|train     canonicalize and the fusions, then (train) autodiff and "
-         "the\n"
-         "                             optimizer, then cse, dce, fuse-elementwise and (train)\n"
-         "                             schedule-updates\n"
+         "  --pipeline=infer|train     canonicalize, cse and the fusions, then (train) autodiff\n"
+         "                             and the optimizer, then cse, dce, fuse-elementwise and\n"
+         "                             (train) schedule-updates\n"
          "  --precision=f32|bf16       with --pipeline: bf16 adds mixed-precision after the\n"
          "                             fusions, as kiln train --precision bf16 does\n"
          "  --list-passes              list the passes and exit\n"
