@@ -21,6 +21,18 @@ OptimizerKind parseOptimizerKind(const std::string &name) {
   throw Error({}, fmt::format("unknown optimizer '{}'; expected sgd, adam or adamw", name));
 }
 
+std::string optimizerName(OptimizerKind kind) {
+  switch (kind) {
+  case OptimizerKind::Sgd:
+    return "sgd";
+  case OptimizerKind::Adam:
+    return "adam";
+  case OptimizerKind::AdamW:
+    return "adamw";
+  }
+  KILN_ASSERT(false, "unknown optimizer kind");
+}
+
 std::vector<std::string> optimizerStateNames(OptimizerKind kind, const std::string &param) {
   if (kind == OptimizerKind::Sgd)
     return {"sgd.momentum." + param};

@@ -38,6 +38,8 @@ void checkOptimizerOptions(const OptimizerOptions &opts);
 
 /// Parses "sgd", "adam" or "adamw"; throws Error otherwise.
 OptimizerKind parseOptimizerKind(const std::string &name);
+/// "sgd", "adam" or "adamw".
+std::string optimizerName(OptimizerKind kind);
 
 /// Appends the update of every parameter P that has an output grad.P: a data input "step"
 /// (i64 scalar, counting from 1), state inputs "adam.m.P" and "adam.v.P" (or

@@ -3,13 +3,34 @@
 #include "ir/diagnostics.h"
 #include "runtime/safetensors.h"
 
+#include <charconv>
 #include <fmt/format.h>
 
 namespace kiln {
 
+void checkCheckpointFormat(const std::map<std::string, std::string> &metadata,
+                           const std::string &path) {
+  auto it = metadata.find("kiln.format");
+  if (it == metadata.end())
+    return;
+  int format = 0;
+  auto [end, ec] =
+      std::from_chars(it->second.data(), it->second.data() + it->second.size(), format);
+  Location loc;
+  loc.file = path;
+  if (ec != std::errc() || end != it->second.data() + it->second.size() || format < 1)
+    throw Error(loc,
+                fmt::format("kiln.format '{}' in the metadata is not a format number", it->second));
+  if (format > kCheckpointFormat)
+    throw Error(loc, fmt::format("written in checkpoint format {} by a newer kiln; this kiln {} "
+                                 "reads format {} and older",
+                                 format, kKilnVersion, kCheckpointFormat));
+}
+
 std::map<std::string, HostBuffer>
 loadCheckpoint(const std::string &path, const std::vector<TensorDecl> &expected, bool allow_extra) {
   TensorMap file = readSafetensors(path);
+  checkCheckpointFormat(readSafetensorsMetadata(path), path);
   std::map<std::string, HostBuffer> out;
   std::vector<std::string> problems;
   for (const TensorDecl &d : expected) {
@@ -57,7 +78,10 @@ void saveCheckpoint(const std::string &path, const std::map<std::string, HostBuf
   TensorMap file;
   for (const auto &[name, t] : tensors)
     file[name] = TensorData{t.dtype(), t.shape(), {t.bytes().begin(), t.bytes().end()}};
-  writeSafetensors(path, file, metadata);
+  std::map<std::string, std::string> described = metadata;
+  described["kiln.format"] = std::to_string(kCheckpointFormat);
+  described["kiln.version"] = kKilnVersion;
+  writeSafetensors(path, file, described);
 }
 
 } // namespace kiln

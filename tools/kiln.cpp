@@ -91,7 +91,9 @@ int cmdInit(const tools::ModelFlags &mf, uint64_t seed, const std::string &out) 
   BuiltModel m =
       buildTransformer(c, Stage::Forward, GraphOptions{.batch = 1, .src_len = 1, .tgt_len = 1});
   Bindings tensors = tools::initialParameters(m.params, seed);
-  saveCheckpoint(out, tensors, {{"kiln.config", c.name}, {"kiln.seed", std::to_string(seed)}});
+  std::map<std::string, std::string> metadata = tools::configMetadata(c);
+  metadata["kiln.seed"] = std::to_string(seed);
+  saveCheckpoint(out, tensors, metadata);
   std::cout << fmt::format("wrote {} tensors to {}\n", tensors.size(), out);
   return 0;
 }
@@ -124,7 +126,8 @@ HostBuffer readTokens(const TensorMap &file, const std::string &path, const std:
 int cmdRun(const tools::ModelFlags &mf, const tools::BackendFlags &bf, const std::string &weights,
            const std::string &inputs, const std::string &out, double dropout, uint64_t seed,
            bool grads, const std::string &passes, const std::string &precision) {
-  TransformerConfig c = mf.resolve();
+  std::map<std::string, std::string> meta = readSafetensorsMetadata(weights);
+  TransformerConfig c = mf.resolveFor(meta, weights);
   TensorMap file = readSafetensors(inputs);
   HostBuffer src = readTokens(file, inputs, "src", c.vocab),
              tgt = readTokens(file, inputs, "tgt", c.vocab);
@@ -140,7 +143,13 @@ int cmdRun(const tools::ModelFlags &mf, const tools::BackendFlags &bf, const std
                     .dropout = dropout};
   std::string forward = withPrecision(passes, precision);
   BuiltModel m = grads ? buildGradients(c, opts, forward) : buildLoss(c, opts, forward);
-  Bindings bindings = loadCheckpoint(weights, declsOf(m.params));
+  // A training checkpoint holds the optimizer's state too, which a forward pass does not read.
+  bool training = meta.count("kiln.step") > 0;
+  if (training)
+    std::cerr << fmt::format("kiln run: {} is a training checkpoint (step {}): its weights are "
+                             "used, its optimizer state is ignored\n",
+                             weights, meta.at("kiln.step"));
+  Bindings bindings = loadCheckpoint(weights, declsOf(m.params), training);
   bindings[m.graph->findInput(InputRole::Source)->name] = std::move(src);
   bindings[m.graph->findInput(InputRole::Target)->name] = std::move(tgt);
   if (const GraphInput *s = m.graph->findInput(InputRole::Seed))
@@ -165,7 +174,7 @@ int runMain(int argc, char **argv) {
   app.require_subcommand(1);
 
   app.add_subcommand("version", "print kiln's version and the LLVM and oneDNN it runs on")
-      ->callback([] { std::cout << "kiln 0.1\n"
+      ->callback([] { std::cout << "kiln " << kKilnVersion << "\n"
                                 << cpu::hostInfo() << "\n"; });
 
   tools::ModelFlags dump_model, params_model, init_model, run_model;

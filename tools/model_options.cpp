@@ -3,12 +3,15 @@
 #include "tools/tool_support.h"
 
 #include <charconv>
+#include <cmath>
 #include <fmt/format.h>
 
 namespace kiln::tools {
 
 void ModelFlags::add(CLI::App &app) {
-  app.add_option("--config", config, "tiny, small or base")->capture_default_str();
+  app.add_option("--config", config, "tiny, small or base")
+      ->each([this](const std::string &) { config_given = true; })
+      ->capture_default_str();
   app.add_option("--d-model", d_model, "model width")->check(positive());
   app.add_option("--heads", heads, "attention heads")->check(positive());
   app.add_option("--ffn", ffn, "feed-forward width")->check(positive());
@@ -50,16 +53,32 @@ std::vector<std::pair<std::string, bool TransformerConfig::*>> flagFields() {
           {"tie_generator", &TransformerConfig::tie_generator}};
 }
 
+/// The token ids, by metadata name.
+std::vector<std::pair<std::string, int64_t TokenIds::*>> tokenFields() {
+  return {{"pad_id", &TokenIds::pad},
+          {"bos_id", &TokenIds::bos},
+          {"eos_id", &TokenIds::eos},
+          {"unk_id", &TokenIds::unk}};
+}
+
 } // namespace
 
 std::map<std::string, std::string> configMetadata(const TransformerConfig &cfg) {
   std::map<std::string, std::string> meta = {
-      {"kiln.config", cfg.name}, {"kiln.model.norm_eps", fmt::format("{}", cfg.norm_eps)}};
+      {"kiln.config", cfg.name},
+      {"kiln.model.norm_eps", fmt::format("{}", cfg.norm_eps)},
+      {"kiln.model.label_smoothing", fmt::format("{}", cfg.label_smoothing)}};
   for (const auto &[name, field] : integerFields())
     meta["kiln.model." + name] = std::to_string(cfg.*field);
   for (const auto &[name, field] : flagFields())
     meta["kiln.model." + name] = cfg.*field ? "1" : "0";
+  for (const auto &[name, field] : tokenFields())
+    meta["kiln.model." + name] = std::to_string(cfg.tokens.*field);
   return meta;
+}
+
+bool describesModel(const std::map<std::string, std::string> &meta) {
+  return meta.count("kiln.model.d_model") > 0;
 }
 
 TransformerConfig configFromMetadata(const std::map<std::string, std::string> &meta,
@@ -85,10 +104,32 @@ TransformerConfig configFromMetadata(const std::map<std::string, std::string> &m
   }
   for (const auto &[name, member] : flagFields())
     cfg.*member = field(name) == "1";
-  try {
-    cfg.norm_eps = std::stod(field("norm_eps"));
-  } catch (const std::logic_error &) {
-    throw Error({path}, fmt::format("kiln.model.norm_eps '{}' is not a number", field("norm_eps")));
+  auto number = [&](const std::string &name, double fallback) {
+    auto it = meta.find("kiln.model." + name);
+    if (it == meta.end())
+      return fallback;
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(it->second, &used);
+    } catch (const std::logic_error &) {
+    }
+    if (used == 0 || used != it->second.size() || !std::isfinite(v))
+      throw Error({path}, fmt::format("kiln.model.{} '{}' is not a number", name, it->second));
+    return v;
+  };
+  field("norm_eps");
+  cfg.norm_eps = number("norm_eps", cfg.norm_eps);
+  cfg.label_smoothing = number("label_smoothing", cfg.label_smoothing);
+  for (const auto &[name, member] : tokenFields()) {
+    auto it = meta.find("kiln.model." + name);
+    if (it == meta.end())
+      continue;
+    int64_t v = -1;
+    auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    if (ec != std::errc() || end != it->second.data() + it->second.size() || v < 0)
+      throw Error({path}, fmt::format("kiln.model.{} '{}' is not a token id", name, it->second));
+    cfg.tokens.*member = v;
   }
   return cfg;
 }
@@ -123,6 +164,45 @@ TransformerConfig ModelFlags::resolve() const {
   if (unk_id)
     c.tokens.unk = *unk_id;
   return c;
+}
+
+TransformerConfig ModelFlags::resolveFor(const std::map<std::string, std::string> &meta,
+                                         const std::string &path) const {
+  if (!describesModel(meta))
+    return resolve();
+  TransformerConfig stored = configFromMetadata(meta, path);
+  auto refuse = [&](std::string_view flag, auto asked, auto held) {
+    throw Error({path}, fmt::format("{} {} does not match the checkpoint's {}: the model comes "
+                                    "from the checkpoint, drop the flag",
+                                    flag, asked, held));
+  };
+  if (config_given && config != stored.name)
+    refuse("--config", config, stored.name);
+  auto same = [&](std::string_view flag, const std::optional<int64_t> &asked, int64_t held) {
+    if (asked && *asked != held)
+      refuse(flag, *asked, held);
+  };
+  same("--d-model", d_model, stored.d_model);
+  same("--heads", heads, stored.heads);
+  same("--ffn", ffn, stored.ffn);
+  same("--layers", layers, stored.encoder_layers);
+  same("--layers", layers, stored.decoder_layers);
+  same("--encoder-layers", encoder_layers, stored.encoder_layers);
+  same("--decoder-layers", decoder_layers, stored.decoder_layers);
+  same("--vocab", vocab, stored.vocab);
+  same("--pad-id", pad_id, stored.tokens.pad);
+  same("--bos-id", bos_id, stored.tokens.bos);
+  same("--eos-id", eos_id, stored.tokens.eos);
+  same("--unk-id", unk_id, stored.tokens.unk);
+  if (pre_norm && !stored.pre_norm)
+    refuse("--pre-norm", "", "post-norm layers");
+  if (gelu && !stored.gelu)
+    refuse("--gelu", "", "ReLU");
+  if (tie_generator && !stored.tie_generator)
+    refuse("--tie-generator", "", "untied generator");
+  if (label_smoothing)
+    stored.label_smoothing = *label_smoothing;
+  return stored;
 }
 
 void addPrecisionFlag(CLI::App &app, std::string &precision) {

@@ -13,6 +13,7 @@ namespace kiln::tools {
 /// Flags that pick and adjust a Transformer configuration.
 struct ModelFlags {
   std::string config = "tiny";
+  bool config_given = false; ///< --config on the command line (set when parsed)
   std::optional<int64_t> d_model, heads, ffn, layers, encoder_layers, decoder_layers, vocab;
   std::optional<double> label_smoothing;
   bool pre_norm = false, gelu = false, tie_generator = false;
@@ -22,13 +23,22 @@ struct ModelFlags {
   void add(CLI::App &app);
   /// The preset with every override applied.
   TransformerConfig resolve() const;
+  /// The model of the checkpoint at `path` whose metadata is `meta`, when it records one
+  /// (configMetadata): a flag that asks for another value is an Error naming both, and
+  /// --label-smoothing, a property of the loss rather than of the weights, overrides the
+  /// checkpoint's. Otherwise (a plain safetensors file) the model of the flags.
+  TransformerConfig resolveFor(const std::map<std::string, std::string> &meta,
+                               const std::string &path) const;
 };
 
-/// The architecture as checkpoint metadata (kiln.model.d_model, ...), so that a checkpoint says
-/// which model it holds.
+/// The model as checkpoint metadata (kiln.model.d_model, ..., the label smoothing and the token
+/// ids), so that a checkpoint says which model it holds.
 std::map<std::string, std::string> configMetadata(const TransformerConfig &cfg);
-/// The architecture that configMetadata wrote into the metadata of the file at `path`; an Error
-/// there when a field is missing or malformed.
+/// Whether the metadata describes a model (configMetadata wrote it).
+bool describesModel(const std::map<std::string, std::string> &meta);
+/// The model that configMetadata wrote into the metadata of the file at `path`; an Error there
+/// when a field is missing or malformed. Files from before the label smoothing and the token ids
+/// were recorded get the defaults for those.
 TransformerConfig configFromMetadata(const std::map<std::string, std::string> &meta,
                                      const std::string &path);
 

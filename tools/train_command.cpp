@@ -6,6 +6,7 @@
 #include "tools/stop_signals.h"
 #include "tools/tool_support.h"
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -110,6 +111,36 @@ OptimizerOptions optimizerOptions(const TrainFlags &f, int64_t d_model) {
   return opt;
 }
 
+std::map<std::string, std::string> optimizerMetadata(const OptimizerOptions &opt) {
+  std::map<std::string, std::string> meta = {
+      {"kiln.optimizer", optimizerName(opt.kind)},
+      {"kiln.optimizer.lr", opt.lr ? fmt::format("{}", *opt.lr) : "schedule"},
+      {"kiln.optimizer.warmup", std::to_string(opt.warmup)},
+      {"kiln.optimizer.weight_decay", fmt::format("{}", opt.weight_decay)},
+      {"kiln.optimizer.clip_norm", opt.clip_norm ? fmt::format("{}", *opt.clip_norm) : "none"}};
+  return meta;
+}
+
+void checkResume(const std::map<std::string, std::string> &meta, const std::string &path,
+                 const OptimizerOptions &opt, int64_t steps) {
+  Location at;
+  at.file = path;
+  if (auto it = meta.find("kiln.optimizer");
+      it != meta.end() && it->second != optimizerName(opt.kind))
+    throw Error(at, fmt::format("--optimizer {} does not match the checkpoint's {}: its state "
+                                "holds {}'s moments",
+                                optimizerName(opt.kind), it->second, it->second));
+  int64_t done = 0;
+  if (auto it = meta.find("kiln.step"); it != meta.end()) {
+    const std::string &text = it->second;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), done);
+    if (ec == std::errc() && end == text.data() + text.size() && steps <= done)
+      throw Error(at, fmt::format("--steps {} is not beyond the checkpoint's step {}: nothing "
+                                  "to train (--steps counts the resumed steps too)",
+                                  steps, done));
+  }
+}
+
 std::string checkStep(const StepReport &r) {
   std::string loss = std::isnan(r.loss)   ? "NaN"
                      : std::isinf(r.loss) ? (r.loss > 0 ? "+inf" : "-inf")
@@ -150,8 +181,19 @@ int runTrain(const TrainFlags &f) {
     throw Error({}, "--valid, --reverse, --tokenizer, --time-budget, --save-every, "
                     "--valid-every, --valid-bleu, --keep-best, --batch-tokens and --max-length "
                     "need --data");
-  TransformerConfig cfg = f.model.resolve();
+  // A resumed run takes its model from the checkpoint and must go beyond its step.
+  std::map<std::string, std::string> resumed;
+  if (!f.resume.empty())
+    resumed = readSafetensorsMetadata(f.resume);
+  TransformerConfig cfg = f.model.resolveFor(resumed, f.resume);
   OptimizerOptions opt = optimizerOptions(f, cfg.d_model);
+  if (!f.resume.empty()) {
+    if (auto task = resumed.find("kiln.task"); task != resumed.end() && task->second != f.task)
+      throw Error(
+          Location{f.resume, 0, 0},
+          fmt::format("the checkpoint was trained on the {} task, not {}", task->second, f.task));
+    checkResume(resumed, f.resume, opt, f.steps);
+  }
   GraphOptions shape{
       .batch = f.batch, .src_len = f.src_len, .tgt_len = f.tgt_len, .dropout = f.dropout};
   BuiltModel m = buildTrainStep(cfg, shape, opt, withPrecision(f.passes, f.precision));
@@ -167,11 +209,6 @@ int runTrain(const TrainFlags &f) {
   TrainerState state;
   if (!f.resume.empty()) {
     state = loadTrainerState(f.resume, signatureOf(*m.graph));
-    auto meta = readSafetensorsMetadata(f.resume);
-    if (auto task = meta.find("kiln.task"); task != meta.end() && task->second != f.task)
-      throw Error(
-          Location{f.resume, 0, 0},
-          fmt::format("the checkpoint was trained on the {} task, not {}", task->second, f.task));
     std::cout << fmt::format("resumed from {} at step {}\n", f.resume, state.step);
   } else {
     state.tensors = initialParameters(m.params, f.seed);
@@ -201,9 +238,6 @@ int runTrain(const TrainFlags &f) {
                            cached ? " (code from the kernel cache)" : "");
   Trainer trainer(*program, task, f.seed);
   trainer.initState(state);
-  if (state.step >= f.steps)
-    std::cout << fmt::format("nothing to train: the run is at step {} and --steps is {}\n",
-                             state.step, f.steps);
 
   auto start = std::chrono::steady_clock::now();
   auto last = start;
@@ -231,7 +265,10 @@ int runTrain(const TrainFlags &f) {
   // A resumed run goes on in its checkpoint unless --save names another file.
   std::string save = f.save.empty() ? f.resume : f.save;
   if (!save.empty()) {
-    saveTrainerState(save, state, {{"kiln.config", cfg.name}, {"kiln.task", f.task}});
+    std::map<std::string, std::string> metadata = configMetadata(cfg);
+    metadata.merge(optimizerMetadata(opt));
+    metadata["kiln.task"] = f.task;
+    saveTrainerState(save, state, metadata);
     std::cout << fmt::format("saved {} tensors and step {} to {}\n", state.tensors.size(),
                              state.step, save);
   }

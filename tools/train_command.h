@@ -53,6 +53,13 @@ SyntheticTask syntheticTask(const TransformerConfig &cfg, const std::string &kin
 /// The optimizer the flags ask for, for a model of width d_model.
 OptimizerOptions optimizerOptions(const TrainFlags &flags, int64_t d_model);
 
+/// The optimizer and its hyper-parameters as checkpoint metadata (kiln.optimizer, ...).
+std::map<std::string, std::string> optimizerMetadata(const OptimizerOptions &opt);
+/// Refuses to resume the checkpoint at `path` (metadata `meta`) with another optimizer than the
+/// one that trained it, or with a last step `steps` that is not beyond the checkpoint's.
+void checkResume(const std::map<std::string, std::string> &meta, const std::string &path,
+                 const OptimizerOptions &opt, int64_t steps);
+
 /// Stops a run, with an Error naming the step, when a step's loss is not finite and the step was
 /// not skipped; such a run saves nothing. Returns the note to print for a skipped step, or "".
 std::string checkStep(const StepReport &report);

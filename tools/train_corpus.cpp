@@ -204,18 +204,14 @@ int runCorpusTraining(const TrainFlags &f) {
                               spec.data, spec.split.reverse ? " --reverse" : ""));
     if (!f.tokenizer.empty())
       throw Error({}, "--tokenizer with --resume: the run goes on with the checkpoint's tokenizer");
-    // The architecture is the checkpoint's; flags that say otherwise are a mistake.
-    TransformerConfig stored = configFromMetadata(meta, f.resume);
-    TransformerConfig asked = f.model.resolve();
-    asked.vocab = stored.vocab; // the tokenizer's, not a flag's
-    bool flags = f.model.config != "tiny" || f.model.d_model || f.model.heads || f.model.ffn ||
-                 f.model.layers || f.model.encoder_layers || f.model.decoder_layers;
-    if (flags && configMetadata(asked) != configMetadata(stored))
-      throw Error(at, "the checkpoint holds another architecture than the model flags ask for: "
-                      "drop them to continue the checkpoint's");
-    stored.label_smoothing = cfg.label_smoothing;
-    stored.tokens = cfg.tokens;
-    cfg = stored;
+    // The model is the checkpoint's; flags that say otherwise are a mistake.
+    if (!describesModel(meta))
+      throw Error(at, "the checkpoint does not describe its model (no kiln.model.d_model)");
+    double smoothing = cfg.label_smoothing;
+    cfg = f.model.resolveFor(meta, f.resume);
+    if (!meta.count("kiln.model.label_smoothing") && !f.model.label_smoothing)
+      cfg.label_smoothing = smoothing; // a checkpoint from before it was recorded
+    checkResume(meta, f.resume, opt, last_step);
     opt.d_model = cfg.d_model; // the schedule's scale
   }
   data::Tokenizer tokenizer =
@@ -271,6 +267,7 @@ int runCorpusTraining(const TrainFlags &f) {
   }
   trainer.initState(state);
   std::map<std::string, std::string> metadata = configMetadata(cfg);
+  metadata.merge(optimizerMetadata(opt));
   metadata.insert({{"kiln.task", "data"},
                    {"kiln.data", dataName(spec.data)},
                    {"kiln.valid", spec.valid.empty() ? "" : dataName(spec.valid)},
@@ -337,9 +334,6 @@ int runCorpusTraining(const TrainFlags &f) {
   Clock::time_point start = Clock::now(), window = start;
   int64_t tokens = 0;
   bool stopped = false;
-  if (state.step >= last_step)
-    std::cout << fmt::format("nothing to train: the run is at step {} and --steps is {}\n",
-                             state.step, last_step);
   while (state.step < last_step && !stop.requested()) {
     if (budget && secondsSince(start) >= *budget) {
       stopped = true;
