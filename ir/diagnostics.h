@@ -44,8 +44,8 @@ private:
   std::string message_;
 };
 
-/// An error in how a tool was invoked: an unknown flag or option, a value of the wrong form.
-/// Tools report it with the --help hint and exit with status 2.
+/// An error in how a tool was invoked rather than in its input: an unknown flag or option, a
+/// value of the wrong form.
 class UsageError : public Error {
 public:
   using Error::Error;

@@ -206,9 +206,11 @@ void checkOptimizerOptions(const OptimizerOptions &o) {
   auto refuse = [](std::string_view flag, double v, std::string_view rule) {
     throw Error({}, fmt::format("optimizer: --{} must be {}, found {}", flag, rule, v));
   };
+  // The update computes in f32: a value must be a positive f32 after rounding, not 0 or inf.
+  constexpr double kMax = std::numeric_limits<float>::max();
   auto positive = [&](std::string_view flag, double v) {
-    if (!(std::isfinite(v) && v > 0))
-      refuse(flag, v, "positive and finite");
+    if (!(v > 0 && v <= kMax && static_cast<float>(v) > 0))
+      refuse(flag, v, "positive and within f32's range");
   };
   auto belowOne = [&](std::string_view flag, double v) {
     if (!(v >= 0 && v < 1))
@@ -224,8 +226,8 @@ void checkOptimizerOptions(const OptimizerOptions &o) {
   belowOne("beta2", o.beta2);
   positive("eps", o.eps);
   belowOne("momentum", o.momentum);
-  if (!(std::isfinite(o.weight_decay) && o.weight_decay >= 0))
-    refuse("weight-decay", o.weight_decay, "0 or more and finite");
+  if (!(o.weight_decay >= 0 && o.weight_decay <= kMax))
+    refuse("weight-decay", o.weight_decay, "0 or more and within f32's range");
   if (o.clip_norm)
     positive("clip-norm", *o.clip_norm);
 }
@@ -233,9 +235,10 @@ void checkOptimizerOptions(const OptimizerOptions &o) {
 namespace {
 
 double number(const PassOptions &opts, const std::string &name, double fallback) {
-  std::string text = optionOr(opts, name, "");
-  if (text.empty())
+  auto it = opts.find(name);
+  if (it == opts.end())
     return fallback;
+  const std::string &text = it->second;
   size_t used = 0;
   double v = 0;
   try {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <fmt/format.h>
 
 namespace kiln {
@@ -91,9 +92,10 @@ void saveTrainerState(const std::string &path, const TrainerState &state,
         bad = std::isfinite(tensor.getDouble(i)) ? -1 : i;
     }
     if (bad >= 0)
-      throw Error({path}, fmt::format("not saved: {} holds {} at element {} after step {}; the "
-                                      "file is left as it was",
-                                      name, tensor.getDouble(bad), bad, state.step));
+      throw Error({path}, fmt::format("not saved: {} holds {} at element {} after step {}; {}",
+                                      name, tensor.getDouble(bad), bad, state.step,
+                                      std::filesystem::exists(path) ? "the file is left as it was"
+                                                                    : "nothing was written"));
   }
   metadata["kiln.step"] = std::to_string(state.step);
   saveCheckpoint(path, state.tensors, metadata);

@@ -1,37 +1,55 @@
 #include "tools/stop_signals.h"
 
+#include <atomic>
+
 namespace kiln::tools {
 
 namespace {
 
-volatile std::sig_atomic_t received = 0;
+// Lock-free, so the handler may write it from whichever thread the signal lands on.
+std::atomic<int> received{0};
+static_assert(std::atomic<int>::is_always_lock_free);
 
-extern "C" void onStopSignal(int signal) {
-  received = signal;
-  // The next one ends the process.
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+extern "C" void onStopSignal(int signal) { received.store(signal); }
+
+/// Installs the handler for one signal, unless the process was started with it ignored (a
+/// background job); SA_RESETHAND makes the next one act as if the handler were not there.
+struct sigaction install(int signal) {
+  struct sigaction previous {};
+  sigaction(signal, nullptr, &previous);
+  if (previous.sa_handler == SIG_IGN)
+    return previous;
+  struct sigaction action {};
+  action.sa_handler = onStopSignal;
+  action.sa_flags = SA_RESETHAND;
+  sigemptyset(&action.sa_mask);
+  sigaction(signal, &action, nullptr);
+  return previous;
 }
 
 } // namespace
 
 StopSignals::StopSignals() {
-  received = 0;
-  previous_int_ = std::signal(SIGINT, onStopSignal);
-  previous_term_ = std::signal(SIGTERM, onStopSignal);
+  received.store(0);
+  previous_int_ = install(SIGINT);
+  previous_term_ = install(SIGTERM);
 }
 
 StopSignals::~StopSignals() {
-  std::signal(SIGINT, previous_int_);
-  std::signal(SIGTERM, previous_term_);
+  sigaction(SIGINT, &previous_int_, nullptr);
+  sigaction(SIGTERM, &previous_term_, nullptr);
 }
 
-bool StopSignals::requested() const { return received != 0; }
+bool StopSignals::requested() const { return received.load() != 0; }
 
 const char *StopSignals::name() const {
-  return received == SIGINT ? "SIGINT" : received == SIGTERM ? "SIGTERM" : "";
+  int signal = received.load();
+  return signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "";
 }
 
-int StopSignals::exitStatus() const { return received ? 128 + received : 0; }
+int StopSignals::exitStatus() const {
+  int signal = received.load();
+  return signal ? 128 + signal : 0;
+}
 
 } // namespace kiln::tools

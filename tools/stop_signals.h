@@ -7,8 +7,9 @@ namespace kiln::tools {
 
 /// While alive, SIGINT and SIGTERM do not end the process: they ask the run to stop, which
 /// checks requested() between steps, saves its work and exits with exitStatus(). A second
-/// signal ends the process at once, as it would without this (files are written atomically, so
-/// that leaves no partial file).
+/// signal ends the process at once, as it would without this: a checkpoint being written then is
+/// left as it was (files are written atomically), though its temporary file may remain.
+/// A signal the process was started with ignored stays ignored.
 class StopSignals {
 public:
   StopSignals();
@@ -25,8 +26,7 @@ public:
   int exitStatus() const;
 
 private:
-  void (*previous_int_)(int);
-  void (*previous_term_)(int);
+  struct sigaction previous_int_, previous_term_;
 };
 
 } // namespace kiln::tools

@@ -237,6 +237,10 @@ CLI::Validator unsignedInteger() {
   std::string rule = "an integer in [0, 2^64)";
   return CLI::Validator(
       [rule](std::string &text) -> std::string {
+        // Text that is not an integer is left to the conversion (a usage error).
+        size_t digits = text.find_first_not_of("0123456789", text.rfind('-', 0) == 0 ? 1 : 0);
+        if (text.empty() || text == "-" || digits != std::string::npos)
+          return {};
         uint64_t v = 0;
         auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
         if (ec == std::errc() && end == text.data() + text.size())
@@ -249,9 +253,12 @@ CLI::Validator unsignedInteger() {
 const char *const kExitStatusHelp =
     "Exit status: 0 success; 1 an error in the input or in a value given (a bad file, a value "
     "out of range, a failed run); 2 a usage error (an unknown or missing flag, a value of the "
-    "wrong form); 70 an internal error (a bug in kiln).";
+    "wrong form); 70 an internal error (a bug in kiln); 130 or 143 a run that SIGINT or SIGTERM "
+    "stopped after it saved its work.";
 
 namespace {
+
+const char *const kUsageHint = "Run with --help for more information.";
 
 void exitOnAbort(int) {
   // Only async-signal-safe calls here: the assertion's message is already on stderr.
@@ -271,8 +278,7 @@ int runTool(std::string_view tool, int (*main)(int, char **), int argc, char **a
   try {
     return main(argc, argv);
   } catch (const UsageError &e) {
-    std::cerr << fmt::format("{}: error: {}\nRun with --help for more information.\n", tool,
-                             e.message());
+    std::cerr << fmt::format("{}: error: {}\n{}\n", tool, e.message(), kUsageHint);
     return kExitUsage;
   } catch (const Error &e) {
     reportError(e, tool);
@@ -289,8 +295,7 @@ int runTool(std::string_view tool, int (*main)(int, char **), int argc, char **a
 int reportParseError(const CLI::App &app, const CLI::ParseError &e, std::string_view tool) {
   if (e.get_exit_code() == 0) // --help
     return app.exit(e);
-  std::cerr << fmt::format("{}: error: {}\nRun with --help for more information.\n", tool,
-                           e.what());
+  std::cerr << fmt::format("{}: error: {}\n{}\n", tool, e.what(), kUsageHint);
   return dynamic_cast<const CLI::ValidationError *>(&e) ? kExitUserError : kExitUsage;
 }
 

@@ -21,7 +21,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -36,18 +38,26 @@ double secondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-/// "90s", "15m", "1h30m" or a plain number of seconds.
+/// "90s", "15m", "1h30m" or a plain number of seconds, at most a year.
 double parseDuration(const std::string &text) {
   static const std::regex form(
       R"(^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$)");
   std::smatch m;
   if (text.empty() || !std::regex_match(text, m, form))
-    throw Error(
+    throw UsageError(
         {}, fmt::format("--time-budget '{}' is not a duration such as 90s, 15m or 1h30m", text));
-  auto part = [&](int i) { return m[i].matched ? std::stod(m[i].str()) : 0.0; };
+  constexpr double kYear = 366 * 24 * 3600.0;
+  auto part = [&](int i) {
+    if (!m[i].matched)
+      return 0.0;
+    double v = 0; // the form has only digits and a point: out of range is the one failure
+    auto [end, ec] = std::from_chars(&*m[i].first, &*m[i].first + m[i].length(), v);
+    return ec == std::errc() ? v : kYear + 1;
+  };
   double seconds = 3600 * part(1) + 60 * part(2) + part(3);
-  if (!(seconds > 0))
-    throw Error({}, fmt::format("--time-budget must be positive, found '{}'", text));
+  if (!(seconds > 0 && seconds <= kYear))
+    throw Error({},
+                fmt::format("--time-budget must be positive and at most a year, found '{}'", text));
   return seconds;
 }
 
@@ -350,6 +360,9 @@ int runCorpusTraining(const TrainFlags &f) {
       window = Clock::now();
       tokens = 0;
     }
+    // After a signal, the run saves at once below, without validating first.
+    if (stop.requested())
+      break;
     if (f.valid_every > 0 && r.step % f.valid_every == 0 && valid.batchesPerEpoch() > 0)
       validate(progress);
     if (f.save_every > 0 && r.step % f.save_every == 0)
@@ -364,7 +377,8 @@ int runCorpusTraining(const TrainFlags &f) {
   // A signal asks to stop now: save at once, without a last validation.
   if (valid.batchesPerEpoch() > 0 && !validated && !stop.requested())
     validate(progress);
-  if (!(f.save_every > 0 && state.step % f.save_every == 0 && !stopped && !stop.requested()))
+  bool saved = f.save_every > 0 && state.step % f.save_every == 0 && !stopped && !stop.requested();
+  if (!saved)
     checkpoint(progress);
   progress.finish();
   std::cout << fmt::format("{} training and {} loss programs compiled in {:.1f} s\n", steps.size(),

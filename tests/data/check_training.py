@@ -62,8 +62,11 @@ def main():
     ckpt = os.path.join(args.workdir, "interrupted.safetensors")
     if os.path.exists(ckpt):
         os.remove(ckpt)
+    # A shell starts background jobs with SIGINT ignored, and kiln keeps a signal it inherits
+    # ignored: give the run the default disposition, as a foreground command has.
     p = subprocess.Popen([args.kiln, "train", *small, "--steps", "100000000", "--save", ckpt],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     for line in p.stdout:
         lines.append(line)

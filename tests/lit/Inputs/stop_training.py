@@ -8,8 +8,11 @@ sig = getattr(signal, "SIG" + sys.argv[1])
 ckpt = sys.argv[2]
 model = ["--config", "tiny", "--layers", "1", "--batch", "2", "--src-len", "4", "--tgt-len", "4",
          "--no-cache"]
+# A shell starts background jobs with SIGINT ignored, and kiln keeps a signal it inherits
+# ignored: give the run the default disposition, as a foreground command in a terminal has.
 p = subprocess.Popen(["kiln", "train", *model, "--steps", "100000000", "--save", ckpt],
-                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 lines = []
 for line in p.stdout:
     lines.append(line)
