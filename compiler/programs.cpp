@@ -102,7 +102,7 @@ BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts
                           const OptimizerOptions &optimizer, const std::string &passes) {
   BuiltModel m = buildTransformer(cfg, Stage::Loss, opts);
   // The step returns the loss and the updates; logits are not needed.
-  std::erase_if(m.graph->outputs(), [](const GraphOutput &o) { return o.name == "logits"; });
+  m.graph->eraseOutputs([](const GraphOutput &o) { return o.name == "logits"; });
   runPipeline(*m.graph, passes, Program::TrainStep, &optimizer);
   return m;
 }

@@ -15,10 +15,12 @@ const Attribute &Node::attr(std::string_view name) const {
 
 Value *Graph::addInput(std::string name, InputKind kind, TensorType type, Location loc,
                        InputRole role) {
-  KILN_ASSERT(!findInput(name), "duplicate graph input name");
+  size_t position = inputs_.size();
+  bool fresh = input_index_.try_emplace(name, position).second;
+  KILN_ASSERT(fresh, "duplicate graph input name");
   auto v = std::make_unique<Value>();
   v->type = std::move(type);
-  v->index = static_cast<int>(inputs_.size());
+  v->index = static_cast<int>(position);
   Value *raw = v.get();
   inputs_.push_back(GraphInput{std::move(name), kind, std::move(v), std::move(loc), role});
   return raw;
@@ -32,22 +34,57 @@ int Graph::eraseInputs(const std::function<bool(const GraphInput &)> &erase) {
     KILN_ASSERT(numUses(in.value.get()) == 0, "an erased input has no uses");
     return true;
   });
-  for (size_t i = 0; i < inputs_.size(); ++i)
+  if (inputs_.size() == before)
+    return 0;
+  input_index_.clear();
+  for (size_t i = 0; i < inputs_.size(); ++i) {
     inputs_[i].value->index = static_cast<int>(i);
+    input_index_.try_emplace(inputs_[i].name, i);
+  }
   return static_cast<int>(before - inputs_.size());
 }
 
 void Graph::addOutput(std::string name, Value *v, Location loc, std::string updates) {
+  size_t position = outputs_.size();
+  output_index_.try_emplace(name, position);
+  output_uses_[v].push_back(position);
   outputs_.push_back(GraphOutput{std::move(name), v, std::move(loc), std::move(updates)});
+}
+
+void Graph::setOutputValue(size_t i, Value *v) {
+  GraphOutput &out = outputs_.at(i);
+  if (out.value == v)
+    return;
+  auto it = output_uses_.find(out.value);
+  KILN_ASSERT(it != output_uses_.end(), "output use index lacks an output");
+  std::erase(it->second, i);
+  if (it->second.empty())
+    output_uses_.erase(it);
+  output_uses_[v].push_back(i);
+  out.value = v;
+}
+
+int Graph::eraseOutputs(const std::function<bool(const GraphOutput &)> &erase) {
+  size_t before = outputs_.size();
+  std::erase_if(outputs_, erase);
+  if (outputs_.size() != before)
+    indexOutputs();
+  return static_cast<int>(before - outputs_.size());
+}
+
+void Graph::indexOutputs() {
+  output_index_.clear();
+  output_uses_.clear();
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    output_index_.try_emplace(outputs_[i].name, i);
+    output_uses_[outputs_[i].value].push_back(i);
+  }
 }
 
 std::optional<size_t> Graph::updatedInput(const GraphOutput &output) const {
   if (output.updates.empty())
     return std::nullopt;
-  for (size_t i = 0; i < inputs_.size(); ++i)
-    if (inputs_[i].name == output.updates)
-      return i;
-  return std::nullopt;
+  return inputIndex(output.updates);
 }
 
 namespace {
@@ -128,11 +165,16 @@ Node *Graph::addNodeUnchecked(const OpDef &op, std::vector<Value *> operands, At
   return nodes_.back().get();
 }
 
+std::optional<size_t> Graph::inputIndex(std::string_view name) const {
+  auto it = input_index_.find(name);
+  if (it == input_index_.end())
+    return std::nullopt;
+  return it->second;
+}
+
 const GraphInput *Graph::findInput(std::string_view name) const {
-  for (const auto &in : inputs_)
-    if (in.name == name)
-      return &in;
-  return nullptr;
+  std::optional<size_t> i = inputIndex(name);
+  return i ? &inputs_[*i] : nullptr;
 }
 
 const GraphInput *Graph::findInput(InputRole role) const {
@@ -143,10 +185,8 @@ const GraphInput *Graph::findInput(InputRole role) const {
 }
 
 const GraphOutput *Graph::findOutput(std::string_view name) const {
-  for (const auto &out : outputs_)
-    if (out.name == name)
-      return &out;
-  return nullptr;
+  auto it = output_index_.find(name);
+  return it == output_index_.end() ? nullptr : &outputs_[it->second];
 }
 
 void Graph::replaceAllUsesWith(Value *from, Value *to) {
@@ -161,9 +201,16 @@ void Graph::replaceAllUsesWith(Value *from, Value *to) {
         v = to;
         to->users.push_back(user);
       }
-  for (auto &out : outputs_)
-    if (out.value == from)
-      out.value = to;
+  auto it = output_uses_.find(from);
+  if (it == output_uses_.end())
+    return;
+  std::vector<size_t> slots = std::move(it->second);
+  output_uses_.erase(it);
+  std::vector<size_t> &to_slots = output_uses_[to];
+  for (size_t i : slots) {
+    outputs_[i].value = to;
+    to_slots.push_back(i);
+  }
 }
 
 namespace {
@@ -185,10 +232,9 @@ void Graph::setOperand(Node &node, size_t i, Value *v) {
 }
 
 int Graph::numUses(const Value *v) const {
-  int n = static_cast<int>(v->users.size());
-  for (const auto &out : outputs_)
-    n += out.value == v;
-  return n;
+  auto it = output_uses_.find(v);
+  size_t outputs = it == output_uses_.end() ? 0 : it->second.size();
+  return static_cast<int>(v->users.size() + outputs);
 }
 
 int Graph::eraseNodes(const std::function<bool(const Node &)> &erase) {
@@ -197,15 +243,22 @@ int Graph::eraseNodes(const std::function<bool(const Node &)> &erase) {
   for (const auto &n : nodes_)
     if (erase(*n))
       doomed.insert(n.get());
+  if (doomed.empty())
+    return 0;
+  // Each read value's use list is filtered once, however many doomed nodes read it: removing
+  // users one at a time would cost a scan of the list each.
+  std::unordered_set<Value *> read;
   for (const Node *n : doomed)
-    for (Value *v : n->operands)
-      removeUse(v, n);
+    read.insert(n->operands.begin(), n->operands.end());
+  for (Value *v : read)
+    std::erase_if(v->users, [&](const Node *user) { return doomed.count(user) > 0; });
   size_t before = nodes_.size();
   std::erase_if(nodes_, [&](const std::unique_ptr<Node> &n) {
     if (!doomed.count(n.get()))
       return false;
     for (const auto &r : n->results)
-      KILN_ASSERT(r->users.empty(), "erasing a node whose result is still read");
+      KILN_ASSERT(r->users.empty() && !output_uses_.count(r.get()),
+                  "erasing a node whose result is still read");
     return true;
   });
   return static_cast<int>(before - nodes_.size());

@@ -6,6 +6,7 @@
 
 #include "ir/attributes.h"
 #include "ir/diagnostics.h"
+#include "ir/name_index.h"
 #include "ir/op.h"
 #include "ir/op_handles.h"
 #include "ir/types.h"
@@ -13,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -78,6 +80,10 @@ struct Node {
 };
 
 /// A static dataflow graph with named inputs and outputs.
+///
+/// Inputs and outputs change only through Graph's methods, which keep indexes of them by name
+/// and of the outputs each value feeds: lookups by name and numUses() take O(1), so building,
+/// parsing and rewriting a graph stays linear in its size.
 class Graph {
 public:
   explicit Graph(std::string name = "main") : name_(std::move(name)) {}
@@ -92,6 +98,8 @@ public:
                   InputRole role = InputRole::None);
   /// Adds a named output; `updates` names the parameter or state input it is the next value of.
   void addOutput(std::string name, Value *v, Location loc = {}, std::string updates = {});
+  /// Makes output `i` read `v`.
+  void setOutputValue(size_t i, Value *v);
   /// Appends a node whose result types are inferred; throws Error on a type or attribute error.
   /// Missing attributes with defaults are filled in.
   Node *addNode(const OpDef &op, std::vector<Value *> operands, AttrMap attrs, Location loc);
@@ -100,17 +108,19 @@ public:
   Node *addNodeUnchecked(const OpDef &op, std::vector<Value *> operands, AttrMap attrs,
                          std::vector<TensorType> result_types, Location loc);
 
-  std::vector<GraphInput> &inputs() { return inputs_; }
+  /// The inputs in order; add and remove them with addInput and eraseInputs.
   const std::vector<GraphInput> &inputs() const { return inputs_; }
-  std::vector<GraphOutput> &outputs() { return outputs_; }
+  /// The outputs in order; change them with addOutput, setOutputValue and eraseOutputs.
   const std::vector<GraphOutput> &outputs() const { return outputs_; }
   std::vector<std::unique_ptr<Node>> &nodes() { return nodes_; }
   const std::vector<std::unique_ptr<Node>> &nodes() const { return nodes_; }
   /// The input of this name, or nullptr.
   const GraphInput *findInput(std::string_view name) const;
+  /// The position of the input of this name, or nullopt.
+  std::optional<size_t> inputIndex(std::string_view name) const;
   /// The input with this role, or nullptr.
   const GraphInput *findInput(InputRole role) const;
-  /// The output of this name, or nullptr.
+  /// The first output of this name, or nullptr.
   const GraphOutput *findOutput(std::string_view name) const;
   /// The index of the input an output updates in place, or nullopt.
   std::optional<size_t> updatedInput(const GraphOutput &output) const;
@@ -126,6 +136,9 @@ public:
   /// Removes the inputs the predicate selects, which must have no uses; the others keep their
   /// order. Returns how many were removed.
   int eraseInputs(const std::function<bool(const GraphInput &)> &erase);
+  /// Removes the outputs the predicate selects; the others keep their order. Returns how many
+  /// were removed.
+  int eraseOutputs(const std::function<bool(const GraphOutput &)> &erase);
   /// Removes nodes that no output depends on, except those in `keep` and what they read;
   /// returns how many were removed.
   int removeDeadNodes(const std::unordered_set<const Node *> &keep = {});
@@ -137,10 +150,18 @@ public:
   std::unique_ptr<Graph> clone() const;
 
 private:
+  /// Rebuilds the output indexes after outputs were removed.
+  void indexOutputs();
+
   std::string name_;
   std::vector<GraphInput> inputs_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<GraphOutput> outputs_;
+  NameMap<size_t> input_index_; ///< input name -> position in inputs_
+  /// output name -> position of the first output of that name (names repeat until verified)
+  NameMap<size_t> output_index_;
+  /// value -> positions of the outputs that read it
+  std::unordered_map<const Value *, std::vector<size_t>> output_uses_;
 };
 
 /// Fills in defaults and checks attribute names and kinds against the op's declaration.

@@ -43,8 +43,8 @@ public:
         replaced[n->result(static_cast<int>(i))] = it->second->result(static_cast<int>(i));
       ++merged;
     }
-    for (auto &o : g.outputs())
-      o.value = current(o.value);
+    for (size_t i = 0; i < g.outputs().size(); ++i)
+      g.setOutputValue(i, current(g.outputs()[i].value));
     g.eraseNodes([&](const Node &n) { return replaced.count(n.result()) > 0; });
     ctx.count("nodes merged", merged);
     return merged > 0;

@@ -191,8 +191,7 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
     updates.push_back({it.name, next});
     updates.insert(updates.end(), next_state.begin(), next_state.end());
   }
-  std::erase_if(g.outputs(),
-                [](const GraphOutput &out) { return out.name.rfind("grad.", 0) == 0; });
+  g.eraseOutputs([](const GraphOutput &out) { return out.name.rfind("grad.", 0) == 0; });
   for (auto &[name, value] : updates)
     g.addOutput(name, value, {}, name);
   g.addOutput("lr", lr);

@@ -149,7 +149,7 @@ std::unique_ptr<Graph> withLoss(const Sample &s) {
   IntList axes;
   for (int64_t d = 0; d < y->type.rank(); ++d)
     axes.push_back(d);
-  g->outputs().clear();
+  g->eraseOutputs([](const GraphOutput &) { return true; });
   g->addOutput("loss", b.create(op::ReduceSum, {weighted}, {{"axes", axes}}));
   return g;
 }

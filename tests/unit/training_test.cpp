@@ -62,7 +62,7 @@ TEST_CASE("tiny Transformer: gradients of sampled coordinates of every parameter
     c.label_smoothing = 0.1;
     BuiltModel m = buildTransformer(
         c, Stage::Loss, GraphOptions{.batch = 2, .src_len = 4, .tgt_len = 3, .dropout = dropout});
-    std::erase_if(m.graph->outputs(), [](const GraphOutput &o) { return o.name == "logits"; });
+    m.graph->eraseOutputs([](const GraphOutput &o) { return o.name == "logits"; });
     auto forward = m.graph->clone();
     differentiate(*m.graph, AutodiffOptions{"loss", {}});
     std::vector<Literal> params = initialValues(m.params, 5);
