@@ -2,6 +2,7 @@
 
 #include "test_util.h"
 
+#include "ir/parser.h"
 #include "ir/philox.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
@@ -134,4 +135,64 @@ TEST_CASE("attributes: defaults filled, unknown and mistyped ones reported") {
       "m.cpp:9:2: error: reshape: missing required attribute 'shape' (integer list)", Error);
   CHECK_THROWS_WITH_AS(b.create(op::Exp, {x, x}),
                        "m.cpp:9:2: error: exp: expected 1 operand, found 2", Error);
+}
+
+// Lookups by name go through hash indexes, so a graph of N inputs and nodes is built, queried and
+// parsed with O(N) name probes (hashes and comparisons, counted by the indexes): a scan would
+// take N^2 / 2 = 5 * 10^9 comparisons here. The lower bounds show each lookup was an index probe
+// rather than a scan beside the index.
+TEST_CASE("a graph of 100,000 inputs and nodes is built and parsed with O(N) name probes") {
+  constexpr int64_t n = 100'000;
+  auto name = [](const char *prefix, int64_t i) { return fmt::format("{}{}", prefix, i); };
+  Graph g;
+  Builder b(g);
+  TensorType t{DType::f32, {2}};
+
+  uint64_t start = name_probes;
+  std::vector<Value *> x;
+  for (int64_t i = 0; i < n; ++i)
+    x.push_back(g.addInput(name("x", i), InputKind::Parameter, t));
+  // n nodes over the first half of the inputs: a chain of adds, then negations.
+  Value *acc = x[0];
+  for (int64_t i = 1; i < n / 2; ++i)
+    acc = b.create(op::Add, {acc, x[i]});
+  while (static_cast<int64_t>(g.nodes().size()) < n)
+    acc = b.create(op::Neg, {acc});
+  g.addOutput("y", acc);
+  for (int64_t i = 0; i < n / 2; ++i)
+    g.addOutput(name("o", i), x[i]);
+  uint64_t built = name_probes - start;
+  // Each addInput and addOutput hashes its name once to insert it; nodes have no names.
+  CHECK(built >= static_cast<uint64_t>(n + n / 2));
+  CHECK(built <= static_cast<uint64_t>(4 * n));
+
+  start = name_probes;
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < n; ++i)
+    wrong += g.findInput(name("x", i)) != &g.inputs()[i] || g.findInput(name("y", i)) ||
+             g.findOutput(name("o", i / 2)) != &g.outputs()[1 + i / 2];
+  uint64_t found = name_probes - start;
+  CHECK(wrong == 0);
+  CHECK(found >= static_cast<uint64_t>(3 * n));
+  CHECK(found <= static_cast<uint64_t>(12 * n));
+
+  // The unread half of the inputs goes, as ModelBuilder::finish drops unread parameters; the
+  // indexes follow.
+  CHECK(g.eraseInputs([&](const GraphInput &in) { return g.numUses(in.value.get()) == 0; }) ==
+        n / 2);
+  CHECK(g.inputs().size() == static_cast<size_t>(n / 2));
+  CHECK(!g.findInput(name("x", n - 1)));
+  CHECK(g.findInput(name("x", n / 2 - 1)) == &g.inputs().back());
+  CHECK(g.inputs().back().value->index == n / 2 - 1);
+  CHECK(g.numUses(x[1]) == 2); // an add and the output "o1"
+
+  std::string text = printGraph(g);
+  start = name_probes;
+  auto parsed = parseGraph(text, "big.kir");
+  uint64_t parsing = name_probes - start;
+  // Every definition and every use of a value is at least one probe of the parser's names.
+  CHECK(parsing >= static_cast<uint64_t>(2 * n));
+  CHECK(parsing <= static_cast<uint64_t>(30 * n));
+  CHECK(parsed->nodes().size() == static_cast<size_t>(n));
+  CHECK(printGraph(*parsed) == text);
 }
