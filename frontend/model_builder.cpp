@@ -11,7 +11,8 @@ ModelBuilder::ModelBuilder(std::string graph_name)
 Tensor ModelBuilder::input(const std::string &name, TensorType type, InputRole role,
                            std::source_location loc) {
   if (graph_->findInput(name))
-    throw Error(Location::fromSource(loc), fmt::format("input '{}' is declared twice", name));
+    throw Error(Location::fromSource(loc),
+                fmt::format("input {} is declared twice", quoteBytes(name)));
   return Tensor(this, graph_->addInput(name, InputKind::Data, std::move(type),
                                        Location::fromSource(loc), role));
 }
@@ -27,7 +28,8 @@ Tensor ModelBuilder::parameter(const std::string &name, Shape shape, Init init, 
                                std::source_location loc) {
   std::string full = scoped(name);
   if (graph_->findInput(full))
-    throw Error(Location::fromSource(loc), fmt::format("parameter '{}' is declared twice", full));
+    throw Error(Location::fromSource(loc),
+                fmt::format("parameter {} is declared twice", quoteBytes(full)));
   TensorType type{dtype, std::move(shape)};
   params_.push_back(ParamSpec{full, type, init});
   return Tensor(this,
@@ -36,7 +38,8 @@ Tensor ModelBuilder::parameter(const std::string &name, Shape shape, Init init, 
 
 Tensor ModelBuilder::state(const std::string &name, TensorType type, std::source_location loc) {
   if (graph_->findInput(name))
-    throw Error(Location::fromSource(loc), fmt::format("input '{}' is declared twice", name));
+    throw Error(Location::fromSource(loc),
+                fmt::format("input {} is declared twice", quoteBytes(name)));
   return Tensor(
       this, graph_->addInput(name, InputKind::State, std::move(type), Location::fromSource(loc)));
 }

@@ -1,5 +1,6 @@
 #include "ir/attributes.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fmt/format.h>
@@ -28,14 +29,26 @@ std::string_view attrKindName(AttrKind k) {
   return "?";
 }
 
+namespace {
+
+/// Whether a double holds an integer exactly: |v| <= 2^53.
+bool exactInDouble(int64_t v) {
+  constexpr int64_t kExact = int64_t{1} << 53;
+  return v >= -kExact && v <= kExact;
+}
+
+} // namespace
+
 std::optional<Attribute> coerceAttr(const Attribute &a, AttrKind kind) {
   AttrKind have = attrKind(a);
   if (have == kind)
     return a;
-  if (have == AttrKind::Int && kind == AttrKind::Float)
+  if (have == AttrKind::Int && kind == AttrKind::Float && exactInDouble(std::get<int64_t>(a)))
     return Attribute(static_cast<double>(std::get<int64_t>(a)));
   if (have == AttrKind::Ints && kind == AttrKind::Floats) {
     const auto &ints = std::get<IntList>(a);
+    if (!std::all_of(ints.begin(), ints.end(), exactInDouble))
+      return std::nullopt;
     return Attribute(FloatList(ints.begin(), ints.end()));
   }
   if (have == AttrKind::Floats && kind == AttrKind::Ints && std::get<FloatList>(a).empty())

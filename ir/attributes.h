@@ -27,8 +27,8 @@ using AttrMap = std::map<std::string, Attribute>;
 AttrKind attrKind(const Attribute &a);
 /// The name of an attribute kind for diagnostics ("integer list", ...).
 std::string_view attrKindName(AttrKind k);
-/// Converts a value to a kind when the conversion is lossless (int to float, ints to floats,
-/// an empty list to any list); nullopt otherwise.
+/// Converts a value to a kind when the conversion is lossless (int to float and ints to floats
+/// up to magnitude 2^53, an empty list to any list); nullopt otherwise.
 std::optional<Attribute> coerceAttr(const Attribute &a, AttrKind kind);
 /// Prints an attribute value as in text IR; floats always carry a '.', 'e', "inf" or "nan".
 std::string attrStr(const Attribute &a);

@@ -10,6 +10,7 @@
 #include <source_location>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace kiln {
 
@@ -50,6 +51,17 @@ class UsageError : public Error {
 public:
   using Error::Error;
 };
+
+/// User bytes (a token, a name, a string, a file name) made safe to embed in a message:
+/// printable ASCII and well-formed UTF-8 characters from U+00A0 up stay as they are; a backslash,
+/// the `quote` character (when not 0) and every other byte are escaped (\\, \', \0, \t, \n, \r,
+/// \xNN), so the message is valid UTF-8 and no NUL cuts it short.
+std::string escapeBytes(std::string_view bytes, char quote = 0);
+/// The length of the character that `bytes` starts with: 2 to 4 for a well-formed UTF-8
+/// character from U+00A0 up, else 1 (0 when empty). escapeBytes keeps such characters whole.
+size_t characterLength(std::string_view bytes);
+/// `bytes` escaped and enclosed in `quote`, as a message quotes input: 'f33', "a\0b".
+std::string quoteBytes(std::string_view bytes, char quote = '\'');
 
 [[noreturn]] void assertionFailed(const char *expr, const char *file, int line, const char *msg);
 

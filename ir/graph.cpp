@@ -98,12 +98,22 @@ AttrMap checkAttributes(const OpDef &op, AttrMap attrs, const Location &loc) {
   for (auto &[name, value] : attrs) {
     const AttrSpec *spec = op.attrSpec(name);
     if (!spec)
-      throw Error(loc, fmt::format("{}: unknown attribute '{}'", op.name, name));
+      throw Error(loc, fmt::format("{}: unknown attribute {}", op.name, quoteBytes(name)));
     auto coerced = coerceAttr(value, spec->kind);
-    if (!coerced)
-      throw Error(loc, fmt::format("{}: attribute '{}' expects {}, found {} ({})", op.name, name,
-                                   withArticle(attrKindName(spec->kind)),
-                                   withArticle(attrKindName(attrKind(value))), attrStr(value)));
+    if (!coerced) {
+      AttrKind have = attrKind(value);
+      bool too_large = (have == AttrKind::Int && spec->kind == AttrKind::Float) ||
+                       (have == AttrKind::Ints && spec->kind == AttrKind::Floats);
+      // A string attribute holds any bytes: quoted for the message, not as the printer does.
+      std::string shown =
+          have == AttrKind::String ? quoteBytes(std::get<std::string>(value), '"') : attrStr(value);
+      throw Error(loc, fmt::format("{}: attribute {} expects {}, found {} ({}){}", op.name,
+                                   quoteBytes(name), withArticle(attrKindName(spec->kind)),
+                                   withArticle(attrKindName(have)), shown,
+                                   too_large ? ", beyond the 2^53 up to which a float holds "
+                                               "every integer"
+                                             : ""));
+    }
     value = std::move(*coerced);
   }
   for (const AttrSpec &spec : op.attrs) {
@@ -132,6 +142,13 @@ std::vector<TensorType> inferTypes(const OpDef &op, const std::vector<TensorType
   std::vector<TensorType> results = op.infer(ctx);
   KILN_ASSERT(static_cast<int>(results.size()) == op.num_results,
               "inference gave a wrong result count");
+  // Dimensions that are each in range can still multiply past any tensor (a matmul of
+  // [2^30,1] by [1,2^30]); stop that here, before anything counts the elements.
+  for (size_t i = 0; i < results.size(); ++i)
+    if (!validShape(results[i].shape))
+      throw Error(loc, fmt::format("{}: result {} would be {}, which is not a valid type: more "
+                                   "than 2^48 elements or a negative dimension",
+                                   op.name, i, results[i].str()));
   return results;
 }
 

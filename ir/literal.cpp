@@ -84,11 +84,12 @@ std::vector<std::byte> Literal::toBytes() const {
       put(p,
           static_cast<uint16_t>(std::bit_cast<uint32_t>(static_cast<float>(roundToBF16(v))) >> 16));
       break;
+    // roundTo saturates first: converting a double beyond the integer's range is undefined.
     case DType::i32:
-      put(p, static_cast<int32_t>(v));
+      put(p, static_cast<int32_t>(roundTo(v, DType::i32)));
       break;
     case DType::i64:
-      put(p, static_cast<int64_t>(v));
+      put(p, static_cast<int64_t>(roundTo(v, DType::i64)));
       break;
     case DType::boolean:
       put(p, static_cast<uint8_t>(v != 0.0));

@@ -4,8 +4,9 @@
 
 #include <cctype>
 #include <charconv>
+#include <climits>
 #include <cmath>
-#include <unordered_map>
+#include <limits>
 
 namespace kiln {
 namespace {
@@ -18,18 +19,19 @@ struct Token {
   Location loc;
 };
 
+/// A token as an error message quotes it: `string "a b"`, `'%x'`, `'('`.
 std::string describe(const Token &t) {
   switch (t.kind) {
   case Tok::End:
     return "end of input";
   case Tok::String:
-    return fmt::format("string \"{}\"", t.text);
+    return "string " + quoteBytes(t.text, '"');
   case Tok::PercentId:
-    return fmt::format("'%{}'", t.text);
+    return quoteBytes("%" + t.text);
   case Tok::AtId:
-    return fmt::format("'@{}'", t.text);
+    return quoteBytes("@" + t.text);
   default:
-    return fmt::format("'{}'", t.text);
+    return quoteBytes(t.text);
   }
 }
 
@@ -41,7 +43,7 @@ public:
   Token next() {
     skipSpaceAndComments();
     Token t;
-    t.loc = Location{file_, line_, col_, true};
+    t.loc = Location{file_, clampToInt(line_), clampToInt(col_), true};
     if (pos_ >= text_.size())
       return t;
     char c = text_[pos_];
@@ -114,10 +116,16 @@ public:
       t.text = std::string(1, advance());
       return t;
     }
-    throw Error(t.loc, fmt::format("unexpected character '{}'", c));
+    throw Error(t.loc,
+                fmt::format("unexpected character {}",
+                            quoteBytes(text_.substr(pos_, characterLength(text_.substr(pos_))))));
   }
 
 private:
+  /// Lines and columns are counted in 64 bits; a location past INT_MAX (a text of gigabytes)
+  /// says INT_MAX rather than wrapping.
+  static int clampToInt(int64_t v) { return static_cast<int>(std::min<int64_t>(v, INT_MAX)); }
+
   char advance() {
     char c = text_[pos_++];
     if (c == '\n') {
@@ -144,8 +152,8 @@ private:
   std::string_view text_;
   const std::string &file_;
   size_t pos_ = 0;
-  int line_;
-  int col_ = 1;
+  int64_t line_;
+  int64_t col_ = 1;
 };
 
 class Parser {
@@ -207,12 +215,16 @@ private:
     take();
   }
 
-  int64_t parseInt(std::string_view what) {
-    Token t = expect(Tok::Int, what);
+  /// Reads an integer, which must lie in [lo, hi]: `what` names it in errors ("line number").
+  /// The error points at the integer and names its value and the range.
+  int64_t parseInt(std::string_view what, int64_t lo = std::numeric_limits<int64_t>::min(),
+                   int64_t hi = std::numeric_limits<int64_t>::max()) {
+    Token t = expect(Tok::Int, fmt::format("{} {}", what == "integer" ? "an" : "a", what));
     int64_t v = 0;
     auto res = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
-    if (res.ec != std::errc() || res.ptr != t.text.data() + t.text.size())
-      error(t, fmt::format("integer '{}' is out of range", t.text));
+    bool fits = res.ec == std::errc() && res.ptr == t.text.data() + t.text.size();
+    if (!fits || v < lo || v > hi)
+      error(t, fmt::format("{} {} is out of range [{}, {}]", what, t.text, lo, hi));
     return v;
   }
 
@@ -220,23 +232,19 @@ private:
     Token t = expect(Tok::Ident, "a type like 'f32[2,3]'");
     auto dtype = parseDType(t.text);
     if (!dtype)
-      error(t,
-            fmt::format("unknown dtype '{}'; expected f32, f64, bf16, i32, i64 or bool", t.text));
+      error(t, fmt::format("unknown dtype {}; expected f32, f64, bf16, i32, i64 or bool",
+                           quoteBytes(t.text)));
     TensorType type{*dtype, {}};
     expectPunct("[");
     while (!isPunct("]")) {
       if (!type.shape.empty())
         expectPunct(",");
       Token d = tok_;
-      int64_t dim = parseInt("a dimension");
-      if (dim < 0)
-        error(d, fmt::format("dimension {} is negative", dim));
-      // Element counts stay far from overflow; nothing this large fits in memory anyway.
-      constexpr int64_t kMaxElements = int64_t{1} << 48;
-      int64_t count = numElements(type.shape);
-      if (dim > 0 && count > kMaxElements / dim)
-        error(d, fmt::format("tensor type has more than 2^48 elements"));
+      int64_t dim = parseInt("dimension", 0, kMaxElements);
       type.shape.push_back(dim);
+      if (!validShape(type.shape))
+        error(d, fmt::format("dimension {} gives the shape {} more than 2^48 elements", dim,
+                             shapeStr(type.shape)));
     }
     take();
     return type;
@@ -250,10 +258,11 @@ private:
     Location loc;
     loc.file = expect(Tok::String, "a file name string").text;
     expectPunct(":");
-    loc.line = static_cast<int>(parseInt("a line number"));
+    // Line 0 is a location in a file without a line (Location::str prints the file alone).
+    loc.line = static_cast<int>(parseInt("line number", 0, INT_MAX));
     if (isPunct(":")) {
       take();
-      loc.col = static_cast<int>(parseInt("a column number"));
+      loc.col = static_cast<int>(parseInt("column number", 1, INT_MAX));
     }
     expectPunct(")");
     return loc;
@@ -270,10 +279,11 @@ private:
     else if (kind.text == "state")
       k = InputKind::State;
     else
-      error(kind, fmt::format("unknown input kind '{}'; expected data, param or state", kind.text));
+      error(kind, fmt::format("unknown input kind {}; expected data, param or state",
+                              quoteBytes(kind.text)));
     Token name = expect(Tok::PercentId, "an input name like '%x'");
     if (values_.count(name.text))
-      error(name, fmt::format("redefinition of '%{}'", name.text));
+      error(name, fmt::format("redefinition of {}", quoteBytes("%" + name.text)));
     expectPunct(":");
     TensorType type = parseType();
     InputRole role = InputRole::None;
@@ -282,8 +292,8 @@ private:
       Token r = expect(Tok::Ident, "an input role (source, target, step or seed)");
       auto parsed = parseInputRole(r.text);
       if (!parsed)
-        error(r, fmt::format("unknown input role '{}'; expected source, target, step or seed",
-                             r.text));
+        error(r, fmt::format("unknown input role {}; expected source, target, step or seed",
+                             quoteBytes(r.text)));
       role = *parsed;
     }
     Location loc = parseLoc().value_or(start.loc);
@@ -295,18 +305,18 @@ private:
     std::string key = name.text;
     if (isPunct("#")) {
       take();
-      key += "#" + std::to_string(parseInt("a result number"));
+      key += "#" + std::to_string(parseInt("result number", 0, INT_MAX));
     }
     auto it = values_.find(key);
     if (it == values_.end())
-      error(name, fmt::format("use of undefined value '%{}'", key));
+      error(name, fmt::format("use of undefined value {}", quoteBytes("%" + key)));
     return it->second;
   }
 
   Attribute parseAttrValue() {
     Token t = tok_;
     if (t.kind == Tok::Int) {
-      return Attribute(parseInt("an integer"));
+      return Attribute(parseInt("integer"));
     }
     if (t.kind == Tok::Float || (t.kind == Tok::Ident && (t.text == "inf" || t.text == "nan"))) {
       take();
@@ -320,21 +330,24 @@ private:
         return Attribute(t.text == "true");
       if (auto dt = parseDType(t.text))
         return Attribute(*dt);
-      error(t, fmt::format("expected an attribute value, found '{}'", t.text));
+      error(t, fmt::format("expected an attribute value, found {}", describe(t)));
     }
     if (isPunct("[")) {
       take();
       IntList ints;
       FloatList floats;
       bool any_float = false;
+      std::optional<Token> beyond_double; // an integer that a float list would round
       while (!isPunct("]")) {
         if (!floats.empty())
           expectPunct(",");
         Token e = tok_;
         if (e.kind == Tok::Int) {
-          int64_t v = parseInt("an integer");
+          int64_t v = parseInt("integer");
           ints.push_back(v);
           floats.push_back(static_cast<double>(v));
+          if (v > kMaxExactInteger || v < -kMaxExactInteger)
+            beyond_double = e;
         } else if (e.kind == Tok::Float ||
                    (e.kind == Tok::Ident && (e.text == "inf" || e.text == "nan"))) {
           take();
@@ -345,6 +358,10 @@ private:
         }
       }
       take();
+      if (any_float && beyond_double)
+        error(*beyond_double, fmt::format("integer {} in a list of floats is out of range [-2^53, "
+                                          "2^53], where a float holds every integer",
+                                          beyond_double->text));
       return any_float ? Attribute(floats) : Attribute(ints);
     }
     error(t, fmt::format("expected an attribute value, found {}", describe(t)));
@@ -359,30 +376,32 @@ private:
       return NAN;
     double v = 0;
     auto res = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
+    if (res.ec == std::errc::result_out_of_range && res.ptr == t.text.data() + t.text.size())
+      error(t, fmt::format("float {} is out of range for f64: its magnitude must lie in [{}, {}] "
+                           "or be 0",
+                           t.text, std::numeric_limits<double>::denorm_min(),
+                           std::numeric_limits<double>::max()));
     if (res.ec != std::errc() || res.ptr != t.text.data() + t.text.size())
-      error(t, fmt::format("malformed number '{}'", t.text));
+      error(t, fmt::format("malformed number {}", quoteBytes(t.text)));
     return v;
   }
 
   void parseNode() {
     Token result = take();
     if (values_.count(result.text) || values_.count(result.text + "#0"))
-      error(result, fmt::format("redefinition of '%{}'", result.text));
+      error(result, fmt::format("redefinition of {}", quoteBytes("%" + result.text)));
     int64_t count = 1;
     bool multi = false;
     if (isPunct(":")) {
       take();
-      Token c = tok_;
-      count = parseInt("a result count");
-      if (count < 1)
-        error(c, "result count must be positive");
+      count = parseInt("result count", 1, INT_MAX);
       multi = true;
     }
     expectPunct("=");
     Token opname = expect(Tok::Ident, "an op name");
     const OpDef *op = lookupOp(opname.text);
     if (!op)
-      error(opname, fmt::format("unknown op '{}'", opname.text));
+      error(opname, fmt::format("unknown op {}", quoteBytes(opname.text)));
     expectPunct("(");
     std::vector<Value *> operands;
     while (!isPunct(")")) {
@@ -400,7 +419,7 @@ private:
         Token name = expect(Tok::Ident, "an attribute name");
         expectPunct("=");
         if (!attrs.emplace(name.text, parseAttrValue()).second)
-          error(name, fmt::format("attribute '{}' is given twice", name.text));
+          error(name, fmt::format("attribute {} is given twice", quoteBytes(name.text)));
       }
       take();
     }
@@ -412,12 +431,9 @@ private:
     }
     int group = -1;
     if (isIdent("group")) {
-      Token at = take();
+      take();
       expectPunct("(");
-      int64_t g = parseInt("a fusion group number");
-      if (g < 0 || g > 1'000'000'000)
-        error(at, fmt::format("fusion group {} is out of range [0, 10^9]", g));
-      group = static_cast<int>(g);
+      group = static_cast<int>(parseInt("fusion group number", 0, 1'000'000'000));
       expectPunct(")");
     }
     Location loc = parseLoc().value_or(opname.loc);
@@ -454,15 +470,15 @@ private:
     expectPunct("=");
     Value *v = parseValueRef();
     if (graph_->findOutput(name.text))
-      error(name, fmt::format("output \"{}\" is declared twice", name.text));
+      error(name, fmt::format("output {} is declared twice", quoteBytes(name.text, '"')));
     std::string updates;
     if (isIdent("updates")) {
       take();
       Token target = tok_;
       Value *in = parseValueRef();
       if (in->def)
-        error(target,
-              fmt::format("'updates' names an input, found the node result %{}", target.text));
+        error(target, fmt::format("'updates' names an input, found the node result {}",
+                                  quoteBytes("%" + target.text)));
       updates = graph_->inputs()[in->index].name;
     }
     graph_->addOutput(name.text, v, start.loc, std::move(updates));
@@ -471,7 +487,7 @@ private:
   Lexer lex_;
   Token tok_;
   Graph *graph_ = nullptr;
-  std::unordered_map<std::string, Value *> values_;
+  NameMap<Value *> values_; ///< by name without the '%': "x", "3", "3#1"
 };
 
 } // namespace

@@ -1,5 +1,6 @@
 #include "ir/types.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace kiln {
@@ -55,6 +56,17 @@ int64_t numElements(const Shape &shape) {
   for (int64_t d : shape)
     n *= d;
   return n;
+}
+
+bool validShape(const Shape &shape) {
+  // A zero dimension does not lift the bound from the others: strides multiply them all.
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || std::max<int64_t>(d, 1) > kMaxElements / n)
+      return false;
+    n *= std::max<int64_t>(d, 1);
+  }
+  return true;
 }
 
 std::string shapeStr(const Shape &shape) { return fmt::format("[{}]", fmt::join(shape, ",")); }

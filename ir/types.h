@@ -26,8 +26,15 @@ bool isFloat(DType t);
 /// True for i32 and i64.
 bool isInteger(DType t);
 
-/// Number of elements of a shape (1 for a scalar).
+/// The most elements a tensor may have: 2^48, far from overflowing int64 (byte sizes, strides,
+/// sums of sizes) and far beyond any tensor that fits in memory.
+constexpr int64_t kMaxElements = int64_t{1} << 48;
+
+/// Number of elements of a shape (1 for a scalar); the shape must be valid (validShape).
 int64_t numElements(const Shape &shape);
+/// Whether every dimension is non-negative and the product of the dimensions, zeros counted as
+/// ones, is at most kMaxElements; computed without overflow whatever the dimensions.
+bool validShape(const Shape &shape);
 /// Prints a shape as "[2,3]".
 std::string shapeStr(const Shape &shape);
 /// Row-major strides of a shape, in elements.

@@ -18,16 +18,17 @@ const GraphOutput &chooseOutput(const Graph &g, const std::string &of) {
   if (!of.empty()) {
     out = g.findOutput(of);
     if (!out)
-      throw Error({}, fmt::format("autodiff: graph @{} has no output \"{}\"", g.name(), of));
+      throw Error(
+          {}, fmt::format("autodiff: graph @{} has no output {}", g.name(), quoteBytes(of, '"')));
   } else if ((out = g.findOutput("loss")) == nullptr) {
     for (const GraphOutput &o : g.outputs())
       if (o.value->type.rank() == 0) {
         if (out)
           throw Error(
               o.loc,
-              fmt::format("autodiff: graph @{} has several scalar outputs (\"{}\", \"{}\"); name "
-                          "one with --of",
-                          g.name(), out->name, o.name));
+              fmt::format("autodiff: graph @{} has several scalar outputs ({}, {}); name one "
+                          "with --of",
+                          g.name(), quoteBytes(out->name, '"'), quoteBytes(o.name, '"')));
         out = &o;
       }
     if (!out)
@@ -37,8 +38,8 @@ const GraphOutput &chooseOutput(const Graph &g, const std::string &of) {
   const TensorType &t = out->value->type;
   if (t.rank() != 0 || !isFloat(t.dtype))
     throw Error(out->loc,
-                fmt::format("autodiff: output \"{}\" is {}; a floating-point scalar is needed",
-                            out->name, t.str()));
+                fmt::format("autodiff: output {} is {}; a floating-point scalar is needed",
+                            quoteBytes(out->name, '"'), t.str()));
   return *out;
 }
 
@@ -53,13 +54,13 @@ std::vector<const GraphInput *> chooseInputs(const Graph &g, const std::vector<s
   for (const std::string &name : wrt) {
     const GraphInput *in = g.findInput(name);
     if (!in)
-      throw Error({}, fmt::format("autodiff: graph @{} has no input '%{}'", g.name(), name));
-    if (!isFloat(in->value->type.dtype))
       throw Error(
-          in->loc,
-          fmt::format("autodiff: cannot differentiate with respect to '%{}' of type {}; only "
-                      "floating-point inputs have gradients",
-                      name, in->value->type.str()));
+          {}, fmt::format("autodiff: graph @{} has no input {}", g.name(), quoteBytes("%" + name)));
+    if (!isFloat(in->value->type.dtype))
+      throw Error(in->loc,
+                  fmt::format("autodiff: cannot differentiate with respect to {} of type {}; only "
+                              "floating-point inputs have gradients",
+                              quoteBytes("%" + name), in->value->type.str()));
     inputs.push_back(in);
   }
   return inputs;
@@ -160,8 +161,8 @@ std::vector<std::string> differentiate(Graph &g, const AutodiffOptions &opts) {
                                        : b.splat(0.0, in->value->type.dtype, in->value->type.shape);
     std::string name = "grad." + in->name;
     if (g.findOutput(name))
-      throw Error({},
-                  fmt::format("autodiff: graph @{} already has an output \"{}\"", g.name(), name));
+      throw Error({}, fmt::format("autodiff: graph @{} already has an output {}", g.name(),
+                                  quoteBytes(name, '"')));
     g.addOutput(name, grad, in->loc);
     names.push_back(name);
   }

@@ -57,7 +57,7 @@ bool onlyUsedBy(const Graph &g, const Value *v, std::initializer_list<const Node
 std::string otherUser(const Graph &g, const Value *v, std::initializer_list<const Node *> users) {
   for (const GraphOutput &o : g.outputs())
     if (o.value == v)
-      return fmt::format("the output \"{}\"", o.name);
+      return fmt::format("the output {}", quoteBytes(o.name, '"'));
   for (const auto &n : g.nodes())
     for (const Value *operand : n->operands)
       if (operand == v &&

@@ -103,13 +103,13 @@ int appendOptimizer(Graph &g, const OptimizerOptions &o) {
   // Every name the update adds must be free.
   auto requireFreeInput = [&](const std::string &name) {
     if (g.findInput(name))
-      throw Error(
-          {}, fmt::format("optimizer: graph @{} already has an input named '%{}'", g.name(), name));
+      throw Error({}, fmt::format("optimizer: graph @{} already has an input named {}", g.name(),
+                                  quoteBytes("%" + name)));
   };
   auto requireFreeOutput = [&](const std::string &name) {
     if (g.findOutput(name))
-      throw Error({}, fmt::format("optimizer: graph @{} already has an output named \"{}\"",
-                                  g.name(), name));
+      throw Error({}, fmt::format("optimizer: graph @{} already has an output named {}", g.name(),
+                                  quoteBytes(name, '"')));
   };
   requireFreeInput("step");
   requireFreeOutput("lr");

@@ -4,6 +4,7 @@
 #include "ir/philox.h"
 
 #include <cmath>
+#include <limits>
 
 namespace kiln {
 namespace {
@@ -12,6 +13,8 @@ void requireValidShape(const InferContext &ctx, const IntList &shape) {
   for (int64_t d : shape)
     if (d < 0)
       ctx.error("shape {} has a negative dimension", shapeStr(shape));
+  if (!validShape(shape))
+    ctx.error("shape {} has more than 2^48 elements", shapeStr(shape));
 }
 
 std::vector<TensorType> inferConstant(const InferContext &ctx) {
@@ -33,6 +36,19 @@ std::vector<TensorType> inferConstant(const InferContext &ctx) {
         ctx.error("value {} at element {} is not {} exactly{}", value[i], i,
                   dt == DType::i32 ? "an i32" : "an i64",
                   dt == DType::i64 ? " (constants hold integers below 2^53)" : "");
+  if (dt == DType::boolean)
+    for (size_t i = 0; i < value.size(); ++i)
+      if (value[i] != 0 && value[i] != 1)
+        ctx.error("value {} at element {} is not a bool (0 or 1)", value[i], i);
+  // A finite value too large for a narrow float would become infinity. From 2^128 - 2^103 on,
+  // it rounds to infinity as an f32 already, and converting it to float is not even defined.
+  if (dt == DType::f32 || dt == DType::bf16)
+    for (size_t i = 0; i < value.size(); ++i)
+      if (std::isfinite(value[i]) &&
+          (std::fabs(value[i]) >= 0x1p128 - 0x1p103 || !std::isfinite(roundTo(value[i], dt))))
+        ctx.error("value {} at element {} is out of range for {} (largest magnitude {})", value[i],
+                  i, dtypeName(dt),
+                  dt == DType::f32 ? std::numeric_limits<float>::max() : 3.3895313892515355e38);
   return {TensorType{dt, shape}};
 }
 

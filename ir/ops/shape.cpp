@@ -23,6 +23,8 @@ std::vector<TensorType> inferReshape(const InferContext &ctx) {
   for (int64_t d : shape)
     if (d < 0)
       ctx.error("shape {} has a negative dimension", shapeStr(shape));
+  if (!validShape(shape))
+    ctx.error("shape {} has more than 2^48 elements", shapeStr(shape));
   if (numElements(shape) != x.numElements())
     ctx.error("cannot reshape {} ({} elements) to {} ({} elements)", shapeStr(x.shape),
               x.numElements(), shapeStr(shape), numElements(shape));
@@ -131,6 +133,9 @@ std::vector<TensorType> inferConcat(const InferContext &ctx) {
       if (d != axis && t.shape[d] != first.shape[d])
         ctx.error("operand {} has shape {}, which differs from {} outside axis {}", i,
                   shapeStr(t.shape), shapeStr(first.shape), axis);
+    // Each dimension is at most 2^48; many operands could still add up past int64.
+    if (out[axis] > kMaxElements - t.shape[axis])
+      ctx.error("the operands give axis {} more than 2^48 elements", axis);
     out[axis] += t.shape[axis];
   }
   return {TensorType{first.dtype, out}};
@@ -172,8 +177,12 @@ std::vector<TensorType> inferPad(const InferContext &ctx) {
     constexpr int64_t kLimit = int64_t{1} << 40;
     if (low[d] > kLimit || high[d] > kLimit || interior[d] > kLimit)
       ctx.error("padding of axis {} is larger than 2^40", d);
-    out.push_back(low[d] + high[d] + x.shape[d] +
-                  std::max<int64_t>(x.shape[d] - 1, 0) * interior[d]);
+    // Dimensions are at most 2^48 (validShape): a product with interior padding too large
+    // to hold is caught before it is formed.
+    int64_t gaps = std::max<int64_t>(x.shape[d] - 1, 0);
+    if (gaps > 0 && interior[d] > kMaxElements / gaps)
+      ctx.error("interior padding {} of axis {} makes more than 2^48 elements", interior[d], d);
+    out.push_back(low[d] + high[d] + x.shape[d] + gaps * interior[d]);
   }
   return {TensorType{x.dtype, out}};
 }

@@ -53,9 +53,10 @@ TEST_CASE("graphs built in C++ print, parse and print the same") {
 TEST_CASE("multi-result values and floats survive the round trip exactly") {
   const char *text =
       "graph @g {\n"
-      "  input data %x: f32[3]\n"
-      "  %0 = constant() {shape = [3], value = [0.30000000000000004, 1e+300, -0.0]} : f32[3]\n"
-      "  %1 = add(%x, %0) : f32[3]\n"
+      "  input data %x: f64[3]\n"
+      "  %0 = constant() {dtype = f64, shape = [3], value = [0.30000000000000004, 1e+300, -0.0]} : "
+      "f64[3]\n"
+      "  %1 = add(%x, %0) : f64[3]\n"
       "  output \"y\" = %1\n"
       "}\n";
   auto g = parseGraph(text, "t.kir");
