@@ -48,6 +48,31 @@ TEST_CASE("DSL errors point at the user's line") {
                        doctest::Contains("parameter 'proj.weight' is declared twice"), Error);
 }
 
+TEST_CASE("finish drops unread parameters; the rest are found by name at their new places") {
+  ModelBuilder mb;
+  Tensor x = mb.input("x", TensorType{DType::f32, {2}});
+  Tensor unread = mb.parameter("a", {2}, Init::Zeros);
+  Tensor w = mb.parameter("w", {2}, Init::Ones);
+  mb.parameter("b", {2}, Init::Zeros);
+  mb.output("y", x * w);
+  (void)unread;
+  // A name with a tab and a byte that is not UTF-8 is quoted with both escaped.
+  mb.input("tab\there\xff", TensorType{DType::f32, {1}});
+  CHECK_THROWS_WITH_AS(mb.input("tab\there\xff", TensorType{DType::f32, {1}}),
+                       doctest::Contains("input 'tab\\there\\xff' is declared twice"), Error);
+  auto g = mb.finish();
+  REQUIRE(g->inputs().size() == 3);
+  CHECK(!g->findInput("a"));
+  CHECK(!g->findInput("b"));
+  const GraphInput *kept = g->findInput("w");
+  REQUIRE(kept);
+  CHECK(kept == &g->inputs()[1]);
+  CHECK(kept->value->index == 1);
+  CHECK(g->findInput("tab\there\xff") == &g->inputs()[2]);
+  REQUIRE(mb.parameters().size() == 1);
+  CHECK(mb.parameters()[0].name == "w");
+}
+
 TEST_CASE("recorded nodes carry the DSL call site") {
   ModelBuilder mb;
   Tensor x = mb.input("x", TensorType{DType::f32, {2}});
