@@ -209,15 +209,20 @@ const GraphOutput *Graph::findOutput(std::string_view name) const {
 void Graph::replaceAllUsesWith(Value *from, Value *to) {
   if (from == to)
     return;
-  // Each user appears once per slot that reads `from`; rewrite the slots of each user once.
+  // Each user appears once per slot that reads `from`; rewrite the slots of each user once
+  // (a concat of k copies of `from` would otherwise cost k^2).
   std::vector<Node *> users = std::move(from->users);
   from->users.clear();
-  for (Node *user : users)
+  std::unordered_set<const Node *> done;
+  for (Node *user : users) {
+    if (!done.insert(user).second)
+      continue;
     for (Value *&v : user->operands)
       if (v == from) {
         v = to;
         to->users.push_back(user);
       }
+  }
   auto it = output_uses_.find(from);
   if (it == output_uses_.end())
     return;

@@ -5,6 +5,7 @@
 #include "passes/pass.h"
 
 #include <unordered_map>
+#include <unordered_set>
 
 namespace kiln {
 namespace {
@@ -25,29 +26,22 @@ public:
   std::string_view name() const override { return "cse"; }
   bool run(Graph &g, PassContext &ctx) override {
     std::unordered_map<std::string, Node *> seen;
-    std::unordered_map<Value *, Value *> replaced;
-    auto current = [&](Value *v) {
-      auto it = replaced.find(v);
-      return it == replaced.end() ? v : it->second;
-    };
-    int merged = 0;
-    // One walk in topological order: operands are rewritten before a node's key is taken, so
+    std::unordered_set<const Node *> merged;
+    // One walk in topological order. A duplicate's readers move to the earlier node at once (one
+    // pass over its use list), so their operands are canonical before their keys are taken and
     // chains of duplicates collapse in a single pass.
     for (auto &n : g.nodes()) {
-      for (size_t i = 0; i < n->operands.size(); ++i)
-        g.setOperand(*n, i, current(n->operands[i]));
       auto [it, fresh] = seen.emplace(keyOf(*n), n.get());
       if (fresh)
         continue;
       for (size_t i = 0; i < n->results.size(); ++i)
-        replaced[n->result(static_cast<int>(i))] = it->second->result(static_cast<int>(i));
-      ++merged;
+        g.replaceAllUsesWith(n->result(static_cast<int>(i)),
+                             it->second->result(static_cast<int>(i)));
+      merged.insert(n.get());
     }
-    for (size_t i = 0; i < g.outputs().size(); ++i)
-      g.setOutputValue(i, current(g.outputs()[i].value));
-    g.eraseNodes([&](const Node &n) { return replaced.count(n.result()) > 0; });
-    ctx.count("nodes merged", merged);
-    return merged > 0;
+    g.eraseNodes([&](const Node &n) { return merged.count(&n) > 0; });
+    ctx.count("nodes merged", static_cast<int64_t>(merged.size()));
+    return !merged.empty();
   }
 };
 
