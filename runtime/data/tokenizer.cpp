@@ -8,6 +8,7 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <exception>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -78,7 +79,14 @@ Tokenizer Tokenizer::train(const std::vector<std::string> &sentences,
 
 Tokenizer Tokenizer::fromBytes(std::string bytes, const std::string &name) {
   auto processor = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  if (auto status = processor->LoadFromSerializedProto(bytes); !status.ok())
+  // SentencePiece refuses some malformed models by status and others by throwing (an empty
+  // piece makes its trie builder throw): both are a bad file, not a kiln bug.
+  bool loaded = false;
+  try {
+    loaded = processor->LoadFromSerializedProto(bytes).ok();
+  } catch (const std::exception &) {
+  }
+  if (!loaded)
     throw Error({name}, "not a SentencePiece model (it does not parse as one)");
   if (processor->pad_id() != kPad || processor->bos_id() != kBos || processor->eos_id() != kEos ||
       processor->unk_id() != kUnk)

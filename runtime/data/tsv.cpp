@@ -6,8 +6,22 @@
 
 #include <algorithm>
 #include <fstream>
+#include <string_view>
 
 namespace kiln::data {
+namespace {
+
+/// The text without the blanks around it.
+std::string trimmed(std::string_view text) {
+  size_t begin = 0, end = text.size();
+  while (begin < end && isBlank(text[begin]))
+    ++begin;
+  while (end > begin && isBlank(text[end - 1]))
+    --end;
+  return std::string(text.substr(begin, end - begin));
+}
+
+} // namespace
 
 std::vector<SentencePair> tsvPairs(std::istream &lines, const std::string &name) {
   std::vector<SentencePair> pairs;
@@ -22,9 +36,12 @@ std::vector<SentencePair> tsvPairs(std::istream &lines, const std::string &name)
     if (tabs != 1)
       throw Error(at, fmt::format("expected one tab between source and target, found {}", tabs));
     size_t tab = line.find('\t');
-    SentencePair p{line.substr(0, tab), line.substr(tab + 1)};
-    bool no_source = wordCount(p.source) == 0;
-    if (no_source || wordCount(p.target) == 0)
+    // Without the blanks around them, sides read back as tsvText writes them (a side that
+    // ended in '\r' would lose it to the CRLF rule above).
+    std::string_view text = line;
+    SentencePair p{trimmed(text.substr(0, tab)), trimmed(text.substr(tab + 1))};
+    bool no_source = p.source.empty();
+    if (no_source || p.target.empty())
       throw Error(at, fmt::format("the {} is empty", no_source ? "source" : "target"));
     pairs.push_back(std::move(p));
   }

@@ -1,7 +1,7 @@
 #pragma once
 // Users' own parallel text: one `source<TAB>target` pair a line, UTF-8. Empty lines are skipped;
 // a line without exactly one tab, or with a side of nothing but whitespace, is an Error at its
-// line number.
+// line number. The whitespace around each side is dropped.
 
 #include "runtime/data/sentence_pairs.h"
 
