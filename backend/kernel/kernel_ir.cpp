@@ -216,7 +216,12 @@ template <typename T> Expr make(ScalarType t, T node) {
 }
 } // namespace
 
-Expr constant(double v, ScalarType t) { return make(t, Const{v, static_cast<int64_t>(v)}); }
+Expr constant(double v, ScalarType t) {
+  // The integer view exists only where the value fits: a cast of -inf (softmax's starting
+  // maximum), NaN or 1e30 to int64_t is undefined.
+  bool fits = v >= -0x1p63 && v < 0x1p63;
+  return make(t, Const{v, fits ? static_cast<int64_t>(v) : 0});
+}
 
 Expr intConst(int64_t v, ScalarType t) { return make(t, Const{static_cast<double>(v), v}); }
 
