@@ -15,6 +15,8 @@ packages=(
   graphviz                      # dot -Tsvg renders `kiln dump --format dot`
   python3-torch python3-numpy   # the PyTorch oracle of the tests
   python3-venv                  # build/pyenv, for sacreBLEU
+  clang-19 libclang-rt-19-dev   # scripts/fuzz.sh: libFuzzer and the sanitizers
+  libomp-19-dev                 # OpenMP for clang (scripts/fuzz.sh)
 )
 root=$(cd "$(dirname "$0")/.." && pwd)
 
