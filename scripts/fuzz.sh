@@ -68,11 +68,14 @@ for t in "${targets[@]}"; do
   findings="$dir/findings/$t"
   mkdir -p "$corpus" "$findings"
   echo "fuzz.sh: $t for ${seconds}s (corpus $corpus)"
+  options=()
+  # The tokens of the text IR help mutations make graphs that parse.
+  if [[ $t == parser || $t == pipeline ]]; then options+=(-dict="$root/tests/fuzz/ir.dict"); fi
   status=0
   # The working folder collects what the differential target writes on a mismatch.
   (cd "$findings" && "$dir/bin/fuzz_$t" -max_total_time="$seconds" \
     -timeout="${FUZZ_TIMEOUT:-20}" -rss_limit_mb="${FUZZ_RSS_MB:-2048}" -print_final_stats=1 \
-    -artifact_prefix="$findings/" "$corpus" "$root/tests/fuzz/$t") || status=$?
+    -artifact_prefix="$findings/" "${options[@]}" "$corpus" "$root/tests/fuzz/$t") || status=$?
   if ((status != 0)); then
     failed+=("$t")
     echo "fuzz.sh: $t found a problem (exit status $status); reproducers:" >&2
