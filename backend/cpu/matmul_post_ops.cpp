@@ -55,8 +55,8 @@ bool isOutput(const Graph &g, const Value *v) {
 }
 
 /// The nodes right after node `i` that may be its post-ops: the next node when it is in no
-/// group, or the members of the group that the next node starts, when they are the next nodes
-/// and only the root's result leaves the group.
+/// group, or the members of the group of the next node, when they are all the next nodes and
+/// only the root's result leaves the group.
 std::vector<const Node *> candidates(const Graph &g, size_t i) {
   const auto &nodes = g.nodes();
   if (i + 1 >= nodes.size())
@@ -67,9 +67,11 @@ std::vector<const Node *> candidates(const Graph &g, size_t i) {
   std::vector<const Node *> members;
   for (size_t j = i + 1; j < nodes.size() && nodes[j]->group == next->group; ++j)
     members.push_back(nodes[j].get());
-  for (size_t j = i + 1 + members.size(); j < nodes.size(); ++j)
-    if (nodes[j]->group == next->group)
-      return {}; // the group goes on after other nodes
+  // The run must be the whole group: members scheduled before the matmul, or after other nodes,
+  // would be computed by nothing once the group is the matmul's post-ops.
+  for (size_t j = 0; j < nodes.size(); ++j)
+    if (nodes[j]->group == next->group && (j <= i || j >= i + 1 + members.size()))
+      return {};
   for (size_t m = 0; m + 1 < members.size(); ++m)
     for (const Node *user : members[m]->result()->users)
       if (std::find(members.begin(), members.end(), user) == members.end())
