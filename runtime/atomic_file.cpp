@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <fmt/format.h>
 #include <system_error>
@@ -25,16 +26,61 @@ std::string errnoMessage(int err) { return std::generic_category().message(err);
   throw Error(loc, message);
 }
 
+/// Writes all of `bytes` to `fd`; returns 0 or the errno of the failure.
+int writeAll(int fd, std::span<const std::byte> bytes) {
+  uint64_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return errno;
+    if (n == 0)
+      return EIO;
+    done += static_cast<uint64_t>(n);
+  }
+  return 0;
+}
+
+/// Writes into an existing file that is not a regular one (a device such as /dev/null, a FIFO,
+/// a terminal): there is no file to replace, only a stream to write to.
+void writeInPlace(const std::string &path, std::span<const std::byte> bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    fail(path, fmt::format("cannot write '{}': {}", path, errnoMessage(err)));
+  }
+  int err = writeAll(fd, bytes);
+  if (::close(fd) != 0 && err == 0)
+    err = errno;
+  if (err != 0)
+    fail(path, fmt::format("cannot write '{}': {}", path, errnoMessage(err)));
+}
+
 } // namespace
 
 void writeFileAtomically(const std::string &path, std::span<const std::byte> bytes) {
   static std::atomic<unsigned> counter{0};
-  std::filesystem::path target(path);
+  // What the path names, links followed: a regular file is replaced beside itself (so a link to
+  // it stays a link, and the file keeps its permissions); anything else is written in place.
+  struct stat existing {};
+  bool exists = ::stat(path.c_str(), &existing) == 0;
+  if (exists && !S_ISREG(existing.st_mode)) {
+    writeInPlace(path, bytes);
+    return;
+  }
+  std::string real = path;
+  if (char *resolved = exists ? ::realpath(path.c_str(), nullptr) : nullptr) {
+    real = resolved;
+    std::free(resolved);
+  }
+  std::filesystem::path target(real);
   std::string temp =
       (target.parent_path() /
        fmt::format(".{}.tmp-{}-{}", target.filename().string(), ::getpid(), counter.fetch_add(1)))
           .string();
   int fd = -1;
+  // Removes the temporary file and reports; the file at `path` is as it was.
   auto abandon = [&](const std::string &what, int err) {
     if (fd >= 0) {
       ::close(fd);
@@ -50,19 +96,12 @@ void writeFileAtomically(const std::string &path, std::span<const std::byte> byt
     int err = errno;
     abandon(fmt::format("cannot create the temporary file '{}'", temp), err);
   }
-  uint64_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      int err = errno;
-      abandon(fmt::format("writing '{}' failed", temp), err);
-    }
-    if (n == 0)
-      abandon(fmt::format("writing '{}' made no progress", temp), EIO);
-    done += static_cast<uint64_t>(n);
+  if (exists && ::fchmod(fd, existing.st_mode & 07777) != 0) {
+    int err = errno;
+    abandon(fmt::format("keeping the permissions of '{}' failed", path), err);
   }
+  if (int err = writeAll(fd, bytes); err != 0)
+    abandon(fmt::format("writing '{}' failed", temp), err);
   // Flush before the rename, so that a crash cannot leave a renamed but empty file.
   if (::fsync(fd) != 0) {
     int err = errno;
@@ -74,7 +113,7 @@ void writeFileAtomically(const std::string &path, std::span<const std::byte> byt
     ::unlink(temp.c_str());
     abandon(fmt::format("closing '{}' failed", temp), err);
   }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
+  if (::rename(temp.c_str(), real.c_str()) != 0) {
     err = errno;
     ::unlink(temp.c_str());
     abandon(fmt::format("renaming '{}' to it failed", temp), err);

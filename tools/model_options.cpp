@@ -195,13 +195,13 @@ TransformerConfig ModelFlags::resolveFor(const std::map<std::string, std::string
   same("--eos-id", eos_id, stored.tokens.eos);
   same("--unk-id", unk_id, stored.tokens.unk);
   if (pre_norm && !stored.pre_norm)
-    refuse("--pre-norm", "", "post-norm layers");
+    refuse("--pre-norm", "(pre-norm layers)", "post-norm layers");
   if (gelu && !stored.gelu)
-    refuse("--gelu", "", "ReLU");
+    refuse("--gelu", "(GELU)", "ReLU");
   if (tie_generator && !stored.tie_generator)
-    refuse("--tie-generator", "", "untied generator");
-  if (label_smoothing)
-    stored.label_smoothing = *label_smoothing;
+    refuse("--tie-generator", "(a tied generator)", "untied generator");
+  if (label_smoothing && *label_smoothing != stored.label_smoothing)
+    refuse("--label-smoothing", *label_smoothing, stored.label_smoothing);
   return stored;
 }
 

@@ -24,9 +24,8 @@ struct ModelFlags {
   /// The preset with every override applied.
   TransformerConfig resolve() const;
   /// The model of the checkpoint at `path` whose metadata is `meta`, when it records one
-  /// (configMetadata): a flag that asks for another value is an Error naming both, and
-  /// --label-smoothing, a property of the loss rather than of the weights, overrides the
-  /// checkpoint's. Otherwise (a plain safetensors file) the model of the flags.
+  /// (configMetadata): a flag that asks for another value is an Error naming both. Otherwise
+  /// (a plain safetensors file) the model of the flags.
   TransformerConfig resolveFor(const std::map<std::string, std::string> &meta,
                                const std::string &path) const;
 };

@@ -276,7 +276,14 @@ int runTool(std::string_view tool, int (*main)(int, char **), int argc, char **a
   // instead of the process ending with a partial temporary file left behind.
   std::signal(SIGXFSZ, SIG_IGN);
   try {
-    return main(argc, argv);
+    int status = main(argc, argv);
+    // Output that did not reach its file (a full disk, a closed pipe, a file-size limit) is a
+    // failed run, not a success.
+    if (!std::cout.flush()) {
+      std::cerr << tool << ": error: cannot write the standard output\n";
+      return kExitUserError;
+    }
+    return status;
   } catch (const UsageError &e) {
     std::cerr << fmt::format("{}: error: {}\n{}\n", tool, e.message(), kUsageHint);
     return kExitUsage;

@@ -111,25 +111,54 @@ OptimizerOptions optimizerOptions(const TrainFlags &f, int64_t d_model) {
   return opt;
 }
 
-std::map<std::string, std::string> optimizerMetadata(const OptimizerOptions &opt) {
-  std::map<std::string, std::string> meta = {
-      {"kiln.optimizer", optimizerName(opt.kind)},
-      {"kiln.optimizer.lr", opt.lr ? fmt::format("{}", *opt.lr) : "schedule"},
-      {"kiln.optimizer.warmup", std::to_string(opt.warmup)},
-      {"kiln.optimizer.weight_decay", fmt::format("{}", opt.weight_decay)},
-      {"kiln.optimizer.clip_norm", opt.clip_norm ? fmt::format("{}", *opt.clip_norm) : "none"}};
+std::vector<RunSetting> runSettings(const TrainFlags &f, const OptimizerOptions &opt) {
+  std::vector<RunSetting> settings = {
+      {"kiln.optimizer", "--optimizer", optimizerName(opt.kind)},
+      {"kiln.optimizer.lr", "--lr", opt.lr ? fmt::format("{}", *opt.lr) : "schedule"},
+      {"kiln.optimizer.warmup", "--warmup", std::to_string(opt.warmup)},
+      {"kiln.optimizer.weight_decay", "--weight-decay", fmt::format("{}", opt.weight_decay)},
+      {"kiln.optimizer.clip_norm", "--clip-norm",
+       opt.clip_norm ? fmt::format("{}", *opt.clip_norm) : "none"},
+      {"kiln.train.seed", "--seed", std::to_string(f.seed)},
+      {"kiln.train.dropout", "--dropout", fmt::format("{}", f.dropout)},
+      {"kiln.train.precision", "--precision", f.precision},
+      {"kiln.train.passes", "--passes", f.passes}};
+  if (f.corpus.spec.data.empty()) {
+    settings.push_back({"kiln.train.batch", "--batch", std::to_string(f.batch)});
+    settings.push_back({"kiln.train.src_len", "--src-len", std::to_string(f.src_len)});
+    settings.push_back({"kiln.train.tgt_len", "--tgt-len", std::to_string(f.tgt_len)});
+    settings.push_back({"kiln.train.task_vocab", "--task-vocab",
+                        f.task_vocab ? std::to_string(*f.task_vocab) : "all"});
+  } else {
+    settings.push_back(
+        {"kiln.train.batch_tokens", "--batch-tokens", std::to_string(f.batch_tokens)});
+    settings.push_back({"kiln.train.max_length", "--max-length", std::to_string(f.max_length)});
+  }
+  return settings;
+}
+
+std::map<std::string, std::string> settingsMetadata(const std::vector<RunSetting> &settings) {
+  std::map<std::string, std::string> meta;
+  for (const RunSetting &s : settings)
+    meta[s.key] = s.value;
   return meta;
 }
 
 void checkResume(const std::map<std::string, std::string> &meta, const std::string &path,
-                 const OptimizerOptions &opt, int64_t steps) {
+                 const std::vector<RunSetting> &settings, int64_t steps) {
   Location at;
   at.file = path;
-  if (auto it = meta.find("kiln.optimizer");
-      it != meta.end() && it->second != optimizerName(opt.kind))
-    throw Error(at, fmt::format("--optimizer {} does not match the checkpoint's {}: its state "
-                                "holds {}'s moments",
-                                optimizerName(opt.kind), it->second, it->second));
+  for (const RunSetting &s : settings) {
+    auto it = meta.find(s.key);
+    if (it == meta.end() || it->second == s.value)
+      continue;
+    auto shown = [&](const std::string &v) {
+      return v == "schedule" ? std::string("warm-up schedule") : v;
+    };
+    throw Error(at, fmt::format("{}: {} does not match the checkpoint's {}: a resumed run goes "
+                                "on as it was trained; give the same value",
+                                s.flag, shown(s.value), shown(it->second)));
+  }
   int64_t done = 0;
   if (auto it = meta.find("kiln.step"); it != meta.end()) {
     const std::string &text = it->second;
@@ -192,7 +221,7 @@ int runTrain(const TrainFlags &f) {
       throw Error(
           Location{f.resume, 0, 0},
           fmt::format("the checkpoint was trained on the {} task, not {}", task->second, f.task));
-    checkResume(resumed, f.resume, opt, f.steps);
+    checkResume(resumed, f.resume, runSettings(f, opt), f.steps);
   }
   GraphOptions shape{
       .batch = f.batch, .src_len = f.src_len, .tgt_len = f.tgt_len, .dropout = f.dropout};
@@ -266,7 +295,7 @@ int runTrain(const TrainFlags &f) {
   std::string save = f.save.empty() ? f.resume : f.save;
   if (!save.empty()) {
     std::map<std::string, std::string> metadata = configMetadata(cfg);
-    metadata.merge(optimizerMetadata(opt));
+    metadata.merge(settingsMetadata(runSettings(f, opt)));
     metadata["kiln.task"] = f.task;
     saveTrainerState(save, state, metadata);
     std::cout << fmt::format("saved {} tensors and step {} to {}\n", state.tensors.size(),

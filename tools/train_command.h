@@ -53,12 +53,21 @@ SyntheticTask syntheticTask(const TransformerConfig &cfg, const std::string &kin
 /// The optimizer the flags ask for, for a model of width d_model.
 OptimizerOptions optimizerOptions(const TrainFlags &flags, int64_t d_model);
 
-/// The optimizer and its hyper-parameters as checkpoint metadata (kiln.optimizer, ...).
-std::map<std::string, std::string> optimizerMetadata(const OptimizerOptions &opt);
-/// Refuses to resume the checkpoint at `path` (metadata `meta`) with another optimizer than the
-/// one that trained it, or with a last step `steps` that is not beyond the checkpoint's.
+/// A setting of a training run that a checkpoint records and a resumed run must keep: its
+/// metadata key, its flag, and its value as text.
+struct RunSetting {
+  std::string key, flag, value;
+};
+/// The run's settings: the optimizer and its hyper-parameters (kiln.optimizer, ...), the seed,
+/// dropout, precision and passes, and the batches' sizes (kiln.train.*).
+std::vector<RunSetting> runSettings(const TrainFlags &flags, const OptimizerOptions &opt);
+/// The settings as checkpoint metadata.
+std::map<std::string, std::string> settingsMetadata(const std::vector<RunSetting> &settings);
+/// Refuses to resume the checkpoint at `path` (metadata `meta`) with a setting other than the
+/// one it records, naming the flag and both values, or with a last step `steps` that is not
+/// beyond the checkpoint's.
 void checkResume(const std::map<std::string, std::string> &meta, const std::string &path,
-                 const OptimizerOptions &opt, int64_t steps);
+                 const std::vector<RunSetting> &settings, int64_t steps);
 
 /// Stops a run, with an Error naming the step, when a step's loss is not finite and the step was
 /// not skipped; such a run saves nothing. Returns the note to print for a skipped step, or "".

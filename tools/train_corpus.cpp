@@ -221,7 +221,7 @@ int runCorpusTraining(const TrainFlags &f) {
     cfg = f.model.resolveFor(meta, f.resume);
     if (!meta.count("kiln.model.label_smoothing") && !f.model.label_smoothing)
       cfg.label_smoothing = smoothing; // a checkpoint from before it was recorded
-    checkResume(meta, f.resume, opt, last_step);
+    checkResume(meta, f.resume, runSettings(f, opt), last_step);
     opt.d_model = cfg.d_model; // the schedule's scale
   }
   data::Tokenizer tokenizer =
@@ -277,7 +277,7 @@ int runCorpusTraining(const TrainFlags &f) {
   }
   trainer.initState(state);
   std::map<std::string, std::string> metadata = configMetadata(cfg);
-  metadata.merge(optimizerMetadata(opt));
+  metadata.merge(settingsMetadata(runSettings(f, opt)));
   metadata.insert({{"kiln.task", "data"},
                    {"kiln.data", dataName(spec.data)},
                    {"kiln.valid", spec.valid.empty() ? "" : dataName(spec.valid)},
