@@ -127,6 +127,8 @@ std::optional<Options> parseArgs(int argc, char **argv) {
     const std::string &a = args[i];
     auto eq = a.find('=');
     std::string flag = a.substr(0, eq), arg = eq == std::string::npos ? "" : a.substr(eq + 1);
+    // An option's value, given as --flag=VALUE or as --flag VALUE.
+    auto given = [&] { return eq == std::string::npos ? value(i, flag) : arg; };
     if (a == "-h" || a == "--help") {
       printHelp();
       return std::nullopt;
@@ -146,12 +148,14 @@ std::optional<Options> parseArgs(int argc, char **argv) {
     } else if (flag == "--pipeline") {
       if (!o.pipeline_name.empty())
         throw UsageError({}, "--pipeline is given twice");
+      arg = given();
       pipelinePasses(arg); // checks the name
       o.pipeline_name = arg;
       o.pipeline.push_back("--pipeline");
     } else if (flag == "--precision") {
-      o.precision = eq == std::string::npos ? value(i, a) : arg;
+      o.precision = given();
     } else if (flag == "--passes") {
+      arg = given();
       for (size_t s = 0; s <= arg.size();) {
         size_t c = std::min(arg.find(',', s), arg.size());
         if (c > s)
@@ -167,6 +171,7 @@ std::optional<Options> parseArgs(int argc, char **argv) {
     } else if (a == "--print-ir-after-all") {
       o.pm.print_after_all = true;
     } else if (flag == "--print-ir-after") {
+      arg = given();
       if (!lookupPass(arg))
         throw UsageError({}, fmt::format("--print-ir-after: unknown pass '{}'; known passes: {}",
                                          arg, passNames()));
@@ -180,6 +185,7 @@ std::optional<Options> parseArgs(int argc, char **argv) {
     } else if (a == "--pass-statistics") {
       o.pm.statistics = true;
     } else if (flag == "--remarks") {
+      arg = given();
       if (arg != "missed")
         throw UsageError({}, fmt::format("--remarks takes 'missed', found '{}'", arg));
       o.pm.remarks_missed = true;
@@ -192,12 +198,12 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       o.level = level;
     } else if (a == "--run") {
       o.run = true;
-    } else if (a == "--inputs") {
-      o.run_inputs = value(i, a);
-    } else if (a == "--outputs") {
-      o.run_outputs = value(i, a);
-    } else if (a == "--seed") {
-      std::string s = value(i, a);
+    } else if (flag == "--inputs") {
+      o.run_inputs = given();
+    } else if (flag == "--outputs") {
+      o.run_outputs = given();
+    } else if (flag == "--seed") {
+      std::string s = given();
       auto res = std::from_chars(s.data(), s.data() + s.size(), o.seed);
       int64_t negative = 0;
       auto as_signed = std::from_chars(s.data(), s.data() + s.size(), negative);
@@ -211,11 +217,11 @@ std::optional<Options> parseArgs(int argc, char **argv) {
     } else if (a == "--f64") {
       o.promote_f64 = true;
     } else if (flag == "--backend") {
-      o.backend = eq == std::string::npos ? value(i, a) : arg;
+      o.backend = given();
       getBackend(o.backend);
       o.backend_given = true;
     } else if (flag == "--threads") {
-      std::string t = eq == std::string::npos ? value(i, a) : arg;
+      std::string t = given();
       auto res = std::from_chars(t.data(), t.data() + t.size(), o.compile.threads);
       if (res.ec == std::errc::invalid_argument || res.ptr != t.data() + t.size())
         throw UsageError({}, fmt::format("--threads takes an integer, found '{}'", t));
@@ -226,7 +232,7 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       o.compile.use_cache = false;
       o.backend_given = true;
     } else if (flag == "--cpu-kernels") {
-      o.compile.cpu_kernels = parseCpuKernels(eq == std::string::npos ? value(i, a) : arg);
+      o.compile.cpu_kernels = parseCpuKernels(given());
       o.cpu_kernels_given = true;
     } else if (flag.size() > 2 && flag.rfind("--", 0) == 0 && eq != std::string::npos &&
                isPassOption(flag.substr(2))) {
@@ -278,8 +284,16 @@ std::optional<Options> parseArgs(int argc, char **argv) {
     for (const std::string &p : o.pipeline)
       for (const PassOption &opt : lookupPass(p)->options)
         used |= opt.name == name;
-    if (!used)
-      throw UsageError({}, fmt::format("--{} is an option of a pass that is not run", name));
+    if (!used) {
+      std::vector<std::string> owners;
+      for (const PassInfo &p : allPasses())
+        for (const PassOption &opt : p.options)
+          if (opt.name == name)
+            owners.emplace_back(p.name);
+      throw UsageError({}, fmt::format("--{}=... is an option of the {} pass, which is not run "
+                                       "(add --{} or a --pipeline that runs it)",
+                                       name, fmt::join(owners, " and "), owners.front()));
+    }
   }
   // The passes check their options when they are made: once here, before any input is read.
   for (const std::string &p : o.pipeline)
