@@ -24,9 +24,10 @@ namespace {
 struct Probabilities {
   DType data = DType::f32, work = DType::f32; ///< the tensors' dtype and the compute dtype
   Value *p = nullptr;                         ///< softmax of the masked, scaled scores
-  Value *keep = nullptr; ///< where dropout keeps a probability (null without dropout)
-  Value *kept = nullptr; ///< p with dropout applied (p itself without dropout)
-  double keep_scale = 1; ///< 1 / (1 - dropout), rounded to the tensors' dtype
+  Value *hidden = nullptr; ///< where a bool mask or causal hides a key (null when nothing can)
+  Value *keep = nullptr;   ///< where dropout keeps a probability (null without dropout)
+  Value *kept = nullptr;   ///< p with dropout applied (p itself without dropout)
+  double keep_scale = 1;   ///< 1 / (1 - dropout), rounded to the tensors' dtype
 };
 
 /// `x` in `dtype` (x itself when it is already).
@@ -56,8 +57,10 @@ Probabilities probabilities(Builder &b, const Node &n, size_t operands) {
   auto neg_inf = [&] { return b.splat(-std::numeric_limits<double>::infinity(), w); };
   if (roles.mask >= 0) {
     Value *mask = n.operands[roles.mask];
-    s = mask->type.dtype == DType::boolean ? b.create(op::Select, {mask, neg_inf(), s})
-                                           : b.create(op::Add, {s, castTo(b, mask, w)});
+    if (mask->type.dtype == DType::boolean)
+      out.hidden = mask;
+    else
+      s = b.create(op::Add, {s, castTo(b, mask, w)});
   }
   const Shape &scores = s->type.shape;
   int64_t tq = scores[scores.size() - 2], tk = scores.back();
@@ -65,8 +68,11 @@ Probabilities probabilities(Builder &b, const Node &n, size_t operands) {
     IntList square = {tq, tk};
     Value *row = b.create(op::Iota, {}, {{"axis", int64_t{0}}, {"shape", square}});
     Value *col = b.create(op::Iota, {}, {{"axis", int64_t{1}}, {"shape", square}});
-    s = b.create(op::Select, {b.create(op::Gt, {col, row}), neg_inf(), s});
+    Value *above = b.create(op::Gt, {col, row});
+    out.hidden = out.hidden ? b.create(op::Or, {out.hidden, above}) : above;
   }
+  if (out.hidden)
+    s = b.create(op::Select, {out.hidden, neg_inf(), s});
   out.p = out.kept = b.create(op::Softmax, {s}, {{"axis", int64_t{-1}}});
   if (dropout > 0) {
     Value *u = b.create(op::RandomUniform, {n.operands[roles.seed]},
@@ -94,6 +100,10 @@ void expandBackward(Graph &g, Node &n) {
   Value *dv = b.create(op::Matmul, {castTo(b, pr.kept, pr.data), gout}, {{"transpose_a", true}});
   Value *dkept = castTo(b, b.create(op::Matmul, {gout, v}, {{"transpose_b", true}}), pr.work);
   Value *ds = b.create(op::SoftmaxGrad, {pr.p, dropped(b, pr, dkept)}, {{"axis", int64_t{-1}}});
+  // A hidden score is a constant -inf and gets no gradient, in a row hidden wholly too (whose
+  // probabilities are NaN): as the written select's gradient.
+  if (pr.hidden)
+    ds = b.create(op::Select, {pr.hidden, b.splat(0, pr.work), ds});
   ds = castTo(b, b.create(op::Mul, {ds, b.splat(n.getFloat("scale"), pr.work)}), pr.data);
   Value *dq = b.create(op::Matmul, {ds, k});
   Value *dk = b.create(op::Matmul, {ds, q}, {{"transpose_a", true}});

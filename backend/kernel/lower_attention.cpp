@@ -141,16 +141,20 @@ struct Attention {
                        return mul(load(k, 0, {b, i, x}), load(k, 1, {b, j, x}));
                      }),
                  c(scale));
-    if (mask >= 0) {
-      std::vector<Expr> idx = unflattenIndex(b, batch);
-      idx.push_back(i);
-      idx.push_back(j);
-      Expr m = load(k, mask, broadcastIndices(idx, k.buffers[mask].shape));
-      s = m->type == ScalarType::boolean ? select(m, neg_inf(), s) : add(s, m);
+    if (mask >= 0 && !boolMask())
+      s = add(s, maskAt(b, i, j));
+    Expr h = hidden(b, i, j);
+    return h ? select(h, neg_inf(), s) : s;
+  }
+
+  /// Whether a bool mask or causal hides key j from row (b, i), or null when nothing can.
+  Expr hidden(const Expr &b, const Expr &i, const Expr &j) {
+    Expr h = boolMask() ? maskAt(b, i, j) : nullptr;
+    if (causal_) {
+      Expr above = binary(BinaryOp::Gt, j, i);
+      h = h ? binary(BinaryOp::Or, h, above) : above;
     }
-    if (causal_)
-      s = select(binary(BinaryOp::Gt, j, i), neg_inf(), s);
-    return s;
+    return h;
   }
 
   /// p times the dropout factor of (b, i, j): 0 or 1 / (1 - dropout) (p itself without it).
@@ -164,6 +168,16 @@ struct Attention {
   }
 
 private:
+  bool boolMask() const { return mask >= 0 && k.buffers[mask].dtype == DType::boolean; }
+
+  /// The mask's element for score (b, i, j), broadcast.
+  Expr maskAt(const Expr &b, const Expr &i, const Expr &j) {
+    std::vector<Expr> idx = unflattenIndex(b, batch);
+    idx.push_back(i);
+    idx.push_back(j);
+    return load(k, mask, broadcastIndices(idx, k.buffers[mask].shape));
+  }
+
   bool causal_ = false;
   int64_t offset_ = 0;
   double threshold_ = 0, keep_ = 1;
@@ -295,7 +309,7 @@ std::optional<Kernel> lowerAttentionGrad(const Node &n) {
       if (!a.causal())
         return nullptr;
       Expr reaches = binary(BinaryOp::Ge, add(start, intConst(extent - 1)), j);
-      // A row that the mask hides wholly gives NaN to every key, as in the reference: no
+      // A row that the mask hides wholly gives NaN to every key's dv, as in the reference: no
       // tile is skipped then.
       return hidden < 0
                  ? reaches
@@ -312,8 +326,12 @@ std::optional<Kernel> lowerAttentionGrad(const Node &n) {
     return a.bind(body, "p", unary(UnaryOp::Exp, sub(a.score(body, b, i, j), load(k, lse, {i}))),
                   a.t);
   };
-  auto ds = [&](Block &body, const Expr &p, const Expr &dpv, const Expr &i) {
-    return a.bind(body, "ds", mul(mul(p, sub(dpv, load(k, dsum, {i}))), a.c(a.scale)), a.t);
+  // 0 where the key is hidden: the score there is a constant -inf, which gets no gradient, in a
+  // row hidden wholly (whose probabilities are NaN) too.
+  auto ds = [&](Block &body, const Expr &p, const Expr &dpv, const Expr &i, const Expr &j) {
+    Expr v = mul(mul(p, sub(dpv, load(k, dsum, {i}))), a.c(a.scale));
+    Expr h = a.hidden(b, i, j);
+    return a.bind(body, "ds", h ? select(h, a.c(0), v) : v, a.t);
   };
   auto zero = [&](Block &body, int buffer, const Expr &row, int64_t width) {
     a.serial(body, width, [&](Block &in, Expr c) {
@@ -354,7 +372,7 @@ std::optional<Kernel> lowerAttentionGrad(const Node &n) {
     zero(body, dq, i, a.d);
     keys_of(body, i, [&](Block &in, Expr j) {
       Expr p = probability(in, i, j);
-      add_to(in, dq, i, ds(in, p, dp(in, i, j), i), 1, j, a.d);
+      add_to(in, dq, i, ds(in, p, dp(in, i, j), i, j), 1, j, a.d);
     });
   });
   if (hidden >= 0) {
@@ -367,7 +385,7 @@ std::optional<Kernel> lowerAttentionGrad(const Node &n) {
     zero(body, dvb, j, a.dv);
     rows_of(body, j, [&](Block &in, Expr i) {
       Expr p = probability(in, i, j);
-      Expr dsv = ds(in, p, dp(in, i, j), i);
+      Expr dsv = ds(in, p, dp(in, i, j), i, j);
       add_to(in, dvb, j, a.bind(in, "kept", a.dropped(p, b, i, j), a.t), gin, i, a.dv);
       add_to(in, dk, j, dsv, 0, i, a.d);
     });

@@ -110,19 +110,14 @@ public:
   /// Softmax probabilities p of row (b, i), and the factor dropout applies to each: 0, or
   /// 1 / (1 - dropout) (1 everywhere without dropout).
   void row(int64_t b, int64_t i, std::vector<double> &p, std::vector<double> &factor) const {
-    bool bool_mask = mask_ && mask_->type.dtype == DType::boolean;
     for (int64_t j = 0; j < tk; ++j) {
       double s = 0;
       for (int64_t c = 0; c < d; ++c)
         s += q.data[(b * tq + i) * d + c] * k.data[(b * tk + j) * d + c];
       s *= scale_;
-      if (mask_) {
-        double m = mask_->data[mask_index_[(b * tq + i) * tk + j]];
-        s = bool_mask ? (m != 0 ? -INFINITY : s) : s + m;
-      }
-      if (causal_ && j > i)
-        s = -INFINITY;
-      p[j] = s;
+      if (mask_ && !boolMask())
+        s += mask_->data[mask_index_[(b * tq + i) * tk + j]];
+      p[j] = hides(b, i, j) ? -INFINITY : s;
     }
     ops::softmaxRows(p, tk);
     for (int64_t j = 0; j < tk; ++j) {
@@ -133,6 +128,15 @@ public:
     }
   }
   double scale() const { return scale_; }
+
+  /// Whether a bool mask or causal hides key j from row (b, i). The score there is a constant
+  /// -inf, so it gets no gradient, as the written select's gradient is 0 there: in a row hidden
+  /// wholly, whose probabilities are NaN, too.
+  bool hides(int64_t b, int64_t i, int64_t j) const {
+    if (causal_ && j > i)
+      return true;
+    return boolMask() && mask_->data[mask_index_[(b * tq + i) * tk + j]] != 0;
+  }
 
   const Literal &q, &k, &v;
   int64_t tq = 0, tk = 0, d = 0, dv = 0, batches = 0;
@@ -145,6 +149,8 @@ private:
   const Literal *mask_ = nullptr;
   std::vector<int64_t> mask_index_;
   PhiloxKey key_{};
+
+  bool boolMask() const { return mask_ && mask_->type.dtype == DType::boolean; }
 };
 
 std::vector<Literal> attentionKernel(const Node &n, std::span<const Literal *const> in) {
@@ -164,7 +170,8 @@ std::vector<Literal> attentionKernel(const Node &n, std::span<const Literal *con
   return {out};
 }
 
-/// dv = kept^T g; d kept = g v^T; dp = d kept * keep / (1 - p); ds = p (dp - sum(dp p)) * scale.
+/// dv = kept^T g; d kept = g v^T; dp = d kept * keep / (1 - p); ds = p (dp - sum(dp p)) * scale,
+/// and 0 where the key is hidden.
 std::vector<Literal> attentionGradKernel(const Node &n, std::span<const Literal *const> in) {
   const Literal &g = *in.back();
   Rows rows(n, in.first(in.size() - 1));
@@ -186,7 +193,7 @@ std::vector<Literal> attentionGradKernel(const Node &n, std::span<const Literal 
         dot += dp[j] * p[j];
       }
       for (int64_t j = 0; j < tk; ++j) {
-        double ds = p[j] * (dp[j] - dot) * rows.scale();
+        double ds = rows.hides(b, i, j) ? 0 : p[j] * (dp[j] - dot) * rows.scale();
         if (ds == 0)
           continue;
         for (int64_t c = 0; c < d; ++c) {

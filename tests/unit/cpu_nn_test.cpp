@@ -305,7 +305,8 @@ TEST_CASE("cpu nn: tiled attention's edges: no keys, a row the mask hides wholly
     // No keys: the reference averages nothing to 0.
     checkOp(op::Attention, {f32({1, 3, 4}), f32({1, 0, 4}), f32({1, 0, 2})}, {{"scale", 0.5}}, 2,
             2e-5, 42, kernels);
-    // Row 0 hidden: NaN reaches every key's gradient, across the tiles causal would skip.
+    // Row 0 hidden: its NaN probabilities reach every key's dv, across the tiles causal would
+    // skip; its hidden scores give dq and dk nothing.
     TensorType mask{DType::boolean, {40, 70}};
     std::vector<TensorType> types = {f32({1, 40, 4}), f32({1, 70, 4}), f32({1, 70, 4}), mask,
                                      f32({1, 40, 4})};
