@@ -246,9 +246,11 @@ double number(const PassOptions &opts, const std::string &name, double fallback)
     throw Error({}, fmt::format("optimizer: --{} {} is out of range", name, text));
   } catch (const std::exception &) {
   }
-  if (used == 0 || used != text.size())
-    throw UsageError({},
-                     fmt::format("optimizer: option --{} takes a number, found '{}'", name, text));
+  // stod reads hexadecimal too (0x10 as 16); the options are decimal numbers.
+  bool hex = text.find_first_of("xX") != std::string::npos;
+  if (used == 0 || used != text.size() || hex)
+    throw UsageError(
+        {}, fmt::format("optimizer: option --{} takes a decimal number, found '{}'", name, text));
   return v;
 }
 

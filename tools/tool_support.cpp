@@ -182,11 +182,27 @@ std::string bufferStr(const HostBuffer &lit) {
 
 namespace {
 
+/// The message for a number CLI11 would not read as decimal, or "": it reads 0x10 as 16 and an
+/// integer with a leading zero, 010, as octal 8.
+std::string decimalForm(const std::string &text) {
+  size_t sign = !text.empty() && (text[0] == '-' || text[0] == '+') ? 1 : 0;
+  std::string_view digits = std::string_view(text).substr(sign);
+  bool hex = digits.size() > 1 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X');
+  bool octal = digits.size() > 1 && digits[0] == '0' &&
+               digits.find_first_not_of("0123456789") == std::string_view::npos;
+  if (hex || octal)
+    return fmt::format("must be a decimal number{}, found {}",
+                       octal ? " without leading zeros" : "", text);
+  return {};
+}
+
 /// A validator of numbers: `ok` says whether a finite value passes; the message names the rule.
 /// Text that is not a number passes, so that CLI11's conversion refuses it (a usage error).
 CLI::Validator numberCheck(std::string rule, std::function<bool(double)> ok) {
   return CLI::Validator(
       [rule, ok](std::string &text) -> std::string {
+        if (std::string error = decimalForm(text); !error.empty())
+          return error;
         double v = 0;
         size_t used = 0;
         try {
@@ -237,6 +253,8 @@ CLI::Validator unsignedInteger() {
   std::string rule = "an integer in [0, 2^64)";
   return CLI::Validator(
       [rule](std::string &text) -> std::string {
+        if (std::string error = decimalForm(text); !error.empty())
+          return error;
         // Text that is not an integer is left to the conversion (a usage error).
         size_t digits = text.find_first_not_of("0123456789", text.rfind('-', 0) == 0 ? 1 : 0);
         if (text.empty() || text == "-" || digits != std::string::npos)
