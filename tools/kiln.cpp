@@ -267,6 +267,7 @@ int runMain(int argc, char **argv) {
   CLI::App *eval = eval_command.add(app);
 
   tools::finishCommandLine(app);
+  tools::checkSubcommandName(app, argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {

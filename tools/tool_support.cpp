@@ -338,4 +338,17 @@ void finishCommandLine(CLI::App &app) {
     finishCommandLine(*sub);
 }
 
+void checkSubcommandName(const CLI::App &app, int argc, char **argv) {
+  if (argc < 2 || argv[1][0] == '-')
+    return;
+  std::vector<std::string> names;
+  for (const CLI::App *sub : app.get_subcommands([](const CLI::App *) { return true; })) {
+    if (sub->check_name(argv[1]))
+      return;
+    names.push_back(sub->get_name());
+  }
+  throw UsageError({}, fmt::format("unknown command '{}': the commands are {}", argv[1],
+                                   fmt::join(names, ", ")));
+}
+
 } // namespace kiln::tools

@@ -59,6 +59,9 @@ int reportParseError(const CLI::App &app, const CLI::ParseError &e, std::string_
 /// Finishes a command line before parsing: puts the exit statuses at the end of the --help of
 /// `app` and of each subcommand, and asserts that every numeric flag has a check of its values.
 void finishCommandLine(CLI::App &app);
+/// Refuses a first argument that is neither a flag nor one of `app`'s subcommands with a
+/// UsageError that lists them (CLI11 would only say that a subcommand is required).
+void checkSubcommandName(const CLI::App &app, int argc, char **argv);
 
 /// Prints a value as nested lists: [[1, 2], [3, 4]]; f32 values in their shortest exact form.
 std::string bufferStr(const HostBuffer &value);

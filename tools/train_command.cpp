@@ -148,6 +148,10 @@ void checkResume(const std::map<std::string, std::string> &meta, const std::stri
                  const std::vector<RunSetting> &settings, int64_t steps) {
   Location at;
   at.file = path;
+  // A file that describes itself but records no step holds weights alone, as kiln init writes.
+  if (meta.count("kiln.format") && !meta.count("kiln.step"))
+    throw Error(at, "the file holds weights without optimizer state or a step (kiln init writes "
+                    "such files): --resume takes a file that kiln train wrote");
   for (const RunSetting &s : settings) {
     auto it = meta.find(s.key);
     if (it == meta.end() || it->second == s.value)
