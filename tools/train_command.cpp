@@ -20,11 +20,10 @@ void TrainFlags::add(CLI::App &app) {
       ->check(CLI::IsMember({"copy", "reverse"}))
       ->capture_default_str();
   app.add_option("--steps", steps,
-                 "steps to run (in total, counting resumed ones; with --data and "
-                 "--time-budget, unlimited by default)")
+                 "steps to run, in total, counting resumed ones (default: 300 on a synthetic "
+                 "task; with --data, 100, or unlimited with --time-budget)")
       ->check(nonNegative())
-      ->each([this](const std::string &) { steps_given = true; })
-      ->capture_default_str();
+      ->each([this](const std::string &) { steps_given = true; });
   app.add_option("--seed", seed, "seed of the weights, the data and dropout")
       ->check(unsignedInteger())
       ->capture_default_str();
@@ -39,10 +38,13 @@ void TrainFlags::add(CLI::App &app) {
   app.add_option("--optimizer", optimizer, "sgd, adam or adamw")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
       ->capture_default_str();
-  app.add_option("--lr", lr, "a constant learning rate (default: the paper's warm-up schedule)")
+  app.add_option("--lr", lr,
+                 "a constant learning rate (default: 1e-3 on a synthetic task unless --warmup "
+                 "is given; with --data, the paper's warm-up schedule)")
       ->check(positive());
-  app.add_option("--warmup", warmup, "warm-up steps of the schedule")
+  app.add_option("--warmup", warmup, "warm-up steps of the paper's schedule")
       ->check(positive())
+      ->each([this](const std::string &) { warmup_given = true; })
       ->capture_default_str();
   app.add_option("--clip-norm", clip_norm, "clip gradients to this global norm")->check(positive());
   app.add_option("--weight-decay", weight_decay, "weight decay")
@@ -63,7 +65,8 @@ void TrainFlags::add(CLI::App &app) {
       ->capture_default_str();
   addPrecisionFlag(app, precision);
   app.add_option("--task-vocab", task_vocab,
-                 "draw the task's tokens from the first N ids only (default: the whole vocabulary)")
+                 "draw the task's tokens from the first N ids only (default: 24, or the "
+                 "vocabulary when it is smaller)")
       ->check(positive());
   corpus.spec.data.clear();
   corpus.add(app, "train on a corpus instead of a synthetic task: ding-en-de (Ding's example "
@@ -202,23 +205,71 @@ SyntheticTask syntheticTask(const TransformerConfig &cfg, const std::string &kin
   return task;
 }
 
-int runTrain(const TrainFlags &f) {
-  if (!f.corpus.spec.data.empty())
-    return runCorpusTraining(f);
+namespace {
+
+/// The number a checkpoint's metadata records under `key`.
+template <typename T>
+T recordedNumber(const std::string &text, const char *key, const std::string &path) {
+  T v{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || !(v > 0))
+    throw Error(Location{path, 0, 0},
+                fmt::format("the checkpoint's {} is '{}', not a positive number", key, text));
+  return v;
+}
+
+/// The defaults of a synthetic task, which the tiny model learns with in a few hundred steps
+/// (the paper's warm-up of 4000 steps and a draw from the whole vocabulary suit a corpus). A
+/// resumed run takes the rate and the token range its checkpoint records instead.
+TrainFlags withTaskDefaults(TrainFlags f, const TransformerConfig &cfg,
+                            const std::map<std::string, std::string> &resumed) {
+  constexpr int64_t kSteps = 300, kTokens = 24;
+  constexpr double kRate = 1e-3;
+  if (!f.steps_given)
+    f.steps = kSteps;
+  auto recorded = [&](const char *key) -> std::optional<std::string> {
+    auto it = resumed.find(key);
+    return it == resumed.end() ? std::nullopt : std::optional(it->second);
+  };
+  if (!f.lr && !f.warmup_given) {
+    std::optional<std::string> lr = recorded("kiln.optimizer.lr");
+    if (!lr)
+      f.lr = kRate;
+    else if (*lr != "schedule")
+      f.lr = recordedNumber<double>(*lr, "kiln.optimizer.lr", f.resume);
+  }
+  if (!f.task_vocab) {
+    std::optional<std::string> tokens = recorded("kiln.train.task_vocab");
+    if (!tokens)
+      f.task_vocab = std::min(kTokens, cfg.vocab);
+    else if (*tokens != "all")
+      f.task_vocab = recordedNumber<int64_t>(*tokens, "kiln.train.task_vocab", f.resume);
+  }
+  return f;
+}
+
+} // namespace
+
+int runTrain(const TrainFlags &flags) {
+  if (!flags.corpus.spec.data.empty())
+    return runCorpusTraining(flags);
   TrainFlags corpus_defaults;
-  if (!f.corpus.spec.valid.empty() || f.corpus.spec.split.reverse || !f.tokenizer.empty() ||
-      !f.time_budget.empty() || f.save_every != corpus_defaults.save_every ||
-      f.valid_every != corpus_defaults.valid_every || f.valid_bleu != corpus_defaults.valid_bleu ||
-      f.keep_best || f.batch_tokens != corpus_defaults.batch_tokens ||
-      f.max_length != corpus_defaults.max_length)
+  if (!flags.corpus.spec.valid.empty() || flags.corpus.spec.split.reverse ||
+      !flags.tokenizer.empty() || !flags.time_budget.empty() ||
+      flags.save_every != corpus_defaults.save_every ||
+      flags.valid_every != corpus_defaults.valid_every ||
+      flags.valid_bleu != corpus_defaults.valid_bleu || flags.keep_best ||
+      flags.batch_tokens != corpus_defaults.batch_tokens ||
+      flags.max_length != corpus_defaults.max_length)
     throw Error({}, "--valid, --reverse, --tokenizer, --time-budget, --save-every, "
                     "--valid-every, --valid-bleu, --keep-best, --batch-tokens and --max-length "
                     "need --data");
   // A resumed run takes its model from the checkpoint and must go beyond its step.
   std::map<std::string, std::string> resumed;
-  if (!f.resume.empty())
-    resumed = readSafetensorsMetadata(f.resume);
-  TransformerConfig cfg = f.model.resolveFor(resumed, f.resume);
+  if (!flags.resume.empty())
+    resumed = readSafetensorsMetadata(flags.resume);
+  TransformerConfig cfg = flags.model.resolveFor(resumed, flags.resume);
+  const TrainFlags f = withTaskDefaults(flags, cfg, resumed);
   OptimizerOptions opt = optimizerOptions(f, cfg.d_model);
   if (!f.resume.empty()) {
     if (auto task = resumed.find("kiln.task"); task != resumed.end() && task->second != f.task)

@@ -25,6 +25,7 @@ struct TrainFlags {
   std::string optimizer = "adam";
   std::optional<double> lr;
   int64_t warmup = 4000;
+  bool warmup_given = false; ///< --warmup on the command line (set when parsed)
   std::optional<double> clip_norm;
   double weight_decay = 0;
   bool skip_nonfinite = false; ///< skip steps whose loss or gradients are not finite
