@@ -1,5 +1,6 @@
 #include "compiler/programs.h"
 
+#include "ir/builder.h"
 #include "passes/autodiff.h"
 #include "passes/pass_manager.h"
 #include "passes/pipelines.h"
@@ -98,10 +99,32 @@ BuiltModel buildDecodeStep(const TransformerConfig &cfg, const GraphOptions &opt
   return forwardProgram(cfg, Stage::DecodeStep, opts, passes);
 }
 
+namespace {
+
+/// Appends output "correct" (f32[]): how many targets other than PAD have the largest logit of
+/// their row, so a step reports its token accuracy. The maximum keeps no axis, so that cse does
+/// not merge it with the loss's log-softmax, whose fusion it would block.
+void addCorrectTokens(Graph &g, int64_t pad) {
+  const GraphOutput &out = *g.findOutput("logits");
+  Value *logits = out.value, *tgt = g.findInput(InputRole::Target)->value.get();
+  Builder b(g, out.loc);
+  Value *label =
+      b.create(op::Gather, {logits, tgt}, {{"axis", int64_t{2}}, {"batch_dims", int64_t{2}}});
+  Value *best = b.create(op::ReduceMax, {logits}, {{"axes", IntList{-1}}, {"keepdims", false}});
+  Value *counted = b.create(op::Ne, {tgt, b.splat(static_cast<double>(pad), tgt->type.dtype)});
+  Value *hit = b.create(op::And, {b.create(op::Ge, {label, best}), counted});
+  Value *sum = b.create(op::ReduceSum, {b.create(op::Cast, {hit}, {{"dtype", DType::f32}})},
+                        {{"axes", IntList{0, 1}}, {"keepdims", false}});
+  g.addOutput("correct", sum, out.loc);
+}
+
+} // namespace
+
 BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts,
                           const OptimizerOptions &optimizer, const std::string &passes) {
   BuiltModel m = buildTransformer(cfg, Stage::Loss, opts);
-  // The step returns the loss and the updates; logits are not needed.
+  addCorrectTokens(*m.graph, cfg.tokens.pad);
+  // The step returns the loss, the correct tokens and the updates; logits are not needed.
   m.graph->eraseOutputs([](const GraphOutput &o) { return o.name == "logits"; });
   runPipeline(*m.graph, passes, Program::TrainStep, &optimizer);
   return m;

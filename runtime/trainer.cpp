@@ -63,6 +63,8 @@ StepReport Trainer::step(TrainerState &state) const {
   StepReport report{step, b.at("loss").getDouble(0), 0, tokens};
   if (auto lr = b.find("lr"); lr != b.end())
     report.lr = lr->second.getDouble(0);
+  if (auto correct = b.find("correct"); correct != b.end())
+    report.correct = static_cast<int64_t>(correct->second.getDouble(0));
   if (auto skipped = b.find("skipped"); skipped != b.end())
     report.skipped = skipped->second.getInt(0) != 0;
   // The state keeps only what the step carries: parameters and optimizer moments.

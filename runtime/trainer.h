@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@ struct StepReport {
   double loss;
   double lr;
   int64_t tokens; ///< target tokens of the batch, PAD excluded
+  /// Of those, the ones whose logit is the largest of their row (when the program reports it).
+  std::optional<int64_t> correct;
   /// The step's loss or gradients were not finite and the program (built to skip such steps)
   /// left the parameters and state as they were.
   bool skipped = false;

@@ -177,6 +177,13 @@ void checkResume(const std::map<std::string, std::string> &meta, const std::stri
   }
 }
 
+std::string accuracyText(const StepReport &r) {
+  if (!r.correct || r.tokens == 0)
+    return {};
+  return fmt::format("  acc {:.1f}%",
+                     100.0 * static_cast<double>(*r.correct) / static_cast<double>(r.tokens));
+}
+
 std::string checkStep(const StepReport &r) {
   std::string loss = std::isnan(r.loss)   ? "NaN"
                      : std::isinf(r.loss) ? (r.loss > 0 ? "+inf" : "-inf")
@@ -336,8 +343,8 @@ int runTrain(const TrainFlags &flags) {
       auto now = std::chrono::steady_clock::now();
       double seconds = std::chrono::duration<double>(now - start).count();
       double window = std::chrono::duration<double>(now - last).count();
-      std::cout << fmt::format("step {:>5}  loss {:.6f}  lr {:.3e}  ({:.0f} tok/s, {:.1f} s)\n",
-                               r.step, r.loss, r.lr,
+      std::cout << fmt::format("step {:>5}  loss {:.6f}{}  lr {:.3e}  ({:.0f} tok/s, {:.1f} s)\n",
+                               r.step, r.loss, accuracyText(r), r.lr,
                                window > 0 ? static_cast<double>(tokens) / window : 0.0, seconds)
                 << std::flush;
       last = now;

@@ -73,6 +73,9 @@ void checkResume(const std::map<std::string, std::string> &meta, const std::stri
 /// Stops a run, with an Error naming the step, when a step's loss is not finite and the step was
 /// not skipped; such a run saves nothing. Returns the note to print for a skipped step, or "".
 std::string checkStep(const StepReport &report);
+/// "  acc 91.2%": the share of the step's target tokens whose logit was the largest, or "" when
+/// the program does not report it.
+std::string accuracyText(const StepReport &report);
 
 /// Runs the training; prints one line per logged step.
 int runTrain(const TrainFlags &flags);

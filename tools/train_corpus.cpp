@@ -115,9 +115,9 @@ public:
       left = std::min(left, std::max(0.0, *budget_ - elapsed));
     std::string of =
         steps_ == std::numeric_limits<int64_t>::max() ? "" : fmt::format("/{}", steps_);
-    std::string text =
-        fmt::format("step {:>6}{}  loss {:.4f}  {:>6.0f} tok/s  lr {:.2e}  {} elapsed  ETA {}",
-                    r.step, of, r.loss, tokens_per_second, r.lr, clock(elapsed), clock(left));
+    std::string text = fmt::format(
+        "step {:>6}{}  loss {:.4f}{}  {:>6.0f} tok/s  lr {:.2e}  {} elapsed  ETA {}", r.step, of,
+        r.loss, accuracyText(r), tokens_per_second, r.lr, clock(elapsed), clock(left));
     if (terminal_)
       std::cout << "\r" << text << "\033[K" << std::flush;
     else if (log)

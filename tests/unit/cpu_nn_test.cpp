@@ -12,6 +12,7 @@
 #include "ir/parser.h"
 #include "test_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
@@ -429,8 +430,10 @@ TEST_CASE("cpu nn: the tiny Transformer's loss and train step run without fallba
   // non-zero gradient by about lr (1.9e-7 here) whatever the gradient's size, so a gradient
   // within rounding of zero may move its parameter the other way: parameters agree within
   // 2 lr, absolutely.
-  std::map<std::string, double> rel_tolerance = {
-      {"loss", 1e-5}, {"logits", 1e-5}, {"grad", 1e-4}, {"adam", 1e-4}, {"lr", 1e-6}};
+  // The count of targets whose logit is their row's largest is exact: at this seed no two
+  // logits of a row come within rounding of each other.
+  std::map<std::string, double> rel_tolerance = {{"loss", 1e-5}, {"logits", 1e-5}, {"grad", 1e-4},
+                                                 {"adam", 1e-4}, {"lr", 1e-6},     {"correct", 0}};
   const double params_abs_tolerance = 4e-7;
   for (std::string program : {"loss", "gradients", "train step"})
     for (CpuKernels kernels : {CpuKernels::Auto, CpuKernels::Jit}) {
@@ -450,6 +453,56 @@ TEST_CASE("cpu nn: the tiny Transformer's loss and train step run without fallba
         }
       }
     }
+}
+
+TEST_CASE("the train step's output 'correct' counts the targets other than PAD whose logit is "
+          "their row's largest") {
+  // Checked against the loss program's logits, counted here: same weights and tokens, no
+  // dropout. Eight ids, four of them tokens, so that random weights get some right.
+  TransformerConfig cfg = presetConfig("tiny");
+  cfg.vocab = 8;
+  GraphOptions shape{.batch = 4, .src_len = 6, .tgt_len = 6, .dropout = 0};
+  OptimizerOptions opt;
+  opt.d_model = cfg.d_model;
+  BuiltModel loss = buildLoss(cfg, shape), step = buildTrainStep(cfg, shape, opt);
+  auto run = [](const BuiltModel &m) {
+    std::vector<Literal> params = initialValues(m.params, 5);
+    std::map<std::string, Literal> named, out;
+    for (size_t i = 0; i < params.size(); ++i)
+      named.emplace(m.params[i].name, params[i]);
+    std::vector<HostBuffer> args;
+    for (const GraphInput &in : m.graph->inputs()) {
+      Literal l(in.value->type);
+      if (in.role == InputRole::Source || in.role == InputRole::Target)
+        for (int64_t i = 0; i < l.size(); ++i) // a PAD tail of 1 or 2 in each row
+          l.data[i] = i % 6 >= 5 - (i / 6) % 2 ? 0 : 4 + static_cast<double>((i * 5) % 4);
+      else if (in.role == InputRole::Step)
+        l.data[0] = 1;
+      else if (auto it = named.find(in.name); it != named.end())
+        l = it->second;
+      args.push_back(toBuffer(l));
+    }
+    auto program = referenceBackend().compile(*m.graph, {});
+    std::vector<HostBuffer> got = program->run(args);
+    for (size_t o = 0; o < got.size(); ++o)
+      out.emplace(program->signature().outputs[o].name, toLiteral(got[o]));
+    return out;
+  };
+  std::map<std::string, Literal> forward = run(loss), trained = run(step);
+  const Literal &logits = forward.at("logits");
+  int64_t tokens = 0, want = 0;
+  for (int64_t i = 0; i < 4 * 6; ++i) {
+    int64_t label = i % 6 >= 5 - (i / 6) % 2 ? 0 : 4 + (i * 5) % 4;
+    if (label == cfg.tokens.pad)
+      continue;
+    ++tokens;
+    const double *row = logits.data.data() + i * cfg.vocab;
+    want += row[label] >= *std::max_element(row, row + cfg.vocab);
+  }
+  MESSAGE(want << " of " << tokens << " targets have their row's largest logit");
+  CHECK(want > 0);
+  CHECK(want < tokens);
+  CHECK(trained.at("correct").data[0] == static_cast<double>(want));
 }
 
 TEST_CASE("cpu kernel choice: attention is written out within the bound, and beyond it where the "
