@@ -14,10 +14,16 @@ config.test_source_root = os.path.dirname(__file__)
 if lit_config.params.get("exec_root"):
     config.test_exec_root = lit_config.params["exec_root"]
 
-kiln_bin_dir = lit_config.params.get("kiln_bin_dir")
-llvm_tools_dir = lit_config.params.get("llvm_tools_dir", "/usr/lib/llvm-19/bin")
-if not kiln_bin_dir:
-    lit_config.fatal("pass --param kiln_bin_dir=<build>/bin")
+# The tools under test: --param kiln_bin_dir=DIR, by default build/bin of this checkout. A
+# relative DIR is read from the directory lit was started in, as a path on its command line is
+# (each test runs in a directory of its own, where a relative PATH entry would find nothing).
+repo_root = os.path.dirname(os.path.dirname(os.path.abspath(config.test_source_root)))
+kiln_bin_dir = os.path.abspath(
+    lit_config.params.get("kiln_bin_dir") or os.path.join(repo_root, "build", "bin"))
+llvm_tools_dir = os.path.abspath(lit_config.params.get("llvm_tools_dir", "/usr/lib/llvm-19/bin"))
+if not os.path.isfile(os.path.join(kiln_bin_dir, "kiln-opt")):
+    lit_config.fatal(f"no kiln-opt in {kiln_bin_dir}: build kiln, or pass "
+                     "--param kiln_bin_dir=<build>/bin")
 
 config.environment["PATH"] = os.pathsep.join(
     [kiln_bin_dir, llvm_tools_dir, config.environment.get("PATH", os.environ.get("PATH", ""))]
@@ -31,4 +37,7 @@ for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
 config.substitutions.append(("%python", sys.executable))
+# lit itself and the tools' directory, for the tests that run a suite of their own.
+config.substitutions.append(("%kiln_bin_dir", kiln_bin_dir))
+config.substitutions.append(("%lit", sys.executable + " " + os.path.abspath(sys.argv[0])))
 config.substitutions.append(("%inputs", os.path.join(os.path.dirname(__file__), "Inputs")))
