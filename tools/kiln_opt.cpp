@@ -7,6 +7,7 @@
 #include "passes/pass_manager.h"
 #include "passes/pipelines.h"
 #include "tools/backend_flags.h"
+#include "tools/expected_diagnostics.h"
 #include "tools/tool_support.h"
 
 #include <algorithm>
@@ -386,66 +387,24 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
   return text;
 }
 
-/// An expected-error or expected-remark comment of --verify-diagnostics.
-struct Expected {
-  int line;
-  std::string text;
-  bool seen = false;
-};
-
-/// Reads "// expected-KIND[@+N|@-N|@above|@below] {{text}}" comments (MLIR's syntax).
-std::vector<Expected> expectedDiagnostics(const Chunk &c, const std::string &kind,
-                                          const std::string &file) {
-  const std::string marker = "expected-" + kind;
-  std::vector<Expected> out;
-  std::istringstream in(c.text);
-  std::string line;
-  for (int lineno = c.first_line; std::getline(in, line); ++lineno) {
-    size_t comment = line.find("//");
-    size_t at = comment == std::string::npos ? std::string::npos : line.find(marker, comment);
-    if (at == std::string::npos)
-      continue;
-    std::string_view rest = std::string_view(line).substr(at + marker.size());
-    int target = lineno;
-    if (!rest.empty() && rest[0] == '@') {
-      size_t end = rest.find_first_of(" \t{");
-      std::string_view where =
-          rest.substr(1, end == std::string_view::npos ? std::string_view::npos : end - 1);
-      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
-      int offset = 0;
-      auto res = std::from_chars(where.data() + (where.size() && where[0] == '+'),
-                                 where.data() + where.size(), offset);
-      if (where == "above")
-        target = lineno - 1;
-      else if (where == "below")
-        target = lineno + 1;
-      else if (res.ec == std::errc() && res.ptr == where.data() + where.size() &&
-               std::abs(offset) < 1000000)
-        target = lineno + offset;
-      else
-        throw Error(Location{file, lineno, 0},
-                    fmt::format("malformed {} offset '@{}': expected @+N, @-N, @above or @below",
-                                marker, where));
-    }
-    size_t open = rest.find("{{"), close = rest.rfind("}}");
-    if (open == std::string_view::npos || close == std::string_view::npos || close < open)
-      continue;
-    out.push_back({target, std::string(rest.substr(open + 2, close - open - 2))});
-  }
-  return out;
-}
-
 /// Checks one chunk's diagnostics against its expectations; returns whether they agree.
 bool verifyChunk(const Options &o, const Chunk &c, std::string &output) {
   std::string file = o.input == "-" ? "<stdin>" : o.input;
-  std::vector<Expected> expected = expectedDiagnostics(c, "error", file);
-  std::vector<Expected> expected_remarks = expectedDiagnostics(c, "remark", file);
+  std::vector<tools::ExpectedDiagnostic> expected, expected_remarks;
+  try {
+    for (tools::ExpectedDiagnostic &x : tools::parseExpectedDiagnostics(c.text, c.first_line, file))
+      (x.kind == "remark" ? expected_remarks : expected).push_back(std::move(x));
+  } catch (const Error &e) {
+    // A directive that cannot be read fails its chunk; the other chunks are still checked.
+    std::cerr << e.what() << "\n";
+    return false;
+  }
   bool ok = true;
   std::vector<Remark> remarks;
   auto checkRemarks = [&] {
     for (const Remark &r : remarks) {
       bool matched = false;
-      for (Expected &x : expected_remarks)
+      for (tools::ExpectedDiagnostic &x : expected_remarks)
         if (!x.seen && r.loc.file == file && r.loc.line == x.line &&
             r.message.find(x.text) != std::string::npos) {
           x.seen = matched = true;
@@ -457,7 +416,7 @@ bool verifyChunk(const Options &o, const Chunk &c, std::string &output) {
         ok = false;
       }
     }
-    for (const Expected &x : expected_remarks)
+    for (const tools::ExpectedDiagnostic &x : expected_remarks)
       if (!x.seen) {
         std::cerr << fmt::format("{}:{}: error: expected remark \"{}\" was not produced\n", file,
                                  x.line, x.text);
@@ -470,7 +429,7 @@ bool verifyChunk(const Options &o, const Chunk &c, std::string &output) {
   } catch (const Error &e) {
     checkRemarks();
     bool matched = false;
-    for (Expected &x : expected)
+    for (tools::ExpectedDiagnostic &x : expected)
       if (!x.seen && e.location().file == file && e.location().line == x.line &&
           e.message().find(x.text) != std::string::npos) {
         x.seen = matched = true;
@@ -482,7 +441,7 @@ bool verifyChunk(const Options &o, const Chunk &c, std::string &output) {
       ok = false;
     }
   }
-  for (const Expected &x : expected)
+  for (const tools::ExpectedDiagnostic &x : expected)
     if (!x.seen) {
       std::cerr << fmt::format("{}:{}: error: expected error \"{}\" was not produced\n", file,
                                x.line, x.text);
