@@ -1,11 +1,13 @@
 // Canonicalization: constant folding (in the constants' declared dtypes, as a run without --f64
 // computes them), algebraic identities, and chains of reshape, transpose,
-// broadcast_to and cast collapsed. Every rule keeps values bit for bit, except that x + 0 and
-// x - 0 return x where IEEE arithmetic would turn a -0 into +0.
+// broadcast_to and cast collapsed. Every rule keeps values bit for bit, NaN and infinities
+// included, except that x + 0 returns x where IEEE arithmetic would turn a -0 into +0
+// (-0 + +0 is +0). x - 0 is exact (-0 - +0 is -0), so it is rewritten only for a +0.
 
 #include "passes/rewrite.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace kiln {
 namespace {
@@ -42,20 +44,40 @@ Value *foldConstants(Node &n, Rewriter &r) {
 /// x when x already has the root's type (so dropping the op changes nothing).
 Value *sameType(Node &n, Value *x) { return x->type == n.result()->type ? x : nullptr; }
 
-/// The other operand of a binary node when `v` is a splat constant of `value`.
+/// The value of every element of `v` when it is a splat constant, seen through the broadcasts
+/// and reshapes that only copy it (a broadcast too large to fold stays a broadcast).
+std::optional<double> splatThrough(const Value *v) {
+  while (v->def && (v->def->is(op::BroadcastTo) || v->def->is(op::Reshape)))
+    v = v->def->operands[0];
+  return splatValue(v);
+}
+
+/// The other operand of a binary node when one operand is a splat of `value` (the second, or
+/// either when the op commutes).
 Value *identityOperand(Node &n, double value, bool commutes) {
-  if (splatValue(n.operands[1]) == value)
+  if (splatThrough(n.operands[1]) == value)
     return sameType(n, n.operands[0]);
-  if (commutes && splatValue(n.operands[0]) == value)
+  if (commutes && splatThrough(n.operands[0]) == value)
     return sameType(n, n.operands[1]);
   return nullptr;
 }
 
 Value *addZero(Node &n, Rewriter &) { return identityOperand(n, 0.0, true); }
-Value *subZero(Node &n, Rewriter &) { return identityOperand(n, 0.0, false); }
+
+/// x - (+0) is x; x - (-0) is x + 0, which turns a -0 into +0, and 0 - x is not x.
+Value *subZero(Node &n, Rewriter &) {
+  std::optional<double> zero = splatThrough(n.operands[1]);
+  return zero == 0.0 && !std::signbit(*zero) ? sameType(n, n.operands[0]) : nullptr;
+}
+
 Value *mulOne(Node &n, Rewriter &) { return identityOperand(n, 1.0, true); }
 Value *divOne(Node &n, Rewriter &) { return identityOperand(n, 1.0, false); }
 Value *powOne(Node &n, Rewriter &) { return identityOperand(n, 1.0, false); }
+
+/// max(x, x) and min(x, x) are x, NaN included (either operand is returned whole).
+Value *sameOperands(Node &n, Rewriter &) {
+  return n.operands[0] == n.operands[1] ? sameType(n, n.operands[0]) : nullptr;
+}
 
 Value *negNeg(Node &n, Rewriter &) {
   Value *x = n.operands[0];
@@ -103,6 +125,8 @@ const RewritePattern kPatterns[] = {
     {"x * 1", op::Mul, mulOne},
     {"x / 1", op::Div, divOne},
     {"x ^ 1", op::Pow, powOne},
+    {"max(x, x)", op::Max, sameOperands},
+    {"min(x, x)", op::Min, sameOperands},
     {"-(-x)", op::Neg, negNeg},
     {"reshape chains", op::Reshape, reshapeChain},
     {"transpose chains", op::Transpose, transposeChain},
