@@ -1,5 +1,6 @@
 #include "ir/parser.h"
 
+#include "ir/text_format.h"
 #include "ir/verifier.h"
 
 #include <cctype>
@@ -164,6 +165,7 @@ public:
   }
 
   std::unique_ptr<Graph> parse() {
+    parseFormat();
     expectIdent("graph");
     Token name = expect(Tok::AtId, "a graph name like '@main'");
     auto g = std::make_unique<Graph>(name.text);
@@ -213,6 +215,30 @@ private:
     if (!isIdent(id))
       error(tok_, fmt::format("expected '{}', found {}", id, describe(tok_)));
     take();
+  }
+
+  /// Reads the optional first line, "kiln.format N": a text without it is read as this kiln's
+  /// format, and a format this kiln does not read is refused.
+  void parseFormat() {
+    if (!isIdent("kiln.format"))
+      return;
+    take();
+    if (tok_.kind != Tok::Int)
+      error(tok_, fmt::format("expected a format number after 'kiln.format', like 'kiln.format "
+                              "{}', found {}",
+                              kTextFormat, describe(tok_)));
+    Token t = take();
+    int64_t format = 0;
+    auto res = std::from_chars(t.text.data(), t.text.data() + t.text.size(), format);
+    bool fits = res.ec == std::errc() && res.ptr == t.text.data() + t.text.size();
+    if (fits && format >= 1 && format <= kTextFormat)
+      return;
+    if (t.text[0] == '-' || (fits && format < 1))
+      error(t, fmt::format("unknown format {}: formats are numbered from 1, and this kiln reads "
+                           "format {}",
+                           t.text, kTextFormat));
+    error(t, fmt::format("written by a newer kiln: format {}, this kiln reads format {}", t.text,
+                         kTextFormat));
   }
 
   /// Reads an integer, which must lie in [lo, hi]: `what` names it in errors ("line number").

@@ -10,7 +10,9 @@ namespace kiln {
 
 /// Parses one graph. Errors are thrown as Error located in `filename`; `first_line` is the
 /// line number of the text's first line (for chunks of a split input file). The result is
-/// verified: every node's types are checked against inference as it is read.
+/// verified: every node's types are checked against inference as it is read. A first line
+/// "kiln.format N" names the text's format (ir/text_format.h): a text without it is read as the
+/// current one, and a newer or unknown one is refused.
 std::unique_ptr<Graph> parseGraph(std::string_view text, const std::string &filename,
                                   int first_line = 1);
 

@@ -1,5 +1,7 @@
 #include "ir/printer.h"
 
+#include "ir/text_format.h"
+
 #include <unordered_map>
 #include <unordered_set>
 
@@ -41,7 +43,7 @@ std::unordered_map<const Value *, std::string> valueNames(const Graph &g) {
 
 std::string printGraph(const Graph &g, const PrintOptions &opts) {
   std::unordered_map<const Value *, std::string> names = valueNames(g);
-  std::string out = fmt::format("graph @{} {{\n", g.name());
+  std::string out = fmt::format("kiln.format {}\ngraph @{} {{\n", kTextFormat, g.name());
   for (const auto &in : g.inputs()) {
     std::string role =
         in.role == InputRole::None ? "" : " role " + std::string(inputRoleName(in.role));

@@ -1,6 +1,7 @@
 #pragma once
 // The text form of a graph. Example:
 //
+//   kiln.format 1
 //   graph @main {
 //     input data %x: f32[2,3]
 //     input param %w: f32[3,4]
@@ -11,6 +12,7 @@
 //
 // Values are numbered in order; a node with several results is "%3:2 = ..." and its results
 // are used as %3#0 and %3#1. Attributes equal to their declared default are not printed.
+// The first line names the version of the text form (ir/text_format.h).
 
 #include "ir/graph.h"
 

@@ -6,6 +6,7 @@
 #include "ir/literal.h"
 #include "ir/op.h"
 #include "ir/parser.h"
+#include "ir/text_format.h"
 
 #include <cmath>
 #include <fmt/format.h>
@@ -29,7 +30,7 @@ inline size_t sampleResultCount(const OpSample &s) {
 /// The text of a graph with the sample's inputs, its node as %0 and one output per result:
 /// "out", or "out0", "out1", ... for several. Printing the parsed graph gives it back.
 inline std::string sampleText(const OpSample &s) {
-  std::string text = "graph @sample {\n";
+  std::string text = fmt::format("kiln.format {}\ngraph @sample {{\n", kTextFormat);
   for (const std::string &in : s.inputs)
     text += "  input data " + in + "\n";
   size_t results = sampleResultCount(s);

@@ -94,8 +94,9 @@ TEST_CASE("replaceAllUsesWith, dead nodes and topological order") {
   g.sortTopologically();
   verifyGraph(g);
   g.removeDeadNodes();
-  CHECK(printGraph(g) == "graph @main {\n  input data %x: f32[2]\n  %0 = log(%x) : f32[2]\n"
-                         "  %1 = neg(%0) : f32[2]\n  output \"y\" = %1\n}\n");
+  CHECK(printGraph(g) ==
+        "kiln.format 1\ngraph @main {\n  input data %x: f32[2]\n  %0 = log(%x) : f32[2]\n"
+        "  %1 = neg(%0) : f32[2]\n  output \"y\" = %1\n}\n");
 }
 
 TEST_CASE("clone is deep and prints the same") {

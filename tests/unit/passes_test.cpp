@@ -67,7 +67,8 @@ TEST_CASE("canonicalize + cse + dce reduce the sample to its essence") {
   pm.run(*g, dump);
   pm.report(report);
   std::string text = printGraph(*g, PrintOptions{false});
-  CHECK(text == R"(graph @g {
+  CHECK(text == R"(kiln.format 1
+graph @g {
   input data %x: f32[2,3]
   input data %y: f32[3,2]
   %0 = reshape(%x) {shape = [3, 2]} : f32[3,2]

@@ -52,6 +52,7 @@ TEST_CASE("graphs built in C++ print, parse and print the same") {
 
 TEST_CASE("multi-result values and floats survive the round trip exactly") {
   const char *text =
+      "kiln.format 1\n"
       "graph @g {\n"
       "  input data %x: f64[3]\n"
       "  %0 = constant() {dtype = f64, shape = [3], value = [0.30000000000000004, 1e+300, -0.0]} : "
