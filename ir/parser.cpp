@@ -444,6 +444,12 @@ private:
           expectPunct(",");
         Token name = expect(Tok::Ident, "an attribute name");
         expectPunct("=");
+        // A constant printed elided: refused here, where it is named, before the lexer meets '<'.
+        if (isIdent("elided"))
+          error(tok_, fmt::format("{} {}: its values were elided when printed; print with "
+                                  "--elide-constants-larger-than=0 to get a file that can be "
+                                  "read back",
+                                  op->name, quoteBytes("%" + result.text)));
         if (!attrs.emplace(name.text, parseAttrValue()).second)
           error(name, fmt::format("attribute {} is given twice", quoteBytes(name.text)));
       }

@@ -1,5 +1,6 @@
 #include "ir/printer.h"
 
+#include "ir/literal.h"
 #include "ir/text_format.h"
 
 #include <unordered_map>
@@ -17,7 +18,22 @@ std::string locStr(const Location &loc) {
                      : fmt::format(" loc({}:{})", file, loc.line);
 }
 
+/// Whether a node's attribute prints elided: the value list of a large constant.
+bool elides(const Node &n, const std::string &attr, const Attribute &value,
+            const PrintOptions &opts) {
+  const auto *values = std::get_if<FloatList>(&value);
+  return opts.elide_constants_larger_than > 0 && n.is(op::Constant) && attr == "value" && values &&
+         static_cast<int64_t>(values->size()) > opts.elide_constants_larger_than;
+}
+
 } // namespace
+
+std::string elidedConstant(const TensorType &type, const FloatList &values) {
+  uint64_t hash = 14695981039346656037ull; // FNV-1a, 64 bits
+  for (std::byte b : Literal(type, values).toBytes())
+    hash = (hash ^ static_cast<uint8_t>(b)) * 1099511628211ull;
+  return fmt::format("elided<{}, fnv1a:{:016x}>", type.str(), hash);
+}
 
 std::unordered_map<const Value *, std::string> valueNames(const Graph &g) {
   std::unordered_map<const Value *, std::string> names;
@@ -66,7 +82,10 @@ std::string printGraph(const Graph &g, const PrintOptions &opts) {
       const AttrSpec *spec = n->op->attrSpec(name);
       if (spec && spec->default_value && *spec->default_value == value)
         continue;
-      attrs += fmt::format("{}{} = {}", attrs.empty() ? "" : ", ", name, attrStr(value));
+      std::string text = elides(*n, name, value, opts)
+                             ? elidedConstant(n->result()->type, std::get<FloatList>(value))
+                             : attrStr(value);
+      attrs += fmt::format("{}{} = {}", attrs.empty() ? "" : ", ", name, text);
     }
     if (!attrs.empty())
       out += " {" + attrs + "}";

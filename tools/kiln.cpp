@@ -33,7 +33,8 @@ std::vector<TensorDecl> declsOf(const std::vector<ParamSpec> &params) {
 
 int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std::string &stage,
             const std::string &level, const std::string &format, const std::string &out,
-            double dropout, const std::string &passes, const std::string &precision) {
+            double dropout, const std::string &passes, const std::string &precision,
+            int64_t elide_constants) {
   if (level != "graph" && format != "text")
     throw Error({},
                 fmt::format("--level {} prints text; --format {} is for graphs", level, format));
@@ -62,8 +63,9 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
           : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
   std::string text = level == "kernels"  ? tools::kernelsText(*m.graph, CpuKernels::Auto)
                      : level == "memory" ? tools::memoryPlanText(*m.graph, CpuKernels::Auto)
-                     : format == "dot"   ? printDot(*m.graph)
-                                         : printGraph(*m.graph);
+                     : format == "dot"
+                         ? printDot(*m.graph)
+                         : printGraph(*m.graph, {.elide_constants_larger_than = elide_constants});
   tools::writeTextFile(out, text);
   return 0;
 }
@@ -209,6 +211,13 @@ int runMain(int argc, char **argv) {
                    "passes before autodiff for fused and train: default, none, or a list");
   std::string dump_precision = "f32";
   tools::addPrecisionFlag(*dump, dump_precision);
+  int64_t dump_elide = 16;
+  dump->add_option("--elide-constants-larger-than", dump_elide,
+                   "print a constant of more than N values as its type and a hash of its bytes, "
+                   "elided<f32[64,32], fnv1a:...>; 0 prints every value, a text that kiln-opt "
+                   "reads back")
+      ->check(tools::nonNegative())
+      ->capture_default_str();
 
   CLI::App *params =
       app.add_subcommand("params", "list the parameters with their shapes and the total");
@@ -275,7 +284,7 @@ int runMain(int argc, char **argv) {
   }
   if (dump->parsed())
     return cmdDump(dump_model, dump_shape, stage, level, format, dump_out, dump_dropout,
-                   dump_passes, dump_precision);
+                   dump_passes, dump_precision, dump_elide);
   if (params->parsed())
     return cmdParams(params_model);
   if (init->parsed())

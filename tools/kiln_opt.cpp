@@ -39,6 +39,7 @@ struct Options {
   bool cpu_kernels_given = false;
   CompileOptions compile; // --threads, --no-cache
   bool locations = true;
+  int64_t elide_constants = 0; // --elide-constants-larger-than; 0 prints every value
   std::string level = "graph"; // what to print: graph, kernels or memory
 };
 
@@ -74,6 +75,10 @@ void printHelp() {
          "                             backend compiled: kernels, fallbacks, memory (stderr)\n"
          "  --remarks=missed           report where a pass could not rewrite, and why (stderr)\n"
          "  --no-locations             do not print loc(...) annotations\n"
+         "  --elide-constants-larger-than=N\n"
+         "                             print a constant of more than N values as its type and\n"
+         "                             a hash, for reading: such text does not parse back\n"
+         "                             (default 0: print every value)\n"
          "  --print-kernels            print the kernels the cpu backend runs instead of the "
          "graph:\n"
          "                             the kernel IR of each, and which nodes oneDNN computes or\n"
@@ -192,6 +197,13 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       o.pm.remarks_missed = true;
     } else if (a == "--no-locations") {
       o.locations = false;
+    } else if (flag == "--elide-constants-larger-than") {
+      std::string n = given();
+      auto res = std::from_chars(n.data(), n.data() + n.size(), o.elide_constants);
+      if (res.ec != std::errc() || res.ptr != n.data() + n.size() || o.elide_constants < 0)
+        throw UsageError({}, fmt::format("--elide-constants-larger-than takes a number of "
+                                         "values (0: elide none), found '{}'",
+                                         n));
     } else if (a == "--print-kernels" || a == "--print-memory-plan") {
       std::string level = a == "--print-kernels" ? "kernels" : "memory";
       if (o.level != "graph" && o.level != level)
@@ -359,7 +371,7 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
   if (o.level == "memory")
     return tools::memoryPlanText(*g, o.compile.cpu_kernels);
   if (!o.run)
-    return printGraph(*g, PrintOptions{o.locations});
+    return printGraph(*g, PrintOptions{o.locations, o.elide_constants});
   std::vector<HostBuffer> inputs = o.run_inputs.empty()
                                        ? tools::randomInputs(*g, o.seed)
                                        : tools::inputsFromSafetensors(*g, o.run_inputs);
