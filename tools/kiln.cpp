@@ -15,6 +15,7 @@
 #include "tools/data_command.h"
 #include "tools/eval_command.h"
 #include "tools/model_options.h"
+#include "tools/tensor_summary.h"
 #include "tools/tool_support.h"
 #include "tools/train_command.h"
 #include "tools/translate_command.h"

@@ -8,6 +8,7 @@
 #include "passes/pipelines.h"
 #include "tools/backend_flags.h"
 #include "tools/expected_diagnostics.h"
+#include "tools/tensor_summary.h"
 #include "tools/tool_support.h"
 
 #include <algorithm>

@@ -142,46 +142,6 @@ void reportError(const Error &e, std::string_view tool) {
 
 namespace {
 
-std::string elementStr(const HostBuffer &b, int64_t i) {
-  DType dt = b.dtype();
-  if (dt == DType::boolean)
-    return b.getInt(i) != 0 ? "true" : "false";
-  if (isInteger(dt))
-    return fmt::format("{}", b.getInt(i));
-  double v = b.getDouble(i);
-  if (std::isnan(v) || std::isinf(v))
-    return floatStr(v);
-  char buf[64];
-  auto res = dt == DType::f64 ? std::to_chars(buf, buf + sizeof buf, v)
-                              : std::to_chars(buf, buf + sizeof buf, static_cast<float>(v));
-  return std::string(buf, res.ptr);
-}
-
-void appendNested(std::string &out, const HostBuffer &lit, size_t dim, int64_t &pos) {
-  if (dim == lit.shape().size()) {
-    out += elementStr(lit, pos++);
-    return;
-  }
-  out += "[";
-  for (int64_t i = 0; i < lit.shape()[dim]; ++i) {
-    if (i)
-      out += ", ";
-    appendNested(out, lit, dim + 1, pos);
-  }
-  out += "]";
-}
-
-} // namespace
-
-std::string bufferStr(const HostBuffer &lit) {
-  std::string out;
-  int64_t pos = 0;
-  appendNested(out, lit, 0, pos);
-  return out;
-}
-
-namespace {
-
 /// The message for a number CLI11 would not read as decimal, or "": it reads 0x10 as 16 and an
 /// integer with a leading zero, 010, as octal 8.
 std::string decimalForm(const std::string &text) {

@@ -63,9 +63,6 @@ void finishCommandLine(CLI::App &app);
 /// UsageError that lists them (CLI11 would only say that a subcommand is required).
 void checkSubcommandName(const CLI::App &app, int argc, char **argv);
 
-/// Prints a value as nested lists: [[1, 2], [3, 4]]; f32 values in their shortest exact form.
-std::string bufferStr(const HostBuffer &value);
-
 // Checks of a numeric flag's value. Each refuses NaN and infinities; text that is not a number
 // passes them, so that the conversion refuses it as a usage error.
 
