@@ -128,7 +128,7 @@ HostBuffer readTokens(const TensorMap &file, const std::string &path, const std:
 
 int cmdRun(const tools::ModelFlags &mf, const tools::BackendFlags &bf, const std::string &weights,
            const std::string &inputs, const std::string &out, double dropout, uint64_t seed,
-           bool grads, const std::string &passes, const std::string &precision) {
+           bool grads, const std::string &passes, const std::string &precision, bool print_full) {
   std::map<std::string, std::string> meta = readSafetensorsMetadata(weights);
   TransformerConfig c = mf.resolveFor(meta, weights);
   TensorMap file = readSafetensors(inputs);
@@ -163,6 +163,9 @@ int cmdRun(const tools::ModelFlags &mf, const tools::BackendFlags &bf, const std
   for (const GraphOutput &o : m.graph->outputs())
     named.emplace(o.name, std::move(bindings.at(o.name)));
   std::cout << fmt::format("loss {}\n", tools::bufferStr(named.at("loss")));
+  const HostBuffer &logits = named.at("logits");
+  std::cout << (print_full ? tools::tensorLine("logits", logits)
+                           : tools::tensorSummary("logits", logits));
   if (!out.empty()) {
     saveCheckpoint(out, named);
     std::cout << fmt::format(
@@ -237,7 +240,9 @@ int runMain(int argc, char **argv) {
   std::string weights, inputs, run_out;
   double run_dropout = 0;
   uint64_t run_seed = 0;
-  CLI::App *run = app.add_subcommand("run", "compile and run the forward pass and the loss");
+  CLI::App *run =
+      app.add_subcommand("run", "compile and run the forward pass and the loss; print the loss "
+                                "and the logits summarised as NumPy prints arrays");
   run_model.add(*run);
   tools::BackendFlags run_backend;
   run_backend.add(*run, "cpu");
@@ -249,6 +254,11 @@ int runMain(int argc, char **argv) {
   run->add_option("--seed", run_seed, "seed of dropout")->check(tools::unsignedInteger());
   bool run_grads = false;
   run->add_flag("--grads", run_grads, "also write grad.<param> for every parameter");
+  bool run_print_full = false;
+  run->add_flag("--print-full", run_print_full,
+                "print every logit, on one line as nested lists in the shortest exact spelling, "
+                "instead of NumPy's summary (dtype and shape; min, max and mean; the first and "
+                "last 3 items of each axis)");
   std::string run_passes = "default", run_precision = "f32";
   tools::addPrecisionFlag(*run, run_precision);
   run->add_option("--passes", run_passes,
@@ -292,7 +302,7 @@ int runMain(int argc, char **argv) {
     return cmdInit(init_model, init_seed, init_out);
   if (run->parsed())
     return cmdRun(run_model, run_backend, weights, inputs, run_out, run_dropout, run_seed,
-                  run_grads, run_passes, run_precision);
+                  run_grads, run_passes, run_precision, run_print_full);
   if (train->parsed())
     return tools::runTrain(train_flags);
   if (bench->parsed())

@@ -30,6 +30,7 @@ struct Options {
   bool split_input_file = false;
   bool verify_diagnostics = false;
   bool run = false;
+  bool print_full = false; // --print-full: every element of each output, on one line
   std::string run_inputs;
   std::string run_outputs;
   uint64_t seed = 0;
@@ -86,7 +87,13 @@ void printHelp() {
          "                             fall back to reference kernels (see --cpu-kernels)\n"
          "  --print-memory-plan        print the memory plan: each value's arena, offset, size\n"
          "                             and live range, then the arenas and the peak\n"
-         "  --run                      run the result on a backend (--backend), print outputs\n"
+         "  --run                      run the result on a backend (--backend) and print each\n"
+         "                             output as NumPy does: name, dtype and shape; min, max\n"
+         "                             and mean (nan and inf counted); then the values, where\n"
+         "                             a tensor of more than 1000 elements shows the first and\n"
+         "                             last 3 items of each longer axis, with ... between\n"
+         "  --print-full               with --run: print every element instead, an output a\n"
+         "                             line, as nested lists in the shortest exact spelling\n"
          "  --inputs FILE              with --run: inputs by name from a safetensors file\n"
          "  --seed N                   with --run: seed of the random inputs: floats in [-1, 1),\n"
          "                             integers 0 or 1, a seed-role key any 32-bit words\n"
@@ -212,6 +219,8 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       o.level = level;
     } else if (a == "--run") {
       o.run = true;
+    } else if (a == "--print-full") {
+      o.print_full = true;
     } else if (flag == "--inputs") {
       o.run_inputs = given();
     } else if (flag == "--outputs") {
@@ -282,6 +291,11 @@ std::optional<Options> parseArgs(int argc, char **argv) {
                  o.backend_given))
     throw UsageError({}, "--inputs, --outputs, --seed, --f64, --backend, --threads and --no-cache "
                          "need --run");
+  if (o.print_full && !o.run)
+    throw UsageError({}, "--print-full changes what --run prints; it needs --run");
+  if (o.print_full && !o.run_outputs.empty())
+    throw UsageError({}, "--print-full changes what --run prints; with --outputs it prints "
+                         "nothing");
   if (o.cpu_kernels_given && !o.run && o.level == "graph")
     throw UsageError({}, "--cpu-kernels needs --run, --print-kernels or --print-memory-plan");
   if (o.cpu_kernels_given && o.run && o.backend != "cpu")
@@ -394,9 +408,14 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
     return "";
   }
   std::string text;
-  for (size_t i = 0; i < outputs.size(); ++i)
-    text += fmt::format("\"{}\" = {} {}\n", names[i], outputs[i].type().str(),
-                        tools::bufferStr(outputs[i]));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (o.print_full) {
+      text += tools::tensorLine(names[i], outputs[i]);
+    } else {
+      // A blank line between summaries, which take several lines each.
+      text += (i ? "\n" : "") + tools::tensorSummary(names[i], outputs[i]);
+    }
+  }
   return text;
 }
 

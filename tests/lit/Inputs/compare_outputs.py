@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compares two `kiln-opt --run` outputs: same outputs, types and shapes, numbers within a tolerance.
+"""Compares two `kiln-opt --run --print-full` outputs: same outputs, types and shapes, numbers within a tolerance.
 
 Usage: compare_outputs.py BEFORE AFTER [--rtol R] [--atol A]
 
@@ -29,7 +29,7 @@ def parse(path):
                 continue
             m = LINE.match(line)
             if not m:
-                sys.exit(f"{path}:{lineno}: not an output line: {line}")
+                sys.exit(f"{path}:{lineno}: not an output line of --run --print-full: {line}")
             rows.append((lineno, f"{m.group(1)} = {m.group(2)}", TOKEN.findall(m.group(3))))
     return rows
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks a `kiln-opt --run` output of random_seed.kir against Philox-4x32-10 computed here.
+"""Checks a `kiln-opt --run --print-full` output of random_seed.kir against Philox-4x32-10 computed here.
 
 Usage: philox_check.py OUTPUT KEY_LO KEY_HI
 
