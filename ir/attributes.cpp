@@ -78,11 +78,22 @@ std::string attrStr(const Attribute &a) {
   case AttrKind::Float:
     return floatStr(std::get<double>(a));
   case AttrKind::String: {
+    // Control characters are escaped, so that a string stays on its line and reads back.
     std::string out = "\"";
     for (char c : std::get<std::string>(a)) {
+      auto u = static_cast<unsigned char>(c);
       if (c == '"' || c == '\\')
-        out += '\\';
-      out += c;
+        out += {'\\', c};
+      else if (c == '\n')
+        out += "\\n";
+      else if (c == '\t')
+        out += "\\t";
+      else if (c == '\r')
+        out += "\\r";
+      else if (u < 0x20 || u == 0x7f)
+        out += fmt::format("\\x{:02x}", u);
+      else
+        out += c;
     }
     return out + "\"";
   }

@@ -71,7 +71,7 @@ public:
         if (ch == '"')
           break;
         if (ch == '\\' && pos_ < text_.size())
-          ch = advance();
+          ch = unescape(t.loc);
         t.text += ch;
       }
       return t;
@@ -126,6 +126,37 @@ private:
   /// Lines and columns are counted in 64 bits; a location past INT_MAX (a text of gigabytes)
   /// says INT_MAX rather than wrapping.
   static int clampToInt(int64_t v) { return static_cast<int>(std::min<int64_t>(v, INT_MAX)); }
+
+  /// The character an escape in a string stands for, after its backslash: \n, \t, \r, \xHH
+  /// (as the printer writes control characters), or the next character itself (\" and \\).
+  char unescape(const Location &string_loc) {
+    char c = advance();
+    switch (c) {
+    case 'n':
+      return '\n';
+    case 't':
+      return '\t';
+    case 'r':
+      return '\r';
+    case 'x': {
+      auto hex = [](char h) {
+        if (h >= '0' && h <= '9')
+          return h - '0';
+        h = static_cast<char>(h | 0x20);
+        return h >= 'a' && h <= 'f' ? h - 'a' + 10 : -1;
+      };
+      int hi = pos_ < text_.size() ? hex(text_[pos_]) : -1;
+      int lo = pos_ + 1 < text_.size() ? hex(text_[pos_ + 1]) : -1;
+      if (hi < 0 || lo < 0)
+        throw Error(string_loc, "expected two hexadecimal digits after '\\x' in a string");
+      advance();
+      advance();
+      return static_cast<char>(hi * 16 + lo);
+    }
+    default:
+      return c;
+    }
+  }
 
   char advance() {
     char c = text_[pos_++];
