@@ -56,9 +56,19 @@ void ModelBuilder::update(const std::string &state, const Tensor &t) {
   graph_->addOutput(state, t.value(), {}, state);
 }
 
+void ModelBuilder::enterModule(const std::string &name, const std::source_location &call) {
+  modules_.emplace_back(name, Location::fromSource(call));
+}
+
 Value *ModelBuilder::create(OpHandle op, std::vector<Value *> operands, AttrMap attrs,
                             const std::source_location &loc) {
-  Builder b(*graph_, Location::fromSource(loc));
+  Location at = Location::fromSource(loc);
+  if (!modules_.empty()) {
+    const Location &call = modules_.front().second;
+    at.scope = modules_.back().first;
+    at.caller_file = call.file, at.caller_line = call.line, at.caller_col = call.col;
+  }
+  Builder b(*graph_, at);
   return b.create(op, std::move(operands), std::move(attrs));
 }
 

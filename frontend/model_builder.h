@@ -64,6 +64,10 @@ public:
   std::string scoped(const std::string &name) const;
   void pushScope(const std::string &name) { scopes_.push_back(name); }
   void popScope() { scopes_.pop_back(); }
+  /// While a module runs: the nodes created record `name` as their scope and, from the
+  /// outermost module, `call`, where the model's code called it (see ModuleCall).
+  void enterModule(const std::string &name, const std::source_location &call);
+  void leaveModule() { modules_.pop_back(); }
 
   Graph &graph() { return *graph_; }
   const std::vector<ParamSpec> &parameters() const { return params_; }
@@ -76,8 +80,24 @@ private:
   std::unique_ptr<Graph> graph_;
   std::vector<ParamSpec> params_;
   std::vector<std::string> scopes_;
+  std::vector<std::pair<std::string, Location>> modules_; ///< the modules running, outermost first
   Value *seed_ = nullptr;
   int64_t random_counter_ = 0;
+};
+
+/// Runs a module for the lifetime of the object: the nodes created meanwhile belong to it.
+class ModuleCall {
+public:
+  ModuleCall(ModelBuilder &mb, const std::string &name, const std::source_location &call)
+      : mb_(mb) {
+    mb_.enterModule(name, call);
+  }
+  ~ModuleCall() { mb_.leaveModule(); }
+  ModuleCall(const ModuleCall &) = delete;
+  ModuleCall &operator=(const ModuleCall &) = delete;
+
+private:
+  ModelBuilder &mb_;
 };
 
 /// Opens a name scope for the lifetime of the object.

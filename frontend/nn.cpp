@@ -4,8 +4,9 @@
 
 namespace kiln::nn {
 
-Tensor located(std::string_view module, const std::string &name, const SrcLoc &loc,
-               const std::function<Tensor()> &body) {
+Tensor located(ModelBuilder &mb, std::string_view module, const std::string &name,
+               const SrcLoc &loc, const std::function<Tensor()> &body) {
+  ModuleCall call(mb, name, loc);
   try {
     return body();
   } catch (const Error &e) {
@@ -22,7 +23,7 @@ Linear::Linear(ModelBuilder &mb, const std::string &name, int64_t in, int64_t ou
 }
 
 Tensor Linear::operator()(const Tensor &x, SrcLoc loc) const {
-  return located("Linear", name_, loc, [&] {
+  return located(weight.builder(), "Linear", name_, loc, [&] {
     Tensor y = matmul(x, weight, false, true);
     return bias.defined() ? y + bias : y;
   });
@@ -35,7 +36,7 @@ Embedding::Embedding(ModelBuilder &mb, const std::string &name, int64_t vocab, i
 }
 
 Tensor Embedding::operator()(const Tensor &ids, SrcLoc loc) const {
-  return located("Embedding", name_, loc, [&] {
+  return located(weight.builder(), "Embedding", name_, loc, [&] {
     return gather(weight, ids) * std::sqrt(static_cast<double>(weight.dim(1)));
   });
 }
@@ -82,7 +83,7 @@ LayerNorm::LayerNorm(ModelBuilder &mb, const std::string &name, int64_t d_model,
 }
 
 Tensor LayerNorm::operator()(const Tensor &x, SrcLoc loc) const {
-  return located("LayerNorm", name_, loc, [&] {
+  return located(weight.builder(), "LayerNorm", name_, loc, [&] {
     Tensor mean = reduceMean(x, {-1}, true);
     Tensor centered = x - mean;
     Tensor var = reduceMean(centered * centered, {-1}, true);
@@ -115,7 +116,7 @@ MultiHeadAttention::MultiHeadAttention(ModelBuilder &mb, const std::string &name
 }
 
 Tensor MultiHeadAttention::project(const Tensor &x, Part part, SrcLoc loc) const {
-  return located("MultiHeadAttention", name_, loc, [&] {
+  return located(in_proj_weight.builder(), "MultiHeadAttention", name_, loc, [&] {
     int64_t d = d_model_, h = heads_, i = part;
     // Rows [i*d, (i+1)*d) of the packed projection.
     Tensor w = slice(in_proj_weight, {i * d, 0}, {(i + 1) * d, d});
@@ -127,7 +128,7 @@ Tensor MultiHeadAttention::project(const Tensor &x, Part part, SrcLoc loc) const
 
 Tensor MultiHeadAttention::attend(const Tensor &q, const Tensor &k, const Tensor &v,
                                   const Tensor &mask, SrcLoc loc) const {
-  return located("MultiHeadAttention", name_, loc, [&] {
+  return located(in_proj_weight.builder(), "MultiHeadAttention", name_, loc, [&] {
     int64_t b = q.dim(0), t = q.dim(2), dk = d_model_ / heads_;
     Tensor scores = matmul(q, transpose(k, {0, 1, 3, 2})) / std::sqrt(static_cast<double>(dk));
     if (mask.defined())

@@ -10,9 +10,11 @@
 
 namespace kiln::nn {
 
-/// Runs `body`; an Error thrown inside is reported at the caller's line, naming the module.
-Tensor located(std::string_view module, const std::string &name, const SrcLoc &loc,
-               const std::function<Tensor()> &body);
+/// Runs `body` as module `name` (a `module`, such as "Linear") called at `loc`: the nodes it
+/// builds record the module as their scope and the call site (ModuleCall), and an Error thrown
+/// inside is reported at the caller's line, naming the module.
+Tensor located(ModelBuilder &mb, std::string_view module, const std::string &name,
+               const SrcLoc &loc, const std::function<Tensor()> &body);
 
 /// y = x W^T + b, W stored [out, in] as PyTorch's nn.Linear.
 class Linear {

@@ -22,8 +22,18 @@ struct Location {
   /// A position in the text IR being read. The printer leaves such locations out: the text is
   /// itself that position, and printing it would make every round trip grow.
   bool in_ir_text = false;
+  /// The module a node was built in, by its dotted name ("decoder.layers.1.self_attn"); "" for
+  /// a node built outside modules.
+  std::string scope;
+  /// Where the model's code called that module (the outermost one, when modules call modules),
+  /// as MLIR's call-site locations record it; an unknown location (no file) outside modules.
+  std::string caller_file;
+  int caller_line = 0;
+  int caller_col = 0;
 
   bool known() const { return !file.empty(); }
+  /// The caller as a location of its own.
+  Location caller() const { return Location{caller_file, caller_line, caller_col}; }
   /// "file:line:col", "file:line" without a column, "file" without a line, or "<unknown>".
   std::string str() const;
   /// The location of a C++ call site.

@@ -312,17 +312,31 @@ private:
       return std::nullopt;
     take();
     expectPunct("(");
+    // loc("file":line[:col] [in "scope"] [at "file":line[:col]]): the printer's forms.
     Location loc;
-    loc.file = expect(Tok::String, "a file name string").text;
-    expectPunct(":");
-    // Line 0 is a location in a file without a line (Location::str prints the file alone).
-    loc.line = static_cast<int>(parseInt("line number", 0, INT_MAX));
-    if (isPunct(":")) {
+    parsePoint(loc.file, loc.line, loc.col);
+    if (isIdent("in")) {
       take();
-      loc.col = static_cast<int>(parseInt("column number", 1, INT_MAX));
+      loc.scope = expect(Tok::String, "a module scope string after 'in'").text;
+    }
+    if (isIdent("at")) {
+      take();
+      parsePoint(loc.caller_file, loc.caller_line, loc.caller_col);
     }
     expectPunct(")");
     return loc;
+  }
+
+  /// "file":line[:col] of a loc(...).
+  void parsePoint(std::string &file, int &line, int &col) {
+    file = expect(Tok::String, "a file name string").text;
+    expectPunct(":");
+    // Line 0 is a location in a file without a line (Location::str prints the file alone).
+    line = static_cast<int>(parseInt("line number", 0, INT_MAX));
+    if (isPunct(":")) {
+      take();
+      col = static_cast<int>(parseInt("column number", 1, INT_MAX));
+    }
   }
 
   void parseInput() {

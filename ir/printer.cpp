@@ -10,12 +10,28 @@ namespace kiln {
 
 namespace {
 
-std::string locStr(const Location &loc) {
-  if (!loc.known() || loc.in_ir_text)
+/// "\"file\":line:col" ("\"file\":line" without a column).
+std::string pointStr(const std::string &file, int line, int col) {
+  std::string quoted = attrStr(Attribute(file));
+  return col > 0 ? fmt::format("{}:{}:{}", quoted, line, col) : fmt::format("{}:{}", quoted, line);
+}
+
+/// " loc(...)": with Locations::User, the model's line that called the node's module and the
+/// module's scope, loc("model.cpp":12:5 in "decoder.layers.1.self_attn"); with Full, the line
+/// inside the module too, loc("nn.cpp":26:16 in "..." at "model.cpp":12:5).
+std::string locStr(const Location &loc, Locations detail) {
+  if (detail == Locations::None || !loc.known() || loc.in_ir_text)
     return "";
-  std::string file = attrStr(Attribute(loc.file));
-  return loc.col > 0 ? fmt::format(" loc({}:{}:{})", file, loc.line, loc.col)
-                     : fmt::format(" loc({}:{})", file, loc.line);
+  bool called = !loc.caller_file.empty();
+  if (detail == Locations::User && called)
+    return fmt::format(" loc({} in {})", pointStr(loc.caller_file, loc.caller_line, loc.caller_col),
+                       attrStr(Attribute(loc.scope)));
+  std::string out = " loc(" + pointStr(loc.file, loc.line, loc.col);
+  if (!loc.scope.empty())
+    out += " in " + attrStr(Attribute(loc.scope));
+  if (called)
+    out += " at " + pointStr(loc.caller_file, loc.caller_line, loc.caller_col);
+  return out + ")";
 }
 
 /// Whether a node's attribute prints elided: the value list of a large constant.
@@ -27,6 +43,16 @@ bool elides(const Node &n, const std::string &attr, const Attribute &value,
 }
 
 } // namespace
+
+std::optional<Locations> locationsNamed(std::string_view name) {
+  if (name == "none")
+    return Locations::None;
+  if (name == "user")
+    return Locations::User;
+  if (name == "full")
+    return Locations::Full;
+  return std::nullopt;
+}
 
 std::string elidedConstant(const TensorType &type, const FloatList &values) {
   uint64_t hash = 14695981039346656037ull; // FNV-1a, 64 bits
@@ -64,7 +90,7 @@ std::string printGraph(const Graph &g, const PrintOptions &opts) {
     std::string role =
         in.role == InputRole::None ? "" : " role " + std::string(inputRoleName(in.role));
     out += fmt::format("  input {} %{}: {}{}{}\n", inputKindName(in.kind), in.name,
-                       in.value->type.str(), role, opts.locations ? locStr(in.loc) : "");
+                       in.value->type.str(), role, locStr(in.loc, opts.locations));
   }
   for (const auto &n : g.nodes()) {
     if (n->results.size() == 1) {
@@ -94,8 +120,7 @@ std::string printGraph(const Graph &g, const PrintOptions &opts) {
       out += (i ? ", " : "") + n->results[i]->type.str();
     if (n->group >= 0)
       out += fmt::format(" group({})", n->group);
-    if (opts.locations)
-      out += locStr(n->loc);
+    out += locStr(n->loc, opts.locations);
     out += "\n";
   }
   for (const auto &o : g.outputs()) {

@@ -21,14 +21,25 @@
 
 #include "ir/graph.h"
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 
 namespace kiln {
 
 /// Options of the printer.
+/// How much of a location the printer writes after an input or node.
+enum class Locations {
+  None, ///< no loc(...)
+  User, ///< where the model's code called the node's module, and the module's scope
+  Full, ///< also the line inside the module that built the node
+};
+
+/// The Locations a name gives: "none", "user" or "full".
+std::optional<Locations> locationsNamed(std::string_view name);
+
 struct PrintOptions {
-  bool locations = true; ///< print loc(...) after nodes that carry one
+  Locations locations = Locations::User; ///< loc(...) after inputs and nodes that carry one
   /// A constant with more values than this prints as elided<TYPE, fnv1a:HASH> (see
   /// elidedConstant); 0 prints every constant in full. A splat holds one value, never elided.
   int64_t elide_constants_larger_than = 0;

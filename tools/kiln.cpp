@@ -35,7 +35,7 @@ std::vector<TensorDecl> declsOf(const std::vector<ParamSpec> &params) {
 int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std::string &stage,
             const std::string &level, const std::string &format, const std::string &out,
             double dropout, const std::string &passes, const std::string &precision,
-            int64_t elide_constants) {
+            const PrintOptions &print) {
   if (level != "graph" && format != "text")
     throw Error({},
                 fmt::format("--level {} prints text; --format {} is for graphs", level, format));
@@ -64,9 +64,8 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
           : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
   std::string text = level == "kernels"  ? tools::kernelsText(*m.graph, CpuKernels::Auto)
                      : level == "memory" ? tools::memoryPlanText(*m.graph, CpuKernels::Auto)
-                     : format == "dot"
-                         ? printDot(*m.graph)
-                         : printGraph(*m.graph, {.elide_constants_larger_than = elide_constants});
+                     : format == "dot"   ? printDot(*m.graph)
+                                         : printGraph(*m.graph, print);
   tools::writeTextFile(out, text);
   return 0;
 }
@@ -215,8 +214,19 @@ int runMain(int argc, char **argv) {
                    "passes before autodiff for fused and train: default, none, or a list");
   std::string dump_precision = "f32";
   tools::addPrecisionFlag(*dump, dump_precision);
-  int64_t dump_elide = 16;
-  dump->add_option("--elide-constants-larger-than", dump_elide,
+  PrintOptions dump_print{.elide_constants_larger_than = 16};
+  std::string dump_locations = "user";
+  dump->add_option("--locations", dump_locations,
+                   "where loc(...) points: user, the line that called a node's module, and the "
+                   "module's scope (in \"decoder.layers.1.self_attn\"); full, also the line "
+                   "inside the module; none")
+      ->check(CLI::IsMember({"user", "full", "none"}))
+      ->each([&](const std::string &v) { dump_print.locations = *locationsNamed(v); })
+      ->capture_default_str();
+  dump->add_flag_callback(
+      "--no-locations", [&] { dump_print.locations = Locations::None; },
+      "the same as --locations none");
+  dump->add_option("--elide-constants-larger-than", dump_print.elide_constants_larger_than,
                    "print a constant of more than N values as its type and a hash of its bytes, "
                    "elided<f32[64,32], fnv1a:...>; 0 prints every value, a text that kiln-opt "
                    "reads back")
@@ -295,7 +305,7 @@ int runMain(int argc, char **argv) {
   }
   if (dump->parsed())
     return cmdDump(dump_model, dump_shape, stage, level, format, dump_out, dump_dropout,
-                   dump_passes, dump_precision, dump_elide);
+                   dump_passes, dump_precision, dump_print);
   if (params->parsed())
     return cmdParams(params_model);
   if (init->parsed())

@@ -40,7 +40,7 @@ struct Options {
   bool backend_given = false;
   bool cpu_kernels_given = false;
   CompileOptions compile; // --threads, --no-cache
-  bool locations = true;
+  Locations locations = Locations::User;
   int64_t elide_constants = 0; // --elide-constants-larger-than; 0 prints every value
   std::string level = "graph"; // what to print: graph, kernels or memory
 };
@@ -76,7 +76,11 @@ void printHelp() {
          "  --pass-statistics          report what each pass changed, and with --run what the\n"
          "                             backend compiled: kernels, fallbacks, memory (stderr)\n"
          "  --remarks=missed           report where a pass could not rewrite, and why (stderr)\n"
-         "  --no-locations             do not print loc(...) annotations\n"
+         "  --locations=user|full|none where loc(...) points: user (default) the model's line\n"
+         "                             that called a node's module, and the module's scope\n"
+         "                             (in \"decoder.layers.1.self_attn\"); full also the line\n"
+         "                             inside the module; none prints no loc(...)\n"
+         "  --no-locations             the same as --locations=none\n"
          "  --elide-constants-larger-than=N\n"
          "                             print a constant of more than N values as its type and\n"
          "                             a hash, for reading: such text does not parse back\n"
@@ -204,7 +208,13 @@ std::optional<Options> parseArgs(int argc, char **argv) {
         throw UsageError({}, fmt::format("--remarks takes 'missed', found '{}'", arg));
       o.pm.remarks_missed = true;
     } else if (a == "--no-locations") {
-      o.locations = false;
+      o.locations = Locations::None;
+    } else if (flag == "--locations") {
+      arg = given();
+      std::optional<Locations> detail = locationsNamed(arg);
+      if (!detail)
+        throw UsageError({}, fmt::format("--locations takes user, full or none, found '{}'", arg));
+      o.locations = *detail;
     } else if (flag == "--elide-constants-larger-than") {
       std::string n = given();
       auto res = std::from_chars(n.data(), n.data() + n.size(), o.elide_constants);

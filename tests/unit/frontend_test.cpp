@@ -4,9 +4,11 @@
 
 #include "frontend/nn.h"
 #include "frontend/transformer.h"
+#include "ir/printer.h"
 
 #include <cmath>
 #include <map>
+#include <sstream>
 
 using namespace kiln;
 using namespace kiln::test;
@@ -46,6 +48,53 @@ TEST_CASE("DSL errors point at the user's line") {
                        Error);
   CHECK_THROWS_WITH_AS(mb.parameter("proj.weight", {1}, Init::Zeros),
                        doctest::Contains("parameter 'proj.weight' is declared twice"), Error);
+}
+
+TEST_CASE("a node built in a module records the module's scope and the line that called it") {
+  ModelBuilder mb;
+  Tensor x = mb.input("x", TensorType{DType::f32, {2, 4}});
+  nn::Linear inner(mb, "encoder.proj", 4, 4);
+  nn::MultiHeadAttention attn(mb, "decoder.layers.1.self_attn", 4, 2, 0.0);
+  Tensor loose = x * x; // outside modules: no scope, no caller
+  int line = __LINE__ + 1;
+  Tensor y = inner(loose);
+  int attn_line = __LINE__ + 1;
+  Tensor z = attn(reshape(y, {1, 2, 4}), reshape(y, {1, 2, 4}), Tensor());
+  mb.output("z", z);
+  auto g = mb.finish();
+  int scoped = 0;
+  for (const auto &n : g->nodes()) {
+    const Location &at = n->loc;
+    if (at.scope.empty()) {
+      CHECK(at.caller_file.empty());
+      CHECK(std::string_view(at.file).ends_with("frontend_test.cpp"));
+      continue;
+    }
+    ++scoped;
+    // The node was built inside kiln's nn.cpp; the caller is this file, at the module's call.
+    CHECK(std::string_view(at.file).ends_with("nn.cpp"));
+    CHECK(std::string_view(at.caller_file).ends_with("frontend_test.cpp"));
+    if (at.scope == "encoder.proj") {
+      CHECK(at.caller_line == line);
+    } else {
+      // out_proj, called by the attention, counts as the attention's: the outermost call.
+      bool attention = at.scope == "decoder.layers.1.self_attn" ||
+                       at.scope == "decoder.layers.1.self_attn.out_proj";
+      CHECK(attention);
+      CHECK(at.caller_line == attn_line);
+    }
+  }
+  CHECK(scoped > 5);
+  std::string user = printGraph(*g), full = printGraph(*g, {.locations = Locations::Full});
+  CHECK(user.find(fmt::format("frontend_test.cpp\":{}:", line)) != std::string::npos);
+  CHECK(user.find("in \"decoder.layers.1.self_attn\")") != std::string::npos);
+  // Only the parameters' declarations point into nn.cpp; no node does.
+  std::istringstream lines(user);
+  for (std::string text; std::getline(lines, text);)
+    if (text.find(" = ") != std::string::npos)
+      CHECK(text.find("nn.cpp") == std::string::npos);
+  CHECK(full.find("nn.cpp\":") != std::string::npos);
+  CHECK(full.find(fmt::format(" at \"{}\":{}:", __FILE__, line)) != std::string::npos);
 }
 
 TEST_CASE("finish drops unread parameters; the rest are found by name at their new places") {

@@ -66,7 +66,7 @@ TEST_CASE("canonicalize + cse + dce reduce the sample to its essence") {
   std::ostringstream dump, report;
   pm.run(*g, dump);
   pm.report(report);
-  std::string text = printGraph(*g, PrintOptions{false});
+  std::string text = printGraph(*g, PrintOptions{Locations::None});
   CHECK(text == R"(kiln.format 1
 graph @g {
   input data %x: f32[2,3]
