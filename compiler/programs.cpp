@@ -102,9 +102,12 @@ BuiltModel buildDecodeStep(const TransformerConfig &cfg, const GraphOptions &opt
 namespace {
 
 /// Appends output "correct" (f32[]): how many targets other than PAD have the largest logit of
-/// their row, so a step reports its token accuracy. The maximum keeps no axis, so that cse does
+/// their row, so a step reports its token accuracy (a target tied for the largest counts: at
+/// random initialisation ties are rare, and a trained model's are rarer). The maximum keeps no axis, so that cse does
 /// not merge it with the loss's log-softmax, whose fusion it would block.
 void addCorrectTokens(Graph &g, int64_t pad) {
+  KILN_ASSERT(g.findOutput("logits") && g.findInput(InputRole::Target),
+              "the loss graph has logits and a target");
   const GraphOutput &out = *g.findOutput("logits");
   Value *logits = out.value, *tgt = g.findInput(InputRole::Target)->value.get();
   Builder b(g, out.loc);

@@ -70,8 +70,8 @@ public:
         char ch = advance();
         if (ch == '"')
           break;
-        if (ch == '\\' && pos_ < text_.size())
-          ch = unescape(t.loc);
+        if (ch == '\\')
+          ch = unescape();
         t.text += ch;
       }
       return t;
@@ -127,10 +127,12 @@ private:
   /// says INT_MAX rather than wrapping.
   static int clampToInt(int64_t v) { return static_cast<int>(std::min<int64_t>(v, INT_MAX)); }
 
-  /// The character an escape in a string stands for, after its backslash: \n, \t, \r, \xHH
-  /// (as the printer writes control characters), or the next character itself (\" and \\).
-  char unescape(const Location &string_loc) {
-    char c = advance();
+  /// The character an escape in a string stands for, after its backslash: \n, \t, \r, \0 and
+  /// \xHH (as the printer and error messages write control characters), \" and \\. Any other
+  /// is an error at the escape.
+  char unescape() {
+    Location at{file_, clampToInt(line_), clampToInt(col_) - 1};
+    char c = pos_ < text_.size() ? advance() : '\0';
     switch (c) {
     case 'n':
       return '\n';
@@ -138,6 +140,11 @@ private:
       return '\t';
     case 'r':
       return '\r';
+    case '0':
+      return '\0';
+    case '"':
+    case '\\':
+      return c;
     case 'x': {
       auto hex = [](char h) {
         if (h >= '0' && h <= '9')
@@ -148,13 +155,15 @@ private:
       int hi = pos_ < text_.size() ? hex(text_[pos_]) : -1;
       int lo = pos_ + 1 < text_.size() ? hex(text_[pos_ + 1]) : -1;
       if (hi < 0 || lo < 0)
-        throw Error(string_loc, "expected two hexadecimal digits after '\\x' in a string");
+        throw Error(at, "expected two hexadecimal digits after '\\x' in a string");
       advance();
       advance();
       return static_cast<char>(hi * 16 + lo);
     }
     default:
-      return c;
+      throw Error(at, fmt::format("unknown escape in a string, a backslash before '{}': the "
+                                  "escapes are \\n, \\t, \\r, \\0, \\xHH, \\\" and \\\\",
+                                  escapeBytes(std::string(1, c))));
     }
   }
 
