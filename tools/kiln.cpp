@@ -35,7 +35,7 @@ std::vector<TensorDecl> declsOf(const std::vector<ParamSpec> &params) {
 int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std::string &stage,
             const std::string &level, const std::string &format, const std::string &out,
             double dropout, const std::string &passes, const std::string &precision,
-            const PrintOptions &print) {
+            const PrintOptions &print, const DotOptions &dot) {
   if (level != "graph" && format != "text")
     throw Error({},
                 fmt::format("--level {} prints text; --format {} is for graphs", level, format));
@@ -64,7 +64,7 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
           : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
   std::string text = level == "kernels"  ? tools::kernelsText(*m.graph, CpuKernels::Auto)
                      : level == "memory" ? tools::memoryPlanText(*m.graph, CpuKernels::Auto)
-                     : format == "dot"   ? printDot(*m.graph)
+                     : format != "text"  ? tools::renderDot(printDot(*m.graph, dot), format)
                                          : printGraph(*m.graph, print);
   tools::writeTextFile(out, text);
   return 0;
@@ -203,9 +203,16 @@ int runMain(int argc, char **argv) {
                    "or memory (its memory plan)")
       ->check(CLI::IsMember({"graph", "kernels", "memory"}))
       ->capture_default_str();
-  dump->add_option("--format", format, "text or dot")
-      ->check(CLI::IsMember({"text", "dot"}))
+  dump->add_option("--format", format,
+                   "text, or a picture: dot (Graphviz's language), or svg or png (drawn by "
+                   "Graphviz's dot), one box per module scope")
+      ->check(CLI::IsMember({"text", "dot", "svg", "png"}))
       ->capture_default_str();
+  DotOptions dump_dot;
+  dump->add_option("--dot-depth", dump_dot.depth,
+                   "pictures: boxes for the first N levels of module scopes (decoder, layers.1, "
+                   "self_attn); deeper ones are drawn in their ancestor's box (default: all)")
+      ->check(tools::nonNegative());
   dump->add_option("--dropout", dump_dropout, "dropout rate (adds the random op and a seed input)")
       ->check(tools::rate());
   dump->add_option("-o,--output", dump_out, "output file (default: stdout)");
@@ -305,7 +312,7 @@ int runMain(int argc, char **argv) {
   }
   if (dump->parsed())
     return cmdDump(dump_model, dump_shape, stage, level, format, dump_out, dump_dropout,
-                   dump_passes, dump_precision, dump_print);
+                   dump_passes, dump_precision, dump_print, dump_dot);
   if (params->parsed())
     return cmdParams(params_model);
   if (init->parsed())

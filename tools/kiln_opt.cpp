@@ -2,6 +2,7 @@
 
 #include "backend/backend.h"
 #include "backend/kernel/lower.h"
+#include "ir/dot.h"
 #include "ir/parser.h"
 #include "ir/printer.h"
 #include "passes/pass_manager.h"
@@ -43,6 +44,8 @@ struct Options {
   Locations locations = Locations::User;
   int64_t elide_constants = 0; // --elide-constants-larger-than; 0 prints every value
   std::string level = "graph"; // what to print: graph, kernels or memory
+  std::string format = "text"; ///< --format: the graph as text, or a picture (dot, svg, png)
+  DotOptions dot;              ///< --dot-depth
 };
 
 void printHelp() {
@@ -81,6 +84,12 @@ void printHelp() {
          "                             (in \"decoder.layers.1.self_attn\"); full also the line\n"
          "                             inside the module; none prints no loc(...)\n"
          "  --no-locations             the same as --locations=none\n"
+         "  --format=text|dot|svg|png  print the graph as text (default) or as a picture: dot\n"
+         "                             (Graphviz's language), svg or png (drawn by Graphviz's\n"
+         "                             dot), one box per module scope\n"
+         "  --dot-depth=N              pictures: boxes for the first N levels of module scopes\n"
+         "                             (decoder, layers.1, self_attn); deeper ones are drawn in\n"
+         "                             their ancestor's box (default: all)\n"
          "  --elide-constants-larger-than=N\n"
          "                             print a constant of more than N values as its type and\n"
          "                             a hash, for reading: such text does not parse back\n"
@@ -207,6 +216,16 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       if (arg != "missed")
         throw UsageError({}, fmt::format("--remarks takes 'missed', found '{}'", arg));
       o.pm.remarks_missed = true;
+    } else if (flag == "--format") {
+      arg = given();
+      if (arg != "text" && arg != "dot" && arg != "svg" && arg != "png")
+        throw UsageError({}, fmt::format("--format takes text, dot, svg or png, found '{}'", arg));
+      o.format = arg;
+    } else if (flag == "--dot-depth") {
+      arg = given();
+      auto res = std::from_chars(arg.data(), arg.data() + arg.size(), o.dot.depth);
+      if (res.ec != std::errc() || res.ptr != arg.data() + arg.size() || o.dot.depth < 0)
+        throw UsageError({}, fmt::format("--dot-depth takes a number of levels, found '{}'", arg));
     } else if (a == "--no-locations") {
       o.locations = Locations::None;
     } else if (flag == "--locations") {
@@ -395,6 +414,8 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
     return tools::kernelsText(*g, o.compile.cpu_kernels);
   if (o.level == "memory")
     return tools::memoryPlanText(*g, o.compile.cpu_kernels);
+  if (!o.run && o.format != "text")
+    return tools::renderDot(printDot(*g, o.dot), o.format);
   if (!o.run)
     return printGraph(*g, PrintOptions{o.locations, o.elide_constants});
   std::vector<HostBuffer> inputs = o.run_inputs.empty()

@@ -16,6 +16,7 @@
 #include <iterator>
 #include <random>
 #include <sstream>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace kiln::tools {
@@ -296,6 +297,35 @@ void finishCommandLine(CLI::App &app) {
   }
   for (CLI::App *sub : app.get_subcommands([](const CLI::App *) { return true; }))
     finishCommandLine(*sub);
+}
+
+std::string renderDot(const std::string &dot, const std::string &format) {
+  if (format == "dot")
+    return dot;
+  KILN_ASSERT(format == "svg" || format == "png", "a picture is dot, svg or png");
+  // Graphviz reads the graph from a file of its own, so that its output alone comes back.
+  std::filesystem::path file = std::filesystem::temp_directory_path() /
+                               fmt::format("kiln-graph-{}.dot", static_cast<long>(getpid()));
+  std::ofstream(file, std::ios::binary) << dot;
+  std::string command = fmt::format("dot -T{} '{}' 2>&1", format, file.string());
+  std::string picture;
+  FILE *pipe = popen(command.c_str(), "r");
+  int status = -1;
+  if (pipe) {
+    char buffer[65536];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+      picture.append(buffer, n);
+    status = pclose(pipe);
+  }
+  std::filesystem::remove(file);
+  if (status != 0)
+    throw Error({}, fmt::format("--format {} runs Graphviz's dot, which {}; --format dot writes "
+                                "the text for it",
+                                format,
+                                WIFEXITED(status) && WEXITSTATUS(status) == 127
+                                    ? "is not installed (Debian: apt-get install graphviz)"
+                                    : "failed: " + picture.substr(0, 200)));
+  return picture;
 }
 
 void checkSubcommandName(const CLI::App &app, int argc, char **argv) {

@@ -59,6 +59,10 @@ int reportParseError(const CLI::App &app, const CLI::ParseError &e, std::string_
 /// Finishes a command line before parsing: puts the exit statuses at the end of the --help of
 /// `app` and of each subcommand, and asserts that every numeric flag has a check of its values.
 void finishCommandLine(CLI::App &app);
+/// A picture of a graph from its dot text (ir/dot.h): the text itself for "dot", and for "svg"
+/// or "png" what Graphviz's dot renders of it; an Error when dot is not installed or fails.
+std::string renderDot(const std::string &dot, const std::string &format);
+
 /// Refuses a first argument that is neither a flag nor one of `app`'s subcommands with a
 /// UsageError that lists them (CLI11 would only say that a subcommand is required).
 void checkSubcommandName(const CLI::App &app, int argc, char **argv);
