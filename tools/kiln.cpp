@@ -177,6 +177,7 @@ int cmdRun(const tools::ModelFlags &mf, const tools::BackendFlags &bf, const std
 int runMain(int argc, char **argv) {
   CLI::App app{"kiln: a compiler for transformer models"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", fmt::format("kiln {}", kKilnVersion));
 
   app.add_subcommand("version", "print kiln's version and the LLVM and oneDNN it runs on")
       ->callback([] { std::cout << "kiln " << kKilnVersion << "\n"

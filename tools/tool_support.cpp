@@ -329,14 +329,16 @@ std::string renderDot(const std::string &dot, const std::string &format) {
 }
 
 void checkSubcommandName(const CLI::App &app, int argc, char **argv) {
-  if (argc < 2 || argv[1][0] == '-')
+  if (argc >= 2 && argv[1][0] == '-')
     return;
   std::vector<std::string> names;
   for (const CLI::App *sub : app.get_subcommands([](const CLI::App *) { return true; })) {
-    if (sub->check_name(argv[1]))
+    if (argc >= 2 && sub->check_name(argv[1]))
       return;
     names.push_back(sub->get_name());
   }
+  if (argc < 2)
+    throw UsageError({}, fmt::format("a command is required: {}", fmt::join(names, ", ")));
   throw UsageError({}, fmt::format("unknown command '{}': the commands are {}", argv[1],
                                    fmt::join(names, ", ")));
 }

@@ -63,8 +63,9 @@ void finishCommandLine(CLI::App &app);
 /// or "png" what Graphviz's dot renders of it; an Error when dot is not installed or fails.
 std::string renderDot(const std::string &dot, const std::string &format);
 
-/// Refuses a first argument that is neither a flag nor one of `app`'s subcommands with a
-/// UsageError that lists them (CLI11 would only say that a subcommand is required).
+/// Refuses a command line without a first argument, or whose first argument is neither a flag
+/// nor one of `app`'s subcommands, with a UsageError that lists them (CLI11 would only say that
+/// a subcommand is required).
 void checkSubcommandName(const CLI::App &app, int argc, char **argv);
 
 // Checks of a numeric flag's value. Each refuses NaN and infinities; text that is not a number

@@ -118,7 +118,7 @@ std::vector<RunSetting> runSettings(const TrainFlags &f, const OptimizerOptions 
   std::vector<RunSetting> settings = {
       {"kiln.optimizer", "--optimizer", optimizerName(opt.kind)},
       {"kiln.optimizer.lr", "--lr", opt.lr ? fmt::format("{}", *opt.lr) : "schedule"},
-      {"kiln.optimizer.warmup", "--warmup", std::to_string(opt.warmup)},
+      {"kiln.optimizer.warmup", "--warmup", opt.lr ? "none" : std::to_string(opt.warmup)},
       {"kiln.optimizer.weight_decay", "--weight-decay", fmt::format("{}", opt.weight_decay)},
       {"kiln.optimizer.clip_norm", "--clip-norm",
        opt.clip_norm ? fmt::format("{}", *opt.clip_norm) : "none"},
@@ -148,7 +148,7 @@ std::map<std::string, std::string> settingsMetadata(const std::vector<RunSetting
 }
 
 void checkResume(const std::map<std::string, std::string> &meta, const std::string &path,
-                 const std::vector<RunSetting> &settings, int64_t steps) {
+                 const std::vector<RunSetting> &settings, int64_t steps, bool steps_given) {
   Location at;
   at.file = path;
   // A file that describes itself but records no step holds weights alone, as kiln init writes.
@@ -157,11 +157,18 @@ void checkResume(const std::map<std::string, std::string> &meta, const std::stri
                     "such files): --resume takes a file that kiln train wrote");
   for (const RunSetting &s : settings) {
     auto it = meta.find(s.key);
-    if (it == meta.end() || it->second == s.value)
+    // At a constant rate the warm-up does not matter; the rate is compared instead.
+    bool unused = s.key == "kiln.optimizer.warmup" && s.value == "none";
+    if (it == meta.end() || it->second == s.value || unused)
       continue;
     auto shown = [&](const std::string &v) {
       return v == "schedule" ? std::string("warm-up schedule") : v;
     };
+    if (s.key == "kiln.optimizer.lr" && s.value == "schedule")
+      throw Error(at, fmt::format("the checkpoint was trained at a constant --lr {}, not the "
+                                  "warm-up schedule: a resumed run goes on as it was trained; "
+                                  "give --lr {} and no --warmup",
+                                  it->second, it->second));
     throw Error(at, fmt::format("{}: {} does not match the checkpoint's {}: a resumed run goes "
                                 "on as it was trained; give the same value",
                                 s.flag, shown(s.value), shown(it->second)));
@@ -171,9 +178,10 @@ void checkResume(const std::map<std::string, std::string> &meta, const std::stri
     const std::string &text = it->second;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), done);
     if (ec == std::errc() && end == text.data() + text.size() && steps <= done)
-      throw Error(at, fmt::format("--steps {} is not beyond the checkpoint's step {}: nothing "
-                                  "to train (--steps counts the resumed steps too)",
-                                  steps, done));
+      throw Error(at, fmt::format("--steps {}{} is not beyond the checkpoint's step {}: nothing "
+                                  "to train (--steps counts the resumed steps too: give --steps "
+                                  "N with N > {})",
+                                  steps, steps_given ? "" : " (the default)", done, done));
   }
 }
 
@@ -279,11 +287,16 @@ int runTrain(const TrainFlags &flags) {
   const TrainFlags f = withTaskDefaults(flags, cfg, resumed);
   OptimizerOptions opt = optimizerOptions(f, cfg.d_model);
   if (!f.resume.empty()) {
+    if (auto data = resumed.find("kiln.data"); data != resumed.end())
+      throw Error(Location{f.resume, 0, 0},
+                  fmt::format("the checkpoint was trained on the corpus {}: resume it with --data "
+                              "{}",
+                              data->second, data->second));
     if (auto task = resumed.find("kiln.task"); task != resumed.end() && task->second != f.task)
       throw Error(
           Location{f.resume, 0, 0},
           fmt::format("the checkpoint was trained on the {} task, not {}", task->second, f.task));
-    checkResume(resumed, f.resume, runSettings(f, opt), f.steps);
+    checkResume(resumed, f.resume, runSettings(f, opt), f.steps, f.steps_given);
   }
   GraphOptions shape{
       .batch = f.batch, .src_len = f.src_len, .tgt_len = f.tgt_len, .dropout = f.dropout};

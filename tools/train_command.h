@@ -66,9 +66,9 @@ std::vector<RunSetting> runSettings(const TrainFlags &flags, const OptimizerOpti
 std::map<std::string, std::string> settingsMetadata(const std::vector<RunSetting> &settings);
 /// Refuses to resume the checkpoint at `path` (metadata `meta`) with a setting other than the
 /// one it records, naming the flag and both values, or with a last step `steps` that is not
-/// beyond the checkpoint's.
+/// beyond the checkpoint's (`steps_given`: whether --steps was on the command line).
 void checkResume(const std::map<std::string, std::string> &meta, const std::string &path,
-                 const std::vector<RunSetting> &settings, int64_t steps);
+                 const std::vector<RunSetting> &settings, int64_t steps, bool steps_given);
 
 /// Stops a run, with an Error naming the step, when a step's loss is not finite and the step was
 /// not skipped; such a run saves nothing. Returns the note to print for a skipped step, or "".

@@ -221,7 +221,7 @@ int runCorpusTraining(const TrainFlags &f) {
     cfg = f.model.resolveFor(meta, f.resume);
     if (!meta.count("kiln.model.label_smoothing") && !f.model.label_smoothing)
       cfg.label_smoothing = smoothing; // a checkpoint from before it was recorded
-    checkResume(meta, f.resume, runSettings(f, opt), last_step);
+    checkResume(meta, f.resume, runSettings(f, opt), last_step, f.steps_given);
     opt.d_model = cfg.d_model; // the schedule's scale
   }
   data::Tokenizer tokenizer =
