@@ -103,8 +103,8 @@ namespace {
 
 /// Appends output "correct" (f32[]): how many targets other than PAD have the largest logit of
 /// their row, so a step reports its token accuracy (a target tied for the largest counts: at
-/// random initialisation ties are rare, and a trained model's are rarer). The maximum keeps no axis, so that cse does
-/// not merge it with the loss's log-softmax, whose fusion it would block.
+/// random initialisation ties are rare, and a trained model's are rarer). The maximum keeps no
+/// axis, so that cse does not merge it with the loss's log-softmax, whose fusion it would block.
 void addCorrectTokens(Graph &g, int64_t pad) {
   KILN_ASSERT(g.findOutput("logits") && g.findInput(InputRole::Target),
               "the loss graph has logits and a target");
