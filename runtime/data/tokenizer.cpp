@@ -2,6 +2,7 @@
 
 #include "ir/diagnostics.h"
 #include "runtime/atomic_file.h"
+#include "runtime/data/charsmap_check.h"
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -78,6 +79,10 @@ Tokenizer Tokenizer::train(const std::vector<std::string> &sentences,
 }
 
 Tokenizer Tokenizer::fromBytes(std::string bytes, const std::string &name) {
+  // SentencePiece trusts the character maps a model carries: they are checked before it loads
+  // them (runtime/data/charsmap_check.h).
+  if (std::string problem = charsmapProblem(bytes); !problem.empty())
+    throw Error({name}, fmt::format("not a SentencePiece model ({})", problem));
   auto processor = std::make_shared<sentencepiece::SentencePieceProcessor>();
   // SentencePiece refuses some malformed models by status and others by throwing (an empty
   // piece makes its trie builder throw): both are a bad file, not a kiln bug.

@@ -161,6 +161,82 @@ TEST_CASE("tokenizer: trains with kiln's special ids, round-trips, refuses bad i
 
 namespace {
 
+/// Where the precompiled character map lies in a model trained by Tokenizer::train: the
+/// normalizer spec writes its rule's name, then the map as field 2 (tag 0x12, a varint length).
+struct MapBytes {
+  size_t offset = 0, size = 0;
+};
+MapBytes charsmapBytes(const std::string &model) {
+  size_t at = model.find("nmt_nfkc");
+  REQUIRE(at != std::string::npos);
+  at += 8;
+  REQUIRE(static_cast<uint8_t>(model[at]) == 0x12);
+  MapBytes map;
+  for (int shift = 0;; shift += 7) {
+    auto byte = static_cast<uint8_t>(model[++at]);
+    map.size |= size_t{byte & 0x7Fu} << shift;
+    if (!(byte & 0x80))
+      break;
+  }
+  map.offset = at + 1;
+  REQUIRE(map.offset + map.size <= model.size());
+  return map;
+}
+
+void putLittleEndian32(std::string &bytes, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i)
+    bytes[at + i] = static_cast<char>(v >> (8 * i));
+}
+
+} // namespace
+
+TEST_CASE("tokenizer: a model whose character map would make SentencePiece read out of bounds "
+          "is refused") {
+  std::vector<std::string> text;
+  for (int i = 0; i < 20; ++i)
+    text.push_back(fmt::format("Das Haus Nummer {} ist klein.", i));
+  std::string model = Tokenizer::train(text, {.vocab = 30}).bytes();
+  auto [map, map_size] = charsmapBytes(model);
+  uint32_t trie_bytes = 0;
+  for (int i = 0; i < 4; ++i)
+    trie_bytes |= uint32_t{static_cast<uint8_t>(model[map + i])} << (8 * i);
+  REQUIRE(trie_bytes % 4 == 0);
+  CHECK_NOTHROW(Tokenizer::fromBytes(model, "good.model"));
+
+  // A root whose children lie past the trie: darts-clone's offset is bits 10 and up.
+  std::string far = model;
+  putLittleEndian32(far, map + 4, (trie_bytes / 4 + 256) << 10);
+  CHECK_THROWS_WITH_AS(
+      Tokenizer::fromBytes(far, "far.model"),
+      doctest::Contains("far.model: error: not a SentencePiece model (the normalizer's "
+                        "character map is corrupt: a trie state past the end of "
+                        "its"),
+      Error);
+  // A trie longer than the map that holds it.
+  std::string long_trie = model;
+  putLittleEndian32(long_trie, map, static_cast<uint32_t>(map_size - 3));
+  CHECK_THROWS_WITH_AS(Tokenizer::fromBytes(long_trie, "long.model"),
+                       doctest::Contains("character map is corrupt: a trie of"), Error);
+  // Every leaf's replacement past the strings: a leaf unit holds its value in bits 0 to 30.
+  std::string past = model;
+  int leaves = 0;
+  for (uint32_t i = 0; i < trie_bytes / 4; ++i) {
+    size_t at = map + 4 + 4 * i;
+    uint32_t unit = 0;
+    for (int b = 0; b < 4; ++b)
+      unit |= uint32_t{static_cast<uint8_t>(past[at + b])} << (8 * b);
+    if (unit >> 31) { // a leaf unit: its label has the top bit set
+      putLittleEndian32(past, at, (1u << 31) | ((1u << 31) - 1));
+      ++leaves;
+    }
+  }
+  REQUIRE(leaves > 0);
+  CHECK_THROWS_WITH_AS(Tokenizer::fromBytes(past, "past.model"),
+                       doctest::Contains("character map is corrupt: a replacement at byte"), Error);
+}
+
+namespace {
+
 /// Pairs whose ids say where they came from: pair i has source [4 + i % 7 repeated i % 13 + 1
 /// times] and target [100 + i] repeated i % 9 + 1 times.
 std::vector<EncodedPair> numberedPairs(int n) {
