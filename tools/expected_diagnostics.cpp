@@ -104,9 +104,9 @@ std::optional<ExpectedDiagnostic> parseLine(std::string_view comment, size_t com
 
 } // namespace
 
-std::vector<ExpectedDiagnostic> parseExpectedDiagnostics(std::string_view text, int first_line,
-                                                         const std::string &file) {
-  std::vector<ExpectedDiagnostic> out;
+ExpectedDiagnostics parseExpectedDiagnostics(std::string_view text, int first_line,
+                                             const std::string &file) {
+  ExpectedDiagnostics out;
   int lineno = first_line;
   for (size_t start = 0; start <= text.size(); ++lineno) {
     size_t end = text.find('\n', start);
@@ -117,8 +117,12 @@ std::vector<ExpectedDiagnostic> parseExpectedDiagnostics(std::string_view text, 
     size_t comment = line.find("//");
     if (comment == std::string_view::npos)
       continue;
-    if (auto expected = parseLine(line.substr(comment + 2), comment + 3, lineno, file))
-      out.push_back(std::move(*expected));
+    try {
+      if (auto expected = parseLine(line.substr(comment + 2), comment + 3, lineno, file))
+        out.directives.push_back(std::move(*expected));
+    } catch (const Error &e) {
+      out.malformed.push_back(e);
+    }
   }
   return out;
 }

@@ -454,14 +454,16 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
 bool verifyChunk(const Options &o, const Chunk &c, std::string &output) {
   std::string file = o.input == "-" ? "<stdin>" : o.input;
   std::vector<tools::ExpectedDiagnostic> expected, expected_remarks;
-  try {
-    for (tools::ExpectedDiagnostic &x : tools::parseExpectedDiagnostics(c.text, c.first_line, file))
-      (x.kind == "remark" ? expected_remarks : expected).push_back(std::move(x));
-  } catch (const Error &e) {
-    // A directive that cannot be read fails its chunk; the other chunks are still checked.
-    std::cerr << e.what() << "\n";
+  tools::ExpectedDiagnostics directives =
+      tools::parseExpectedDiagnostics(c.text, c.first_line, file);
+  if (!directives.malformed.empty()) {
+    // Directives that cannot be read fail their chunk, each named; other chunks are still checked.
+    for (const Error &e : directives.malformed)
+      std::cerr << e.what() << "\n";
     return false;
   }
+  for (tools::ExpectedDiagnostic &x : directives.directives)
+    (x.kind == "remark" ? expected_remarks : expected).push_back(std::move(x));
   bool ok = true;
   std::vector<Remark> remarks;
   auto checkRemarks = [&] {
