@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <csignal>
@@ -17,16 +18,27 @@
 #include <random>
 #include <sstream>
 #include <sys/wait.h>
+#include <system_error>
 #include <unistd.h>
 
 namespace kiln::tools {
+namespace {
+
+/// Why the last open failed, as the OS says it ("No such file or directory").
+std::string openFailure() {
+  int err = errno;
+  return err ? std::generic_category().message(err) : "it cannot be opened";
+}
+
+} // namespace
 
 std::string readTextFile(const std::string &path) {
   if (path == "-")
     return std::string(std::istreambuf_iterator<char>(std::cin), {});
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    throw Error(Location{path}, "cannot open file for reading");
+    throw Error(Location{path}, "cannot open file for reading: " + openFailure());
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -43,9 +55,10 @@ void writeTextFile(const std::string &path, const std::string &text) {
 std::vector<std::string> readLines(const std::string &path) {
   std::ifstream file;
   if (path != "-") {
+    errno = 0;
     file.open(path);
     if (!file)
-      throw Error({path}, "cannot open the input");
+      throw Error({path}, "cannot open the input: " + openFailure());
   }
   std::istream &in = path == "-" ? std::cin : file;
   std::vector<std::string> lines;

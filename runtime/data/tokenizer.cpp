@@ -4,10 +4,12 @@
 #include "runtime/atomic_file.h"
 #include "runtime/data/charsmap_check.h"
 
+#include <cerrno>
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
+#include <system_error>
 
 #include <exception>
 #include <fstream>
@@ -103,9 +105,12 @@ Tokenizer Tokenizer::fromBytes(std::string bytes, const std::string &name) {
 }
 
 Tokenizer Tokenizer::load(const std::string &path) {
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    throw Error({path}, "cannot open the tokenizer");
+    throw Error({path},
+                "cannot open the tokenizer: " +
+                    (errno ? std::generic_category().message(errno) : "it cannot be opened"));
   std::ostringstream bytes;
   bytes << in.rdbuf();
   return fromBytes(std::move(bytes).str(), path);

@@ -2,7 +2,9 @@
 
 #include "ir/diagnostics.h"
 
+#include <cerrno>
 #include <fmt/format.h>
+#include <system_error>
 
 #include <algorithm>
 #include <fstream>
@@ -51,9 +53,12 @@ std::vector<SentencePair> tsvPairs(std::istream &lines, const std::string &name)
 }
 
 std::vector<SentencePair> readTsv(const std::string &path) {
+  errno = 0;
   std::ifstream in(path);
   if (!in)
-    throw Error({path}, "cannot open the data file");
+    throw Error({path},
+                "cannot open the data file: " +
+                    (errno ? std::generic_category().message(errno) : "it cannot be opened"));
   return tsvPairs(in, path);
 }
 
