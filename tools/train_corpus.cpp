@@ -374,8 +374,9 @@ int runCorpusTraining(const TrainFlags &f) {
     progress.note(
         fmt::format("the time budget of {} is spent at step {}", clock(*budget), state.step));
   bool validated = f.valid_every > 0 && state.step % f.valid_every == 0;
-  // A signal asks to stop now: save at once, without a last validation.
-  if (valid.batchesPerEpoch() > 0 && !validated && !stop.requested())
+  // A signal asks to stop now: save at once, without a last validation; --valid-every 0 never
+  // validates.
+  if (f.valid_every > 0 && valid.batchesPerEpoch() > 0 && !validated && !stop.requested())
     validate(progress);
   bool saved = f.save_every > 0 && state.step % f.save_every == 0 && !stopped && !stop.requested();
   if (!saved)
