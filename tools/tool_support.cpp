@@ -16,6 +16,7 @@
 #include <iostream>
 #include <iterator>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <sys/wait.h>
 #include <system_error>
@@ -291,10 +292,115 @@ int runTool(std::string_view tool, int (*main)(int, char **), int argc, char **a
   }
 }
 
+namespace {
+
+/// The subcommand the command line reached (the deepest one parsed), or `app` itself.
+const CLI::App &reachedCommand(const CLI::App &app) {
+  for (const CLI::App *sub : app.get_subcommands([](const CLI::App *s) { return s->parsed(); }))
+    return reachedCommand(*sub);
+  return app;
+}
+
+/// The option of `command` or of a command above it that answers to `name`, or null.
+const CLI::Option *findOption(const CLI::App &command, const std::string &name) {
+  for (const CLI::App *c = &command; c; c = c->get_parent())
+    if (const CLI::Option *opt = c->get_option_no_throw(name))
+      return opt;
+  return nullptr;
+}
+
+/// What a flag's values are, in words: "an integer" for CLI11's INT, and so on.
+std::string valueKind(const CLI::Option *opt) {
+  if (!opt)
+    return "a value";
+  std::string type = opt->get_type_name();
+  type = type.substr(0, type.find(':'));
+  if (type == "INT")
+    return "an integer";
+  if (type == "UINT")
+    return "an integer of 0 or more";
+  if (type == "FLOAT")
+    return "a number";
+  if (opt->get_expected_max() == 0)
+    return "no value (or true or false)";
+  return "a value";
+}
+
+/// "a, b or c" from CLI11's set "{a,b,c}" text.
+std::string choiceList(const std::string &set) {
+  std::vector<std::string> items;
+  std::stringstream in(set);
+  for (std::string item; std::getline(in, item, ',');)
+    items.push_back(item);
+  if (items.size() < 2)
+    return set;
+  std::string last = items.back();
+  items.pop_back();
+  return fmt::format("{} or {}", fmt::join(items, ", "), last);
+}
+
+/// A command's name; the tool's is the last part of the path it was run by.
+std::string commandName(const CLI::App &command) {
+  if (command.get_parent())
+    return command.get_name();
+  return std::filesystem::path(command.get_name()).filename().string();
+}
+
+/// `command`'s path from the tool: "kiln tokenizer".
+std::string commandPath(const CLI::App &command) {
+  std::string path = commandName(command);
+  for (const CLI::App *c = command.get_parent(); c; c = c->get_parent())
+    path = commandName(*c) + " " + path;
+  return path;
+}
+
+} // namespace
+
+std::string parseErrorMessage(const CLI::App &app, const CLI::ParseError &e) {
+  const CLI::App &command = reachedCommand(app);
+  std::string what = e.what();
+  std::smatch m;
+  if (std::regex_match(what, m, std::regex("Could not convert: (\\S+) = (.*)"))) {
+    std::string flag = m[1];
+    return fmt::format("{} takes {}, found '{}'", flag, valueKind(findOption(command, flag)),
+                       m[2].str());
+  }
+  if (std::regex_match(what, m, std::regex("(\\S+): At Most 1 required but received (\\d+)"))) {
+    std::string flag = m[1];
+    return fmt::format("{} takes one value ({}), found {}: give it once", flag,
+                       valueKind(findOption(command, flag)), m[2].str());
+  }
+  if (std::regex_match(what, m, std::regex("(\\S+): \\d+ required .* missing"))) {
+    std::string flag = m[1];
+    return fmt::format("{} needs a value: {}", flag, valueKind(findOption(command, flag)));
+  }
+  if (std::regex_match(what, m, std::regex("(\\S+): (.*) not in \\{(.*)\\}")))
+    return fmt::format("{} takes {}, found '{}'", m[1].str(), choiceList(m[3]), m[2].str());
+  if (std::regex_match(what, m,
+                       std::regex("The following arguments? (?:was|were) not expected: (.*)"))) {
+    std::vector<std::string> flags, others;
+    std::stringstream in(m[1].str());
+    for (std::string arg; in >> arg;)
+      (arg.starts_with("-") ? flags : others).push_back("'" + arg + "'");
+    std::string path = commandPath(command);
+    if (!flags.empty())
+      return fmt::format("{} has no flag {}", path, fmt::join(flags, ", "));
+    return fmt::format("{} takes no argument {} (its values follow flags)", path,
+                       fmt::join(others, ", "));
+  }
+  if (what == "A subcommand is required") {
+    std::vector<std::string> names;
+    for (const CLI::App *sub : command.get_subcommands([](const CLI::App *) { return true; }))
+      names.push_back(sub->get_name());
+    return fmt::format("{} needs a command: {}", commandPath(command), fmt::join(names, ", "));
+  }
+  return what;
+}
+
 int reportParseError(const CLI::App &app, const CLI::ParseError &e, std::string_view tool) {
   if (e.get_exit_code() == 0) // --help
     return app.exit(e);
-  std::cerr << fmt::format("{}: error: {}\n{}\n", tool, e.what(), kUsageHint);
+  std::cerr << fmt::format("{}: error: {}\n{}\n", tool, parseErrorMessage(app, e), kUsageHint);
   return dynamic_cast<const CLI::ValidationError *>(&e) ? kExitUserError : kExitUsage;
 }
 

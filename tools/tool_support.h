@@ -56,6 +56,9 @@ int runTool(std::string_view tool, int (*main)(int, char **), int argc, char **a
 /// The exit status for a CLI11 parse failure, after printing it as "<tool>: error: ..." with the
 /// --help hint: 0 for --help, 1 for a value a check refused, 2 for the rest.
 int reportParseError(const CLI::App &app, const CLI::ParseError &e, std::string_view tool);
+/// A CLI11 parse failure of `app`'s command line in kiln's words: the flag and what it takes
+/// ("--steps takes an integer, found 'abc'"), where CLI11 says "Could not convert: ...".
+std::string parseErrorMessage(const CLI::App &app, const CLI::ParseError &e);
 /// Finishes a command line before parsing: puts the exit statuses at the end of the --help of
 /// `app` and of each subcommand, and asserts that every numeric flag has a check of its values.
 void finishCommandLine(CLI::App &app);
