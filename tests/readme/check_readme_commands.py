@@ -180,6 +180,11 @@ EXPECT = {
     "build/bin/kiln-opt model.kir --run --print-full": [r'(?m)^"probs" = f32\[2,3\] \[\[.*\]\]$'],
 }
 
+# Commands that print one line for each line of a file ("one line out for each line in").
+SAME_LINES = {
+    "build/bin/kiln translate --ckpt tiny.ding-en-de.safetensors --input test.en": "test.en",
+}
+
 # Sections whose commands read Ding's dictionary, or files made from it.
 DING_SECTIONS = {"Data and tokenizer", "Training on a corpus", "Translating",
                  "Translation quality in 15 minutes"}
@@ -354,7 +359,7 @@ def main():
     commands, blocks = readme_commands(os.path.join(args.source, "README.md"))
     known = AS_WRITTEN | set(REWRITES) | set(SKIPS)
     unknown = [c for _, c, _ in commands if c not in known]
-    stale = sorted((known | set(EXPECT)) - {c for _, c, _ in commands})
+    stale = sorted((known | set(EXPECT) | set(SAME_LINES)) - {c for _, c, _ in commands})
     failures = [f"README command in no table of {__file__}: {c}" for c in unknown]
     failures += [f"a table names a command the README no longer shows: {c}" for c in stale]
     if failures:
@@ -398,6 +403,12 @@ def main():
                          for line in check_shapes(output, shown)]
             problems += [f"no '{p}' in the output" for p in EXPECT.get(command, [])
                          if not re.search(p, output)]
+            if command in SAME_LINES:
+                with open(os.path.join(work, SAME_LINES[command])) as f:
+                    want = len(f.read().splitlines())
+                have = len(output.splitlines())
+                if have != want or want == 0:
+                    problems.append(f"{have} lines out for {want} in {SAME_LINES[command]}")
             if problems:
                 tail = "\n".join(output.rstrip().split("\n")[-20:])
                 failures.append(f"{actual}{tag}: {'; '.join(problems)}\n{tail}")
