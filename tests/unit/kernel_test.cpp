@@ -1,5 +1,6 @@
 // The kernel IR: its printer, its verifier and the lowering of graph nodes.
 
+#include "backend/kernel/flatten_parallel.h"
 #include "backend/kernel/lower.h"
 #include "test_util.h"
 
@@ -170,6 +171,63 @@ TEST_CASE("lowering an elementwise node collapses its loops") {
   CHECK(all.find("kernel @add_0(%in0: f32[4,8] read, %in1: f32[1,8] read, %out0: f32[4,8] "
                  "write)") != std::string::npos);
   CHECK(all.find("kernel @exp_1(") != std::string::npos);
+}
+
+TEST_CASE("flattening for GPUs: independent loops join the parallel loop, dependent ones stay") {
+  Kernel k = flattenParallelLoops(biasExp());
+  CHECK(verify(k).empty());
+  CHECK(print(k) ==
+        "kernel @bias_exp(%in0: f32[4,8] read, %in1: f32[1,8] read, %out0: f32[4,8] write) {\n"
+        "  parallel %flat0 = 0 to 32 {\n"
+        "    let %i0: index = div(%flat0, 8)\n"
+        "    let %i1: index = rem(%flat0, 8)\n"
+        "    %out0[%i0, %i1] = add(exp(%in0[%i0, %i1]), %in1[0, %i1])\n"
+        "  }\n"
+        "}\n");
+
+  // out[i, j] = out[i, j - 1] + in[i, j]: each iteration reads the one before.
+  Kernel scan;
+  int in = scan.addBuffer("in0", DType::f32, {4, 8}, Role::Read);
+  int out = scan.addBuffer("out0", DType::f32, {4, 8}, Role::Write);
+  int i = scan.addVar("i", ScalarType::index), j = scan.addVar("i", ScalarType::index);
+  Expr vi = varRef(scan, i), vj = varRef(scan, j);
+  Expr before = load(scan, out, {vi, binary(BinaryOp::Max, sub(vj, intConst(1)), intConst(0))});
+  Block inner;
+  inner.push_back(store(out, {vi, vj}, add(before, load(scan, in, {vi, vj}))));
+  Block outer;
+  outer.push_back(loop(j, LoopKind::Serial, 8, std::move(inner)));
+  scan.body.push_back(loop(i, LoopKind::Parallel, 4, std::move(outer)));
+  CHECK(print(flattenParallelLoops(scan)) == print(scan));
+
+  // A row sum: iterations of the serial loop meet in one element.
+  Kernel sum;
+  in = sum.addBuffer("in0", DType::f32, {4, 8}, Role::Read);
+  out = sum.addBuffer("out0", DType::f32, {4}, Role::Write);
+  i = sum.addVar("i", ScalarType::index);
+  j = sum.addVar("i", ScalarType::index);
+  vi = varRef(sum, i);
+  vj = varRef(sum, j);
+  Block add_in;
+  add_in.push_back(store(out, {vi}, add(load(sum, out, {vi}), load(sum, in, {vi, vj}))));
+  Block row;
+  row.push_back(loop(j, LoopKind::Serial, 8, std::move(add_in)));
+  sum.body.push_back(loop(i, LoopKind::Parallel, 4, std::move(row)));
+  CHECK(print(flattenParallelLoops(sum)) == print(sum));
+
+  // A matmul's lowering: the row and column loops join the batch loop, the reduction stays.
+  Graph g;
+  Value *a = g.addInput("a", InputKind::Data, TensorType{DType::f32, {2, 8, 64}});
+  Value *w = g.addInput("w", InputKind::Data, TensorType{DType::f32, {32, 64}});
+  Builder builder(g);
+  Value *y = builder.create(op::Matmul, {a, w}, {{"transpose_b", true}});
+  g.addOutput("y", y);
+  std::optional<Kernel> mm = lowerNode(*g.nodes()[0]);
+  REQUIRE(mm);
+  Kernel flat = flattenParallelLoops(*mm);
+  CHECK(verify(flat).empty());
+  REQUIRE(flat.parallelLoop());
+  CHECK(flat.parallelExtent() == 2 * 8 * 32);
+  CHECK(print(flat).find("reduction %") != std::string::npos);
 }
 
 TEST_CASE("kernel checks: traps print, verify and format the offending value") {

@@ -1,0 +1,23 @@
+#pragma once
+// A rewrite of the kernel IR for GPUs. A GPU runs one iteration of a kernel's top-level
+// parallel loop per thread, so a kernel whose parallel loop has few iterations (a matmul's two
+// batch rows) leaves most of the device idle and gives each thread long serial loops (too
+// long for lavapipe, whose loop limiter stops a loop after 65535 iterations of one thread).
+// Lowerings mark only the outer loop parallel, as a CPU splits nothing deeper.
+//
+// flattenParallelLoops first marks parallel the serial loops, directly below the parallel
+// loop, whose iterations provably touch disjoint elements: every buffer stored in the loop is
+// stored and loaded only at positions indexed by the loop's variable itself, no accumulator
+// from outside is assigned, and no barrier or group reduction is inside. Then it fuses the
+// perfect nest of parallel loops at the top into one loop over the product of their extents,
+// whose body recomputes each original index from the flat one (a quotient and a remainder).
+
+#include "backend/kernel/kernel_ir.h"
+
+namespace kiln::kernel {
+
+/// The kernel with its top-level nest of independent loops made one parallel loop, as above;
+/// a kernel with no such nest comes back unchanged.
+Kernel flattenParallelLoops(Kernel k);
+
+} // namespace kiln::kernel
