@@ -1,6 +1,7 @@
 #pragma once
 // Checkpoints: named tensors in a safetensors file, checked against what a graph expects.
 
+#include "kiln/version.h"
 #include "runtime/host_buffer.h"
 
 #include <map>
@@ -16,7 +17,7 @@ struct TensorDecl {
 };
 
 /// The version of kiln, as `kiln version` prints it and checkpoints record it (kiln.version).
-inline constexpr const char *kKilnVersion = "0.1";
+inline constexpr const char *kKilnVersion = KILN_VERSION_STRING;
 /// The layout of kiln's checkpoints, recorded as kiln.format. A file without it is a plain
 /// safetensors file (from PyTorch, say); one with a larger number is refused.
 inline constexpr int kCheckpointFormat = 1;

@@ -11,6 +11,7 @@
 #include "backend/cpu/compile_cache.h"
 #include "backend/cpu/llvm_codegen.h"
 #include "ir/diagnostics.h"
+#include "kiln/version.h"
 
 #include <fmt/format.h>
 #include <llvm/Config/llvm-config.h>
@@ -38,7 +39,7 @@ namespace {
 
 /// kiln's version as the cache sees it; bump the format number when the entry's meaning
 /// changes. The build stamps retire entries whenever the code generator or this file change.
-constexpr const char *kKilnVersion = "kiln 0.1, cpu cache format 2";
+constexpr const char *kKilnVersion = "kiln " KILN_VERSION_STRING ", cpu cache format 2";
 
 std::atomic<int64_t> codegen_runs{0};
 
