@@ -129,8 +129,12 @@ BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts
   addCorrectTokens(*m.graph, cfg.tokens.pad);
   // The step returns the loss, the correct tokens and the updates; logits are not needed.
   m.graph->eraseOutputs([](const GraphOutput &o) { return o.name == "logits"; });
-  runPipeline(*m.graph, passes, Program::TrainStep, &optimizer);
+  makeTrainStep(*m.graph, optimizer, passes);
   return m;
+}
+
+void makeTrainStep(Graph &graph, const OptimizerOptions &optimizer, const std::string &passes) {
+  runPipeline(graph, passes, Program::TrainStep, &optimizer);
 }
 
 } // namespace kiln

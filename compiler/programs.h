@@ -41,6 +41,15 @@ BuiltModel buildEncoder(const TransformerConfig &cfg, const GraphOptions &opts,
 BuiltModel buildDecodeStep(const TransformerConfig &cfg, const GraphOptions &opts,
                            const std::string &passes = "default");
 
+/// Turns a graph with a scalar output "loss" into a training step, as buildTrainStep does for
+/// the Transformer: the forward passes of `passes` ("default": canonicalize, cse, the fusions),
+/// autodiff of the loss, the optimizer's update of every parameter, then cse, dce,
+/// fuse-elementwise and schedule-updates. The step takes the graph's data inputs, "step" (i64,
+/// counting from 1), the parameters and the optimizer's state; it returns "loss", "lr" and the
+/// next parameters and state, which update their inputs in place.
+void makeTrainStep(Graph &graph, const OptimizerOptions &optimizer,
+                   const std::string &passes = "default");
+
 /// The training step: inputs src, tgt, step (and seed with dropout), parameters and optimizer
 /// state; outputs loss, the next parameters and state (named like their inputs) and lr.
 BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts,

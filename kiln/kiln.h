@@ -27,7 +27,8 @@
 #include "passes/pass_manager.h"
 #include "passes/pipelines.h"
 
-// Programs: the Transformer's loss, train-step and decoding programs.
+// Programs: the Transformer's loss, train-step and decoding programs, and the train step of
+// any graph with a loss.
 #include "compiler/programs.h"
 
 // Backends: compile a graph into an Executable (backend.h has getBackend("cpu")).

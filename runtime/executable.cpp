@@ -43,8 +43,16 @@ void Executable::run(Bindings &bindings) {
   for (const Signature::Input &in : signature_.inputs)
     if (!bindings.count(in.name))
       missing += fmt::format("{}'{}' ({})", missing.empty() ? "" : ", ", in.name, in.type.str());
-  if (!missing.empty())
-    throw Error({}, fmt::format("inputs not bound: {}", missing));
+  if (!missing.empty()) {
+    // A name bound that is neither an input nor an output is most likely the missing one
+    // misspelled.
+    std::string unknown;
+    for (const auto &[name, buffer] : bindings)
+      if (!signature_.findInput(name) && !signature_.findOutput(name))
+        unknown += fmt::format("{}'{}'", unknown.empty() ? "" : ", ", name);
+    throw Error({}, fmt::format("inputs not bound: {}{}", missing,
+                                unknown.empty() ? "" : "; bound, but not inputs: " + unknown));
+  }
   std::vector<HostBuffer> inputs;
   inputs.reserve(signature_.inputs.size());
   // Moved in and handed back below, so a run copies no parameter.

@@ -68,6 +68,9 @@ public:
 
   /// Runs the program on bound inputs (each checked: present, dtype, shape) and binds its
   /// outputs; outputs that update inputs are written over those inputs' buffers (runInPlace).
+  /// A missing input is an Error naming every missing input and every bound name the program
+  /// does not know; a wrong dtype or shape names the input and both types. After an Error every
+  /// binding is back in place; inputs that outputs update may hold partial values (runInPlace).
   void run(Bindings &bindings);
 
   /// What compilation produced, for `--pass-statistics` and `kiln dump --level kernels`:
