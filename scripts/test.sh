@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds kiln and runs every test: doctest unit tests and lit + FileCheck tests, through ctest.
+# Builds kiln and runs every test: doctest unit tests and lit + FileCheck tests, through ctest;
+# then, in the normal build, installs kiln and builds and runs examples/ against the installed
+# package (scripts/test-package.sh).
 # Usage: scripts/test.sh [--sanitize]   (--sanitize: the same suite under ASan + UBSan)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,3 +15,8 @@ if [[ ${1:-} == --sanitize ]]; then
 fi
 cd "$dir"
 ctest --output-on-failure -j "$(nproc)"
+# Not under the sanitizers: a program linking sanitized static libraries would need their
+# runtimes and flags as well, and the package's contents are the same in both builds.
+if [[ ${1:-} != --sanitize ]]; then
+  "$root/scripts/test-package.sh" "$dir"
+fi
