@@ -5,8 +5,9 @@
 #   kiln_install_headers(ir)             every .h under ir/, installed as include/kiln/ir/...
 #   kiln_install_headers(backend FILES backend.h)   only these headers of backend/
 #   kiln_install_tool(kiln-opt)          an executable, installed into bin/
-# A library that an installed library links (even PRIVATE: the libraries are static) must be
-# installed too, or `cmake --install` cannot export the one that links it.
+# A library that an installed library links (even PRIVATE: the libraries are static) is
+# installed with it by kiln_install_package, so that `cmake --install` can export the one that
+# links it; kiln_install_library is still the place to say that a library is part of the API.
 #
 # Headers keep the paths kiln's own code includes them by ("ir/graph.h"), under include/kiln/;
 # the exported include directories are include/ (for <kiln/kiln.h>) and include/kiln/ (for the
@@ -59,6 +60,28 @@ endfunction()
 # version files.
 function(kiln_install_package)
   get_property(libraries GLOBAL PROPERTY KILN_INSTALLED_LIBRARIES)
+  # The kiln libraries that installed ones link, however deep: a static library's link
+  # interface names them, so the export needs them.
+  set(queue ${libraries})
+  while(queue)
+    list(POP_FRONT queue library)
+    get_target_property(links ${library} LINK_LIBRARIES)
+    foreach(link IN LISTS links)
+      if(NOT TARGET ${link})
+        continue()
+      endif()
+      get_target_property(aliased ${link} ALIASED_TARGET)
+      if(aliased)
+        set(link ${aliased})
+      endif()
+      get_target_property(imported ${link} IMPORTED)
+      if(NOT imported AND NOT link IN_LIST libraries)
+        kiln_install_library(${link})
+        list(APPEND libraries ${link})
+        list(APPEND queue ${link})
+      endif()
+    endforeach()
+  endwhile()
   add_library(kiln_package INTERFACE)
   set_target_properties(kiln_package PROPERTIES EXPORT_NAME kiln)
   target_link_libraries(kiln_package INTERFACE ${libraries})
