@@ -9,6 +9,7 @@ packages=(
   llvm-19-dev llvm-19-tools lld-19 libzstd-dev
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers
   libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev
+  spirv-tools spirv-headers      # backend/gpu/spirv: assembles, validates and optimises SPIR-V
   libssl-dev pkg-config          # MD5 of the corpus split
   libsentencepiece-dev sentencepiece
   trans-de-en                    # Ding's dictionary: the example sentences kiln trains on
