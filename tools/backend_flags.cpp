@@ -3,6 +3,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/kernel_choice.h"
 #include "backend/cpu/matmul_post_ops.h"
+#include "backend/gpu/spirv/spirv_graph.h"
 #include "backend/kernel/lower.h"
 #include "backend/memory_plan.h"
 #include "tools/tool_support.h"
@@ -61,6 +62,12 @@ std::string kernelsText(const Graph &graph, CpuKernels mode) {
                ? fmt::format("oneDNN computes {}", n.name())
                : std::string();
   });
+}
+
+std::string spirvText(const Graph &graph) {
+  std::unique_ptr<Graph> g = graph.clone();
+  prepareCpuGraph(*g, CpuKernels::Jit);
+  return spirv::printSpirv(*g);
 }
 
 std::string memoryPlanText(const Graph &graph, CpuKernels mode) {

@@ -1,6 +1,6 @@
 #pragma once
 // The flags that choose a backend and how it compiles: --backend, --threads, --no-cache,
-// --cpu-kernels.
+// --cpu-kernels; the kernels and memory plan of a graph as text.
 
 #include "backend/backend.h"
 
@@ -16,6 +16,11 @@ std::string memoryPlanText(const Graph &graph, CpuKernels mode);
 /// The kernels the CPU backend runs under a --cpu-kernels mode, as text: of the graph it runs,
 /// with a line for each node a oneDNN primitive computes instead.
 std::string kernelsText(const Graph &graph, CpuKernels mode);
+
+/// The SPIR-V assembly of every kernel of the graph as the CPU backend prepares it with JIT
+/// loops everywhere (a GPU has no oneDNN), each validated, and a line for each node that has no
+/// kernel.
+std::string spirvText(const Graph &graph);
 
 /// --backend (from the backend list), --threads, --no-cache and --cpu-kernels.
 struct BackendFlags {

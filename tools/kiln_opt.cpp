@@ -43,7 +43,7 @@ struct Options {
   CompileOptions compile; // --threads, --no-cache
   Locations locations = Locations::User;
   int64_t elide_constants = 0; // --elide-constants-larger-than; 0 prints every value
-  std::string level = "graph"; // what to print: graph, kernels or memory
+  std::string level = "graph"; // what to print: graph, kernels, spirv or memory
   std::string format = "text"; ///< --format: the graph as text, or a picture (dot, svg, png)
   DotOptions dot;              ///< --dot-depth
 };
@@ -98,6 +98,9 @@ void printHelp() {
          "graph:\n"
          "                             the kernel IR of each, and which nodes oneDNN computes or\n"
          "                             fall back to reference kernels (see --cpu-kernels)\n"
+         "  --emit-spirv               print the SPIR-V assembly of each kernel instead of the\n"
+         "                             graph (the cpu backend's kernels with JIT loops\n"
+         "                             everywhere), each validated for Vulkan 1.2\n"
          "  --print-memory-plan        print the memory plan: each value's arena, offset, size\n"
          "                             and live range, then the arenas and the peak\n"
          "  --run                      run the result on a backend (--backend) and print each\n"
@@ -241,10 +244,13 @@ std::optional<Options> parseArgs(int argc, char **argv) {
         throw UsageError({}, fmt::format("--elide-constants-larger-than takes a number of "
                                          "values (0: elide none), found '{}'",
                                          n));
-    } else if (a == "--print-kernels" || a == "--print-memory-plan") {
-      std::string level = a == "--print-kernels" ? "kernels" : "memory";
+    } else if (a == "--print-kernels" || a == "--print-memory-plan" || a == "--emit-spirv") {
+      std::string level = a == "--print-kernels" ? "kernels"
+                          : a == "--emit-spirv"  ? "spirv"
+                                                 : "memory";
       if (o.level != "graph" && o.level != level)
-        throw UsageError({}, "--print-kernels and --print-memory-plan exclude each other");
+        throw UsageError(
+            {}, "--print-kernels, --print-memory-plan and --emit-spirv exclude each other");
       o.level = level;
     } else if (a == "--run") {
       o.run = true;
@@ -331,7 +337,8 @@ std::optional<Options> parseArgs(int argc, char **argv) {
     throw UsageError({}, fmt::format("--cpu-kernels is for --backend cpu, not '{}'", o.backend));
   if (o.run && o.level != "graph")
     throw UsageError({},
-                     "--run prints outputs; it excludes --print-kernels and --print-memory-plan");
+                     "--run prints outputs; it excludes --print-kernels, --print-memory-plan and "
+                     "--emit-spirv");
   if (o.promote_f64 && o.backend != "reference")
     throw UsageError({},
                      fmt::format("--f64 runs on the reference backend only, not '{}'", o.backend));
@@ -412,6 +419,8 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
   pm.report(std::cerr);
   if (o.level == "kernels")
     return tools::kernelsText(*g, o.compile.cpu_kernels);
+  if (o.level == "spirv")
+    return tools::spirvText(*g);
   if (o.level == "memory")
     return tools::memoryPlanText(*g, o.compile.cpu_kernels);
   if (!o.run && o.format != "text")
