@@ -392,6 +392,8 @@ private:
         term = s_.op("OpIMul", ix, {term, s_.iconst(ScalarType::index, buf.strides[d])});
       flat = d == 0 ? term : s_.op("OpIAdd", ix, {flat, term});
     }
+    // Vulkan's buffer ranges are 32-bit byte counts, so every element index fits in 32 bits.
+    flat = s_.op("OpSConvert", s_.type(ScalarType::i32), {flat});
     switch (buf.role) {
     case Role::Local:
       return s_.op("OpAccessChain", ptr("Workgroup", registerElem(buf.dtype)),

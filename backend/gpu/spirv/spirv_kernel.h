@@ -16,6 +16,17 @@
 // number of workgroups), its worker loops over the workgroup's invocations, barriers as
 // OpControlBarrier and group_reduce through Workgroup scratch; any other kernel runs on one
 // invocation. Local buffers are Workgroup variables, constant tables Private arrays.
+//
+// Capabilities beyond Shader appear only where a kernel needs them: Int64 (index arithmetic,
+// always), Float64 (f64 values, and pow, which computes in f64), StorageBuffer8BitAccess and
+// StorageBuffer16BitAccess (bool and bf16 buffers), Int64Atomics (traps), and the
+// SignedZeroInfNanPreserve execution mode (NaN tests in max, min and casts). Element indices
+// are 32-bit in access chains: Vulkan's buffer ranges are 32-bit byte counts.
+//
+// Mesa's lavapipe (22.3) ends any loop after about 65535 iterations per invocation (gallivm's
+// loop limiter), so there a kernel whose one invocation runs longer loops (a matmul of two
+// rows by a thousand columns, a serial copy of 64000 elements) computes wrong results; real
+// GPUs have no such limit.
 
 #include "backend/kernel/kernel_ir.h"
 
