@@ -1,8 +1,8 @@
 // The math functions that GLSL.std.450 lacks or has only for 16- and 32-bit floats, in straight
-// SPIR-V: f32 e^x as backend/cpu computes it (Cephes' polynomial, the same constants and order),
-// f64 e^x and log x by range reduction and series that reach about 1 ulp, tanh from e^x (with a
-// series near 0, where 1 - 2 / (e^2x + 1) would cancel), erf by a rational approximation and
-// pow through f64 e^(b log |a|) with C's special cases.
+// SPIR-V: f32 e^x as backend/cpu computes it, f32 log x of subnormals from their bits (Cephes'
+// polynomial, the same constants and order), f64 e^x and log x by range reduction and series that
+// reach about 1 ulp, tanh from e^x (with a series near 0, where 1 - 2 / (e^2x + 1) would cancel),
+// erf by a rational approximation and pow through f64 e^(b log |a|) with C's special cases.
 
 #include "backend/gpu/spirv/spirv_scalar.h"
 
@@ -70,6 +70,20 @@ Id ScalarEmitter::expF64(const Id &x0) {
     return op("OpBitcast", dt, {op("OpShiftLeftLogical", i64, {biased, u32c(52)})});
   };
   return op("OpFMul", dt, {op("OpFMul", dt, {p, pow2(half)}), pow2(op("OpISub", i64, {ni, half}))});
+}
+
+/// log x for f32: GLSL's Log, but a subnormal x = m 2^-149 (which a device may flush to 0)
+/// as log m - 149 ln2, from its bits.
+Id ScalarEmitter::logF32(const Id &x) {
+  const ScalarType f = ScalarType::f32;
+  Id ft = type(f), b1 = type(ScalarType::boolean), u = u32();
+  Id bits = op("OpBitcast", u, {x});
+  Id sub =
+      op("OpLogicalAnd", b1,
+         {op("OpINotEqual", b1, {bits, u32c(0)}), op("OpULessThan", b1, {bits, u32c(0x800000)})});
+  Id scaled =
+      op("OpFSub", ft, {ext("Log", ft, {op("OpConvertUToF", ft, {bits})}), fconst(f, 149 * M_LN2)});
+  return select(ft, sub, scaled, ext("Log", ft, {x}));
 }
 
 /// log x for f64: x = 2^e m with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s) for
@@ -169,7 +183,7 @@ Id ScalarEmitter::erf(ScalarType t, const Id &x0) {
 }
 
 /// a^b as C's pow: |a|^b = e^(b log |a|) in f64, negated for a negative a and an odd integer b,
-/// NaN for a negative a and a non-integer b; x^0 = 1^y = 1 and (-1)^+-inf = 1.
+/// NaN for a finite negative a and a finite non-integer b; x^0 = 1^y = 1 and (-1)^+-inf = 1.
 Id ScalarEmitter::pow(ScalarType t, const Id &a0, const Id &b0) {
   const ScalarType d = ScalarType::f64;
   Id dt = type(d), b1 = type(ScalarType::boolean);
@@ -184,7 +198,9 @@ Id ScalarEmitter::pow(ScalarType t, const Id &a0, const Id &b0) {
   Id sign = op("OpSLessThan", b1,
                {op("OpBitcast", type(ScalarType::i64), {a}), iconst(ScalarType::i64, 0)});
   r = select(dt, op("OpLogicalAnd", b1, {sign, odd}), op("OpFNegate", dt, {r}), r);
-  Id negative = op("OpFOrdLessThan", b1, {a, fconst(d, 0.0)});
+  // -inf to a non-integer power is inf or 0, as |a|^b gives it.
+  Id negative = op("OpFOrdGreaterThan", b1, {a, fconst(d, -INFINITY)});
+  negative = op("OpLogicalAnd", b1, {negative, op("OpFOrdLessThan", b1, {a, fconst(d, 0.0)})});
   Id finite_b = op("OpLogicalNot", b1, {op("OpIsInf", b1, {b})});
   r = select(dt,
              op("OpLogicalAnd", b1,

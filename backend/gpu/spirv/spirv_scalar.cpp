@@ -173,7 +173,7 @@ Id ScalarEmitter::unary(UnaryOp o, ScalarType t, const Id &x) {
   case UnaryOp::Exp:
     return t == ScalarType::f32 ? expF32(x) : expF64(x);
   case UnaryOp::Log:
-    return t == ScalarType::f32 ? ext("Log", ty, {x}) : logF64(x);
+    return t == ScalarType::f32 ? logF32(x) : logF64(x);
   case UnaryOp::Sqrt:
     return ext("Sqrt", ty, {x});
   case UnaryOp::Rsqrt:

@@ -80,6 +80,7 @@ private:
   Id poly(kernel::ScalarType t, const Id &x, const std::vector<double> &coefficients);
   Id expF32(const Id &x);
   Id expF64(const Id &x);
+  Id logF32(const Id &x);
   Id logF64(const Id &x);
   Id tanhF32(const Id &x);
   Id tanhF64(const Id &x);
