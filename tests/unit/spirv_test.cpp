@@ -110,3 +110,39 @@ TEST_CASE("spirv: a module the validator rejects is an error naming the kernel")
                        doctest::Contains("does not assemble"), Error);
   CHECK(!spirv::assembleSpirv(text, "exp").empty());
 }
+
+TEST_CASE("spirv: bf16 and bool parameters keep kiln's host layout; tables and scratch") {
+  Kernel k;
+  k.name = "layouts";
+  int flags = k.addBuffer("in0", DType::boolean, {6}, Role::Read);
+  int table = k.addConstant(DType::f32, {6}, {0.5, 1.5, -2, 4, 8, 16});
+  int scratch = k.addBuffer("scratch", DType::bf16, {6}, Role::Local);
+  int out = k.addBuffer("out0", DType::bf16, {6}, Role::Write);
+  int g = k.addVar("g", ScalarType::index);
+  int i = k.addVar("i", ScalarType::index), j = k.addVar("j", ScalarType::index);
+  Expr vi = varRef(k, i), vj = varRef(k, j);
+  Block group;
+  group.push_back(loop(
+      i, LoopKind::Worker, 6,
+      {store(scratch, {vi},
+             select(load(k, flags, {vi}), load(k, table, {vi}), constant(0, ScalarType::f32)))}));
+  group.push_back(Stmt{Barrier{}});
+  group.push_back(loop(j, LoopKind::Worker, 6, {store(out, {vj}, load(k, scratch, {vj}))}));
+  k.body.push_back(loop(g, LoopKind::Group, 1, std::move(group)));
+  INFO(verify(k));
+  REQUIRE(verify(k).empty());
+  spirv::SpirvKernel s = spirv::compileSpirv(k);
+  CHECK(s.workgroups == 1);
+  CHECK(s.workgroup_size == 8);
+  CHECK(s.shared_bytes == 6 * 4); // a local bf16 holds its f32 value
+  for (const char *want :
+       {"OpCapability StorageBuffer8BitAccess", "OpCapability StorageBuffer16BitAccess",
+        "OpDecorate %rta_u8 ArrayStride 1", "OpDecorate %rta_u16 ArrayStride 2",
+        "OpConstantComposite %arr_f32_6", "Private", "%ptr_Workgroup_arr_f32_6",
+        "OpControlBarrier"}) {
+    CAPTURE(want);
+    CHECK(s.assembly.find(want) != std::string::npos);
+  }
+  CHECK(s.assembly.find("Int64Atomics") == std::string::npos); // no traps
+  CHECK(s.assembly.find("Float64") == std::string::npos);
+}
