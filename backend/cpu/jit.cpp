@@ -99,7 +99,8 @@ std::unique_ptr<llvm::Module> buildModule(llvm::LLVMContext &ctx, llvm::TargetMa
   module->setTargetTriple(tm.getTargetTriple().str());
   for (size_t i = part.begin; i < part.end; ++i) {
     kernel::assertValid(program.kernels[i]);
-    emitKernel(*module, tm, program.kernels[i], symbolOf(i), noaliasOf(program, i));
+    emitKernel(*module, tm, program.kernels[i], symbolOf(i), noaliasOf(program, i),
+               program.inline_math);
   }
   std::string problems;
   llvm::raw_string_ostream os(problems);
@@ -146,6 +147,8 @@ std::string identityOf(const llvm::orc::JITTargetMachineBuilder &jtmb, const Jit
                   "features {}\n",
                   kKilnVersion, __DATE__ " " __TIME__, codegenBuildStamp(), LLVM_VERSION_STRING,
                   jtmb.getTargetTriple().str(), jtmb.getCPU(), jtmb.getFeatures().getString());
+  if (p.inline_math)
+    id += "inline math\n";
   for (size_t i = 0; i < p.kernels.size(); ++i) {
     id += fmt::format("kernel {} noalias ", i);
     for (bool b : noaliasOf(p, i))

@@ -27,6 +27,9 @@ enum class CodeSource { Compiled, MemoryCache, DiskCache };
 struct JitProgram {
   std::span<const kernel::Kernel> kernels;
   std::span<const std::vector<bool>> noalias;
+  /// exp, log, tanh, erf and pow as inline code, as the GPU code generators emit them, instead
+  /// of libm calls: tests check that code's numbers on the host.
+  bool inline_math = false;
 };
 
 /// Machine code for a list of kernels; it lives as long as this object.

@@ -7,10 +7,9 @@
 
 #include "backend/cpu/llvm_codegen.h"
 
-#include "backend/cpu/llvm_codegen_expr.h"
+#include "backend/llvm/expr_emitter.h"
 
 #include "ir/diagnostics.h"
-#include "ir/literal.h"
 
 #include <fmt/format.h>
 #include <llvm/IR/Constants.h>
@@ -20,19 +19,21 @@
 #include <llvm/IR/Module.h>
 #include <llvm/Target/TargetMachine.h>
 
-#include <bit>
 #include <cmath>
 
 namespace kiln::cpu {
 namespace {
 
 using namespace kernel;
+using codegen::ExprEmitter;
+using codegen::ScalarEmitter;
 
 class Emitter {
 public:
   Emitter(llvm::Module &m, const llvm::TargetMachine &tm, const Kernel &k,
-          const std::vector<bool> &noalias)
-      : m_(m), ctx_(m.getContext()), b_(ctx_), tm_(tm), k_(k), noalias_(noalias) {}
+          const std::vector<bool> &noalias, codegen::MathLowering math)
+      : m_(m), ctx_(m.getContext()), b_(ctx_), scalar_(m_, b_, math), tm_(tm), k_(k),
+        noalias_(noalias) {}
 
   void emit(const std::string &symbol) {
     llvm::Function *body = emitBody(symbol + ".body");
@@ -44,23 +45,7 @@ private:
 
   llvm::Type *type(ScalarType t) { return scalar_.type(t); }
 
-  llvm::Type *storageType(DType d) {
-    switch (d) {
-    case DType::f32:
-      return b_.getFloatTy();
-    case DType::f64:
-      return b_.getDoubleTy();
-    case DType::bf16:
-      return b_.getInt16Ty();
-    case DType::i32:
-      return b_.getInt32Ty();
-    case DType::i64:
-      return b_.getInt64Ty();
-    case DType::boolean:
-      return b_.getInt8Ty();
-    }
-    return nullptr;
-  }
+  llvm::Type *storageType(DType d) { return scalar_.storageType(d); }
 
   void targetAttributes(llvm::Function *f) {
     f->addFnAttr("target-cpu", tm_.getTargetCPU());
@@ -79,7 +64,7 @@ private:
     auto *f = llvm::Function::Create(fty, llvm::Function::InternalLinkage, name, m_);
     targetAttributes(f);
     f->addFnAttr(llvm::Attribute::AlwaysInline);
-    buffers_.assign(k_.buffers.size(), nullptr);
+    exprs_.buffers.assign(k_.buffers.size(), nullptr);
     for (size_t i = 0; i < params.size(); ++i) {
       const Buffer &buf = k_.buffers[params[i]];
       if (noalias_.empty() || noalias_.at(i))
@@ -91,7 +76,7 @@ private:
         f->addParamAttr(i, llvm::Attribute::getWithDereferenceableBytes(ctx_, bytes));
       if (buf.role == Role::Read)
         f->addParamAttr(i, llvm::Attribute::ReadOnly);
-      buffers_[params[i]] = f->getArg(i);
+      exprs_.buffers[params[i]] = f->getArg(i);
     }
     size_t next = params.size();
     if (!k_.traps.empty()) {
@@ -107,12 +92,12 @@ private:
     for (size_t i = 0; i < k_.buffers.size(); ++i) {
       const Buffer &buf = k_.buffers[i];
       if (buf.role == Role::Constant)
-        buffers_[i] = constantTable(buf);
+        exprs_.buffers[i] = constantTable(buf);
       else if (buf.role == Role::Local)
-        buffers_[i] = localBuffer(buf);
+        exprs_.buffers[i] = localBuffer(buf);
     }
     for (const Var &v : k_.vars)
-      slots_.push_back(b_.CreateAlloca(type(v.type), nullptr, v.name));
+      exprs_.slots.push_back(b_.CreateAlloca(type(v.type), nullptr, v.name));
     block(k_.body, true);
     b_.CreateRetVoid();
     return f;
@@ -137,29 +122,9 @@ private:
   }
 
   llvm::Value *constantTable(const Buffer &buf) {
-    llvm::Type *elem = storageType(buf.dtype);
-    std::vector<llvm::Constant *> elems;
-    for (double v : buf.values) {
-      double r = roundTo(v, buf.dtype);
-      switch (buf.dtype) {
-      case DType::f32:
-        elems.push_back(llvm::ConstantFP::get(elem, static_cast<float>(r)));
-        break;
-      case DType::f64:
-        elems.push_back(llvm::ConstantFP::get(elem, r));
-        break;
-      case DType::bf16:
-        elems.push_back(
-            llvm::ConstantInt::get(elem, std::bit_cast<uint32_t>(static_cast<float>(r)) >> 16));
-        break;
-      default:
-        elems.push_back(
-            llvm::ConstantInt::get(elem, static_cast<uint64_t>(static_cast<int64_t>(r)), true));
-      }
-    }
-    auto *aty = llvm::ArrayType::get(elem, elems.size());
-    auto *g = new llvm::GlobalVariable(m_, aty, true, llvm::GlobalValue::PrivateLinkage,
-                                       llvm::ConstantArray::get(aty, elems), buf.name);
+    llvm::Constant *init = scalar_.constantArray(buf);
+    auto *g = new llvm::GlobalVariable(m_, init->getType(), true, llvm::GlobalValue::PrivateLinkage,
+                                       init, buf.name);
     g->setAlignment(llvm::Align(64));
     return g;
   }
@@ -184,7 +149,7 @@ private:
     bool split = top && (l.kind == LoopKind::Parallel || l.kind == LoopKind::Group);
     llvm::Value *lo = split ? begin_ : b_.getInt64(0);
     llvm::Value *hi = split ? end_ : b_.getInt64(l.extent);
-    llvm::AllocaInst *slot = slots_[l.var];
+    llvm::AllocaInst *slot = exprs_.slots[l.var];
     b_.CreateStore(lo, slot);
     auto *cond = llvm::BasicBlock::Create(ctx_, k_.vars[l.var].name + ".cond", f);
     auto *body = llvm::BasicBlock::Create(ctx_, k_.vars[l.var].name + ".body", f);
@@ -205,30 +170,15 @@ private:
     b_.SetInsertPoint(exit);
   }
 
-  void stmt(const Store &s, bool) {
-    const Buffer &buf = k_.buffers[s.buffer];
-    llvm::Value *v = expr(s.value);
-    llvm::Value *stored;
-    switch (buf.dtype) {
-    case DType::bf16:
-      stored = toBF16(v);
-      break;
-    case DType::boolean:
-      stored = b_.CreateZExt(v, b_.getInt8Ty());
-      break;
-    default:
-      stored = v;
-    }
-    b_.CreateStore(stored, address(s.buffer, s.indices));
-  }
+  void stmt(const Store &s, bool) { exprs_.store(s); }
 
-  void stmt(const Let &s, bool) { b_.CreateStore(expr(s.value), slots_[s.var]); }
-  void stmt(const Accumulator &s, bool) { b_.CreateStore(expr(s.init), slots_[s.var]); }
+  void stmt(const Let &s, bool) { b_.CreateStore(expr(s.value), exprs_.slots[s.var]); }
+  void stmt(const Accumulator &s, bool) { b_.CreateStore(expr(s.init), exprs_.slots[s.var]); }
   void stmt(const Assign &s, bool) {
     reassoc_ = reduction_depth_ > 0;
     llvm::Value *v = expr(s.value);
     reassoc_ = false;
-    b_.CreateStore(v, slots_[s.var]);
+    b_.CreateStore(v, exprs_.slots[s.var]);
   }
   // A group is one thread's loop on the CPU: workers run in order, so there is nothing to
   // wait for, and they all updated the one copy of each accumulator.
@@ -262,84 +212,16 @@ private:
     b_.SetInsertPoint(cont);
   }
 
-  // ---- memory --------------------------------------------------------------------------------
-
-  llvm::Value *address(int buffer, const std::vector<Expr> &indices) {
-    const Buffer &buf = k_.buffers[buffer];
-    llvm::Value *flat = b_.getInt64(0);
-    for (size_t d = 0; d < indices.size(); ++d) {
-      llvm::Value *term = expr(indices[d]);
-      if (buf.strides[d] != 1)
-        term = b_.CreateMul(term, b_.getInt64(buf.strides[d]), "", false, true);
-      flat = d == 0 ? term : b_.CreateAdd(flat, term, "", false, true);
-    }
-    return b_.CreateInBoundsGEP(storageType(buf.dtype), buffers_[buffer], flat);
-  }
-
-  llvm::Value *fromStorage(DType d, llvm::Value *v) {
-    if (d == DType::bf16)
-      return b_.CreateBitCast(b_.CreateShl(b_.CreateZExt(v, b_.getInt32Ty()), 16), b_.getFloatTy());
-    if (d == DType::boolean)
-      return b_.CreateICmpNE(v, b_.getInt8(0));
-    return v;
-  }
-
-  /// Round to nearest even, as roundToBF16; NaN keeps its top bits, as Literal::toBytes.
-  llvm::Value *toBF16(llvm::Value *f) {
-    return b_.CreateTrunc(b_.CreateLShr(scalar_.bf16Bits(f), 16), b_.getInt16Ty());
-  }
-
-  // ---- expressions ---------------------------------------------------------------------------
-
-  llvm::Value *expr(const Expr &e) {
-    return std::visit([&](const auto &n) { return node(e->type, n); }, e->node);
-  }
-
-  llvm::Value *node(ScalarType t, const Const &c) {
-    if (isFloat(t))
-      return llvm::ConstantFP::get(type(t), c.value);
-    if (t == ScalarType::boolean)
-      return b_.getInt1(c.value != 0);
-    return llvm::ConstantInt::get(type(t), static_cast<uint64_t>(c.int_value), true);
-  }
-
-  llvm::Value *node(ScalarType t, const VarRef &v) {
-    return b_.CreateLoad(type(t), slots_[v.var], k_.vars[v.var].name);
-  }
-
-  llvm::Value *node(ScalarType, const Load &l) {
-    const Buffer &buf = k_.buffers[l.buffer];
-    llvm::Value *raw = b_.CreateLoad(storageType(buf.dtype), address(l.buffer, l.indices));
-    return fromStorage(buf.dtype, raw);
-  }
-
-  llvm::Value *node(ScalarType t, const Unary &u) { return scalar_.unary(u.op, t, expr(u.x)); }
-
-  llvm::Value *node(ScalarType, const Binary &bin) {
-    llvm::Value *a = expr(bin.a), *b = expr(bin.b);
-    return scalar_.binary(bin.op, bin.a->type, a, b, reassoc_);
-  }
-
-  llvm::Value *node(ScalarType, const Select &s) {
-    llvm::Value *c = expr(s.cond), *a = expr(s.a), *b = expr(s.b);
-    return b_.CreateSelect(c, a, b);
-  }
-
-  llvm::Value *node(ScalarType to, const Cast &c) { return scalar_.cast(expr(c.x), c.x->type, to); }
-
-  llvm::Value *node(ScalarType t, const Philox &p) {
-    return scalar_.philox(expr(p.key_lo), expr(p.key_hi), expr(p.counter), t);
-  }
+  llvm::Value *expr(const Expr &e) { return exprs_.expr(e, reassoc_); }
 
   llvm::Module &m_;
   llvm::LLVMContext &ctx_;
   llvm::IRBuilder<> b_;
-  ScalarEmitter scalar_{m_, b_};
+  ScalarEmitter scalar_;
   const llvm::TargetMachine &tm_;
   const Kernel &k_;
   const std::vector<bool> &noalias_;
-  std::vector<llvm::Value *> buffers_;
-  std::vector<llvm::AllocaInst *> slots_;
+  ExprEmitter exprs_{b_, scalar_, k_};
   llvm::Value *begin_ = nullptr, *end_ = nullptr, *traps_ = nullptr;
   int reduction_depth_ = 0;
   bool reassoc_ = false;
@@ -349,13 +231,16 @@ private:
 
 void emitKernel(llvm::Module &module, const llvm::TargetMachine &target,
                 const kernel::Kernel &kernel, const std::string &symbol,
-                const std::vector<bool> &noalias) {
-  Emitter(module, target, kernel, noalias).emit(symbol);
+                const std::vector<bool> &noalias, bool inline_math) {
+  Emitter(module, target, kernel, noalias,
+          inline_math ? codegen::MathLowering::Inline : codegen::MathLowering::Libm)
+      .emit(symbol);
 }
 
 // Both halves of the code generator stamp the key: editing either must miss the cache.
 const char *codegenBuildStamp() {
-  static const std::string stamp = std::string(__DATE__ " " __TIME__) + " " + scalarCodegenStamp();
+  static const std::string stamp = std::string(__DATE__ " " __TIME__) + " " +
+                                   codegen::scalarCodegenStamp() + " " + codegen::inlineMathStamp();
   return stamp.c_str();
 }
 

@@ -18,10 +18,11 @@ namespace kiln::cpu {
 /// runs iterations [begin, end) of the kernel's parallel loop (the whole body when there is
 /// none), with buffers[i] pointing at the i-th parameter of kernel.parameters() and, for a kernel
 /// with traps, buffers[parameters().size()] at its error slot (int64_t[traps.size()]). Parameter i
-/// is marked noalias when noalias[i] holds (every parameter when noalias is empty).
+/// is marked noalias when noalias[i] holds (every parameter when noalias is empty). With
+/// `inline_math`, exp, log, tanh, erf and pow are inline code (codegen::MathLowering::Inline).
 void emitKernel(llvm::Module &module, const llvm::TargetMachine &target,
                 const kernel::Kernel &kernel, const std::string &symbol,
-                const std::vector<bool> &noalias = {});
+                const std::vector<bool> &noalias = {}, bool inline_math = false);
 
 /// When this file was compiled: part of the compile cache's key, so that machine code cached
 /// by an older build of the code generator is never reused.

@@ -1,11 +1,9 @@
 #include "backend/kernel/lowerings.h"
 
+#include "backend/kernel/schedule.h"
 #include "ir/diagnostics.h"
 
 #include <fmt/format.h>
-
-#include <unordered_map>
-#include <unordered_set>
 
 namespace kiln::kernel {
 namespace {
@@ -63,35 +61,15 @@ bool hasLowering(const Node &node) { return lowerNode(node).has_value(); }
 
 std::string printKernels(const Graph &graph,
                          const std::function<std::string(const Node &)> &library) {
-  // A group's kernel prints where its root runs; its other members have no kernel of their own.
-  std::unordered_map<const Node *, Kernel> group_kernels;
-  std::unordered_set<const Node *> in_groups;
-  for (const FusionGroup &g : fusionGroups(graph))
-    if (std::optional<Kernel> k = lowerGroup(g)) {
-      in_groups.insert(g.members.begin(), g.members.end());
-      group_kernels.emplace(g.members.back(), std::move(*k));
-    }
   std::string out;
-  for (size_t i = 0; i < graph.nodes().size(); ++i) {
-    const Node &n = *graph.nodes()[i];
-    std::string lib = library ? library(n) : std::string();
-    auto group = group_kernels.find(&n);
-    if (group != group_kernels.end() && lib.empty()) {
-      out += print(group->second);
-      continue;
-    }
-    if (in_groups.count(&n) && group == group_kernels.end())
-      continue;
-    std::string name =
-        group != group_kernels.end() ? group->second.name : fmt::format("{}_{}", n.name(), i);
-    if (!lib.empty()) {
-      out += fmt::format("library @{}: {} -> {}\n", name, lib, n.result()->type.str());
-    } else if (std::optional<Kernel> k = lowerNode(n)) {
-      k->name = name;
-      out += print(*k);
-    } else {
-      out += fmt::format("fallback @{}: reference kernel of {}\n", name, n.name());
-    }
+  for (const ScheduledKernel &s : scheduleKernels(graph)) {
+    std::string lib = library ? library(*s.node) : std::string();
+    if (!lib.empty())
+      out += fmt::format("library @{}: {} -> {}\n", s.name, lib, s.node->result()->type.str());
+    else if (s.kernel)
+      out += print(*s.kernel);
+    else
+      out += fmt::format("fallback @{}: reference kernel of {}\n", s.name, s.node->name());
   }
   return out;
 }

@@ -1,16 +1,20 @@
 // The scalar operations of the kernel IR in LLVM IR, with the reference kernels' semantics:
 // integers saturate, x / 0 is the saturated sign of x, casts truncate and saturate, f32 exp is
-// inline code that vectorises, Philox matches ir/philox.cpp bit for bit.
+// inline code that vectorises, Philox matches ir/philox.cpp bit for bit. Elements move between
+// memory and registers here too (bf16 and bool have storage types of their own).
 
-#include "backend/cpu/llvm_codegen_expr.h"
+#include "backend/llvm/scalar_emitter.h"
 
 #include "ir/diagnostics.h"
+#include "ir/literal.h"
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Module.h>
 
-namespace kiln::cpu {
+#include <bit>
+
+namespace kiln::codegen {
 
 using namespace kernel;
 
@@ -34,6 +38,65 @@ llvm::Type *ScalarEmitter::type(ScalarType t) {
     return b_.getInt1Ty();
   }
   return nullptr;
+}
+
+llvm::Type *ScalarEmitter::storageType(DType d) {
+  switch (d) {
+  case DType::f32:
+    return b_.getFloatTy();
+  case DType::f64:
+    return b_.getDoubleTy();
+  case DType::bf16:
+    return b_.getInt16Ty();
+  case DType::i32:
+    return b_.getInt32Ty();
+  case DType::i64:
+    return b_.getInt64Ty();
+  case DType::boolean:
+    return b_.getInt8Ty();
+  }
+  return nullptr;
+}
+
+llvm::Value *ScalarEmitter::fromStorage(DType d, llvm::Value *v) {
+  if (d == DType::bf16)
+    return b_.CreateBitCast(b_.CreateShl(b_.CreateZExt(v, b_.getInt32Ty()), 16), b_.getFloatTy());
+  if (d == DType::boolean)
+    return b_.CreateICmpNE(v, b_.getInt8(0));
+  return v;
+}
+
+/// bf16 rounds to nearest even, as roundToBF16; NaN keeps its top bits, as Literal::toBytes.
+llvm::Value *ScalarEmitter::toStorage(DType d, llvm::Value *v) {
+  if (d == DType::bf16)
+    return b_.CreateTrunc(b_.CreateLShr(bf16Bits(v), 16), b_.getInt16Ty());
+  if (d == DType::boolean)
+    return b_.CreateZExt(v, b_.getInt8Ty());
+  return v;
+}
+
+llvm::Constant *ScalarEmitter::constantArray(const Buffer &buf) {
+  llvm::Type *elem = storageType(buf.dtype);
+  std::vector<llvm::Constant *> elems;
+  for (double v : buf.values) {
+    double r = roundTo(v, buf.dtype);
+    switch (buf.dtype) {
+    case DType::f32:
+      elems.push_back(llvm::ConstantFP::get(elem, static_cast<float>(r)));
+      break;
+    case DType::f64:
+      elems.push_back(llvm::ConstantFP::get(elem, r));
+      break;
+    case DType::bf16:
+      elems.push_back(
+          llvm::ConstantInt::get(elem, std::bit_cast<uint32_t>(static_cast<float>(r)) >> 16));
+      break;
+    default:
+      elems.push_back(
+          llvm::ConstantInt::get(elem, static_cast<uint64_t>(static_cast<int64_t>(r)), true));
+    }
+  }
+  return llvm::ConstantArray::get(llvm::ArrayType::get(elem, elems.size()), elems);
 }
 
 llvm::Value *ScalarEmitter::libm(std::string_view name, ScalarType t, llvm::Value *x) {
@@ -105,18 +168,22 @@ llvm::Value *ScalarEmitter::unary(UnaryOp op, ScalarType t, llvm::Value *x) {
                                b_.CreateBinaryIntrinsic(llvm::Intrinsic::ssub_sat, zero, x)))
                : b_.CreateBinaryIntrinsic(llvm::Intrinsic::abs, x, b_.getFalse());
   case UnaryOp::Exp:
-    return t == ScalarType::f32 ? expF32(x) : b_.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x);
+    if (t == ScalarType::f32)
+      return expF32(x);
+    return math_ == MathLowering::Inline ? inlineExp(t, x)
+                                         : b_.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x);
   case UnaryOp::Log:
-    return b_.CreateUnaryIntrinsic(llvm::Intrinsic::log, x);
+    return math_ == MathLowering::Inline ? inlineLog(t, x)
+                                         : b_.CreateUnaryIntrinsic(llvm::Intrinsic::log, x);
   case UnaryOp::Sqrt:
     return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x);
   case UnaryOp::Rsqrt:
     return b_.CreateFDiv(llvm::ConstantFP::get(type(t), 1.0),
                          b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x));
   case UnaryOp::Tanh:
-    return libm("tanh", t, x);
+    return math_ == MathLowering::Inline ? inlineTanh(t, x) : libm("tanh", t, x);
   case UnaryOp::Erf:
-    return libm("erf", t, x);
+    return math_ == MathLowering::Inline ? inlineErf(t, x) : libm("erf", t, x);
   case UnaryOp::Relu:
     if (fp)
       return b_.CreateSelect(b_.CreateFCmpOGT(x, zero), x, zero);
@@ -166,7 +233,8 @@ llvm::Value *ScalarEmitter::floatBinary(BinaryOp op, llvm::Value *a, llvm::Value
   case BinaryOp::Rem:
     return b_.CreateFRem(a, b);
   case BinaryOp::Pow:
-    return b_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, a, b);
+    return math_ == MathLowering::Inline ? inlinePow(a, b)
+                                         : b_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, a, b);
   // NaN in a wins, then the larger (smaller): the reference kernels' max and min.
   case BinaryOp::Max:
     return b_.CreateSelect(b_.CreateOr(b_.CreateFCmpUNO(a, a), b_.CreateFCmpOGT(a, b)), a, b);
@@ -378,4 +446,4 @@ llvm::Value *ScalarEmitter::philox(llvm::Value *key_lo, llvm::Value *key_hi, llv
 
 const char *scalarCodegenStamp() { return __DATE__ " " __TIME__; }
 
-} // namespace kiln::cpu
+} // namespace kiln::codegen
