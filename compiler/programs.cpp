@@ -5,6 +5,8 @@
 #include "passes/pass_manager.h"
 #include "passes/pipelines.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <sstream>
 
@@ -135,6 +137,31 @@ BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts
 
 void makeTrainStep(Graph &graph, const OptimizerOptions &optimizer, const std::string &passes) {
   runPipeline(graph, passes, Program::TrainStep, &optimizer);
+}
+
+const std::vector<std::string> &stageNames() {
+  static const std::vector<std::string> names = {"forward", "loss",    "fused",
+                                                 "train",   "encoder", "decode-step"};
+  return names;
+}
+
+BuiltModel buildStage(const TransformerConfig &cfg, const std::string &stage,
+                      const GraphOptions &opts, const std::string &passes) {
+  if (stage == "train") {
+    OptimizerOptions optimizer;
+    optimizer.d_model = cfg.d_model;
+    return buildTrainStep(cfg, opts, optimizer, passes);
+  }
+  if (stage == "fused")
+    return buildLoss(cfg, opts, passes);
+  if (stage == "encoder")
+    return buildEncoder(cfg, opts, passes);
+  if (stage == "decode-step")
+    return buildDecodeStep(cfg, opts, passes);
+  if (stage == "forward" || stage == "loss")
+    return buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
+  throw Error({}, fmt::format("unknown stage '{}'; known stages: {}", stage,
+                              fmt::join(stageNames(), ", ")));
 }
 
 } // namespace kiln

@@ -55,4 +55,13 @@ void makeTrainStep(Graph &graph, const OptimizerOptions &optimizer,
 BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts,
                           const OptimizerOptions &optimizer, const std::string &passes = "default");
 
+/// The stages that buildStage builds, as kiln dump's --stage names them.
+const std::vector<std::string> &stageNames();
+
+/// A stage's graph by name: "forward" or "loss" as recorded (no passes), "fused" (buildLoss),
+/// "train" (buildTrainStep with Adam for the model's width), "encoder" or "decode-step". Throws
+/// Error for another name.
+BuiltModel buildStage(const TransformerConfig &cfg, const std::string &stage,
+                      const GraphOptions &opts, const std::string &passes = "default");
+
 } // namespace kiln

@@ -13,6 +13,7 @@
 #include "tools/backend_flags.h"
 #include "tools/bench_command.h"
 #include "tools/data_command.h"
+#include "tools/emit_command.h"
 #include "tools/eval_command.h"
 #include "tools/model_options.h"
 #include "tools/tensor_summary.h"
@@ -35,7 +36,7 @@ std::vector<TensorDecl> declsOf(const std::vector<ParamSpec> &params) {
 int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std::string &stage,
             const std::string &level, const std::string &format, const std::string &out,
             double dropout, const std::string &passes, const std::string &precision,
-            const PrintOptions &print, const DotOptions &dot) {
+            const PrintOptions &print, const DotOptions &dot, const std::string &cpu_kernels) {
   if (level != "graph" && format != "text")
     throw Error({},
                 fmt::format("--level {} prints text; --format {} is for graphs", level, format));
@@ -52,18 +53,10 @@ int cmdDump(const tools::ModelFlags &mf, const tools::ShapeFlags &sf, const std:
     throw Error({}, "--precision applies to --stage fused, train, encoder and decode-step only");
   if (dropout > 0 && (stage == "encoder" || stage == "decode-step"))
     throw Error({}, fmt::format("--dropout: the decoding programs take none, found {}", dropout));
-  OptimizerOptions optimizer;
-  optimizer.d_model = cfg.d_model;
-  std::string pipeline = withPrecision(passes, precision);
-  BuiltModel m =
-      stage == "train"     ? buildTrainStep(cfg, opts, optimizer, pipeline)
-      : stage == "fused"   ? buildLoss(cfg, opts, pipeline)
-      : stage == "encoder" ? buildEncoder(cfg, opts, pipeline)
-      : stage == "decode-step"
-          ? buildDecodeStep(cfg, opts, pipeline)
-          : buildTransformer(cfg, stage == "forward" ? Stage::Forward : Stage::Loss, opts);
-  std::string text = level == "kernels"  ? tools::kernelsText(*m.graph, CpuKernels::Auto)
-                     : level == "memory" ? tools::memoryPlanText(*m.graph, CpuKernels::Auto)
+  BuiltModel m = buildStage(cfg, stage, opts, withPrecision(passes, precision));
+  CpuKernels mode = parseCpuKernels(cpu_kernels);
+  std::string text = level == "kernels"  ? tools::kernelsText(*m.graph, mode)
+                     : level == "memory" ? tools::memoryPlanText(*m.graph, mode)
                      : format != "text"  ? tools::renderDot(printDot(*m.graph, dot), format)
                                          : printGraph(*m.graph, print);
   tools::writeTextFile(out, text);
@@ -216,6 +209,12 @@ int runMain(int argc, char **argv) {
       ->check(tools::nonNegative());
   dump->add_option("--dropout", dump_dropout, "dropout rate (adds the random op and a seed input)")
       ->check(tools::rate());
+  std::string dump_cpu_kernels = "auto";
+  dump->add_option("--cpu-kernels", dump_cpu_kernels,
+                   "--level kernels and memory: the cpu backend's choice of kernels, auto "
+                   "(oneDNN where it measured faster), jit (a JIT kernel for every node) or onednn")
+      ->check(CLI::IsMember({"auto", "jit", "onednn"}))
+      ->capture_default_str();
   dump->add_option("-o,--output", dump_out, "output file (default: stdout)");
   std::string dump_passes = "default";
   dump->add_option("--passes", dump_passes,
@@ -303,6 +302,8 @@ int runMain(int argc, char **argv) {
   CLI::App *bleu = bleu_command.add(app);
   tools::EvalCommand eval_command;
   CLI::App *eval = eval_command.add(app);
+  tools::EmitCommand emit_command;
+  CLI::App *emit = emit_command.add(app);
 
   tools::finishCommandLine(app);
   tools::checkSubcommandName(app, argc, argv);
@@ -313,7 +314,7 @@ int runMain(int argc, char **argv) {
   }
   if (dump->parsed())
     return cmdDump(dump_model, dump_shape, stage, level, format, dump_out, dump_dropout,
-                   dump_passes, dump_precision, dump_print, dump_dot);
+                   dump_passes, dump_precision, dump_print, dump_dot, dump_cpu_kernels);
   if (params->parsed())
     return cmdParams(params_model);
   if (init->parsed())
@@ -335,6 +336,8 @@ int runMain(int argc, char **argv) {
     return bleu_command.run();
   if (eval->parsed())
     return eval_command.run();
+  if (emit->parsed())
+    return emit_command.run();
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "passes/pass_manager.h"
 #include "passes/pipelines.h"
 #include "tools/backend_flags.h"
+#include "tools/emit_command.h"
 #include "tools/expected_diagnostics.h"
 #include "tools/tensor_summary.h"
 #include "tools/tool_support.h"
@@ -101,6 +102,8 @@ void printHelp() {
          "  --emit-spirv               print the SPIR-V assembly of each kernel instead of the\n"
          "                             graph (the cpu backend's kernels with JIT loops\n"
          "                             everywhere), each validated for Vulkan 1.2\n"
+         "  --print-ptx                print the PTX (sm_90) of a kernel for every node, as\n"
+         "                             kiln emit --target ptx --single-module writes it\n"
          "  --print-memory-plan        print the memory plan: each value's arena, offset, size\n"
          "                             and live range, then the arenas and the peak\n"
          "  --run                      run the result on a backend (--backend) and print each\n"
@@ -244,13 +247,15 @@ std::optional<Options> parseArgs(int argc, char **argv) {
         throw UsageError({}, fmt::format("--elide-constants-larger-than takes a number of "
                                          "values (0: elide none), found '{}'",
                                          n));
-    } else if (a == "--print-kernels" || a == "--print-memory-plan" || a == "--emit-spirv") {
+    } else if (a == "--print-kernels" || a == "--print-memory-plan" || a == "--emit-spirv" ||
+               a == "--print-ptx") {
       std::string level = a == "--print-kernels" ? "kernels"
                           : a == "--emit-spirv"  ? "spirv"
+                          : a == "--print-ptx"   ? "ptx"
                                                  : "memory";
       if (o.level != "graph" && o.level != level)
-        throw UsageError(
-            {}, "--print-kernels, --print-memory-plan and --emit-spirv exclude each other");
+        throw UsageError({}, "--print-kernels, --print-memory-plan, --emit-spirv and --print-ptx "
+                             "exclude each other");
       o.level = level;
     } else if (a == "--run") {
       o.run = true;
@@ -423,6 +428,8 @@ std::string processChunk(const Options &o, const Chunk &c, std::vector<Remark> &
     return tools::spirvText(*g);
   if (o.level == "memory")
     return tools::memoryPlanText(*g, o.compile.cpu_kernels);
+  if (o.level == "ptx")
+    return tools::ptxText(*g);
   if (!o.run && o.format != "text")
     return tools::renderDot(printDot(*g, o.dot), o.format);
   if (!o.run)

@@ -37,6 +37,21 @@ for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
 config.substitutions.append(("%python", sys.executable))
+# CUDA's ptxas checks the PTX that kiln emits: --param ptxas=PATH (CMake's find_program), else
+# PATH or /usr/local/cuda/bin. Without it the ptxas checks are skipped, and say so: CUDA is not
+# a Debian package, so scripts/install-deps.sh cannot install it, and only for that reason may a
+# CI run (CI=true) skip them.
+import shutil
+ptxas = lit_config.params.get("ptxas") or shutil.which("ptxas") or shutil.which(
+    "ptxas", path="/usr/local/cuda/bin")
+if ptxas and os.path.isfile(ptxas):
+    config.available_features.add("ptxas")
+    config.environment["PATH"] = os.pathsep.join(
+        [config.environment["PATH"], os.path.dirname(os.path.abspath(ptxas))])
+else:
+    lit_config.note("ptxas not found: the PTX tests skip assembling with it (CUDA's ptxas is "
+                    "not a Debian package that scripts/install-deps.sh can install; that alone "
+                    "allows the skip under CI=true)")
 # lit itself and the tools' directory, for the tests that run a suite of their own.
 config.substitutions.append(("%kiln_bin_dir", kiln_bin_dir))
 config.substitutions.append(("%lit", sys.executable + " " + os.path.abspath(sys.argv[0])))
