@@ -15,7 +15,7 @@ namespace kiln {
 
 namespace {
 
-int64_t alignUp(int64_t n) { return (n + kPlanAlignment - 1) / kPlanAlignment * kPlanAlignment; }
+int64_t alignUp(int64_t n, int64_t align) { return (n + align - 1) / align * align; }
 
 int64_t byteSize(const TensorType &t) { return t.numElements() * dtypeSize(t.dtype); }
 
@@ -125,7 +125,7 @@ struct Block {
 /// The best-fit offset for `b` in one arena among the blocks already there that overlap it in
 /// time, or nullopt when it does not fit under the limit.
 std::optional<int64_t> bestFit(const std::vector<Block> &blocks, const std::vector<size_t> &placed,
-                               const Block &b, int64_t limit) {
+                               const Block &b, int64_t limit, int64_t align) {
   std::vector<const Block *> busy;
   for (size_t id : placed)
     if (blocks[id].first <= b.last && b.first <= blocks[id].last)
@@ -140,7 +140,7 @@ std::optional<int64_t> bestFit(const std::vector<Block> &blocks, const std::vect
       best = cursor;
       best_gap = x->offset - cursor;
     }
-    cursor = std::max(cursor, alignUp(x->offset + x->size));
+    cursor = std::max(cursor, alignUp(x->offset + x->size, align));
   }
   if (best)
     return best;
@@ -150,7 +150,7 @@ std::optional<int64_t> bestFit(const std::vector<Block> &blocks, const std::vect
 }
 
 /// Greedy by size: the largest block first, each at its best fit in the first arena it fits.
-std::vector<int64_t> packBlocks(std::vector<Block> &blocks, int64_t limit) {
+std::vector<int64_t> packBlocks(std::vector<Block> &blocks, int64_t limit, int64_t align) {
   std::vector<size_t> order(blocks.size());
   for (size_t i = 0; i < order.size(); ++i)
     order[i] = i;
@@ -163,7 +163,7 @@ std::vector<int64_t> packBlocks(std::vector<Block> &blocks, int64_t limit) {
   for (size_t id : order) {
     Block &b = blocks[id];
     for (size_t a = 0; a < arenas.size() && b.arena < 0; ++a) {
-      if (auto off = bestFit(blocks, arenas[a], b, limit)) {
+      if (auto off = bestFit(blocks, arenas[a], b, limit, align)) {
         b.arena = static_cast<int>(a);
         b.offset = *off;
       }
@@ -296,7 +296,10 @@ MemoryPlan planMemory(const Graph &graph, const PlanOptions &options) {
     }
   }
 
-  plan.arena_sizes = packBlocks(blocks, options.max_buffer_bytes);
+  KILN_ASSERT(options.alignment >= kPlanAlignment && options.alignment % kPlanAlignment == 0,
+              "a plan's alignment must be a multiple of kPlanAlignment");
+  plan.alignment = options.alignment;
+  plan.arena_sizes = packBlocks(blocks, options.max_buffer_bytes, options.alignment);
   std::vector<int64_t> delta(sched.num_steps + 1, 0);
   for (const Block &b : blocks) {
     delta[b.first] += b.size;
@@ -408,9 +411,9 @@ std::vector<std::string> checkMemoryPlan(const Graph &graph, const MemoryPlan &p
       continue;
     }
     int64_t arena_size = plan.arena_sizes[pv.arena];
-    if (pv.offset % kPlanAlignment != 0)
+    if (pv.offset % plan.alignment != 0)
       problems.push_back(
-          fmt::format("{} at offset {} is not {}-byte aligned", v, pv.offset, kPlanAlignment));
+          fmt::format("{} at offset {} is not {}-byte aligned", v, pv.offset, plan.alignment));
     if (pv.offset < 0 || pv.offset + pv.size > arena_size)
       problems.push_back(fmt::format("{} at [{}, {}) is outside arena {} of {} bytes", v, pv.offset,
                                      pv.offset + pv.size, pv.arena, arena_size));

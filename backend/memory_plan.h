@@ -36,6 +36,9 @@ inline constexpr int64_t kPlanAlignment = 64;
 struct PlanOptions {
   /// Largest arena a backend can bind as one buffer (lavapipe: 128 MiB); 0: no limit.
   int64_t max_buffer_bytes = 0;
+  /// Alignment of every arena offset: a multiple of kPlanAlignment (a GPU's
+  /// minStorageBufferOffsetAlignment may ask for more).
+  int64_t alignment = kPlanAlignment;
 };
 
 /// Where a planned value's bytes are.
@@ -66,9 +69,10 @@ struct MemoryPlan {
   std::vector<PlannedValue> values;
   std::vector<int64_t> arena_sizes;
   int num_steps = 0;
-  int64_t max_buffer_bytes = 0; ///< the limit it was planned under; 0: none
-  int64_t peak_bytes = 0;       ///< max over steps of the bytes of arena values live at the step
-  int64_t no_reuse_bytes = 0;   ///< sum of the sizes of arena values: each in its own buffer
+  int64_t max_buffer_bytes = 0;       ///< the limit it was planned under; 0: none
+  int64_t alignment = kPlanAlignment; ///< the alignment of its offsets
+  int64_t peak_bytes = 0;     ///< max over steps of the bytes of arena values live at the step
+  int64_t no_reuse_bytes = 0; ///< sum of the sizes of arena values: each in its own buffer
 
   /// Sum of the arena sizes.
   int64_t arenaBytes() const;
