@@ -4,6 +4,9 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/reference/reference_backend.h"
+#ifdef KILN_VULKAN_BACKEND
+#include "backend/gpu/vulkan/vulkan_backend.h"
+#endif
 
 #include <fmt/format.h>
 
@@ -13,6 +16,9 @@ const std::vector<const Backend *> &allBackends() {
   static const std::vector<const Backend *> backends = {
       &referenceBackend(),
       &cpuBackend(),
+#ifdef KILN_VULKAN_BACKEND // backend/CMakeLists.txt: on once backend/gpu/spirv is linked
+      &vulkanBackend(),
+#endif
   };
   return backends;
 }
