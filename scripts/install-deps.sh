@@ -14,6 +14,8 @@ packages=(
   libsentencepiece-dev sentencepiece
   trans-de-en                    # Ding's dictionary: the example sentences kiln trains on
   graphviz                      # dot -Tsvg renders `kiln dump --format dot`
+  libvulkan-dev mesa-vulkan-drivers vulkan-tools  # the Vulkan runtime; lavapipe runs its tests
+  spirv-headers spirv-tools     # SPIR-V: the tests assemble their shaders with SPIRV-Tools
   python3-torch python3-numpy   # the PyTorch oracle of the tests
   python3-venv                  # build/pyenv, for sacreBLEU
   clang-19 libclang-rt-19-dev   # scripts/fuzz.sh: libFuzzer and the sanitizers

@@ -231,3 +231,40 @@ TEST_CASE("vulkan: a gather's index trap is reported from the error slot as on t
   // The slots are cleared for the next run.
   CHECK(runOn(*exe, inputs)[0].data == want[0].data);
 }
+
+TEST_CASE("vulkan: an update written into its input's device buffer, and bindings in place") {
+  if (!test::haveVulkan())
+    return;
+  auto g = parse(R"(graph @step {
+  input param %w: f32[300]
+  input data %g: f32[300]
+  %0 = add(%w, %g) : f32[300]
+  %1 = add(%0, %g) : f32[300]
+  %2 = add(%1, %1) : f32[300]
+  output "w" = %1 updates %w
+  output "twice" = %2
+  output "old" = %w
+})");
+  auto compiler = std::make_shared<TestCompiler>();
+  VulkanBackend backend([compiler](const kernel::Kernel &k) { return (*compiler)(k); });
+  std::unique_ptr<Executable> exe = backend.compile(*g, {});
+  CHECK(stat(*exe, "fallback nodes") == 0);
+  std::vector<Literal> inputs = randomInputs(*g, 5);
+  std::vector<Literal> want = reference::run(*g, inputs);
+  for (int run = 0; run < 2; ++run) {
+    std::vector<Literal> got = runOn(*exe, inputs);
+    for (size_t o = 0; o < want.size(); ++o)
+      CHECK(got[o].data == want[o].data);
+  }
+  Bindings bindings;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    bindings.emplace(g->inputs()[i].name, HostBuffer(inputs[i].type, inputs[i].toBytes()));
+  exe->run(bindings);
+  auto literal = [&](const std::string &name) {
+    const HostBuffer &b = bindings.at(name);
+    return Literal::fromBytes(b.type(), b.bytes());
+  };
+  CHECK(literal("w").data == want[0].data);
+  CHECK(literal("twice").data == want[1].data);
+  CHECK(literal("old").data == inputs[0].data);
+}
