@@ -268,3 +268,30 @@ TEST_CASE("vulkan: an update written into its input's device buffer, and binding
   CHECK(literal("twice").data == want[1].data);
   CHECK(literal("old").data == inputs[0].data);
 }
+
+TEST_CASE("vulkan: a fusion group without a device kernel runs on the host as one step") {
+  if (!test::haveVulkan())
+    return;
+  // The group's member %1 stays inside it; %2 is stored, and read by a device add.
+  auto g = parse(R"(graph @grouped {
+  input data %x: f32[200]
+  input data %y: f32[200]
+  %0 = add(%x, %y) : f32[200]
+  %1 = exp(%0) : f32[200] group(0)
+  %2 = tanh(%1) : f32[200] group(0)
+  %3 = add(%2, %y) : f32[200]
+  output "z" = %3
+})");
+  auto compiler = std::make_shared<TestCompiler>();
+  VulkanBackend backend([compiler](const kernel::Kernel &k) { return (*compiler)(k); });
+  std::unique_ptr<Executable> exe = backend.compile(*g, {});
+  CHECK(compiler->calls["group"] == 1);
+  CHECK(stat(*exe, "kernels") == 2);
+  CHECK(stat(*exe, "fallback exp") == 1);
+  CHECK(stat(*exe, "fallback tanh") == 1);
+  std::vector<Literal> inputs = randomInputs(*g, 9);
+  std::vector<Literal> want = reference::run(*g, inputs);
+  std::vector<Literal> got = runOn(*exe, inputs);
+  for (int64_t i = 0; i < want[0].size(); ++i)
+    CHECK(got[0].data[i] == doctest::Approx(want[0].data[i]).epsilon(1e-6));
+}

@@ -168,6 +168,8 @@ public:
       }
       ++num_kernels_;
       distinct.insert(pipeline.get());
+      if (compiled.workgroups == 0)
+        continue; // an empty kernel: nothing to run
       KernelStep step{.node = &n, .params = host.inputs};
       step.params.insert(step.params.end(), host.stored.begin(), host.stored.end());
       std::vector<int> params = k->parameters();
@@ -299,10 +301,10 @@ private:
     spirv::SpirvKernel compiled = compiler(k);
     if (compiled.binary.empty())
       return cache.insert(id, CachedKernel{});
-    if (compiled.workgroups < 1 ||
+    if (compiled.workgroups < 0 ||
         compiled.workgroups > static_cast<int64_t>(device_->limits().max_workgroups_x))
       throw Error({}, fmt::format("--backend vulkan: kernel {} needs {} workgroups; {} "
-                                  "dispatches 1 to {}",
+                                  "dispatches 0 to {}",
                                   k.name, compiled.workgroups, device_->name(),
                                   device_->limits().max_workgroups_x));
     int bindings = static_cast<int>(k.parameters().size()) + (k.traps.empty() ? 0 : 1);
@@ -311,14 +313,19 @@ private:
                                          static_cast<uint32_t>(compiled.workgroups)});
   }
 
+  /// The device buffer that holds a value slot (the executable's own: runs write into it).
+  Buffer &bufferOf(int s) const {
+    const Home &h = homes_[s];
+    KILN_ASSERT(h.kind != Home::None, "a value inside a kernel has no buffer");
+    return h.kind == Home::Input   ? *inputs_[h.index]
+           : h.kind == Home::Arena ? *arenas_[h.index]
+                                   : *outputs_[h.index];
+  }
+
   /// The device bytes of a value slot.
   BufferRange rangeOf(int s) const {
-    const Home &h = homes_[s];
-    KILN_ASSERT(h.kind != Home::None, "a kernel binds a value that has no buffer");
-    const Buffer *b = h.kind == Home::Input   ? inputs_[h.index].get()
-                      : h.kind == Home::Arena ? arenas_[h.index].get()
-                                              : outputs_[h.index].get();
-    return BufferRange{.buffer = b, .offset = h.offset, .size = byteSize(types_[s])};
+    return BufferRange{
+        .buffer = &bufferOf(s), .offset = homes_[s].offset, .size = byteSize(types_[s])};
   }
 
   /// Gives the error-slot bindings the trap buffer and records each segment's dispatches.
@@ -392,9 +399,8 @@ private:
       }
     }
     for (size_t j = 0; j < h.stored.size(); ++j) {
-      BufferRange r = rangeOf(h.stored[j]);
       std::vector<std::byte> bytes = values.at(h.stored_values[j]).toBytes();
-      const_cast<Buffer *>(r.buffer)->write(r.offset, bytes);
+      bufferOf(h.stored[j]).write(homes_[h.stored[j]].offset, bytes);
     }
   }
 
