@@ -15,6 +15,7 @@ packages=(
   trans-de-en                    # Ding's dictionary: the example sentences kiln trains on
   graphviz                      # dot -Tsvg renders `kiln dump --format dot`
   libvulkan-dev mesa-vulkan-drivers vulkan-tools  # the Vulkan runtime; lavapipe runs its tests
+  vulkan-validationlayers       # the Vulkan tests run again under the validation layer
   spirv-headers spirv-tools     # SPIR-V: the tests assemble their shaders with SPIRV-Tools
   python3-torch python3-numpy   # the PyTorch oracle of the tests
   python3-venv                  # build/pyenv, for sacreBLEU

@@ -22,6 +22,7 @@ public:
   Buffer(const Buffer &) = delete;
   Buffer &operator=(const Buffer &) = delete;
 
+  /// The VkBuffer.
   VkBuffer handle() const { return buffer_; }
   /// The bytes asked for.
   int64_t size() const { return size_; }

@@ -63,15 +63,21 @@ public:
   Device(const Device &) = delete;
   Device &operator=(const Device &) = delete;
 
+  /// The entry points.
   const Api &api() const { return *api_; }
+  /// The logical device.
   VkDevice handle() const { return device_; }
+  /// The compute queue.
   VkQueue queue() const { return queue_; }
+  /// The pool of every command buffer made on the device (one thread at a time).
   VkCommandPool commandPool() const { return pool_; }
   /// deviceName.
   const std::string &name() const { return name_; }
   /// The device's type (VK_PHYSICAL_DEVICE_TYPE_CPU for lavapipe).
   VkPhysicalDeviceType type() const { return type_; }
+  /// The optional features found (and enabled).
   const Features &features() const { return features_; }
+  /// The limits kiln plans by.
   const Limits &limits() const { return limits_; }
 
   /// A memory type among `type_bits` with all of `flags`, or nullopt.

@@ -24,8 +24,11 @@ public:
   Pipeline(const Pipeline &) = delete;
   Pipeline &operator=(const Pipeline &) = delete;
 
+  /// The compute pipeline.
   VkPipeline handle() const { return pipeline_; }
+  /// Its pipeline layout: set 0, no push constants.
   VkPipelineLayout layout() const { return layout_; }
+  /// The layout of set 0.
   VkDescriptorSetLayout setLayout() const { return set_layout_; }
   /// The number of storage-buffer bindings of set 0.
   int bindings() const { return bindings_; }
