@@ -139,10 +139,19 @@ TEST_CASE("vulkan: buffers round-trip bytes, whole and at offsets") {
   CHECK(std::equal(middle.begin(), middle.end(), bytes.begin() + 900));
 
   // A staging buffer is host-visible on every device.
-  Buffer staging(d, 64, true);
+  Buffer staging(d, 64, Memory::Staging);
   CHECK(staging.mapped());
   staging.write(0, std::span(bytes).first(64));
   std::vector<std::byte> first(64);
   staging.read(0, first);
   CHECK(std::equal(first.begin(), first.end(), bytes.begin()));
+
+  // Device memory that is not mapped goes through staging copies, as on a discrete GPU.
+  Buffer device_only(d, static_cast<int64_t>(bytes.size()), Memory::DeviceOnly);
+  CHECK_FALSE(device_only.mapped());
+  device_only.write(0, bytes);
+  device_only.write(1000, patch);
+  std::vector<std::byte> staged(bytes.size());
+  device_only.read(0, staged);
+  CHECK(staged == bytes);
 }

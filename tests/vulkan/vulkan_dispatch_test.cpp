@@ -22,8 +22,9 @@ std::vector<float> randomFloats(size_t n, uint32_t seed) {
   return v;
 }
 
-std::unique_ptr<Buffer> floats(std::shared_ptr<const Device> d, const std::vector<float> &v) {
-  auto b = std::make_unique<Buffer>(std::move(d), static_cast<int64_t>(v.size() * 4));
+std::unique_ptr<Buffer> floats(std::shared_ptr<const Device> d, const std::vector<float> &v,
+                               Memory memory = Memory::Auto) {
+  auto b = std::make_unique<Buffer>(std::move(d), static_cast<int64_t>(v.size() * 4), memory);
   b->write(0, std::as_bytes(std::span(v)));
   return b;
 }
@@ -71,8 +72,9 @@ TEST_CASE("vulkan: an add kernel in the fixed binding layout computes the host's
   CHECK(add->bindings() == 3);
   const size_t n = 1000; // not a multiple of the workgroup size
   std::vector<float> x = randomFloats(n, 1), y = randomFloats(n, 2);
-  auto a = floats(d, x), b = floats(d, y);
-  Buffer c(d, n * 4), e(d, n * 4), f(d, n * 4);
+  // a and e are device memory that staging copies reach, as on a discrete GPU.
+  auto a = floats(d, x, Memory::DeviceOnly), b = floats(d, y);
+  Buffer c(d, n * 4), e(d, n * 4, Memory::DeviceOnly), f(d, n * 4);
 
   // c = a + b; e = c + a depends on c; f = a + b does not depend on e.
   CommandList list(d, {Dispatch{add, {whole(*a), whole(*b), whole(c, true)}, groupsOf(n)},

@@ -11,7 +11,7 @@
 
 namespace kiln::vulkan {
 
-Buffer::Buffer(std::shared_ptr<const Device> device, int64_t bytes, bool staging)
+Buffer::Buffer(std::shared_ptr<const Device> device, int64_t bytes, Memory memory)
     : device_(std::move(device)), size_(bytes) {
   const Api &api = device_->api();
   VkDevice dev = device_->handle();
@@ -26,11 +26,12 @@ Buffer::Buffer(std::shared_ptr<const Device> device, int64_t bytes, bool staging
   api.vkGetBufferMemoryRequirements(dev, buffer_, &req);
   VkMemoryPropertyFlags host =
       VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  bool staging = memory == Memory::Staging;
+  bool map = staging || (memory == Memory::Auto && device_->mappable());
   std::optional<uint32_t> type =
       staging ? device_->memoryType(req.memoryTypeBits, host)
-      : device_->mappable()
-          ? device_->memoryType(req.memoryTypeBits, host | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
-          : device_->memoryType(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+      : map   ? device_->memoryType(req.memoryTypeBits, host | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
+              : device_->memoryType(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
   if (!type)
     type = device_->memoryType(req.memoryTypeBits, 0);
   if (!type) {
@@ -49,7 +50,7 @@ Buffer::Buffer(std::shared_ptr<const Device> device, int64_t bytes, bool staging
   }
   try {
     check(api.vkBindBufferMemory(dev, buffer_, memory_, 0), "vkBindBufferMemory");
-    if (staging || device_->mappable()) {
+    if (map) {
       void *p = nullptr;
       check(api.vkMapMemory(dev, memory_, 0, VK_WHOLE_SIZE, 0, &p), "vkMapMemory");
       mapped_ = static_cast<std::byte *>(p);
@@ -78,7 +79,7 @@ void Buffer::write(int64_t offset, std::span<const std::byte> bytes) {
     std::memcpy(mapped_ + offset, bytes.data(), bytes.size());
     return;
   }
-  Buffer stage(device_, static_cast<int64_t>(bytes.size()), true);
+  Buffer stage(device_, static_cast<int64_t>(bytes.size()), Memory::Staging);
   stage.write(0, bytes);
   VkCommandBuffer cmd = device_->beginOneShot();
   VkBufferCopy region{
@@ -96,7 +97,7 @@ void Buffer::read(int64_t offset, std::span<std::byte> out) const {
     std::memcpy(out.data(), mapped_ + offset, out.size());
     return;
   }
-  Buffer stage(device_, static_cast<int64_t>(out.size()), true);
+  Buffer stage(device_, static_cast<int64_t>(out.size()), Memory::Staging);
   VkCommandBuffer cmd = device_->beginOneShot();
   VkBufferCopy region{
       .srcOffset = static_cast<VkDeviceSize>(offset), .dstOffset = 0, .size = out.size()};

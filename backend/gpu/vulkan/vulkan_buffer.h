@@ -12,12 +12,18 @@
 
 namespace kiln::vulkan {
 
+/// Where a buffer's memory is.
+enum class Memory {
+  Auto,       ///< mapped device memory where the device has it, else device memory and staging
+  Staging,    ///< host-visible memory: the copies of a buffer that is not
+  DeviceOnly, ///< device memory reached through staging copies even where it could be mapped
+};
+
 /// One VkBuffer with its own memory. Not copyable.
 class Buffer {
 public:
-  /// A buffer of at least `bytes` bytes (at least 16: Vulkan has no empty buffers). `staging`
-  /// asks for host-visible memory, for the copies of a buffer that is not.
-  Buffer(std::shared_ptr<const Device> device, int64_t bytes, bool staging = false);
+  /// A buffer of at least `bytes` bytes (at least 16: Vulkan has no empty buffers).
+  Buffer(std::shared_ptr<const Device> device, int64_t bytes, Memory memory = Memory::Auto);
   ~Buffer();
   Buffer(const Buffer &) = delete;
   Buffer &operator=(const Buffer &) = delete;
