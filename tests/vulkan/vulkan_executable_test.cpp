@@ -13,6 +13,7 @@
 
 #include <map>
 #include <random>
+#include <thread>
 
 using namespace kiln;
 using namespace kiln::vulkan;
@@ -294,4 +295,37 @@ TEST_CASE("vulkan: a fusion group without a device kernel runs on the host as on
   std::vector<Literal> got = runOn(*exe, inputs);
   for (int64_t i = 0; i < want[0].size(); ++i)
     CHECK(got[0].data[i] == doctest::Approx(want[0].data[i]).epsilon(1e-6));
+}
+
+TEST_CASE("vulkan: executables on one device run on two threads at once") {
+  if (!test::haveVulkan())
+    return;
+  auto g = parse(R"(graph @sum {
+  input data %x: f32[5000]
+  input data %y: f32[5000]
+  %0 = add(%x, %y) : f32[5000]
+  %1 = add(%0, %y) : f32[5000]
+  %2 = exp(%1) : f32[5000]
+  output "z" = %2
+})");
+  auto compiler = std::make_shared<TestCompiler>();
+  VulkanBackend backend([compiler](const kernel::Kernel &k) { return (*compiler)(k); });
+  std::vector<std::unique_ptr<Executable>> exes;
+  std::vector<std::vector<Literal>> inputs, want, got(2);
+  for (uint32_t t = 0; t < 2; ++t) {
+    exes.push_back(backend.compile(*g, {}));
+    inputs.push_back(randomInputs(*g, 20 + t));
+    want.push_back(reference::run(*g, inputs.back()));
+  }
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < 2; ++t)
+    threads.emplace_back([&, t] {
+      for (int run = 0; run < 20; ++run)
+        got[t] = runOn(*exes[t], inputs[t]);
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (size_t t = 0; t < 2; ++t)
+    for (int64_t i = 0; i < want[t][0].size(); ++i)
+      CHECK(got[t][0].data[i] == doctest::Approx(want[t][0].data[i]).epsilon(1e-6));
 }

@@ -114,6 +114,7 @@ CommandList::CommandList(std::shared_ptr<const Device> device, std::vector<Dispa
                                  nullptr);
   }
 
+  auto held = device_->lock();
   VkCommandBufferAllocateInfo alloc{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                     .commandPool = device_->commandPool(),
                                     .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
@@ -152,6 +153,7 @@ CommandList::CommandList(std::shared_ptr<const Device> device, std::vector<Dispa
 CommandList::~CommandList() { release(); }
 
 void CommandList::release() {
+  auto held = device_->lock();
   const Api &api = device_->api();
   VkDevice dev = device_->handle();
   if (commands_)

@@ -225,6 +225,7 @@ std::optional<uint32_t> Device::memoryType(uint32_t type_bits, VkMemoryPropertyF
 void Device::submitAndWait(const std::vector<VkCommandBuffer> &commands) const {
   if (commands.empty())
     return;
+  auto held = lock();
   VkSubmitInfo submit{.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
                       .commandBufferCount = static_cast<uint32_t>(commands.size()),
                       .pCommandBuffers = commands.data()};
@@ -234,6 +235,7 @@ void Device::submitAndWait(const std::vector<VkCommandBuffer> &commands) const {
 }
 
 VkCommandBuffer Device::beginOneShot() const {
+  auto held = lock();
   VkCommandBufferAllocateInfo alloc{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                     .commandPool = pool_,
                                     .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
@@ -250,6 +252,7 @@ VkCommandBuffer Device::beginOneShot() const {
 }
 
 void Device::finishOneShot(VkCommandBuffer cmd) const {
+  auto held = lock();
   struct Free {
     const Device *d;
     VkCommandBuffer cmd;

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,7 +53,7 @@ struct Limits {
 };
 
 /// One logical device and what it was made from. Not copyable; shared by the executables and
-/// buffers made on it.
+/// buffers made on it. Its methods take the device's lock themselves.
 class Device {
 public:
   /// Creates the instance and the device that chooseDevice picks under KILN_VULKAN_DEVICE.
@@ -86,6 +87,10 @@ public:
   /// staging copies).
   bool mappable() const { return mappable_; }
 
+  /// Holds the queue and the command pool for the caller: Vulkan wants submissions and the
+  /// pool's allocations synchronised, and executables on one device may run on several threads.
+  std::unique_lock<std::recursive_mutex> lock() const { return std::unique_lock(mutex_); }
+
   /// Submits command buffers and waits for them to finish.
   void submitAndWait(const std::vector<VkCommandBuffer> &commands) const;
   /// A primary command buffer from the pool, begun for one submission; free it after.
@@ -110,6 +115,7 @@ private:
   Limits limits_;
   VkPhysicalDeviceMemoryProperties memory_{};
   bool mappable_ = false;
+  mutable std::recursive_mutex mutex_;
 };
 
 } // namespace kiln::vulkan
