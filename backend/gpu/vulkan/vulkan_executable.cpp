@@ -74,7 +74,7 @@ struct Segment {
   std::optional<HostStep> host;
 };
 
-/// Element `i` of a buffer's bytes as an integer (for trap messages).
+/// One element's bytes as an integer (for trap messages).
 int64_t elementAsInt(std::span<const std::byte> bytes, DType dtype) {
   Literal l = Literal::fromBytes(TensorType{dtype, {1}}, bytes);
   return static_cast<int64_t>(l.data[0]);
@@ -124,10 +124,8 @@ public:
     std::unordered_set<const Pipeline *> distinct;
     for (size_t i = 0; i < graph_->nodes().size(); ++i) {
       const Node &n = *graph_->nodes()[i];
-      std::vector<int> results;
       for (const auto &r : n.results) {
         slot[r.get()] = static_cast<int>(types_.size());
-        results.push_back(static_cast<int>(types_.size()));
         types_.push_back(r->type);
         auto pv = planned.find(r.get());
         homes_.push_back(pv == planned.end() ? Home{} : homeOf(*pv->second));
