@@ -2,7 +2,8 @@
 // SPIR-V: f32 e^x as backend/cpu computes it, f32 log x of subnormals from their bits (Cephes'
 // polynomial, the same constants and order), f64 e^x and log x by range reduction and series that
 // reach about 1 ulp, tanh from e^x (with a series near 0, where 1 - 2 / (e^2x + 1) would cancel),
-// erf by a rational approximation and pow through f64 e^(b log |a|) with C's special cases.
+// erf by a rational approximation in f32 and a series of positive terms in f64, and pow
+// through f64 e^(b log |a|) with C's special cases.
 
 #include "backend/gpu/spirv/spirv_scalar.h"
 
@@ -164,9 +165,32 @@ Id ScalarEmitter::tanhF64(const Id &x) {
   return select(dt, op("OpFOrdGreaterThan", b1, {ax, fconst(d, 0.625)}), big, small);
 }
 
-/// erf by the rational approximation of XLA and Eigen on [-4, 4] (beyond it erf is +-1 in
-/// f32): relative error below 4e-7 evaluated in f32, below 7e-8 in f64.
+/// erf for f64, to about 1e-15 relative: the series
+///   erf x = 2/sqrt(pi) e^(-x^2) sum_n (2x^2)^n x / (1 3 5 ... (2n+1)),
+/// whose terms are all positive, so nothing cancels. On |x| <= 6 (beyond, erf is +-1 in f64)
+/// 120 terms leave a remainder below 1e-20; they are summed from the last, by Horner's rule.
+Id ScalarEmitter::erfF64(const Id &x0) {
+  const ScalarType d = ScalarType::f64;
+  Id dt = type(d), b1 = type(ScalarType::boolean);
+  Id ax = ext("FAbs", dt, {x0});
+  ax = select(dt, op("OpFOrdGreaterThan", b1, {ax, fconst(d, 6.0)}), fconst(d, 6.0), ax);
+  Id x2 = op("OpFMul", dt, {ax, ax});
+  Id y = op("OpFAdd", dt, {x2, x2});
+  Id sum = fconst(d, 1.0);
+  for (int n = 120; n >= 1; --n)
+    sum = fma(d, sum, op("OpFDiv", dt, {y, fconst(d, 2.0 * n + 1)}), fconst(d, 1.0));
+  Id r = op("OpFMul", dt,
+            {op("OpFMul", dt, {fconst(d, 1.1283791670955126), ax}),
+             op("OpFMul", dt, {expF64(op("OpFNegate", dt, {x2})), sum})});
+  r = select(dt, op("OpFOrdGreaterThan", b1, {r, fconst(d, 1.0)}), fconst(d, 1.0), r);
+  return select(dt, op("OpFOrdLessThan", b1, {x0, fconst(d, 0.0)}), op("OpFNegate", dt, {r}), r);
+}
+
+/// erf for f32 by the rational approximation of XLA and Eigen on [-4, 4] (beyond it erf is
+/// +-1 in f32): relative error below 4e-7; f64 takes erfF64.
 Id ScalarEmitter::erf(ScalarType t, const Id &x0) {
+  if (t == ScalarType::f64)
+    return erfF64(x0);
   Id ty = type(t), b1 = type(ScalarType::boolean);
   Id x = select(ty, op("OpFOrdGreaterThan", b1, {x0, fconst(t, 4.0)}), fconst(t, 4.0), x0);
   x = select(ty, op("OpFOrdLessThan", b1, {x, fconst(t, -4.0)}), fconst(t, -4.0), x);

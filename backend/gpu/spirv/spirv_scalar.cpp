@@ -413,6 +413,14 @@ Id ScalarEmitter::cast(const Id &x, ScalarType from, ScalarType to) {
   // Integer to integer, one side i32: i64 saturates, index truncates, i32 sign-extends.
   if (to == ScalarType::i32 && from == ScalarType::i64)
     return saturateTo32(x);
+  if (from == ScalarType::i32) {
+    // Sign extension by shifts rather than OpSConvert: lavapipe (Mesa 22.3) widens a negative
+    // i32 loaded from a buffer wrongly through OpSConvert (a dynamic_slice at corner -2 was not
+    // clamped to 0); the shifts give the same bits everywhere.
+    Id wide = op("OpUConvert", u64(), {op("OpBitcast", u32(), {x})});
+    Id shifted = op("OpShiftLeftLogical", u64(), {wide, u64c(32)});
+    return op("OpShiftRightArithmetic", ty, {op("OpBitcast", ty, {shifted}), u64c(32)});
+  }
   return op("OpSConvert", ty, {x});
 }
 

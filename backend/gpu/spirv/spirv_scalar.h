@@ -85,6 +85,7 @@ private:
   Id tanhF32(const Id &x);
   Id tanhF64(const Id &x);
   Id erf(kernel::ScalarType t, const Id &x);
+  Id erfF64(const Id &x);
   Id pow(kernel::ScalarType t, const Id &a, const Id &b);
 
   Module &m_;
