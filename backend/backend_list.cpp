@@ -3,10 +3,8 @@
 #include "backend/backend.h"
 
 #include "backend/cpu/cpu_backend.h"
-#include "backend/reference/reference_backend.h"
-#ifdef KILN_VULKAN_BACKEND
 #include "backend/gpu/vulkan/vulkan_backend.h"
-#endif
+#include "backend/reference/reference_backend.h"
 
 #include <fmt/format.h>
 
@@ -16,9 +14,7 @@ const std::vector<const Backend *> &allBackends() {
   static const std::vector<const Backend *> backends = {
       &referenceBackend(),
       &cpuBackend(),
-#ifdef KILN_VULKAN_BACKEND // backend/CMakeLists.txt: on once backend/gpu/spirv is linked
       &vulkanBackend(),
-#endif
   };
   return backends;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers of the Vulkan tests: the lavapipe device they run on, and SPIR-V shaders written as
-// assembly text and assembled with SPIRV-Tools, in the binding layout of spirv_kernel.h.
+// assembly text and assembled with SPIRV-Tools, in the binding layout of
+// backend/gpu/spirv/spirv_kernel.h.
 
 #include "backend/gpu/vulkan/vulkan_device.h"
 

@@ -4,6 +4,7 @@
 #include "backend/gpu/ptx/ptx.h"
 
 #include "backend/gpu/ptx/ptx_codegen.h"
+#include "backend/kernel/flatten_parallel.h"
 
 #include "ir/diagnostics.h"
 
@@ -93,7 +94,11 @@ const std::vector<std::string> &ptxArchitectures() {
   return archs;
 }
 
-PtxModule emitPtx(const std::vector<kernel::Kernel> &kernels, const PtxOptions &options) {
+PtxModule emitPtx(const std::vector<kernel::Kernel> &given, const PtxOptions &options) {
+  // A thread per iteration of the whole nest of independent loops (kernel/flatten_parallel.h).
+  std::vector<kernel::Kernel> kernels;
+  for (const kernel::Kernel &k : given)
+    kernels.push_back(kernel::flattenParallelLoops(k));
   const std::vector<std::string> &archs = ptxArchitectures();
   if (std::find(archs.begin(), archs.end(), options.arch) == archs.end())
     throw Error({}, fmt::format("PTX: unknown architecture '{}'; known: {}", options.arch,

@@ -16,6 +16,7 @@
 
 #include "backend/gpu/spirv/spirv_module.h"
 #include "backend/gpu/spirv/spirv_scalar.h"
+#include "backend/kernel/flatten_parallel.h"
 #include "ir/diagnostics.h"
 #include "ir/literal.h"
 
@@ -469,6 +470,11 @@ private:
 
 } // namespace
 
-SpirvKernel emitSpirv(const Kernel &k, const SpirvOptions &o) { return Emitter(k, o).emit(); }
+SpirvKernel emitSpirv(const Kernel &k, const SpirvOptions &o) {
+  // An invocation per iteration of the whole nest of independent loops
+  // (kernel/flatten_parallel.h).
+  Kernel flat = flattenParallelLoops(k);
+  return Emitter(flat, o).emit();
+}
 
 } // namespace kiln::spirv

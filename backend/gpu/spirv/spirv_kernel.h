@@ -24,9 +24,10 @@
 // are 32-bit in access chains: Vulkan's buffer ranges are 32-bit byte counts.
 //
 // Mesa's lavapipe (22.3) ends any loop after about 65535 iterations per invocation (gallivm's
-// loop limiter), so there a kernel whose one invocation runs longer loops (a matmul of two
-// rows by a thousand columns, a serial copy of 64000 elements) computes wrong results; real
-// GPUs have no such limit.
+// loop limiter). Flattening the parallel nest (backend/kernel/flatten_parallel.h) keeps the
+// loops of one invocation short for what the lowerings emit at the tiny and small sizes; a
+// kernel whose one invocation still loops longer (a serial loop kept serial, a reduction over
+// more than 65535 elements) computes wrong results there. Real GPUs have no such limit.
 
 #include "backend/kernel/kernel_ir.h"
 

@@ -2,13 +2,11 @@
 // The Vulkan backend: every node with a kernel-IR lowering runs as a SPIR-V compute shader on
 // a Vulkan device (a GPU, or Mesa's lavapipe on the CPU); the others run on their reference
 // kernels on the host between dispatches. The SPIR-V comes from the code generator it is
-// constructed with (spirv_kernel.h), so the runtime is tested with hand-written shaders.
-//
-// backend_list.cpp registers it as `--backend vulkan` once the generator is linked
-// (KILN_VULKAN_BACKEND in backend/CMakeLists.txt).
+// constructed with (spirv_compiler.h), so the runtime is tested with hand-written shaders;
+// backend_list.cpp registers it over kiln's generator as `--backend vulkan`.
 
 #include "backend/backend.h"
-#include "backend/gpu/vulkan/spirv_kernel.h"
+#include "backend/gpu/vulkan/spirv_compiler.h"
 #include "backend/gpu/vulkan/vulkan_device.h"
 #include "backend/gpu/vulkan/vulkan_pipeline.h"
 
@@ -51,8 +49,7 @@ private:
 
 namespace kiln {
 
-/// The registered Vulkan backend over kiln::spirv::compileSpirv (vulkan_registration.cpp,
-/// built only with KILN_VULKAN_BACKEND).
+/// The registered Vulkan backend over kiln::spirv::compileSpirv (vulkan_registration.cpp).
 const Backend &vulkanBackend();
 
 } // namespace kiln

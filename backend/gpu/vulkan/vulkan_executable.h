@@ -3,7 +3,7 @@
 // the backend (vulkan_backend.h).
 
 #include "backend/backend.h"
-#include "backend/gpu/vulkan/spirv_kernel.h"
+#include "backend/gpu/vulkan/spirv_compiler.h"
 #include "backend/gpu/vulkan/vulkan_device.h"
 #include "backend/gpu/vulkan/vulkan_pipeline.h"
 #include "backend/memory_plan.h"

@@ -1,13 +1,13 @@
-// `--backend vulkan`: the Vulkan backend over kiln's SPIR-V code generator. Built only when
-// backend/CMakeLists.txt sets KILN_VULKAN_BACKEND, which needs backend/gpu/spirv.
+// `--backend vulkan`: the Vulkan backend over kiln's SPIR-V code generator.
 
-#include "backend/gpu/spirv/spirv_codegen.h"
+#include "backend/gpu/spirv/spirv_kernel.h"
 #include "backend/gpu/vulkan/vulkan_backend.h"
 
 namespace kiln {
 
 const Backend &vulkanBackend() {
-  static const vulkan::VulkanBackend backend(&spirv::compileSpirv);
+  static const vulkan::VulkanBackend backend(
+      [](const kernel::Kernel &k) { return spirv::compileSpirv(k); });
   return backend;
 }
 
