@@ -1,10 +1,12 @@
-// `kiln emit --target ptx|llvm|kernels`. The targets are one table: a new code generator adds a
-// row with its name, its file extension and the function that compiles a stage's kernels.
+// `kiln emit --target ptx|llvm|spirv|kernels`. The targets are one table: a new code generator
+// adds a row with its name, its file extensions and the function that compiles a stage's
+// kernels.
 
 #include "tools/emit_command.h"
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/gpu/ptx/ptx.h"
+#include "backend/gpu/spirv/spirv_kernel.h"
 #include "backend/kernel/schedule.h"
 #include "backend/memory_plan.h"
 #include "compiler/programs.h"
@@ -24,6 +26,7 @@ namespace {
 /// --single-module), and a launch configuration per kernel where the target has one.
 struct Emitted {
   std::vector<std::string> texts;
+  std::vector<std::string> binaries; ///< a binary beside each text, for targets that have one
   std::optional<std::string> module;
   std::vector<std::optional<gpu::PtxLaunch>> launches;
 };
@@ -35,6 +38,7 @@ struct EmitTarget {
   std::string extension; ///< of its files
   /// Compiles the kernels; `single` asks for one module of them all.
   Emitted (*emit)(const std::vector<kernel::Kernel> &kernels, const std::string &arch, bool single);
+  std::string binary_extension = {}; ///< of its binary files, for targets that write them too
 };
 
 Emitted emitNvptx(const std::vector<kernel::Kernel> &kernels, const std::string &arch, bool single,
@@ -47,6 +51,22 @@ Emitted emitNvptx(const std::vector<kernel::Kernel> &kernels, const std::string 
     if (!single)
       e.texts.push_back(ptx ? std::move(k.ptx) : std::move(k.llvm_ir));
     e.launches.emplace_back(k.launch);
+  }
+  return e;
+}
+
+Emitted emitSpirv(const std::vector<kernel::Kernel> &kernels, const std::string &, bool single) {
+  if (single)
+    throw Error({}, "--single-module: a Vulkan shader module holds one kernel (its entry point "
+                    "is main), so spirv writes one module per kernel");
+  Emitted e;
+  for (const kernel::Kernel &k : kernels) {
+    spirv::SpirvKernel s = spirv::compileSpirv(k);
+    e.texts.push_back(std::move(s.assembly));
+    e.binaries.emplace_back(reinterpret_cast<const char *>(s.binary.data()),
+                            s.binary.size() * sizeof(uint32_t));
+    e.launches.emplace_back(gpu::PtxLaunch{
+        .grid = s.workgroups, .block = s.workgroup_size, .shared_bytes = s.shared_bytes});
   }
   return e;
 }
@@ -71,11 +91,17 @@ const std::vector<EmitTarget> &targets() {
       {"ptx", "PTX for NVIDIA GPUs through LLVM's NVPTX target (--arch)", ".ptx",
        [](const std::vector<kernel::Kernel> &k, const std::string &arch, bool single) {
          return emitNvptx(k, arch, single, true);
-       }},
+       },
+       ""},
       {"llvm", "the NVPTX LLVM IR (optimised) that the ptx target compiles", ".ll",
        [](const std::vector<kernel::Kernel> &k, const std::string &arch, bool single) {
          return emitNvptx(k, arch, single, false);
-       }},
+       },
+       ""},
+      {"spirv",
+       "SPIR-V for Vulkan compute, as assembly (validated) and as the optimised binary that "
+       "--backend vulkan runs",
+       ".spvasm", emitSpirv, ".spv"},
       {"kernels", "the kernel IR, as kiln dump --level kernels --cpu-kernels jit prints it",
        ".kernel", emitKernelIr},
   };
@@ -172,7 +198,8 @@ CLI::App *EmitCommand::add(CLI::App &app) {
   shape.add(*cmd);
   std::string help = "what to write:";
   for (const EmitTarget &t : targets())
-    help += fmt::format("\n  {}: {} (NAME{})", t.name, t.summary, t.extension);
+    help += fmt::format("\n  {}: {} (NAME{}{})", t.name, t.summary, t.extension,
+                        t.binary_extension.empty() ? "" : " and NAME" + t.binary_extension);
   cmd->add_option("--target", target, help)->required();
   cmd->add_option("--stage", stage,
                   "the program, as kiln dump names it: forward or loss (as recorded), fused, "
@@ -210,7 +237,7 @@ int EmitCommand::run() const {
 
   auto names = valueNames(*g);
   nlohmann::json js = {{"config", cfg.name}, {"stage", stage}, {"target", t.name}};
-  if (t.name != "kernels")
+  if (t.name == "ptx" || t.name == "llvm")
     js["arch"] = arch;
   js["inputs"] = nlohmann::json::array();
   for (const GraphInput &in : g->inputs()) {
@@ -239,6 +266,8 @@ int EmitCommand::run() const {
     const kernel::Kernel &k = *s.kernel;
     nlohmann::json j = {{"name", s.name}};
     j["file"] = single_module ? "module" + t.extension : s.name + t.extension;
+    if (!t.binary_extension.empty())
+      j["binary"] = s.name + t.binary_extension;
     if (const std::optional<gpu::PtxLaunch> &l = e.launches[next])
       j["launch"] = {{"grid", l->grid}, {"block", l->block}, {"shared_bytes", l->shared_bytes}};
     j["buffers"] = nlohmann::json::array();
@@ -259,6 +288,9 @@ int EmitCommand::run() const {
     if (!single_module)
       writeTextFile((std::filesystem::path(output) / (s.name + t.extension)).string(),
                     e.texts[next]);
+    if (!t.binary_extension.empty())
+      writeTextFile((std::filesystem::path(output) / (s.name + t.binary_extension)).string(),
+                    e.binaries[next]);
     ++next;
   }
   if (single_module)

@@ -31,6 +31,11 @@ import time
 
 # Commands that run exactly as written.
 AS_WRITTEN = {
+    "build/bin/kiln-opt model.kir --emit-spirv",
+    "build/bin/kiln-opt model.kir --run --backend vulkan",
+    "build/bin/kiln emit --target spirv --stage forward -o out/spv",
+    "build/bin/kiln emit --target llvm --stage decode-step -o out/step",
+    "build/bin/kiln emit --target kernels --stage forward -o out/fwd",
     "build/bin/kiln params --config base",
     "build/bin/kiln dump --config tiny --stage forward",
     "build/bin/kiln dump --config tiny --stage fused --format svg -o tiny.svg",
@@ -72,6 +77,17 @@ AS_WRITTEN = {
 # The README's command -> what runs instead: the same subcommand and flags on a short budget,
 # or each spelling of an optional part ("[--grads]") in turn.
 REWRITES = {
+    # The train step's PTX (580 kernels, 10 to 30 s): one layer's.
+    "build/bin/kiln emit --target ptx --config tiny --stage train -o out/train": [
+        "build/bin/kiln emit --target ptx --config tiny --stage train --layers 1 -o out/train"
+    ],
+    "build/bin/kiln emit --target ptx --stage train --single-module -o out/one": [
+        "build/bin/kiln emit --target ptx --stage train --single-module --layers 1 -o out/one"
+    ],
+    # 20 steps on lavapipe: 2.
+    "build/bin/kiln train --config tiny --steps 20 --backend vulkan": [
+        "build/bin/kiln train --config tiny --steps 2 --backend vulkan"
+    ],
     "build/bin/kiln run --config tiny --weights w.safetensors --inputs batch.safetensors"
     " -o out.safetensors [--grads]": [
         "build/bin/kiln run --config tiny --weights w.safetensors --inputs batch.safetensors"
@@ -143,6 +159,15 @@ REWRITES = {
 
 # Commands that cannot run here, with the reason.
 SKIPS = {
+    "ptxas -arch=sm_90 out/one/module.ptx -o train.cubin": "needs the CUDA toolkit's ptxas, "
+    "which install-deps cannot install; tests/lit/gpu/ptxas_stages.test runs it where it exists",
+    "cmake --install build --prefix ~/.local/kiln": "installs into the home folder; "
+    "scripts/test.sh installs into a temporary prefix and builds examples/mlp against it "
+    "(scripts/test-package.sh)",
+    "cmake -S examples/mlp -B build-mlp -G Ninja -DCMAKE_PREFIX_PATH=~/.local/kiln": "needs the "
+    "installed package; scripts/test-package.sh configures examples/mlp the same way",
+    "cmake --build build-mlp && build-mlp/mlp": "needs the installed package; "
+    "scripts/test-package.sh builds and runs examples/mlp the same way",
     "scripts/demo.sh": "installs packages and builds the checkout (scripts/build.sh runs "
     "install-deps.sh and cmake); the kiln commands it shows are the README's, run here",
     "scripts/test.sh": "runs the whole suite, this test included (recursion)",
