@@ -39,6 +39,8 @@ struct EmitTarget {
   /// Compiles the kernels; `single` asks for one module of them all.
   Emitted (*emit)(const std::vector<kernel::Kernel> &kernels, const std::string &arch, bool single);
   std::string binary_extension = {}; ///< of its binary files, for targets that write them too
+  bool takes_arch = false;           ///< whether --arch chooses its GPU
+  bool single_module = true;         ///< whether --single-module can put every kernel in one file
 };
 
 Emitted emitNvptx(const std::vector<kernel::Kernel> &kernels, const std::string &arch, bool single,
@@ -55,10 +57,7 @@ Emitted emitNvptx(const std::vector<kernel::Kernel> &kernels, const std::string 
   return e;
 }
 
-Emitted emitSpirv(const std::vector<kernel::Kernel> &kernels, const std::string &, bool single) {
-  if (single)
-    throw Error({}, "--single-module: a Vulkan shader module holds one kernel (its entry point "
-                    "is main), so spirv writes one module per kernel");
+Emitted emitSpirv(const std::vector<kernel::Kernel> &kernels, const std::string &, bool) {
   Emitted e;
   for (const kernel::Kernel &k : kernels) {
     spirv::SpirvKernel s = spirv::compileSpirv(k);
@@ -92,16 +91,16 @@ const std::vector<EmitTarget> &targets() {
        [](const std::vector<kernel::Kernel> &k, const std::string &arch, bool single) {
          return emitNvptx(k, arch, single, true);
        },
-       ""},
+       "", true},
       {"llvm", "the NVPTX LLVM IR (optimised) that the ptx target compiles", ".ll",
        [](const std::vector<kernel::Kernel> &k, const std::string &arch, bool single) {
          return emitNvptx(k, arch, single, false);
        },
-       ""},
+       "", true},
       {"spirv",
        "SPIR-V for Vulkan compute, as assembly (validated) and as the optimised binary that "
        "--backend vulkan runs",
-       ".spvasm", emitSpirv, ".spv"},
+       ".spvasm", emitSpirv, ".spv", false, false},
       {"kernels", "the kernel IR, as kiln dump --level kernels --cpu-kernels jit prints it",
        ".kernel", emitKernelIr},
   };
@@ -219,10 +218,14 @@ CLI::App *EmitCommand::add(CLI::App &app) {
 
 int EmitCommand::run() const {
   const EmitTarget &t = findTarget(target);
-  makeFolder(output);
   bool compiled = stage != "forward" && stage != "loss";
   if (precision != "f32" && !compiled)
     throw Error({}, "--precision applies to --stage fused, train, encoder and decode-step only");
+  if (single_module && !t.single_module)
+    throw Error({}, fmt::format("--single-module: {} writes one module per kernel (a Vulkan "
+                                "shader module holds one entry point, main)",
+                                t.name));
+  makeFolder(output);
   TransformerConfig cfg = model.resolve();
   BuiltModel m = buildStage(cfg, stage, shape.opts, withPrecision("default", precision));
   // Every node a kernel of its own: no oneDNN primitives.
@@ -237,7 +240,7 @@ int EmitCommand::run() const {
 
   auto names = valueNames(*g);
   nlohmann::json js = {{"config", cfg.name}, {"stage", stage}, {"target", t.name}};
-  if (t.name == "ptx" || t.name == "llvm")
+  if (t.takes_arch)
     js["arch"] = arch;
   js["inputs"] = nlohmann::json::array();
   for (const GraphInput &in : g->inputs()) {

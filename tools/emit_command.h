@@ -1,6 +1,6 @@
 #pragma once
 // `kiln emit`: writes a stage's kernels out for inspection, one file per kernel in a target's
-// language (PTX, NVPTX LLVM IR or the kernel IR), and schedule.json: the kernels in launch
+// language (PTX, NVPTX LLVM IR, SPIR-V or the kernel IR), and schedule.json: the kernels in launch
 // order with the graph values their buffers bind and their launch configurations.
 
 #include "ir/graph.h"

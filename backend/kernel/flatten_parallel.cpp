@@ -84,9 +84,16 @@ struct Accesses {
   }
 };
 
+/// Whether two buffers may be one allocation: the memory plan computes a node in place over
+/// an operand of its result's shape and dtype only.
+bool mayAlias(const Buffer &read, const Buffer &written) {
+  return read.role == Role::Read && read.shape == written.shape &&
+         dtypeSize(read.dtype) == dtypeSize(written.dtype);
+}
+
 /// Whether the iterations of a serial loop touch disjoint elements and share no variable, so
 /// that they may run in any order or at once.
-bool independent(const Loop &l) {
+bool independent(const Kernel &k, const Loop &l) {
   Accesses a;
   a.block(l.body);
   if (a.synchronizes)
@@ -104,9 +111,11 @@ bool independent(const Loop &l) {
     };
     for (const std::vector<Expr> *s : stores)
       narrow(*s);
-    if (auto it = a.loads.find(buffer); it != a.loads.end())
-      for (const std::vector<Expr> *load : it->second)
-        narrow(*load);
+    // Loads of the buffer itself, and of any operand the plan may have placed over it.
+    for (const auto &[read, loads] : a.loads)
+      if (read == buffer || mayAlias(k.buffers[read], k.buffers[buffer]))
+        for (const std::vector<Expr> *load : loads)
+          narrow(*load);
     if (std::find(common.begin(), common.end(), true) == common.end())
       return false;
   }
@@ -124,7 +133,7 @@ Kernel flattenParallelLoops(Kernel k) {
     return k;
   std::vector<Loop *> nest = {top};
   while (Loop *inner = onlyLoop(nest.back()->body)) {
-    if (inner->kind == LoopKind::Serial && independent(*inner))
+    if (inner->kind == LoopKind::Serial && independent(k, *inner))
       inner->kind = LoopKind::Parallel;
     if (inner->kind != LoopKind::Parallel)
       break;
@@ -149,6 +158,7 @@ Kernel flattenParallelLoops(Kernel k) {
   for (Stmt &s : nest.back()->body)
     body.push_back(std::move(s));
   k.body = {loop(flat, LoopKind::Parallel, total, std::move(body))};
+  assertValid(k);
   return k;
 }
 

@@ -6,9 +6,11 @@
 // Lowerings mark only the outer loop parallel, as a CPU splits nothing deeper.
 //
 // flattenParallelLoops first marks parallel the serial loops, directly below the parallel
-// loop, whose iterations provably touch disjoint elements: every buffer stored in the loop is
-// stored and loaded only at positions indexed by the loop's variable itself, no accumulator
-// from outside is assigned, and no barrier or group reduction is inside. Then it fuses the
+// loop, whose iterations touch disjoint elements: every buffer stored in the loop is stored
+// and loaded only at positions indexed by the loop's variable itself, and so is every operand
+// that may share its memory (the memory plan computes a node in place only over an operand of
+// the result's shape and dtype size); no accumulator from outside is assigned, and no barrier
+// or group reduction is inside. Then it fuses the
 // perfect nest of parallel loops at the top into one loop over the product of their extents,
 // whose body recomputes each original index from the flat one (a quotient and a remainder).
 

@@ -222,6 +222,11 @@ void Driver::fill(DevicePtr dst, uint8_t value, size_t bytes) const {
 
 void Driver::launch(void *function, int64_t grid, int64_t block, int64_t shared_bytes,
                     std::vector<void *> &args) const {
+  if (grid < 1 || grid > INT32_MAX || block < 1 || block > 1024 || shared_bytes < 0 ||
+      shared_bytes > INT32_MAX)
+    throw Error({}, fmt::format("CUDA: a launch of {} blocks of {} threads with {} bytes of "
+                                "shared memory is out of the device's range",
+                                grid, block, shared_bytes));
   // Beyond 48 KiB a kernel must ask for its dynamic shared memory.
   if (shared_bytes > 48 * 1024)
     check(api_->cuFuncSetAttribute(function, kFuncMaxDynamicShared, static_cast<int>(shared_bytes)),

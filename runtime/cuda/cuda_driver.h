@@ -1,8 +1,8 @@
 #pragma once
 // The CUDA driver API, loaded at run time. kiln never links against CUDA: `libcuda.so.1` (the
 // driver that comes with an NVIDIA GPU) is opened with dlopen the first time a program asks
-// for it, so kiln builds and runs on machines without the CUDA toolkit or a GPU, and only
-// `--backend cuda` and `kiln-run` learn that the driver is missing. The handful of driver types
+// for it, so kiln builds and runs on machines without the CUDA toolkit or a GPU, and only what
+// runs PTX learns that the driver is missing. The handful of driver types
 // and entry points kiln uses are declared here rather than taken from the toolkit's cuda.h,
 // which machines without the toolkit do not have; their values are the driver API's, which
 // NVIDIA keeps stable across releases.
@@ -37,7 +37,9 @@ public:
   DeviceBuffer &operator=(DeviceBuffer &&other) noexcept;
   ~DeviceBuffer();
 
+  /// The buffer's device address.
   DevicePtr address() const { return address_; }
+  /// Its size in bytes.
   size_t size() const { return size_; }
 
 private:
@@ -64,7 +66,8 @@ private:
   void *handle_;
 };
 
-/// The driver, with a context on the first device made current on the calling thread.
+/// The driver, with the first device's primary context made current on the thread that first
+/// calls get(); other threads must not use it (the driver would find no current context).
 class Driver {
 public:
   /// The driver of this process, opened on first use. Throws Error with one line saying what
@@ -72,6 +75,7 @@ public:
   /// an entry point of a driver too old.
   static const Driver &get();
 
+  /// The device the context is on.
   const DeviceInfo &device() const { return device_; }
   /// "sm_90": the PTX target of the device.
   std::string arch() const;
@@ -80,7 +84,9 @@ public:
   std::unique_ptr<Module> loadPtx(const std::string &ptx, const std::string &name) const;
   /// Allocates `bytes` of device memory (at least one byte).
   DeviceBuffer allocate(size_t bytes) const;
+  /// Copies `bytes` host bytes to device memory.
   void copyToDevice(DevicePtr dst, const void *src, size_t bytes) const;
+  /// Copies `bytes` bytes of device memory to the host.
   void copyToHost(void *dst, DevicePtr src, size_t bytes) const;
   /// Sets `bytes` bytes at `dst` to `value`.
   void fill(DevicePtr dst, uint8_t value, size_t bytes) const;

@@ -214,6 +214,43 @@ TEST_CASE("flattening for GPUs: independent loops join the parallel loop, depend
   sum.body.push_back(loop(i, LoopKind::Parallel, 4, std::move(row)));
   CHECK(print(flattenParallelLoops(sum)) == print(sum));
 
+  // out[i, j] = in[i, j + 1]: right, unless the plan put out over in (same shape and dtype),
+  // where one iteration would read what the next one writes.
+  Kernel shift;
+  in = shift.addBuffer("in0", DType::f32, {4, 8}, Role::Read);
+  out = shift.addBuffer("out0", DType::f32, {4, 8}, Role::Write);
+  i = shift.addVar("i", ScalarType::index);
+  j = shift.addVar("i", ScalarType::index);
+  vi = varRef(shift, i);
+  vj = varRef(shift, j);
+  Block copy;
+  copy.push_back(
+      store(out, {vi, vj},
+            load(shift, in, {vi, binary(BinaryOp::Min, add(vj, intConst(1)), intConst(7))})));
+  Block rows;
+  rows.push_back(loop(j, LoopKind::Serial, 8, std::move(copy)));
+  shift.body.push_back(loop(i, LoopKind::Parallel, 4, std::move(rows)));
+  CHECK(print(flattenParallelLoops(shift)) == print(shift));
+
+  // A running sum along each row: its iterations share the accumulator, declared beside the
+  // loop in the row's body.
+  Kernel total;
+  in = total.addBuffer("in0", DType::f32, {4, 8}, Role::Read);
+  out = total.addBuffer("out0", DType::f32, {4, 8}, Role::Write);
+  i = total.addVar("i", ScalarType::index);
+  j = total.addVar("i", ScalarType::index);
+  int acc = total.addVar("acc", ScalarType::f32, true);
+  vi = varRef(total, i);
+  vj = varRef(total, j);
+  Block running;
+  running.push_back(assign(acc, add(varRef(total, acc), load(total, in, {vi, vj}))));
+  running.push_back(store(out, {vi, vj}, varRef(total, acc)));
+  Block per_row;
+  per_row.push_back(accumulator(acc, constant(0, ScalarType::f32)));
+  per_row.push_back(loop(j, LoopKind::Serial, 8, std::move(running)));
+  total.body.push_back(loop(i, LoopKind::Parallel, 4, std::move(per_row)));
+  CHECK(print(flattenParallelLoops(total)) == print(total));
+
   // A matmul's lowering: the row and column loops join the batch loop, the reduction stays.
   Graph g;
   Value *a = g.addInput("a", InputKind::Data, TensorType{DType::f32, {2, 8, 64}});
