@@ -234,8 +234,8 @@ int EmitCommand::run() const {
   const MemoryPlan &plan = sk.plan;
   const std::vector<kernel::ScheduledKernel> &schedule = sk.schedule;
   const std::vector<kernel::Kernel> &kernels = sk.kernels;
-  std::cerr << fmt::format("kiln emit: {} of {} kernels of {} {}\n", t.name, kernels.size(),
-                           cfg.name, stage);
+  std::cerr << fmt::format("kiln emit: {} kernels of {} {} as {}\n", kernels.size(), cfg.name,
+                           stage, t.name);
   Emitted e = t.emit(kernels, arch, single_module);
 
   auto names = valueNames(*g);
@@ -299,7 +299,8 @@ int EmitCommand::run() const {
   if (single_module)
     writeTextFile((std::filesystem::path(output) / ("module" + t.extension)).string(), *e.module);
   writeTextFile((std::filesystem::path(output) / "schedule.json").string(), js.dump(1) + "\n");
-  std::cout << fmt::format("wrote {} kernels to {}\n", kernels.size(), output);
+  std::cout << fmt::format("wrote {} kernels to {}{}\n", kernels.size(), output,
+                           single_module ? " (module" + t.extension + ")" : "");
   return 0;
 }
 
