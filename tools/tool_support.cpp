@@ -400,8 +400,12 @@ std::string parseErrorMessage(const CLI::App &app, const CLI::ParseError &e) {
 int reportParseError(const CLI::App &app, const CLI::ParseError &e, std::string_view tool) {
   if (e.get_exit_code() == 0) // --help
     return app.exit(e);
-  std::cerr << fmt::format("{}: error: {}\n{}\n", tool, parseErrorMessage(app, e), kUsageHint);
-  return dynamic_cast<const CLI::ValidationError *>(&e) ? kExitUserError : kExitUsage;
+  // A value out of its range is a user error, one line; a command line that does not parse is
+  // a usage error, with the hint.
+  bool bad_value = dynamic_cast<const CLI::ValidationError *>(&e) != nullptr;
+  std::cerr << fmt::format("{}: error: {}\n{}", tool, parseErrorMessage(app, e),
+                           bad_value ? "" : std::string(kUsageHint) + "\n");
+  return bad_value ? kExitUserError : kExitUsage;
 }
 
 void finishCommandLine(CLI::App &app) {
