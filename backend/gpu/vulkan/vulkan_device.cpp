@@ -4,13 +4,44 @@
 
 #include "ir/diagnostics.h"
 
+#include <dlfcn.h>
 #include <fmt/format.h>
+#include <link.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <set>
 
 namespace kiln::vulkan {
+
+namespace {
+
+/// The shared libraries this process has loaded.
+std::set<std::string> loadedLibraries() {
+  std::set<std::string> names;
+  dl_iterate_phdr(
+      [](dl_phdr_info *info, size_t, void *out) {
+        if (info->dlpi_name && *info->dlpi_name)
+          static_cast<std::set<std::string> *>(out)->insert(info->dlpi_name);
+        return 0;
+      },
+      &names);
+  return names;
+}
+
+/// Keeps the libraries that the loader loaded for an instance (the drivers and what they link)
+/// loaded for the rest of the process. The loader unloads a driver when its instance goes;
+/// drivers built on LLVM (lavapipe) keep process-wide state that does not survive being
+/// unloaded and loaded again, and memory they keep for the process would look leaked once
+/// their library is gone. Each is opened once more and never closed.
+void keepDriversLoaded(const std::set<std::string> &before) {
+  for (const std::string &name : loadedLibraries())
+    if (!before.count(name))
+      dlopen(name.c_str(), RTLD_NOW | RTLD_NOLOAD);
+}
+
+} // namespace
 namespace {
 
 /// Lower numbers are preferred.
@@ -98,6 +129,7 @@ std::shared_ptr<Device> Device::create() {
                         .apiVersion = VK_API_VERSION_1_2};
   VkInstanceCreateInfo info{.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
                             .pApplicationInfo = &app};
+  std::set<std::string> before = loadedLibraries();
   VkResult created = api.vkCreateInstance(&info, nullptr, &d->instance_);
   if (created == VK_ERROR_INCOMPATIBLE_DRIVER || created == VK_ERROR_INITIALIZATION_FAILED)
     throw Error({}, std::string(kNoDevice));
@@ -111,6 +143,7 @@ std::shared_ptr<Device> Device::create() {
   if (count)
     check(api.vkEnumeratePhysicalDevices(d->instance_, &count, physical.data()),
           "vkEnumeratePhysicalDevices");
+  keepDriversLoaded(before);
   std::vector<DeviceInfo> infos;
   std::vector<VkPhysicalDeviceProperties> props(count);
   for (uint32_t i = 0; i < count; ++i) {
