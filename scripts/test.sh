@@ -11,6 +11,7 @@ dir="$root/build"
 if [[ ${1:-} == --sanitize ]]; then
   dir="$root/build-sanitize"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 cd "$dir"
