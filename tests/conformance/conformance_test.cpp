@@ -11,7 +11,7 @@
 // sample of every differentiable op. Here the VJP graphs of the table's samples are compared
 // across backends.
 
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include "backend/backend.h"
@@ -19,6 +19,7 @@
 #include "ir/builder.h"
 #include "passes/autodiff.h"
 #include "tests/conformance/samples.h"
+#include "tests/test_environment.h"
 
 #include <algorithm>
 #include <cmath>
@@ -422,4 +423,11 @@ TEST_CASE("conformance: which sample nodes each backend runs with its own kernel
                         backend->name(), own.size(), fmt::join(own, ", "), fallback.size(),
                         fmt::join(fallback, ", ")));
   }
+}
+
+// Kernels are cached in the build tree; the vulkan backend runs on lavapipe.
+int main(int argc, char **argv) {
+  test::setTestEnvironment(KILN_TEST_CACHE_DIR);
+  doctest::Context context(argc, argv);
+  return context.run();
 }

@@ -4,6 +4,7 @@
 // backend/gpu/spirv/spirv_kernel.h.
 
 #include "backend/gpu/vulkan/vulkan_device.h"
+#include "tests/test_environment.h"
 
 #include <doctest/doctest.h>
 #include <spirv-tools/libspirv.hpp>
@@ -17,7 +18,6 @@
 namespace kiln::test {
 
 /// Mesa's lavapipe ICD, which main.cpp pins unless KILN_VULKAN_DEVICE or VK_ICD_FILENAMES is set.
-inline constexpr const char *kLavapipeIcd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
 
 /// Whether the tests can make a device. Lavapipe comes with mesa-vulkan-drivers, which
 /// scripts/install-deps.sh installs: under CI=true its absence fails the test, elsewhere the
