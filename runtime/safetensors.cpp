@@ -262,14 +262,16 @@ Header parseHeader(std::string_view text, uint64_t dataSize, const std::string &
 uint64_t headerLength(std::span<const std::byte> prefix, uint64_t fileSize,
                       const std::string &source) {
   if (fileSize < kLengthBytes || prefix.size() < kLengthBytes)
-    fail(source,
-         fmt::format("file is {} bytes long, too short for the 8-byte header length", fileSize));
+    fail(source, fmt::format("not a safetensors file: it is {} bytes long, too short for the "
+                             "8-byte header length",
+                             fileSize));
   uint64_t length = 0;
   for (uint64_t i = 0; i < kLengthBytes; ++i)
     length |= static_cast<uint64_t>(prefix[i]) << (8 * i);
   if (length > fileSize - kLengthBytes)
-    fail(source, fmt::format("header length {} exceeds the {} bytes that follow it", length,
-                             fileSize - kLengthBytes));
+    fail(source, fmt::format("not a safetensors file: its header length {} (the first 8 bytes) "
+                             "exceeds the {} bytes that follow it",
+                             length, fileSize - kLengthBytes));
   return length;
 }
 

@@ -278,10 +278,14 @@ TEST_CASE("safetensors: truncated files") {
 }
 
 TEST_CASE("safetensors: a header length larger than the file") {
-  CHECK(contains(parseError(rawFile(1000, "{}      ")), "header length 1000 exceeds the 8 bytes"));
+  CHECK(contains(parseError(rawFile(1000, "{}      ")),
+                 "not a safetensors file: its header length 1000 (the first 8 bytes) exceeds the "
+                 "8 bytes"));
   CHECK(contains(parseError(rawFile(UINT64_MAX, "{}")), "exceeds the 2 bytes"));
   CHECK_THROWS_WITH_AS(kiln::parseSafetensors(rawFile(9, "{}"), kSource),
-                       doctest::Contains("test.safetensors: error: header length 9"), kiln::Error);
+                       doctest::Contains("test.safetensors: error: not a safetensors file: its "
+                                         "header length 9 (the first 8 bytes)"),
+                       kiln::Error);
 }
 
 TEST_CASE("safetensors: a header that is not JSON or not an object") {
@@ -443,7 +447,7 @@ TEST_CASE("safetensors: reading malformed files reports the path") {
     FAIL("no error");
   } catch (const kiln::Error &e) {
     CHECK(e.location().file == path);
-    CHECK(contains(e.message(), "header length 100 exceeds"));
+    CHECK(contains(e.message(), "header length 100 (the first 8 bytes) exceeds"));
   }
   writeRaw(path, toBytes("abc"));
   CHECK_THROWS_WITH_AS(kiln::readSafetensors(path), doctest::Contains("too short"), kiln::Error);
