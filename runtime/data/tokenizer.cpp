@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -88,13 +89,19 @@ Tokenizer Tokenizer::fromBytes(std::string bytes, const std::string &name) {
   auto processor = std::make_shared<sentencepiece::SentencePieceProcessor>();
   // SentencePiece refuses some malformed models by status and others by throwing (an empty
   // piece makes its trie builder throw): both are a bad file, not a kiln bug.
-  bool loaded = false;
+  std::string problem = "it does not parse as one";
   try {
-    loaded = processor->LoadFromSerializedProto(bytes).ok();
-  } catch (const std::exception &) {
+    auto status = processor->LoadFromSerializedProto(bytes);
+    if (status.ok())
+      problem.clear();
+    else if (std::string_view m = status.message(); !m.empty() && !m.starts_with("./src/"))
+      problem = m; // e.g. "e is already defined."; "./src/..." names SentencePiece's own check
+  } catch (const std::exception &e) {
+    if (*e.what())
+      problem = e.what();
   }
-  if (!loaded)
-    throw Error({name}, "not a SentencePiece model (it does not parse as one)");
+  if (!problem.empty())
+    throw Error({name}, fmt::format("not a SentencePiece model ({})", problem));
   if (processor->pad_id() != kPad || processor->bos_id() != kBos || processor->eos_id() != kEos ||
       processor->unk_id() != kUnk)
     throw Error({name}, fmt::format("the tokenizer's special ids are PAD {}, BOS {}, EOS {}, UNK "
@@ -105,6 +112,10 @@ Tokenizer Tokenizer::fromBytes(std::string bytes, const std::string &name) {
 }
 
 Tokenizer Tokenizer::load(const std::string &path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error({path}, "cannot open the tokenizer: it is a directory, not a model file from "
+                        "kiln tokenizer train");
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in)

@@ -149,6 +149,14 @@ TEST_CASE("tokenizer: trains with kiln's special ids, round-trips, refuses bad i
   CHECK_THROWS_WITH_AS(Tokenizer::load((dir / "junk.model").string()),
                        doctest::Contains("not a SentencePiece model"), Error);
   CHECK_THROWS_AS(Tokenizer::load((dir / "missing.model").string()), Error);
+  CHECK_THROWS_WITH_AS(Tokenizer::load(dir.string()), doctest::Contains("it is a directory"),
+                       Error);
+  // A second piece "e" (ModelProto field 1, a SentencePiece whose field 1 is its text),
+  // appended as protobuf appends a repeated field: SentencePiece's own reason is kept.
+  std::string twice = t.bytes() + std::string("\x0a\x03\x0a\x01"
+                                              "e");
+  CHECK_THROWS_WITH_AS(Tokenizer::fromBytes(twice, "twice.model"),
+                       doctest::Contains("already defined"), Error);
   CHECK_THROWS_WITH_AS(
       Tokenizer::train(text, {.vocab = 100000}),
       doctest::Contains(
