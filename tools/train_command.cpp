@@ -6,6 +6,8 @@
 #include "tools/stop_signals.h"
 #include "tools/tool_support.h"
 
+#include <fmt/ranges.h>
+
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -269,16 +271,24 @@ int runTrain(const TrainFlags &flags) {
   if (!flags.corpus.spec.data.empty())
     return runCorpusTraining(flags);
   TrainFlags corpus_defaults;
-  if (!flags.corpus.spec.valid.empty() || flags.corpus.spec.split.reverse ||
-      !flags.tokenizer.empty() || !flags.time_budget.empty() ||
-      flags.save_every != corpus_defaults.save_every ||
-      flags.valid_every != corpus_defaults.valid_every ||
-      flags.valid_bleu != corpus_defaults.valid_bleu || flags.keep_best ||
-      flags.batch_tokens != corpus_defaults.batch_tokens ||
-      flags.max_length != corpus_defaults.max_length)
-    throw Error({}, "--valid, --reverse, --tokenizer, --time-budget, --save-every, "
-                    "--valid-every, --valid-bleu, --keep-best, --batch-tokens and --max-length "
-                    "need --data");
+  std::vector<std::string> given; // the flags of corpus training on a synthetic task
+  auto check = [&](bool set, const char *flag) {
+    if (set)
+      given.push_back(flag);
+  };
+  check(!flags.corpus.spec.valid.empty(), "--valid");
+  check(flags.corpus.spec.split.reverse, "--reverse");
+  check(!flags.tokenizer.empty(), "--tokenizer");
+  check(!flags.time_budget.empty(), "--time-budget");
+  check(flags.save_every != corpus_defaults.save_every, "--save-every");
+  check(flags.valid_every != corpus_defaults.valid_every, "--valid-every");
+  check(flags.valid_bleu != corpus_defaults.valid_bleu, "--valid-bleu");
+  check(flags.keep_best, "--keep-best");
+  check(flags.batch_tokens != corpus_defaults.batch_tokens, "--batch-tokens");
+  check(flags.max_length != corpus_defaults.max_length, "--max-length");
+  if (!given.empty())
+    throw Error({}, fmt::format("{} {} --data: a synthetic task has no corpus",
+                                fmt::join(given, ", "), given.size() == 1 ? "needs" : "need"));
   // A resumed run takes its model from the checkpoint and must go beyond its step.
   std::map<std::string, std::string> resumed;
   if (!flags.resume.empty())
