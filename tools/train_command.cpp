@@ -99,8 +99,10 @@ void TrainFlags::add(CLI::App &app) {
   app.add_option("--save-every", save_every, "with --data: a checkpoint every N steps (0: never)")
       ->check(nonNegative())
       ->capture_default_str();
-  app.add_option("--time-budget", time_budget,
-                 "with --data: stop cleanly after this long (90s, 15m, 1h30m)");
+  app.add_option(
+      "--time-budget", time_budget,
+      "with --data: stop cleanly after this long of training steps and validations (90s, "
+      "15m, 1h30m); compiling and the last validation come on top");
 }
 
 OptimizerOptions optimizerOptions(const TrainFlags &f, int64_t d_model) {
