@@ -21,6 +21,7 @@ packages=(
   python3-venv                  # build/pyenv, for sacreBLEU
   clang-19 libclang-rt-19-dev   # scripts/fuzz.sh: libFuzzer and the sanitizers
   libomp-19-dev                 # OpenMP for clang (scripts/fuzz.sh)
+  pybind11-dev python3-dev      # the kiln Python module (python/)
 )
 root=$(cd "$(dirname "$0")/.." && pwd)
 

@@ -16,6 +16,7 @@ ALLOWED = {
     "backend": {"ir", "passes", "runtime", "backend"},
     "runtime": {"runtime", "ir"},
     "tools": {"ir", "frontend", "passes", "compiler", "backend", "runtime", "tools"},
+    "python": {"ir", "frontend", "passes", "compiler", "backend", "runtime", "tools", "python"},
 }
 # ir (types only): what the runtime may include from ir/.
 RUNTIME_IR = {"ir/types.h", "ir/literal.h", "ir/diagnostics.h", "ir/philox.h"}
