@@ -2,7 +2,8 @@
 # Installs kiln from a build directory into a temporary prefix, then configures, builds and runs
 # examples/mlp against that prefix as a user's project would (a clean build directory and
 # -DCMAKE_PREFIX_PATH, nothing of kiln's tree on its include path). Fails when a step fails or
-# when the example's loss does not fall to a tenth of its first value.
+# when the example's loss does not fall to a tenth of its first value. Then imports the installed
+# Python module from the prefix and runs a small program with it.
 # Usage: scripts/test-package.sh [BUILD_DIR]   (build/ by default; scripts/test.sh runs it)
 # CMake takes CMAKE_CXX_COMPILER_LAUNCHER (ccache) from the environment when it is set.
 set -euo pipefail
@@ -27,3 +28,40 @@ awk '/^final loss/ { last = $3; first = $NF; sub(/\)$/, "", first); found = 1 }
        if (!(last < first / 10)) { printf "examples/mlp: the loss fell from %s to %s only\n", first, last; exit 1 }
        printf "examples/mlp: the loss fell from %s to %s\n", first, last
      }' "$tmp/mlp.out"
+
+# The Python module, imported from the prefix as a user would (Debian's python3, the prefix's
+# site folder on PYTHONPATH, nothing of the build's), running a small program.
+site=$(sed -n 's/^KILN_PYTHON_INSTALL_DIR:[A-Z]*=//p' "$build/CMakeCache.txt")
+if [[ -z $site || ! -f $tmp/prefix/$site/kiln/__init__.py ]]; then
+  echo "python: the install has no kiln package under $tmp/prefix/${site:-<KILN_PYTHON_INSTALL_DIR>}"
+  exit 1
+fi
+(cd "$tmp" && PYTHONPATH="$tmp/prefix/$site" /usr/bin/python3 - "$tmp/prefix" <<'END')
+import sys
+import numpy as np
+import kiln
+
+prefix = sys.argv[1]
+if not kiln.__file__.startswith(prefix):
+    sys.exit(f"python: imported kiln from {kiln.__file__}, not from {prefix}")
+graph = kiln.parse("""graph @axpy {
+  input data %x: f32[3]
+  input data %y: f32[3]
+  %a = constant() {value = [2.0]} : f32[]
+  %0 = mul(%x, %a) : f32[3]
+  %1 = add(%0, %y) : f32[3]
+  output "z" = %1
+}""")
+kiln.run_passes(graph, pipeline="infer")
+z = kiln.compile(graph, backend="cpu").run({"x": np.array([1, 2, 3], np.float32),
+                                            "y": np.array([10, 20, 30], np.float32)})["z"]
+if z.tolist() != [12.0, 24.0, 36.0]:
+    sys.exit(f"python: 2 * x + y gave {z.tolist()}")
+try:
+    kiln.parse("graph @g {\n  %0 = nope() : f32[]\n}", "bad.kir")
+    sys.exit("python: a malformed graph parsed")
+except kiln.Error as e:
+    if e.file != "bad.kir" or e.line != 2:
+        sys.exit(f"python: the error is located at {e.location}, not bad.kir:2")
+print(f"python: kiln {kiln.__version__} from {kiln.__file__}: 2 * x + y = {z.tolist()}")
+END

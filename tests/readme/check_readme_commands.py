@@ -176,7 +176,19 @@ SKIPS = {
     "build-fuzz/ (minutes of compiling); ctest replays every target's seeds (fuzz_*)",
     "scripts/fuzz.sh 60 parser tsv": "builds the fuzz targets with clang-19 and sanitizers in "
     "build-fuzz/ (minutes of compiling); ctest replays every target's seeds (fuzz_*)",
+    "cmake --build build --target kiln_python": "builds in the checkout; ctest's python_* tests "
+    "import the module that the build made",
+    "PYTHONPATH=~/.local/kiln/lib/python3/dist-packages /usr/bin/python3 example.py": "needs the "
+    "installed package; scripts/test-package.sh imports the module from its temporary prefix "
+    "and runs a program with it",
 }
+
+# Commands that import the kiln Python module from build/python, which a build with
+# KILN_SANITIZE does not make: there they are skipped, saying so.
+PYTHON_COMMANDS = {
+    "PYTHONPATH=build/python /usr/bin/python3 -c 'import kiln; print(kiln.__version__)'",
+}
+AS_WRITTEN |= PYTHON_COMMANDS
 
 # Blocks that are one script, run whole in a folder of their own, by section title.
 BLOCKS = {"Writing pass tests in your own directory"}
@@ -203,6 +215,8 @@ EXPECT = {
     "build/bin/kiln-opt model.kir --run --seed 3": [r'(?m)^"probs" = f32\[2,3\]$'],
     # '"y" = f32[2,2] [[2, -4], [6, -8]]'
     "build/bin/kiln-opt model.kir --run --print-full": [r'(?m)^"probs" = f32\[2,3\] \[\[.*\]\]$'],
+    "PYTHONPATH=build/python /usr/bin/python3 -c 'import kiln; print(kiln.__version__)'": [
+        r"(?m)^\d+\.\d+$"],
 }
 
 # Commands that print one line for each line of a file ("one line out for each line in").
@@ -334,6 +348,10 @@ def prepare(work, source, bin_dir):
     commands read, and the files the README takes as the reader's own."""
     os.makedirs(os.path.join(work, "build"))
     os.symlink(os.path.abspath(bin_dir), os.path.join(work, "build", "bin"))
+    # The Python package, where the build made one (python/; none under KILN_SANITIZE).
+    python_dir = os.path.join(os.path.dirname(os.path.abspath(bin_dir)), "python")
+    if os.path.isdir(python_dir):
+        os.symlink(python_dir, os.path.join(work, "build", "python"))
     for folder in ("examples", "scripts", "bench"):
         shutil.copytree(os.path.join(source, folder), os.path.join(work, folder),
                         ignore=shutil.ignore_patterns(".venv", "results.jsonl"))
@@ -408,6 +426,11 @@ def main():
     for section, command, shown in commands:
         if command in SKIPS:
             print(f"skip  {command}\n      ({SKIPS[command]})")
+            skipped += 1
+            continue
+        if command in PYTHON_COMMANDS and not os.path.isdir(os.path.join(work, "build", "python")):
+            print(f"skip  {command}\n      (the build has no Python module: KILN_SANITIZE "
+                  "builds none)")
             skipped += 1
             continue
         if command in PEER_COMMANDS and not have_torch:
