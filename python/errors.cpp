@@ -13,9 +13,9 @@ namespace {
 
 const char *const kErrorDoc =
     "A mistake in kiln's input: malformed IR, a bad shape, a wrong binding, a corrupt file.\n\n"
-    "str(e) is kiln's 'file:line:col: error: message'. Attributes: message (without the\n"
-    "location), location ('file:line:col', or None when the error has none), file, line and\n"
-    "column (None, 0 and 0 without a location).";
+    "str(e) is kiln's 'file:line:col: error: message', or the message alone when the error has\n"
+    "no location. Attributes: message (without the location), location ('file:line:col', or\n"
+    "None), file (or None), line and column (0 when unknown).";
 
 } // namespace
 
@@ -30,7 +30,8 @@ void bindErrors(py::module_ &m) {
     } catch (const Error &e) {
       const Location &loc = e.location();
       // An instance, not only a message, so that the handler sees kiln's fields.
-      py::object raised = py::reinterpret_borrow<py::object>(error)(text(e.what()));
+      py::object raised = py::reinterpret_borrow<py::object>(error)(
+          text(loc.known() ? std::string(e.what()) : e.message()));
       raised.attr("message") = text(e.message());
       raised.attr("location") = loc.known() ? py::object(text(loc.str())) : py::none();
       raised.attr("file") = loc.known() ? py::object(text(loc.file)) : py::none();

@@ -79,13 +79,6 @@ std::map<std::string, int64_t> opCounts(const Graph &g) {
   return counts;
 }
 
-std::string shapeRepr(const Shape &shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += std::to_string(shape[i]) + (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
-  return s + ")";
-}
-
 py::tuple shapeTuple(const Shape &shape) { return py::tuple(py::cast(shape)); }
 
 } // namespace
@@ -105,7 +98,7 @@ void bindGraph(py::module_ &m) {
           "zeros", [](const InputInfo &i) { return toArray(HostBuffer(typeOf(i))); },
           "A zero-filled numpy array of the input's type (bf16 as uint16 bits).")
       .def("__repr__", [](const InputInfo &i) {
-        return fmt::format("Input('{}', {}, {}{}{})", i.name, i.kind, i.dtype, shapeRepr(i.shape),
+        return fmt::format("Input('{}', {}, {}{}{})", i.name, i.kind, i.dtype, shapeStr(i.shape),
                            i.role.empty() ? "" : ", role " + i.role);
       });
   py::class_<OutputInfo>(m, "Output", "One output of a graph or program.")
@@ -120,7 +113,7 @@ void bindGraph(py::module_ &m) {
           },
           "The param or state input whose next value this is, or None.")
       .def("__repr__", [](const OutputInfo &o) {
-        return fmt::format("Output('{}', {}{}{})", o.name, o.dtype, shapeRepr(o.shape),
+        return fmt::format("Output('{}', {}{}{})", o.name, o.dtype, shapeStr(o.shape),
                            o.updates.empty() ? "" : ", updates " + o.updates);
       });
 

@@ -71,6 +71,16 @@ class TextTest(unittest.TestCase):
         self.assertIn("frobnicate", e.message)
         self.assertEqual(str(e), f"bad.kir:3:{e.column}: error: {e.message}")
 
+    def test_an_error_without_a_location_is_its_message(self):
+        with self.assertRaises(kiln.Error) as caught:
+            kiln.config("huge")
+        e = caught.exception
+        self.assertEqual((e.location, e.file, e.line, e.column), (None, None, 0, 0))
+        self.assertEqual(str(e), e.message)
+        self.assertTrue(e.message.startswith("unknown config 'huge'"))
+        self.assertIsInstance(e, Exception)
+        self.assertEqual(type(e).__module__, "kiln")
+
     def test_a_type_that_inference_refutes_is_located(self):
         text = "graph @g {\n  input data %x: f32[2]\n  %0 = neg(%x) : f32[3]\n}\n"
         with self.assertRaises(kiln.Error) as caught:
