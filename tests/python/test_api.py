@@ -3,6 +3,7 @@ arrays, binding errors, safetensors and checkpoints, bf16, the Transformer's pro
 
 Run by ctest (python_api) with the built package on PYTHONPATH."""
 
+import doctest
 import os
 import pathlib
 import tempfile
@@ -94,6 +95,13 @@ class TextTest(unittest.TestCase):
         self.assertIn("elided<", model.graph.text(elide_constants_larger_than=16))
         with self.assertRaises(kiln.Error):
             model.graph.text(locations="some")
+
+
+class DocTest(unittest.TestCase):
+    def test_the_package_docstring_example_runs(self):
+        result = doctest.testmod(kiln)
+        self.assertGreater(result.attempted, 0)
+        self.assertEqual(result.failed, 0)
 
 
 class PassTest(unittest.TestCase):
