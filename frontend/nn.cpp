@@ -29,15 +29,45 @@ Tensor Linear::operator()(const Tensor &x, SrcLoc loc) const {
   });
 }
 
-Embedding::Embedding(ModelBuilder &mb, const std::string &name, int64_t vocab, int64_t d_model)
-    : name_(mb.scoped(name)) {
+Embedding::Embedding(ModelBuilder &mb, const std::string &name, int64_t vocab, int64_t d_model,
+                     bool scale)
+    : name_(mb.scoped(name)), scale_(scale) {
   NameScope scope(mb, name);
   weight = mb.parameter("weight", {vocab, d_model}, Init::XavierUniform);
 }
 
 Tensor Embedding::operator()(const Tensor &ids, SrcLoc loc) const {
   return located(weight.builder(), "Embedding", name_, loc, [&] {
-    return gather(weight, ids) * std::sqrt(static_cast<double>(weight.dim(1)));
+    Tensor rows = gather(weight, ids);
+    return scale_ ? rows * std::sqrt(static_cast<double>(weight.dim(1))) : rows;
+  });
+}
+
+Tensor Embedding::attend(const Tensor &x, SrcLoc loc) const {
+  return located(weight.builder(), "Embedding", name_, loc, [&] {
+    if (x.rank() < 1 || x.dim(-1) != weight.dim(1))
+      throw Error({}, fmt::format("attend: the input's last axis must be d_model {}, found {}",
+                                  weight.dim(1), x.type().str()));
+    return matmul(x, weight, false, true);
+  });
+}
+
+PositionEmbedding::PositionEmbedding(ModelBuilder &mb, const std::string &name, int64_t max_length,
+                                     int64_t d_model)
+    : name_(mb.scoped(name)) {
+  NameScope scope(mb, name);
+  weight = mb.parameter("weight", {max_length, d_model}, Init::XavierUniform);
+}
+
+Tensor PositionEmbedding::operator()(const Tensor &x, SrcLoc loc) const {
+  return located(weight.builder(), "PositionEmbedding", name_, loc, [&] {
+    int64_t d = weight.dim(1);
+    if (x.rank() != 3 || x.dim(2) != d)
+      throw Error({}, fmt::format("the input must be [B, T, {}], found {}", d, x.type().str()));
+    int64_t t = x.dim(1);
+    if (t > weight.dim(0))
+      throw Error({}, fmt::format("{} positions exceed the table's {}", t, weight.dim(0)));
+    return x + slice(weight, {0, 0}, {t, d});
   });
 }
 

@@ -27,11 +27,31 @@ private:
   std::string name_;
 };
 
-/// Token embedding, scaled by sqrt(d_model) as in the paper.
+/// Token embedding, weight [vocab, d_model]: rows looked up by id and scaled by sqrt(d_model)
+/// as in the paper, or not scaled (`scale` false, as GPT's embeddings are).
 class Embedding {
 public:
-  Embedding(ModelBuilder &mb, const std::string &name, int64_t vocab, int64_t d_model);
+  Embedding(ModelBuilder &mb, const std::string &name, int64_t vocab, int64_t d_model,
+            bool scale = true);
+  /// The rows of ids (any shape of i64): [..., d_model].
   Tensor operator()(const Tensor &ids, SrcLoc loc = SrcLoc::current()) const;
+  /// The output projection tied to this embedding: logits x weight^T, [..., vocab] for x
+  /// [..., d_model]. The weight is one parameter, so its gradient is the sum of both uses'.
+  Tensor attend(const Tensor &x, SrcLoc loc = SrcLoc::current()) const;
+  Tensor weight;
+
+private:
+  std::string name_;
+  bool scale_;
+};
+
+/// Learned absolute positions (GPT's): weight [max_length, d_model], of which x [B, T, d] gets
+/// rows 0 .. T-1 added. A T beyond max_length is an Error.
+class PositionEmbedding {
+public:
+  PositionEmbedding(ModelBuilder &mb, const std::string &name, int64_t max_length, int64_t d_model);
+  /// x + weight[:T] for x of shape [B, T, d_model].
+  Tensor operator()(const Tensor &x, SrcLoc loc = SrcLoc::current()) const;
   Tensor weight;
 
 private:
