@@ -36,9 +36,13 @@
 #include "backend/cpu/cpu_backend.h"
 #include "backend/reference/reference_backend.h"
 
-// The runtime: host buffers, executables and their bindings, safetensors, checkpoints, the
-// training driver and the decoding drivers.
+// The runtime: host buffers, executables and their bindings, safetensors, checkpoints, text
+// data (Ding's sentences, a character tokenizer, random windows), the training driver and the
+// decoding drivers.
 #include "runtime/checkpoint.h"
+#include "runtime/data/char_tokenizer.h"
+#include "runtime/data/ding.h"
+#include "runtime/data/text_windows.h"
 #include "runtime/decode/cached_decoder.h"
 #include "runtime/decode/greedy.h"
 #include "runtime/decode/search.h"
