@@ -25,16 +25,24 @@ std::vector<std::string> trainPasses(bool forward) {
                  : std::vector<std::string>(autodiff, all.end());
 }
 
-/// Runs the train pipeline up to `program`, with the forward passes chosen by `spec`.
-void runPipeline(Graph &g, const std::string &spec, Program program,
-                 const OptimizerOptions *optimizer = nullptr) {
-  PassManager pm;
+/// Runs the train pipeline up to `program`, with the forward passes chosen by `spec`; returns
+/// what the forward passes fused.
+FusionStatistics runPipeline(Graph &g, const std::string &spec, Program program,
+                             const OptimizerOptions *optimizer = nullptr) {
+  PassManager forward;
   for (const std::string &name : forwardPasses(spec)) {
     const PassInfo *info = lookupPass(name);
     if (!info)
       throw Error({}, fmt::format("unknown pass '{}'; known passes: {}", name, passNames()));
-    pm.addPass(info->create({}));
+    forward.addPass(info->create({}));
   }
+  std::ostringstream unused;
+  FusionStatistics before = countFusedOps(g);
+  forward.run(g, unused);
+  // Counted before autodiff: its backward ops are not fusions, and a later cse or dce does not
+  // change what fusion found.
+  FusionStatistics fused = countFusedOps(g) - before;
+  PassManager pm;
   for (const std::string &name : trainPasses(false)) {
     if (name == "autodiff" && program != Program::Loss)
       pm.addPass(createAutodiffPass(AutodiffOptions{"loss", {}}));
@@ -45,8 +53,8 @@ void runPipeline(Graph &g, const std::string &spec, Program program,
     else if (name == "cse" || name == "dce" || name == "fuse-elementwise")
       pm.addPass(lookupPass(name)->create({}));
   }
-  std::ostringstream unused;
   pm.run(g, unused);
+  return fused;
 }
 
 /// A stage of the model after the forward passes and the clean-up after them.
@@ -135,8 +143,9 @@ BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts
   return m;
 }
 
-void makeTrainStep(Graph &graph, const OptimizerOptions &optimizer, const std::string &passes) {
-  runPipeline(graph, passes, Program::TrainStep, &optimizer);
+FusionStatistics makeTrainStep(Graph &graph, const OptimizerOptions &optimizer,
+                               const std::string &passes) {
+  return runPipeline(graph, passes, Program::TrainStep, &optimizer);
 }
 
 const std::vector<std::string> &stageNames() {

@@ -4,6 +4,7 @@
 // as one graph, and decoding's encoder and decode-step programs. Each is the recorded graph run
 // through one PassManager pipeline: the train pipeline of passes/pipelines.cpp, or a prefix of it.
 
+#include "compiler/fusion_statistics.h"
 #include "frontend/transformer.h"
 #include "passes/optimizer.h"
 
@@ -46,9 +47,10 @@ BuiltModel buildDecodeStep(const TransformerConfig &cfg, const GraphOptions &opt
 /// autodiff of the loss, the optimizer's update of every parameter, then cse, dce,
 /// fuse-elementwise and schedule-updates. The step takes the graph's data inputs, "step" (i64,
 /// counting from 1), the parameters and the optimizer's state; it returns "loss", "lr" and the
-/// next parameters and state, which update their inputs in place.
-void makeTrainStep(Graph &graph, const OptimizerOptions &optimizer,
-                   const std::string &passes = "default");
+/// next parameters and state, which update their inputs in place. Returns what the forward
+/// passes fused (the fused ops they made from the graph's primitives).
+FusionStatistics makeTrainStep(Graph &graph, const OptimizerOptions &optimizer,
+                               const std::string &passes = "default");
 
 /// The training step: inputs src, tgt, step (and seed with dropout), parameters and optimizer
 /// state; outputs loss, the next parameters and state (named like their inputs) and lr.
