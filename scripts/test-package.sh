@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs kiln from a build directory into a temporary prefix, then configures, builds and runs
-# examples/mlp against that prefix as a user's project would (a clean build directory and
-# -DCMAKE_PREFIX_PATH, nothing of kiln's tree on its include path). Fails when a step fails or
-# when the example's loss does not fall to a tenth of its first value. Then imports the installed
-# Python module from the prefix and runs a small program with it.
+# examples/mlp and examples/gpt against that prefix as a user's project would (a clean build
+# directory and -DCMAKE_PREFIX_PATH, nothing of kiln's tree on its include path). Fails when a
+# step fails, when the MLP's loss does not fall to a tenth of its first value, or when the
+# character model's loss does not fall below 0.8 of its first or fusion does not report its
+# attentions (causal) and layer norms. Then imports the installed Python module from the
+# prefix and runs a small program with it.
 # Usage: scripts/test-package.sh [BUILD_DIR]   (build/ by default; scripts/test.sh runs it)
 # CMake takes CMAKE_CXX_COMPILER_LAUNCHER (ccache) from the environment when it is set.
 set -euo pipefail
@@ -28,6 +30,31 @@ awk '/^final loss/ { last = $3; first = $NF; sub(/\)$/, "", first); found = 1 }
        if (!(last < first / 10)) { printf "examples/mlp: the loss fell from %s to %s only\n", first, last; exit 1 }
        printf "examples/mlp: the loss fell from %s to %s\n", first, last
      }' "$tmp/mlp.out"
+
+# examples/gpt, small: 2 layers of width 32 over windows of 32 characters, 60 steps.
+cmake -S "$root/examples/gpt" -B "$tmp/gpt" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/configure-gpt.log" ||
+  { cat "$tmp/configure-gpt.log"; exit 1; }
+cmake --build "$tmp/gpt"
+OMP_WAIT_POLICY=passive "$tmp/gpt/gpt" --steps 60 --length 32 --width 32 --layers 2 --heads 2 \
+  --batch 16 --lr 0.01 --seed 1 --print-every 20 --characters 80 --top-k 10 | tee "$tmp/gpt.out"
+
+# "fusion: attention 2 (causal 2), layer_norm 5, ..." (2 layers: 2 attentions, 2 * 2 + 1 norms)
+grep -q '^fusion: attention 2 (causal 2), layer_norm 5,' "$tmp/gpt.out" ||
+  { echo "examples/gpt: fusion did not report 2 causal attentions and 5 layer norms"; exit 1; }
+# Without the fusion passes the example must fail, naming what fusion did not find.
+if "$tmp/gpt/gpt" --passes canonicalize,cse --steps 1 --length 8 --width 8 --layers 1 \
+  --heads 1 >/dev/null 2>"$tmp/gpt-unfused.err"; then
+  echo "examples/gpt: succeeded without the fusion passes"; exit 1
+fi
+grep -q 'fusion found 0 attentions' "$tmp/gpt-unfused.err" ||
+  { cat "$tmp/gpt-unfused.err"; echo "examples/gpt: no fusion error"; exit 1; }
+awk '/^final loss/ { last = $3; first = $NF; sub(/\)$/, "", first); found = 1 }
+     END {
+       if (!found) { print "examples/gpt: no final loss printed"; exit 1 }
+       if (!(last < 0.8 * first)) { printf "examples/gpt: the loss fell from %s to %s only\n", first, last; exit 1 }
+       printf "examples/gpt: the loss fell from %s to %s\n", first, last
+     }' "$tmp/gpt.out"
 
 # The Python module, imported from the prefix as a user would (Debian's python3, the prefix's
 # site folder on PYTHONPATH, nothing of the build's), running a small program.

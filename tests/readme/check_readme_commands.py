@@ -168,6 +168,11 @@ SKIPS = {
     "installed package; scripts/test-package.sh configures examples/mlp the same way",
     "cmake --build build-mlp && build-mlp/mlp": "needs the installed package; "
     "scripts/test-package.sh builds and runs examples/mlp the same way",
+    "cmake -S examples/gpt -B build-gpt -G Ninja -DCMAKE_PREFIX_PATH=~/.local/kiln": "needs the "
+    "installed package; scripts/test-package.sh configures examples/gpt the same way",
+    "cmake --build build-gpt && build-gpt/gpt --steps 600 --length 64 --width 64 --layers 2":
+    "needs the installed package; scripts/test-package.sh builds examples/gpt the same way and "
+    "runs it with smaller settings",
     "scripts/demo.sh": "installs packages and builds the checkout (scripts/build.sh runs "
     "install-deps.sh and cmake); the kiln commands it shows are the README's, run here",
     "scripts/test.sh": "runs the whole suite, this test included (recursion)",
