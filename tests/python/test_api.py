@@ -340,6 +340,34 @@ class ModelTest(unittest.TestCase):
         with self.assertRaisesRegex(kiln.Error, "lr"):
             kiln.train_step(cfg, lr=-1.0)
 
+    def test_decoding_programs_give_the_forward_logits(self):
+        # Teacher forcing: the forward program reads BOS, tgt[:, :-1]; the encoder and decode
+        # step fed the same tokens one position at a time (KV cache in state) must agree.
+        cfg = kiln.config("tiny", d_model=16, heads=2, ffn=32, layers=1, vocab=20)
+        sizes = dict(batch=2, src_len=4, tgt_len=4)
+        forward = kiln.transformer(cfg, "forward", **sizes)
+        params = forward.initial_parameters(seed=5)
+        rng = np.random.default_rng(2)
+        src = rng.integers(4, 20, size=(2, 4), dtype=np.int64)
+        tgt = rng.integers(4, 20, size=(2, 4), dtype=np.int64)
+        logits = kiln.compile(forward.graph, "cpu").run({**params, "src": src, "tgt": tgt})
+
+        def bind(program, **values):
+            taken = {i.name: params[i.name] for i in program.inputs if i.kind == "param"}
+            return {**taken, **values}
+
+        encoder = kiln.compile(kiln.encoder(cfg, **sizes).graph, "cpu")
+        memory = encoder.run(bind(encoder, src=src))
+        step = kiln.compile(kiln.decode_step(cfg, **sizes).graph, "cpu")
+        cache = {i.name: i.zeros() for i in step.inputs if i.kind == "state"}
+        self.assertEqual(len(cache), 2)  # one layer's self-attention keys and values
+        for position in range(4):
+            token = np.full(2, cfg.bos_id, np.int64) if position == 0 else tgt[:, position - 1]
+            out = step.run(bind(step, **memory, **cache, token=token, position=position))
+            cache = {name: out[name] for name in cache}
+            np.testing.assert_allclose(out["logits"], logits["logits"][:, position, :],
+                                       rtol=1e-4, atol=1e-5, err_msg=f"position {position}")
+
     def test_initial_parameters_are_seeded(self):
         model = kiln.loss(kiln.config("tiny", d_model=16, heads=2, ffn=32, layers=1, vocab=20))
         a, b, c = (model.initial_parameters(seed=s) for s in (1, 1, 2))
