@@ -232,8 +232,8 @@ void bindModels(py::module_ &m) {
         py::arg("config") = "tiny", py::kw_only(), py::arg("batch") = 2, py::arg("src_len") = 8,
         py::arg("tgt_len") = 8, py::arg("dropout") = 0.0, py::arg("passes") = "default",
         (std::string(doc) +
-         " passes: 'default' (canonicalize, cse, the fusions), 'none', or a "
-         "comma-separated list, run before autodiff. " +
+         " passes: the forward passes, 'default' (canonicalize, cse, the fusions), 'none', or "
+         "a comma-separated list; cse, dce and fuse-elementwise follow. " +
          kGraphArgsDoc)
             .c_str());
   };
