@@ -17,6 +17,7 @@ struct FusionStatistics {
   int64_t attention = 0;     ///< attention ops
   int64_t causal = 0;        ///< attention ops with the causal flag (a part of `attention`)
   int64_t cross_entropy = 0; ///< softmax_cross_entropy ops
+  /// Equal counts, op by op.
   bool operator==(const FusionStatistics &) const = default;
   /// One line: "attention 2 (causal 2), layer_norm 5, softmax 0, softmax_cross_entropy 1".
   std::string str() const;

@@ -52,6 +52,7 @@ public:
   PositionEmbedding(ModelBuilder &mb, const std::string &name, int64_t max_length, int64_t d_model);
   /// x + weight[:T] for x of shape [B, T, d_model].
   Tensor operator()(const Tensor &x, SrcLoc loc = SrcLoc::current()) const;
+  /// The table, [max_length, d_model].
   Tensor weight;
 
 private:

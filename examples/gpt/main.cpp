@@ -49,24 +49,32 @@ double number(const std::string &flag, const std::string &text) {
   return v;
 }
 
+/// A flag's value as a whole number; an Error names the flag.
+int64_t integer(const std::string &flag, const std::string &text) {
+  double v = number(flag, text);
+  if (v != static_cast<double>(static_cast<int64_t>(v)))
+    throw kiln::Error({}, fmt::format("{} takes a whole number, found '{}'", flag, text));
+  return static_cast<int64_t>(v);
+}
+
 /// The settings of argv; an Error for an unknown flag or a bad value.
 Settings parse(int argc, char **argv) {
   Settings s;
   std::map<std::string, std::function<void(const std::string &)>> flags = {
-      {"--steps", [&](const std::string &v) { s.steps = number("--steps", v); }},
-      {"--length", [&](const std::string &v) { s.model.length = number("--length", v); }},
-      {"--width", [&](const std::string &v) { s.model.width = number("--width", v); }},
-      {"--layers", [&](const std::string &v) { s.model.layers = number("--layers", v); }},
-      {"--heads", [&](const std::string &v) { s.model.heads = number("--heads", v); }},
-      {"--batch", [&](const std::string &v) { s.batch = number("--batch", v); }},
+      {"--steps", [&](const std::string &v) { s.steps = integer("--steps", v); }},
+      {"--length", [&](const std::string &v) { s.model.length = integer("--length", v); }},
+      {"--width", [&](const std::string &v) { s.model.width = integer("--width", v); }},
+      {"--layers", [&](const std::string &v) { s.model.layers = integer("--layers", v); }},
+      {"--heads", [&](const std::string &v) { s.model.heads = integer("--heads", v); }},
+      {"--batch", [&](const std::string &v) { s.batch = integer("--batch", v); }},
       {"--lr", [&](const std::string &v) { s.lr = number("--lr", v); }},
-      {"--seed", [&](const std::string &v) { s.seed = number("--seed", v); }},
-      {"--print-every", [&](const std::string &v) { s.print_every = number("--print-every", v); }},
+      {"--seed", [&](const std::string &v) { s.seed = integer("--seed", v); }},
+      {"--print-every", [&](const std::string &v) { s.print_every = integer("--print-every", v); }},
       {"--characters",
-       [&](const std::string &v) { s.sample.characters = number("--characters", v); }},
+       [&](const std::string &v) { s.sample.characters = integer("--characters", v); }},
       {"--temperature",
        [&](const std::string &v) { s.sample.temperature = number("--temperature", v); }},
-      {"--top-k", [&](const std::string &v) { s.sample.top_k = number("--top-k", v); }},
+      {"--top-k", [&](const std::string &v) { s.sample.top_k = integer("--top-k", v); }},
       {"--prompt", [&](const std::string &v) { s.prompt = v; }},
       {"--corpus", [&](const std::string &v) { s.corpus = v; }},
       {"--passes", [&](const std::string &v) { s.passes = v; }},
@@ -116,6 +124,7 @@ int main(int argc, char **argv) try {
   kiln::data::CharTokenizer tokenizer = kiln::data::CharTokenizer::fromText(text);
   kiln::data::WindowSampler windows(tokenizer.encode(text), s.model.length, s.seed);
   s.model.vocab = tokenizer.size();
+  (void)tokenizer.encode(s.prompt); // a character the corpus lacks fails now, not after training
   std::printf("corpus: %zu German sentences, %zu characters, %lld distinct\n",
               static_cast<size_t>(std::count(text.begin(), text.end(), '\n')), windows.ids().size(),
               static_cast<long long>(tokenizer.size()));
@@ -174,6 +183,7 @@ int main(int argc, char **argv) try {
               static_cast<long long>(s.sample.top_k), sample.c_str());
   return 0;
 } catch (const kiln::Error &e) {
-  std::fprintf(stderr, "gpt: %s\n", e.what());
+  // An error of the DSL names the line of the model; one of the command line has no place.
+  std::fprintf(stderr, "gpt: %s\n", e.location().file.empty() ? e.message().c_str() : e.what());
   return 1;
 }
