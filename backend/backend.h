@@ -4,6 +4,7 @@
 // `--backend` in every tool and the conformance test.
 
 #include "ir/graph.h"
+#include "runtime/collective.h"
 #include "runtime/executable.h"
 
 #include <memory>
@@ -42,6 +43,12 @@ struct CompileOptions {
   CpuKernels cpu_kernels = CpuKernels::Auto;
   /// Time every step of every run, for Executable::profile (kiln bench --profile).
   bool profile = false;
+  /// The group that all_reduce sums over; null: this process alone (all_reduce copies). It must
+  /// outlive the executable.
+  Communicator *communicator = nullptr;
+  /// CPU: an all_reduce runs while the next steps do, and its first reader waits for it; off,
+  /// each one completes at its own step.
+  bool overlap_all_reduce = true;
 };
 
 /// A code generator and its runtime.

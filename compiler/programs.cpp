@@ -25,10 +25,12 @@ std::vector<std::string> trainPasses(bool forward) {
                  : std::vector<std::string>(autodiff, all.end());
 }
 
-/// Runs the train pipeline up to `program`, with the forward passes chosen by `spec`; returns
+/// Runs the train pipeline up to `program`, with the forward passes chosen by `spec`, and the
+/// data-parallel pass before the optimizer when `data_parallel_bucket_bytes` is set; returns
 /// what the forward passes fused.
 FusionStatistics runPipeline(Graph &g, const std::string &spec, Program program,
-                             const OptimizerOptions *optimizer = nullptr) {
+                             const OptimizerOptions *optimizer = nullptr,
+                             std::optional<int64_t> data_parallel_bucket_bytes = std::nullopt) {
   PassManager forward;
   for (const std::string &name : forwardPasses(spec)) {
     const PassInfo *info = lookupPass(name);
@@ -46,9 +48,11 @@ FusionStatistics runPipeline(Graph &g, const std::string &spec, Program program,
   for (const std::string &name : trainPasses(false)) {
     if (name == "autodiff" && program != Program::Loss)
       pm.addPass(createAutodiffPass(AutodiffOptions{"loss", {}}));
-    else if (name == "optimizer" && program == Program::TrainStep)
+    else if (name == "optimizer" && program == Program::TrainStep) {
+      if (data_parallel_bucket_bytes)
+        pm.addPass(createDataParallelPass(*data_parallel_bucket_bytes));
       pm.addPass(createOptimizerPass(*optimizer));
-    else if (name == "schedule-updates" && program == Program::TrainStep)
+    } else if (name == "schedule-updates" && program == Program::TrainStep)
       pm.addPass(lookupPass(name)->create({}));
     else if (name == "cse" || name == "dce" || name == "fuse-elementwise")
       pm.addPass(lookupPass(name)->create({}));
@@ -134,18 +138,20 @@ void addCorrectTokens(Graph &g, int64_t pad) {
 } // namespace
 
 BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts,
-                          const OptimizerOptions &optimizer, const std::string &passes) {
+                          const OptimizerOptions &optimizer, const std::string &passes,
+                          std::optional<int64_t> data_parallel_bucket_bytes) {
   BuiltModel m = buildTransformer(cfg, Stage::Loss, opts);
   addCorrectTokens(*m.graph, cfg.tokens.pad);
   // The step returns the loss, the correct tokens and the updates; logits are not needed.
   m.graph->eraseOutputs([](const GraphOutput &o) { return o.name == "logits"; });
-  makeTrainStep(*m.graph, optimizer, passes);
+  makeTrainStep(*m.graph, optimizer, passes, data_parallel_bucket_bytes);
   return m;
 }
 
 FusionStatistics makeTrainStep(Graph &graph, const OptimizerOptions &optimizer,
-                               const std::string &passes) {
-  return runPipeline(graph, passes, Program::TrainStep, &optimizer);
+                               const std::string &passes,
+                               std::optional<int64_t> data_parallel_bucket_bytes) {
+  return runPipeline(graph, passes, Program::TrainStep, &optimizer, data_parallel_bucket_bytes);
 }
 
 const std::vector<std::string> &stageNames() {

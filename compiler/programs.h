@@ -8,6 +8,7 @@
 #include "frontend/transformer.h"
 #include "passes/optimizer.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,14 +49,21 @@ BuiltModel buildDecodeStep(const TransformerConfig &cfg, const GraphOptions &opt
 /// fuse-elementwise and schedule-updates. The step takes the graph's data inputs, "step" (i64,
 /// counting from 1), the parameters and the optimizer's state; it returns "loss", "lr" and the
 /// next parameters and state, which update their inputs in place. Returns what the forward
-/// passes fused (the fused ops they made from the graph's primitives).
+/// passes fused (the fused ops they made from the graph's primitives). With
+/// data_parallel_bucket_bytes, the data-parallel pass runs before the optimizer, as in
+/// buildTrainStep.
 FusionStatistics makeTrainStep(Graph &graph, const OptimizerOptions &optimizer,
-                               const std::string &passes = "default");
+                               const std::string &passes = "default",
+                               std::optional<int64_t> data_parallel_bucket_bytes = std::nullopt);
 
 /// The training step: inputs src, tgt, step (and seed with dropout), parameters and optimizer
 /// state; outputs loss, the next parameters and state (named like their inputs) and lr.
+/// With data_parallel_bucket_bytes, the data-parallel pass runs between autodiff and the
+/// optimizer (gradients summed over the group in buckets of about that many bytes) and the
+/// step also outputs dp.tokens, the group's target tokens.
 BuiltModel buildTrainStep(const TransformerConfig &cfg, const GraphOptions &opts,
-                          const OptimizerOptions &optimizer, const std::string &passes = "default");
+                          const OptimizerOptions &optimizer, const std::string &passes = "default",
+                          std::optional<int64_t> data_parallel_bucket_bytes = std::nullopt);
 
 /// The stages that buildStage builds, as kiln dump's --stage names them.
 const std::vector<std::string> &stageNames();

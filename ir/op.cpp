@@ -30,6 +30,7 @@ struct OpTable {
     addLinalgOps(defs);
     addNNOps(defs);
     addAttentionOps(defs);
+    addCollectiveOps(defs);
     for (const OpDef &d : defs) {
       KILN_ASSERT(d.infer && d.reference, "every op declares inference and a reference kernel");
       bool fresh = by_name.emplace(d.name, &d).second;

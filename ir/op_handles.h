@@ -22,6 +22,7 @@ struct OpHandle {
 #define KILN_OP_HANDLES(X) \
   X(Abs, "abs") \
   X(Add, "add") \
+  X(AllReduce, "all_reduce") \
   X(And, "and") \
   X(Attention, "attention") \
   X(AttentionGrad, "attention_grad") \

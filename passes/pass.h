@@ -93,5 +93,8 @@ std::unique_ptr<Pass> createExpandAttentionPass(const PassOptions &);
 std::unique_ptr<Pass> createFuseElementwisePass(const PassOptions &);
 std::unique_ptr<Pass> createAutodiffPass(const PassOptions &);
 std::unique_ptr<Pass> createOptimizerPass(const PassOptions &);
+std::unique_ptr<Pass> createDataParallelPass(const PassOptions &);
+/// data-parallel with buckets of about this many bytes of gradients.
+std::unique_ptr<Pass> createDataParallelPass(int64_t bucket_bytes);
 
 } // namespace kiln

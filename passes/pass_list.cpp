@@ -54,6 +54,11 @@ const std::vector<PassInfo> &allPasses() {
         {"clip-norm", "clip gradients to this global norm (default: no clipping)"},
         {"skip-nonfinite", "true: a step whose loss or gradients are not finite changes nothing "
                            "and outputs skipped = true (default false)"}}},
+      {"data-parallel",
+       "sum the grad.<param> outputs over the data-parallel group, weighed by each rank's tokens, "
+       "in buckets of all_reduce (between autodiff and the optimizer)",
+       createDataParallelPass,
+       {{"bucket-bytes", "gradient bytes per all_reduce, about (default 4194304)"}}},
   };
   return passes;
 }

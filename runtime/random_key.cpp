@@ -13,4 +13,9 @@ PhiloxKey dropoutKey(uint64_t seed, int64_t step) {
   return foldIn(streamKey(seed, RandomStream::Dropout), static_cast<uint64_t>(step));
 }
 
+PhiloxKey dropoutKey(uint64_t seed, int64_t step, int rank) {
+  PhiloxKey key = dropoutKey(seed, step);
+  return rank == 0 ? key : foldIn(key, static_cast<uint64_t>(rank));
+}
+
 } // namespace kiln

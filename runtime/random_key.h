@@ -14,4 +14,8 @@ HostBuffer keyBuffer(PhiloxKey key);
 /// key, so every step draws fresh masks and a resumed run draws the same ones.
 PhiloxKey dropoutKey(uint64_t seed, int64_t step);
 
+/// The dropout key of rank `rank` of a data-parallel group at a step: rank 0's is dropoutKey's,
+/// the others' fold their rank in too, so that no two ranks draw the same masks.
+PhiloxKey dropoutKey(uint64_t seed, int64_t step, int rank);
+
 } // namespace kiln

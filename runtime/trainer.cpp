@@ -1,6 +1,7 @@
 #include "runtime/trainer.h"
 
 #include "ir/diagnostics.h"
+#include "runtime/batch_share.h"
 #include "runtime/random_key.h"
 #include "runtime/safetensors.h"
 
@@ -31,8 +32,17 @@ std::vector<TensorDecl> carriedTensors(const Signature &signature) {
   return decls;
 }
 
+void Trainer::joinGroup(int rank, int ranks) {
+  KILN_ASSERT(ranks >= 1 && rank >= 0 && rank < ranks, "a rank of the group");
+  rank_ = rank;
+  ranks_ = ranks;
+}
+
 void Trainer::initState(TrainerState &state) const {
-  Executable &program = programs_(batches_(state.step + 1));
+  Batch first = batches_(state.step + 1);
+  if (ranks_ > 1)
+    first = batchShare(first, rank_, ranks_, pad_);
+  Executable &program = programs_(first);
   for (const TensorDecl &d : carriedTensors(program.signature()))
     if (!state.tensors.count(d.name))
       state.tensors.emplace(d.name, HostBuffer(d.type));
@@ -41,6 +51,8 @@ void Trainer::initState(TrainerState &state) const {
 StepReport Trainer::step(TrainerState &state) const {
   int64_t step = state.step + 1;
   Batch batch = batches_(step);
+  if (ranks_ > 1)
+    batch = batchShare(batch, rank_, ranks_, pad_);
   int64_t tokens = 0;
   for (int64_t id : batch.tgt.as<int64_t>())
     tokens += id != pad_;
@@ -58,13 +70,15 @@ StepReport Trainer::step(TrainerState &state) const {
   bind(InputRole::Target, std::move(batch.tgt));
   bind(InputRole::Step, HostBuffer::scalarInt(step));
   // A fresh dropout stream each step: the step folded into the seed's key.
-  bind(InputRole::Seed, keyBuffer(dropoutKey(seed_, step)));
+  bind(InputRole::Seed, keyBuffer(dropoutKey(seed_, step, rank_)));
   program.run(b);
   StepReport report{step, b.at("loss").getDouble(0), 0, tokens};
   if (auto lr = b.find("lr"); lr != b.end())
     report.lr = lr->second.getDouble(0);
   if (auto correct = b.find("correct"); correct != b.end())
     report.correct = static_cast<int64_t>(correct->second.getDouble(0));
+  if (auto group = b.find("dp.tokens"); group != b.end())
+    report.tokens = static_cast<int64_t>(group->second.getDouble(0));
   if (auto skipped = b.find("skipped"); skipped != b.end())
     report.skipped = skipped->second.getInt(0) != 0;
   // The state keeps only what the step carries: parameters and optimizer moments.

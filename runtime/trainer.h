@@ -52,12 +52,17 @@ public:
   void initState(TrainerState &state) const;
   /// Runs the next step and updates the state.
   StepReport step(TrainerState &state) const;
+  /// Makes this trainer rank `rank` of a data-parallel group of `ranks`: each step runs the
+  /// rank's share of the step's batch (batchShare) with dropout masks of its own. A program
+  /// that outputs dp.tokens (the data-parallel pass) reports the group's tokens.
+  void joinGroup(int rank, int ranks);
 
 private:
   Programs programs_;
   Batches batches_;
   int64_t pad_ = 0;
   uint64_t seed_;
+  int rank_ = 0, ranks_ = 1;
 };
 
 /// The parameters and state a training step program carries (its non-data inputs).

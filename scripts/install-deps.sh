@@ -22,6 +22,7 @@ packages=(
   clang-19 libclang-rt-19-dev   # scripts/fuzz.sh: libFuzzer and the sanitizers
   libomp-19-dev                 # OpenMP for clang (scripts/fuzz.sh)
   pybind11-dev python3-dev      # the kiln Python module (python/)
+  libopenmpi-dev openmpi-bin    # data-parallel training: kiln_mpi and mpirun (its ctest)
 )
 root=$(cd "$(dirname "$0")/.." && pwd)
 

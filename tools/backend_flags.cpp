@@ -37,6 +37,8 @@ CompileOptions BackendFlags::options() const {
   o.threads = threads;
   o.use_cache = !no_cache;
   o.cpu_kernels = parseCpuKernels(cpu_kernels);
+  o.communicator = communicator;
+  o.overlap_all_reduce = overlap_all_reduce;
   return o;
 }
 

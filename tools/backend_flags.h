@@ -28,6 +28,10 @@ struct BackendFlags {
   int threads = 0;
   bool no_cache = false;
   std::string cpu_kernels = "auto";
+  /// The data-parallel group all_reduce sums over (set by kiln train --data-parallel).
+  Communicator *communicator = nullptr;
+  /// Whether an all_reduce runs while the next steps do (off: kiln train --no-overlap).
+  bool overlap_all_reduce = true;
 
   /// Adds the flags to a command; `default_backend` is used when --backend is not given.
   void add(CLI::App &app, std::string default_backend);

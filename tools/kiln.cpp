@@ -13,6 +13,7 @@
 #include "tools/backend_flags.h"
 #include "tools/bench_command.h"
 #include "tools/data_command.h"
+#include "tools/data_parallel.h"
 #include "tools/emit_command.h"
 #include "tools/eval_command.h"
 #include "tools/model_options.h"
@@ -173,8 +174,12 @@ int runMain(int argc, char **argv) {
   app.set_version_flag("--version", fmt::format("kiln {}", kKilnVersion));
 
   app.add_subcommand("version", "print kiln's version and the LLVM and oneDNN it runs on")
-      ->callback([] { std::cout << "kiln " << kKilnVersion << "\n"
-                                << cpu::hostInfo() << "\n"; });
+      ->callback([] {
+        std::cout << "kiln " << kKilnVersion << "\n"
+                  << cpu::hostInfo() << "\n"
+                  << "data-parallel training: "
+                  << (tools::haveMpi() ? "MPI" : "not built (no MPI found at build time)") << "\n";
+      });
 
   tools::ModelFlags dump_model, params_model, init_model, run_model;
   tools::ShapeFlags dump_shape;

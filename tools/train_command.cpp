@@ -1,8 +1,10 @@
 #include "tools/train_command.h"
 
 #include "compiler/programs.h"
+#include "runtime/batch_share.h"
 #include "runtime/safetensors.h"
 #include "runtime/trainer.h"
+#include "tools/data_parallel.h"
 #include "tools/stop_signals.h"
 #include "tools/tool_support.h"
 
@@ -103,6 +105,28 @@ void TrainFlags::add(CLI::App &app) {
       "--time-budget", time_budget,
       "with --data: stop cleanly after this long of training steps and validations (90s, "
       "15m, 1h30m); compiling and the last validation come on top");
+  app.add_flag("--data-parallel", data_parallel,
+               "one rank of mpirun -np N: each rank trains on its share of every step's batch and "
+               "the gradients are summed over the ranks (needs kiln built with MPI)");
+  app.add_option("--bucket-bytes", bucket_bytes,
+                 "with --data-parallel: gradient bytes per all_reduce, about")
+      ->check(positive())
+      ->capture_default_str();
+  app.add_flag("--no-overlap", no_overlap,
+               "with --data-parallel: each all_reduce completes before the backward pass goes on");
+  app.add_flag("--save-all-ranks", save_all_ranks,
+               "with --data-parallel: ranks other than 0 save their checkpoints too, to "
+               "<save>.rank<r> (to check that every rank holds the same weights)");
+}
+
+std::optional<int64_t> dataParallelBuckets(const TrainFlags &f) {
+  return f.data_parallel ? std::optional(f.bucket_bytes) : std::nullopt;
+}
+
+std::string rankSavePath(const TrainFlags &f, const std::string &path) {
+  if (f.rank == 0)
+    return path;
+  return f.save_all_ranks ? fmt::format("{}.rank{}", path, f.rank) : std::string();
 }
 
 OptimizerOptions optimizerOptions(const TrainFlags &f, int64_t d_model) {
@@ -129,7 +153,8 @@ std::vector<RunSetting> runSettings(const TrainFlags &f, const OptimizerOptions 
       {"kiln.train.seed", "--seed", std::to_string(f.seed)},
       {"kiln.train.dropout", "--dropout", fmt::format("{}", f.dropout)},
       {"kiln.train.precision", "--precision", f.precision},
-      {"kiln.train.passes", "--passes", f.passes}};
+      {"kiln.train.passes", "--passes", f.passes},
+      {"kiln.train.ranks", "mpirun -np", std::to_string(f.ranks)}};
   if (f.corpus.spec.data.empty()) {
     settings.push_back({"kiln.train.batch", "--batch", std::to_string(f.batch)});
     settings.push_back({"kiln.train.src_len", "--src-len", std::to_string(f.src_len)});
@@ -168,6 +193,12 @@ void checkResume(const std::map<std::string, std::string> &meta, const std::stri
     auto shown = [&](const std::string &v) {
       return v == "schedule" ? std::string("warm-up schedule") : v;
     };
+    if (s.key == "kiln.train.ranks")
+      throw Error(at, fmt::format("the checkpoint was trained by {} data-parallel ranks, this run "
+                                  "has {}: each step's batch is split over the ranks, so a "
+                                  "resumed run must use the same number (mpirun -np {}{})",
+                                  it->second, s.value, it->second,
+                                  it->second == "1" ? ", or no mpirun" : " ... --data-parallel"));
     if (s.key == "kiln.optimizer.lr" && s.value == "schedule")
       throw Error(at, fmt::format("the checkpoint was trained at a constant --lr {}, not the "
                                   "warm-up schedule: a resumed run goes on as it was trained; "
@@ -269,9 +300,37 @@ TrainFlags withTaskDefaults(TrainFlags f, const TransformerConfig &cfg,
 
 } // namespace
 
+namespace {
+
+int trainOnTask(const TrainFlags &flags);
+
+} // namespace
+
 int runTrain(const TrainFlags &flags) {
-  if (!flags.corpus.spec.data.empty())
-    return runCorpusTraining(flags);
+  if (!flags.data_parallel) {
+    TrainFlags corpus_defaults;
+    if (flags.bucket_bytes != corpus_defaults.bucket_bytes || flags.no_overlap ||
+        flags.save_all_ranks)
+      throw Error({}, "--bucket-bytes, --no-overlap and --save-all-ranks need --data-parallel");
+    return flags.corpus.spec.data.empty() ? trainOnTask(flags) : runCorpusTraining(flags);
+  }
+  if (flags.backend.backend != "cpu")
+    throw Error({}, fmt::format("--data-parallel runs on the cpu backend, which executes "
+                                "all_reduce; --backend {} cannot",
+                                flags.backend.backend));
+  std::unique_ptr<Communicator> group = joinDataParallelGroup();
+  TrainFlags f = flags;
+  f.rank = group->rank();
+  f.ranks = group->size();
+  f.backend.communicator = group.get();
+  f.backend.overlap_all_reduce = !flags.no_overlap;
+  return runAsRank(
+      *group, [&] { return f.corpus.spec.data.empty() ? trainOnTask(f) : runCorpusTraining(f); });
+}
+
+namespace {
+
+int trainOnTask(const TrainFlags &flags) {
   TrainFlags corpus_defaults;
   std::vector<std::string> given; // the flags of corpus training on a synthetic task
   auto check = [&](bool set, const char *flag) {
@@ -312,7 +371,11 @@ int runTrain(const TrainFlags &flags) {
   }
   GraphOptions shape{
       .batch = f.batch, .src_len = f.src_len, .tgt_len = f.tgt_len, .dropout = f.dropout};
-  BuiltModel m = buildTrainStep(cfg, shape, opt, withPrecision(f.passes, f.precision));
+  // Each rank's program runs its share of the batch's rows; the task makes whole batches.
+  GraphOptions share = shape;
+  share.batch = shareRows(f.batch, f.rank, f.ranks);
+  BuiltModel m =
+      buildTrainStep(cfg, share, opt, withPrecision(f.passes, f.precision), dataParallelBuckets(f));
 
   SyntheticTask task = syntheticTask(cfg, f.task, shape);
   if (f.task_vocab) {
@@ -329,6 +392,10 @@ int runTrain(const TrainFlags &flags) {
   } else {
     state.tensors = initialParameters(m.params, f.seed);
   }
+  if (f.ranks > 1)
+    std::cout << fmt::format("data-parallel over {} ranks ({}): rank 0 trains on {} of each "
+                             "batch's {} rows, the others on their shares\n",
+                             f.ranks, f.backend.communicator->transport(), share.batch, f.batch);
   std::cout << fmt::format(
       "training {} ({} parameters) on the {} task: {} steps, batch {}, backend {}\n", cfg.name,
       [&] {
@@ -353,6 +420,7 @@ int runTrain(const TrainFlags &flags) {
   std::cout << fmt::format("compiled in {:.2f} s{}\n", compile_seconds,
                            cached ? " (code from the kernel cache)" : "");
   Trainer trainer(*program, task, f.seed);
+  trainer.joinGroup(f.rank, f.ranks);
   trainer.initState(state);
 
   auto start = std::chrono::steady_clock::now();
@@ -380,15 +448,17 @@ int runTrain(const TrainFlags &flags) {
     std::cout << fmt::format("{} at step {}: stopping\n", stop.name(), state.step);
   // A resumed run goes on in its checkpoint unless --save names another file.
   std::string save = f.save.empty() ? f.resume : f.save;
-  if (!save.empty()) {
+  if (!save.empty() && !rankSavePath(f, save).empty()) {
     std::map<std::string, std::string> metadata = configMetadata(cfg);
     metadata.merge(settingsMetadata(runSettings(f, opt)));
     metadata["kiln.task"] = f.task;
-    saveTrainerState(save, state, metadata);
+    saveTrainerState(rankSavePath(f, save), state, metadata);
     std::cout << fmt::format("saved {} tensors and step {} to {}\n", state.tensors.size(),
                              state.step, save);
   }
   return stop.exitStatus();
 }
+
+} // namespace
 
 } // namespace kiln::tools

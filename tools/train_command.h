@@ -42,6 +42,12 @@ struct TrainFlags {
   int64_t valid_bleu = 500; ///< validation pairs translated (greedy) for BLEU at each validation
   bool keep_best = false;   ///< also save the checkpoint of the best validation BLEU
   std::string time_budget;
+  // Data parallelism (mpirun -np N kiln train ... --data-parallel).
+  bool data_parallel = false;
+  int64_t bucket_bytes = int64_t{4} << 20; ///< gradient bytes per all_reduce
+  bool no_overlap = false;                 ///< each all_reduce completes at its own step
+  bool save_all_ranks = false;             ///< ranks r > 0 save to <save>.rank<r> too (tests)
+  int rank = 0, ranks = 1;                 ///< this process's place in the group (set at run)
 
   /// Registers the flags on the subcommand.
   void add(CLI::App &app);
@@ -82,5 +88,10 @@ int runTrain(const TrainFlags &flags);
 
 /// Runs the training on --data (train_corpus.cpp).
 int runCorpusTraining(const TrainFlags &flags);
+
+/// The bucket size of the data-parallel pass under --data-parallel, or nullopt without it.
+std::optional<int64_t> dataParallelBuckets(const TrainFlags &flags);
+/// Where this rank saves a checkpoint that rank 0 saves to `path`, or "" when it saves none.
+std::string rankSavePath(const TrainFlags &flags, const std::string &path);
 
 } // namespace kiln::tools

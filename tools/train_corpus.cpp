@@ -6,6 +6,7 @@
 // step (which fixes the data position: batches are a function of the step) and the tokenizer.
 
 #include "compiler/programs.h"
+#include "runtime/batch_share.h"
 #include "runtime/cache_directory.h"
 #include "runtime/data/batching.h"
 #include "runtime/data/tokenizer.h"
@@ -251,8 +252,11 @@ int runCorpusTraining(const TrainFlags &f) {
                            train.dropped(), f.max_length);
 
   std::string passes = withPrecision(f.passes, f.precision);
-  ProgramCache steps([&](const GraphOptions &o) { return buildTrainStep(cfg, o, opt, passes); },
-                     f.backend, f.dropout);
+  ProgramCache steps(
+      [&](const GraphOptions &o) {
+        return buildTrainStep(cfg, o, opt, passes, dataParallelBuckets(f));
+      },
+      f.backend, f.dropout);
   TransformerConfig plain = cfg;
   plain.label_smoothing = 0;
   ProgramCache losses([&](const GraphOptions &o) { return buildLoss(plain, o, passes); }, f.backend,
@@ -260,15 +264,18 @@ int runCorpusTraining(const TrainFlags &f) {
 
   Trainer trainer([&](const Batch &b) -> Executable & { return steps.at(shapeOf(b)); },
                   [&](int64_t step) { return train.batchAt(step); }, cfg.tokens.pad, f.seed);
+  trainer.joinGroup(f.rank, f.ranks);
   // Every bucket comes up in the first epoch: compile their programs before the clock starts.
   std::cout << fmt::format("compiling {} training steps, one per batch shape...\n",
                            train.buckets().size())
             << std::flush;
   for (const auto &[shape, pairs] : train.buckets())
-    steps.at(shape);
+    steps.at({shareRows(shape.batch, f.rank, f.ranks), shape.src_len, shape.tgt_len});
   std::cout << fmt::format("compiled in {:.1f} s\n", steps.compileSeconds());
   TrainerState state;
-  Executable &first = steps.at(train.shapeAt(1));
+  data::BatchShape first_shape = train.shapeAt(1);
+  first_shape.batch = shareRows(first_shape.batch, f.rank, f.ranks);
+  Executable &first = steps.at(first_shape);
   if (!f.resume.empty()) {
     state = loadTrainerState(f.resume, first.signature());
     std::cout << fmt::format("resumed from {} at step {}\n", f.resume, state.step);
@@ -285,7 +292,8 @@ int runCorpusTraining(const TrainFlags &f) {
                    {"kiln.reverse", spec.split.reverse ? "1" : "0"},
                    {"kiln.tokenizer", tokenizer.base64()}});
   auto checkpoint = [&](Progress &progress) {
-    saveTrainerState(save, state, metadata);
+    if (std::string path = rankSavePath(f, save); !path.empty())
+      saveTrainerState(path, state, metadata);
     progress.note(fmt::format("saved step {} to {}", state.step, save));
   };
   // Validation: the loss over every validation pair, and the BLEU of greedy translations of the
@@ -324,7 +332,8 @@ int runCorpusTraining(const TrainFlags &f) {
         best_bleu = bleu;
         std::map<std::string, std::string> kept = metadata;
         kept["kiln.best_bleu"] = fmt::format("{:.17g}", bleu);
-        saveTrainerState(best_path, state, kept);
+        if (f.rank == 0)
+          saveTrainerState(best_path, state, kept);
         line += fmt::format(", the best so far: saved to {}", best_path);
       }
     }

@@ -9,6 +9,9 @@
 // (every layer's same-shaped ops) are compiled once and shared by their steps.
 // A node that kernel_choice.h sends to oneDNN runs its primitive, created here once; the adds
 // and relus that matmul_post_ops.h finds run inside their matmul's primitive.
+// An all_reduce copies its operand into its result and starts the communicator's sum there;
+// the first step that reads the result waits for it, so the sum of one bucket of gradients
+// overlaps the backward steps after it.
 
 #include "backend/cpu/cpu_executable.h"
 
@@ -109,6 +112,7 @@ struct Step {
   bool in_group = false;     ///< a group member whose group's kernel runs at the root's step
   bool post_op = false;      ///< an add or group that an earlier step's matmul computes
   bool view = false;         ///< a slice read where its input holds it: nothing to run
+  bool all_reduce = false;   ///< a sum over the communicator's group
   std::vector<int> operands; ///< value slots read
   std::vector<int> results;  ///< value slots written
   int64_t extent = 1, work = 1;
@@ -183,7 +187,8 @@ class CpuExecutable final : public Executable {
 public:
   CpuExecutable(const Graph &graph, const CompileOptions &options, Placement placement)
       : Executable(signatureOf(graph)), graph_(graph.clone()), poison_(options.poison_dead_buffers),
-        profiling_(options.profile) {
+        profiling_(options.profile), communicator_(options.communicator),
+        overlap_(options.overlap_all_reduce) {
     threads_ = options.threads > 0 ? options.threads : omp_get_num_procs();
     attention_expanded_ = prepareCpuGraph(*graph_, options.cpu_kernels);
     plan_ = planMemory(*graph_);
@@ -237,7 +242,9 @@ public:
       std::unique_ptr<onednn::Primitive> primitive;
       std::optional<int64_t> view =
           placement == Placement::Planned ? sliceView(*graph_, n, plan_) : std::nullopt;
-      if (view) {
+      if (n.is(op::AllReduce)) {
+        step.all_reduce = true;
+      } else if (view) {
         step.view = true;
         homes_[step.results[0]] =
             Home{.kind = Home::Input, .index = n.operands[0]->index, .offset = *view};
@@ -296,7 +303,8 @@ public:
           noalias.push_back(noaliasFlags(step));
           kernels.push_back(std::move(*over));
         }
-      } else if (!step.in_group && !step.post_op && !step.view && step.primitive < 0) {
+      } else if (!step.in_group && !step.post_op && !step.view && !step.all_reduce &&
+                 step.primitive < 0) {
         ++fallbacks_[std::string(n.name())];
       }
       if (profiling_ && !step.in_group && !step.post_op && !step.view)
@@ -394,7 +402,10 @@ private:
   /// path. Steps of the same kind (every layer's) share one entry.
   int profileKind(const Step &step, bool group) {
     const Node &n = *step.node;
-    std::string_view path = step.kernel >= 0 ? "jit" : step.primitive >= 0 ? "onednn" : "reference";
+    std::string_view path = step.all_reduce       ? "communicator"
+                            : step.kernel >= 0    ? "jit"
+                            : step.primitive >= 0 ? "onednn"
+                                                  : "reference";
     std::string kind =
         fmt::format("{}{} {} [{}]", group ? "fused " : "", n.name(), n.result()->type.str(), path);
     auto [it, fresh] = profile_index_.emplace(kind, static_cast<int>(profile_.size()));
@@ -513,11 +524,16 @@ private:
     std::optional<onednn::ScopedThreads> threads;
     if (!primitives_.empty())
       threads.emplace(threads_);
+    std::vector<InFlight> in_flight;
     for (size_t i = 0; i < steps_.size(); ++i) {
       const Step &step = steps_[i];
       auto start = step.profile >= 0 ? std::chrono::steady_clock::now()
                                      : std::chrono::steady_clock::time_point();
-      if (step.kernel >= 0)
+      if (!in_flight.empty())
+        awaitOperands(step, in_flight);
+      if (step.all_reduce)
+        startAllReduce(step, addr, in_flight);
+      else if (step.kernel >= 0)
         runJit(step, addr);
       else if (step.primitive >= 0)
         runPrimitive(step, addr);
@@ -532,6 +548,8 @@ private:
       if (i + 1 < steps_.size())
         poison(step.poison, addr);
     }
+    for (InFlight &f : in_flight)
+      f.reduce->wait();
     finishOutputs(out, addr, in_place);
     if (!steps_.empty())
       poison(steps_.back().poison, addr);
@@ -566,6 +584,41 @@ private:
         std::memcpy(in_place[*sig[k].updates].data(), out[k].data(), out[k].byteSize());
       out[k] = HostBuffer();
     }
+  }
+
+  /// A sum over the group that is still running, and the value slot it writes.
+  struct InFlight {
+    int slot;
+    std::unique_ptr<PendingReduce> reduce;
+  };
+
+  /// Waits for the sums whose results the step reads, and lets the others progress.
+  static void awaitOperands(const Step &step, std::vector<InFlight> &in_flight) {
+    std::erase_if(in_flight, [&](InFlight &f) {
+      if (std::find(step.operands.begin(), step.operands.end(), f.slot) == step.operands.end())
+        return false;
+      f.reduce->wait();
+      return true;
+    });
+    if (!in_flight.empty())
+      in_flight.front().reduce->test();
+  }
+
+  /// Copies the operand into the result's buffer and starts the sum over the group there.
+  void startAllReduce(const Step &step, const std::vector<std::byte *> &addr,
+                      std::vector<InFlight> &in_flight) const {
+    int from = step.operands.at(0), to = step.results.at(0);
+    int64_t bytes = byteSize(types_[to]);
+    if (addr[from] != addr[to] && bytes > 0)
+      std::memmove(addr[to], addr[from], static_cast<size_t>(bytes));
+    if (!communicator_ || communicator_->size() == 1)
+      return;
+    auto reduce =
+        communicator_->startAllReduceSum(addr[to], types_[to].numElements(), types_[to].dtype);
+    if (overlap_)
+      in_flight.push_back(InFlight{to, std::move(reduce)});
+    else
+      reduce->wait();
   }
 
   /// A step's buffers as its kernel takes them: operands, then results.
@@ -643,6 +696,8 @@ private:
   int threads_ = 1;
   bool poison_ = false;
   bool profiling_ = false;
+  Communicator *communicator_ = nullptr;
+  bool overlap_ = true;
   std::vector<KernelTime> profile_;
   std::unordered_map<std::string, int> profile_index_;
   int64_t post_ops_ = 0;

@@ -19,6 +19,7 @@ void addIndexingOps(std::vector<OpDef> &ops);
 void addLinalgOps(std::vector<OpDef> &ops);
 void addNNOps(std::vector<OpDef> &ops);
 void addAttentionOps(std::vector<OpDef> &ops);
+void addCollectiveOps(std::vector<OpDef> &ops);
 
 namespace ops {
 

@@ -95,6 +95,13 @@ REWRITES = {
         "build/bin/kiln run --config tiny --weights w.safetensors --inputs batch.safetensors"
         " -o out.safetensors --grads",
     ],
+    # Data-parallel training: 3 steps; Open MPI wants its root permission and, on few cores,
+    # --oversubscribe.
+    "mpirun -np 2 build/bin/kiln train --config tiny --task copy --steps 300 --data-parallel"
+    " --threads 1": [
+        "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 2 --oversubscribe"
+        " build/bin/kiln train --config tiny --task copy --steps 3 --data-parallel --threads 1"
+    ],
     # 300 and 600 steps: 3 and 6 (the resume still continues the saved run).
     "build/bin/kiln train --config tiny --task copy --save ckpt.safetensors": [
         "build/bin/kiln train --config tiny --task copy --save ckpt.safetensors --steps 3",
@@ -176,6 +183,9 @@ SKIPS = {
     "scripts/demo.sh": "installs packages and builds the checkout (scripts/build.sh runs "
     "install-deps.sh and cmake); the kiln commands it shows are the README's, run here",
     "scripts/test.sh": "runs the whole suite, this test included (recursion)",
+    "mpirun -np 4 --hostfile hosts build/bin/kiln train --data ding-en-de --data-parallel"
+    " --threads 8": "needs the machines of a hostfile; the ctest data_parallel runs mpirun -np 2"
+    " on a corpus and on the copy task",
     "bench/setup.sh": "installs PyTorch and JAX from PyPI into bench/.venv (about 6 GB)",
     "scripts/fuzz.sh 600": "builds the fuzz targets with clang-19 and sanitizers in "
     "build-fuzz/ (minutes of compiling); ctest replays every target's seeds (fuzz_*)",

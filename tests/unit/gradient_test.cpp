@@ -35,6 +35,7 @@ const std::multimap<std::string_view, Sample> kSamples = {
     {op::Gelu.name, {"%a: f32[2,3]", "gelu(%a) {approximate = \"tanh\"} : f32[2,3]"}},
     {op::Sigmoid.name, {"%a: f32[2,3]", "sigmoid(%a) : f32[2,3]"}},
     {op::Abs.name, {"%a: f32[2,3]", "abs(%a) : f32[2,3]"}},
+    {op::AllReduce.name, {"%a: f32[2,3]", "all_reduce(%a) : f32[2,3]"}},
     {op::Cast.name, {"%a: f32[2,3]", "cast(%a) {dtype = f64} : f64[2,3]"}},
     {op::Add.name, {"%a: f32[2,3], %b: f32[3]", "add(%a, %b) : f32[2,3]"}},
     {op::Add.name, {"%a: f32[2,1,3], %b: f32[4,1]", "add(%a, %b) : f32[2,4,3]"}},
