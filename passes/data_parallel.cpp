@@ -14,6 +14,9 @@
 // token count. Global-norm clipping, run by the optimizer afterwards, sees the summed
 // gradients. The count is found where the loss is computed: softmax_cross_entropy's targets
 // other than ignore_index, or the divisor of loss = sum / count when no parameter reaches it.
+//
+// Every rank runs the same graph, so the graph cannot tell ranks apart: dropout's stream is
+// offset by rank where the driver binds the seed input (dropoutKey in runtime/random_key.h).
 
 #include "ir/builder.h"
 #include "ir/op_handles.h"
