@@ -80,7 +80,7 @@ def main():
     ci = os.environ.get("CI") == "true"
     mpirun = shutil.which("mpirun")
     version = subprocess.run([args.kiln, "version"], capture_output=True, text=True).stdout
-    if mpirun is None or "MPI" not in version:
+    if mpirun is None or "data-parallel training: MPI" not in version:
         msg = "kiln was built without MPI" if mpirun else "mpirun is missing"
         if ci:
             sys.exit(f"FAIL: {msg} (scripts/install-deps.sh installs Open MPI)")
