@@ -1,8 +1,8 @@
 // The Vulkan device layer: the choice of a physical device, creation on lavapipe with its
 // features and limits, the one-line errors when there is no device, and buffer round trips.
 
-#include "backend/gpu/vulkan/vulkan_buffer.h"
-#include "backend/gpu/vulkan/vulkan_device.h"
+#include "runtime/vulkan/vulkan_buffer.h"
+#include "runtime/vulkan/vulkan_device.h"
 #include "ir/diagnostics.h"
 #include "vulkan_test_util.h"
 

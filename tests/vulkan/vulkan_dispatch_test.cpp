@@ -2,7 +2,7 @@
 // layout against the host's sum, dependent dispatches and their barriers, and an i64 error
 // slot that OpAtomicSMin fills with the first failing index.
 
-#include "backend/gpu/vulkan/vulkan_commands.h"
+#include "runtime/vulkan/vulkan_commands.h"
 #include "backend/kernel/kernel_ir.h"
 #include "vulkan_test_util.h"
 

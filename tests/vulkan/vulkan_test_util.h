@@ -3,7 +3,7 @@
 // assembly text and assembled with SPIRV-Tools, in the binding layout of
 // backend/gpu/spirv/spirv_kernel.h.
 
-#include "backend/gpu/vulkan/vulkan_device.h"
+#include "runtime/vulkan/vulkan_device.h"
 #include "tests/test_environment.h"
 
 #include <doctest/doctest.h>

@@ -7,8 +7,8 @@
 
 #include "backend/backend.h"
 #include "backend/gpu/vulkan/spirv_compiler.h"
-#include "backend/gpu/vulkan/vulkan_device.h"
-#include "backend/gpu/vulkan/vulkan_pipeline.h"
+#include "runtime/vulkan/vulkan_device.h"
+#include "runtime/vulkan/vulkan_pipeline.h"
 
 #include <memory>
 #include <mutex>

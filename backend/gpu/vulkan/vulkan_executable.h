@@ -4,8 +4,8 @@
 
 #include "backend/backend.h"
 #include "backend/gpu/vulkan/spirv_compiler.h"
-#include "backend/gpu/vulkan/vulkan_device.h"
-#include "backend/gpu/vulkan/vulkan_pipeline.h"
+#include "runtime/vulkan/vulkan_device.h"
+#include "runtime/vulkan/vulkan_pipeline.h"
 #include "backend/memory_plan.h"
 
 #include <memory>

@@ -1,6 +1,6 @@
 // Storage buffers: creation, memory, mapped or staged reads and writes.
 
-#include "backend/gpu/vulkan/vulkan_buffer.h"
+#include "runtime/vulkan/vulkan_buffer.h"
 
 #include "ir/diagnostics.h"
 

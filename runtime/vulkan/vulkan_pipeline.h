@@ -3,7 +3,7 @@
 // buffers (set 0, bindings 0..N-1, no push constants), its pipeline layout and the pipeline
 // with entry point "main". A cache keyed by a kernel's identity compiles equal kernels once.
 
-#include "backend/gpu/vulkan/vulkan_device.h"
+#include "runtime/vulkan/vulkan_device.h"
 
 #include <cstdint>
 #include <map>

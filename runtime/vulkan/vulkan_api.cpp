@@ -1,6 +1,6 @@
 // Loading the Vulkan loader with dlopen and its entry points by name; VkResult checks.
 
-#include "backend/gpu/vulkan/vulkan_api.h"
+#include "runtime/vulkan/vulkan_api.h"
 
 #include "ir/diagnostics.h"
 

@@ -1,6 +1,6 @@
 // Compute pipelines and their cache.
 
-#include "backend/gpu/vulkan/vulkan_pipeline.h"
+#include "runtime/vulkan/vulkan_pipeline.h"
 
 #include "ir/diagnostics.h"
 

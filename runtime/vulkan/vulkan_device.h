@@ -8,7 +8,7 @@
 // device such as Mesa's lavapipe. Which drivers the loader sees is the loader's business:
 // VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json leaves lavapipe alone.
 
-#include "backend/gpu/vulkan/vulkan_api.h"
+#include "runtime/vulkan/vulkan_api.h"
 
 #include <cstdint>
 #include <memory>

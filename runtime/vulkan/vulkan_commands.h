@@ -7,8 +7,8 @@
 // and staging copies visible to the shaders and ends with one that makes the shaders' writes
 // visible to the host and to copies.
 
-#include "backend/gpu/vulkan/vulkan_buffer.h"
-#include "backend/gpu/vulkan/vulkan_pipeline.h"
+#include "runtime/vulkan/vulkan_buffer.h"
+#include "runtime/vulkan/vulkan_pipeline.h"
 
 #include <cstdint>
 #include <memory>

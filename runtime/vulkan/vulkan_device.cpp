@@ -1,6 +1,6 @@
 // Instance, physical-device choice, logical device with a compute queue, features and limits.
 
-#include "backend/gpu/vulkan/vulkan_device.h"
+#include "runtime/vulkan/vulkan_device.h"
 
 #include "ir/diagnostics.h"
 

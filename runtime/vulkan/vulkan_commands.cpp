@@ -1,7 +1,7 @@
 // Descriptor sets and the command buffer of a sequence of dispatches, with the barriers
 // between dependent ones.
 
-#include "backend/gpu/vulkan/vulkan_commands.h"
+#include "runtime/vulkan/vulkan_commands.h"
 
 #include "ir/diagnostics.h"
 

@@ -4,7 +4,7 @@
 // and is read and written through a mapping; elsewhere it is device-local and every read or
 // write goes through a host-visible staging buffer and a copy on the queue.
 
-#include "backend/gpu/vulkan/vulkan_device.h"
+#include "runtime/vulkan/vulkan_device.h"
 
 #include <cstddef>
 #include <memory>
