@@ -64,6 +64,9 @@ public:
   /// Compiles a verified graph. Throws Error for what the backend cannot compile.
   virtual std::unique_ptr<Executable> compile(const Graph &graph,
                                               const CompileOptions &options) const = 0;
+  /// Why this machine cannot run the backend (no driver, no device), in the one line that
+  /// compile() would throw; empty where it can. Test suites skip a backend that says why.
+  virtual std::string unavailable() const { return {}; }
 };
 
 /// Every backend, in the order `--backend` lists them.

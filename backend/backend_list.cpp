@@ -3,6 +3,7 @@
 #include "backend/backend.h"
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/gpu/cuda/cuda_backend.h"
 #include "backend/gpu/vulkan/vulkan_backend.h"
 #include "backend/reference/reference_backend.h"
 
@@ -15,6 +16,7 @@ const std::vector<const Backend *> &allBackends() {
       &referenceBackend(),
       &cpuBackend(),
       &vulkanBackend(),
+      &cudaBackend(),
   };
   return backends;
 }

@@ -32,6 +32,13 @@ void BackendFlags::add(CLI::App &app, std::string default_backend) {
       ->capture_default_str();
 }
 
+const Backend &BackendFlags::get() const {
+  const Backend &b = getBackend(backend);
+  if (std::string why = b.unavailable(); !why.empty())
+    throw Error({}, why);
+  return b;
+}
+
 CompileOptions BackendFlags::options() const {
   CompileOptions o;
   o.threads = threads;

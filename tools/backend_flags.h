@@ -35,8 +35,9 @@ struct BackendFlags {
 
   /// Adds the flags to a command; `default_backend` is used when --backend is not given.
   void add(CLI::App &app, std::string default_backend);
-  /// The chosen backend.
-  const Backend &get() const { return getBackend(backend); }
+  /// The chosen backend; throws its one-line Error when this machine cannot run it (no GPU
+  /// driver).
+  const Backend &get() const;
   /// Compile options from the flags.
   CompileOptions options() const;
 };

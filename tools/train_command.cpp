@@ -385,6 +385,7 @@ int trainOnTask(const TrainFlags &flags) {
     task.vocab = *f.task_vocab;
   }
   task.batchAt(1); // a task that cannot make batches fails here, before the compile
+  f.backend.get(); // so does a backend this machine cannot run (no GPU driver)
   TrainerState state;
   if (!f.resume.empty()) {
     state = loadTrainerState(f.resume, signatureOf(*m.graph));

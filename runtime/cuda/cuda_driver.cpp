@@ -38,7 +38,8 @@ struct Driver::Api {
   CUresult (*cuDeviceTotalMem_v2)(size_t *, CUdevice);
   CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
   CUresult (*cuDevicePrimaryCtxRelease_v2)(CUdevice);
-  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuCtxPushCurrent_v2)(CUcontext);
+  CUresult (*cuCtxPopCurrent_v2)(CUcontext *);
   CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned, int *, void **);
   CUresult (*cuModuleUnload)(CUmodule);
   CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
@@ -81,7 +82,8 @@ Driver::Driver() : api_(std::make_unique<Api>()) {
   KILN_RESOLVE(cuDeviceTotalMem_v2);
   KILN_RESOLVE(cuDevicePrimaryCtxRetain);
   KILN_RESOLVE(cuDevicePrimaryCtxRelease_v2);
-  KILN_RESOLVE(cuCtxSetCurrent);
+  KILN_RESOLVE(cuCtxPushCurrent_v2);
+  KILN_RESOLVE(cuCtxPopCurrent_v2);
   KILN_RESOLVE(cuModuleLoadDataEx);
   KILN_RESOLVE(cuModuleUnload);
   KILN_RESOLVE(cuModuleGetFunction);
@@ -110,7 +112,15 @@ Driver::Driver() : api_(std::make_unique<Api>()) {
         "cuDeviceGetAttribute");
   check(a.cuDeviceTotalMem_v2(&device_.memory_bytes, device_handle_), "cuDeviceTotalMem");
   check(a.cuDevicePrimaryCtxRetain(&context_, device_handle_), "cuDevicePrimaryCtxRetain");
-  check(a.cuCtxSetCurrent(context_), "cuCtxSetCurrent");
+}
+
+Driver::Current::Current(const Driver &driver) : driver_(driver) {
+  driver.check(driver.api_->cuCtxPushCurrent_v2(driver.context_), "cuCtxPushCurrent");
+}
+
+Driver::Current::~Current() {
+  CUcontext popped = nullptr;
+  driver_.api_->cuCtxPopCurrent_v2(&popped);
 }
 
 Driver::~Driver() {
@@ -148,6 +158,7 @@ void Driver::check(int result, const char *what) const {
 std::string Driver::arch() const { return fmt::format("sm_{}{}", device_.major, device_.minor); }
 
 std::unique_ptr<Module> Driver::loadPtx(const std::string &ptx, const std::string &name) const {
+  Current current(*this);
   std::string log(8192, '\0');
   int options[] = {kJitErrorLogBuffer, kJitErrorLogSize};
   void *values[] = {log.data(), reinterpret_cast<void *>(log.size())};
@@ -164,9 +175,13 @@ std::unique_ptr<Module> Driver::loadPtx(const std::string &ptx, const std::strin
   return std::unique_ptr<Module>(new Module(*this, handle));
 }
 
-Module::~Module() { driver_.api_->cuModuleUnload(handle_); }
+Module::~Module() {
+  Driver::Current current(driver_);
+  driver_.api_->cuModuleUnload(handle_);
+}
 
 void *Module::function(const std::string &name) const {
+  Driver::Current current(driver_);
   CUfunction f = nullptr;
   driver_.check(driver_.api_->cuModuleGetFunction(&f, handle_, name.c_str()),
                 fmt::format("finding kernel {}", name).c_str());
@@ -174,6 +189,7 @@ void *Module::function(const std::string &name) const {
 }
 
 DeviceBuffer Driver::allocate(size_t bytes) const {
+  Current current(*this);
   DeviceBuffer b;
   CUdeviceptr p = 0;
   check(api_->cuMemAlloc_v2(&p, std::max<size_t>(bytes, 1)),
@@ -188,8 +204,10 @@ DeviceBuffer::DeviceBuffer(DeviceBuffer &&other) noexcept { *this = std::move(ot
 
 DeviceBuffer &DeviceBuffer::operator=(DeviceBuffer &&other) noexcept {
   if (this != &other) {
-    if (driver_ && address_)
+    if (driver_ && address_) {
+      Driver::Current current(*driver_);
       driver_->api_->cuMemFree_v2(address_);
+    }
     driver_ = other.driver_;
     address_ = other.address_;
     size_ = other.size_;
@@ -201,27 +219,33 @@ DeviceBuffer &DeviceBuffer::operator=(DeviceBuffer &&other) noexcept {
 }
 
 DeviceBuffer::~DeviceBuffer() {
-  if (driver_ && address_)
+  if (driver_ && address_) {
+    Driver::Current current(*driver_);
     driver_->api_->cuMemFree_v2(address_);
+  }
 }
 
 void Driver::copyToDevice(DevicePtr dst, const void *src, size_t bytes) const {
+  Current current(*this);
   if (bytes)
     check(api_->cuMemcpyHtoD_v2(dst, src, bytes), "copying to the device");
 }
 
 void Driver::copyToHost(void *dst, DevicePtr src, size_t bytes) const {
+  Current current(*this);
   if (bytes)
     check(api_->cuMemcpyDtoH_v2(dst, src, bytes), "copying from the device");
 }
 
 void Driver::fill(DevicePtr dst, uint8_t value, size_t bytes) const {
+  Current current(*this);
   if (bytes)
     check(api_->cuMemsetD8_v2(dst, value, bytes), "filling device memory");
 }
 
 void Driver::launch(void *function, int64_t grid, int64_t block, int64_t shared_bytes,
                     std::vector<void *> &args) const {
+  Current current(*this);
   if (grid < 1 || grid > INT32_MAX || block < 1 || block > 1024 || shared_bytes < 0 ||
       shared_bytes > INT32_MAX)
     throw Error({}, fmt::format("CUDA: a launch of {} blocks of {} threads with {} bytes of "
@@ -237,6 +261,9 @@ void Driver::launch(void *function, int64_t grid, int64_t block, int64_t shared_
         "launching a kernel");
 }
 
-void Driver::synchronize() const { check(api_->cuCtxSynchronize(), "running kernels"); }
+void Driver::synchronize() const {
+  Current current(*this);
+  check(api_->cuCtxSynchronize(), "running kernels");
+}
 
 } // namespace kiln::cuda

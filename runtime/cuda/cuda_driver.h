@@ -66,8 +66,9 @@ private:
   void *handle_;
 };
 
-/// The driver, with the first device's primary context made current on the thread that first
-/// calls get(); other threads must not use it (the driver would find no current context).
+/// The driver, over the first device's primary context. Every method makes that context
+/// current on the calling thread for its duration (cuCtxPushCurrent, then cuCtxPopCurrent), so
+/// any thread may call it, and a context the thread had current is current again after.
 class Driver {
 public:
   /// The driver of this process, opened on first use. Throws Error with one line saying what
@@ -101,6 +102,20 @@ public:
   ~Driver();
 
   struct Api; ///< the entry points, resolved by dlsym
+
+  /// The device's context made current on this thread while it lives.
+  class Current {
+  public:
+    /// Pushes the driver's context on this thread's stack.
+    explicit Current(const Driver &driver);
+    /// Pops it.
+    ~Current();
+    Current(const Current &) = delete;
+    Current &operator=(const Current &) = delete;
+
+  private:
+    const Driver &driver_;
+  };
 
 private:
   friend class DeviceBuffer;

@@ -91,6 +91,10 @@ struct Target {
 std::vector<Target> allTargets() {
   std::vector<Target> targets;
   for (const Backend *b : allBackends()) {
+    if (std::string why = b->unavailable(); !why.empty()) {
+      MESSAGE("skipped: " << why);
+      continue;
+    }
     targets.push_back({b, {}, std::string(b->name())});
     if (b->name() != "cpu")
       continue;

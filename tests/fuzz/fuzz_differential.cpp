@@ -93,6 +93,8 @@ struct Target {
 std::vector<Target> targetsFor(CpuKernels cpu_kernels) {
   std::vector<Target> targets;
   for (const Backend *b : allBackends()) {
+    if (!b->unavailable().empty())
+      continue; // no driver or device here
     // One thread, and no kernel cache on disk: a fuzzing run compiles many thousand graphs.
     CompileOptions o{.threads = 1, .use_cache = false};
     std::string flags = fmt::format("--backend {}", b->name());

@@ -56,3 +56,11 @@ else:
 config.substitutions.append(("%kiln_bin_dir", kiln_bin_dir))
 config.substitutions.append(("%lit", sys.executable + " " + os.path.abspath(sys.argv[0])))
 config.substitutions.append(("%inputs", os.path.join(os.path.dirname(__file__), "Inputs")))
+
+# A CUDA driver (libcuda.so.1) that loads: where there is none, --backend cuda must say so.
+import ctypes
+try:
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-driver")
+except OSError:
+    pass
