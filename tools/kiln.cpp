@@ -13,6 +13,7 @@
 #include "tools/backend_flags.h"
 #include "tools/bench_command.h"
 #include "tools/data_command.h"
+#include "tools/bundle_command.h"
 #include "tools/data_parallel.h"
 #include "tools/emit_command.h"
 #include "tools/eval_command.h"
@@ -309,6 +310,8 @@ int runMain(int argc, char **argv) {
   CLI::App *eval = eval_command.add(app);
   tools::EmitCommand emit_command;
   CLI::App *emit = emit_command.add(app);
+  tools::BundleCommand bundle_command;
+  CLI::App *bundle = bundle_command.add(app);
 
   tools::finishCommandLine(app);
   tools::checkSubcommandName(app, argc, argv);
@@ -343,6 +346,8 @@ int runMain(int argc, char **argv) {
     return eval_command.run();
   if (emit->parsed())
     return emit_command.run();
+  if (bundle->parsed())
+    return bundle_command.run();
   return 0;
 }
 
