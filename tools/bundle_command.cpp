@@ -8,6 +8,9 @@
 #include "backend/gpu/ptx/ptx.h"
 #include "backend/gpu/spirv/spirv_kernel.h"
 #include "compiler/programs.h"
+#include "ir/parser.h"
+#include "ir/verifier.h"
+#include "runtime/gpu/example_inputs.h"
 #include "runtime/safetensors.h"
 #include "tools/tool_support.h"
 
@@ -15,7 +18,6 @@
 
 #include <cstring>
 #include <iostream>
-#include <random>
 
 namespace kiln::tools {
 namespace {
@@ -28,28 +30,6 @@ PlanOptions bundlePlan() {
   while (align % 256 != 0)
     align *= 2;
   return PlanOptions{.max_buffer_bytes = int64_t{128} << 20, .alignment = align};
-}
-
-/// Inputs for a stage, drawn from `seed`: parameters uniform in [-0.1, 0.1), other floats
-/// (optimizer state) in [0, 0.01) (non-negative, so that second moments are valid), integers in
-/// [1, 8) (token ids of any vocabulary, a step from 1), bools false.
-std::vector<HostBuffer> exampleInputs(const Signature &sig, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<HostBuffer> out;
-  for (const Signature::Input &in : sig.inputs) {
-    Literal l(in.type);
-    for (double &x : l.data) {
-      if (isFloat(in.type.dtype) && in.kind == InputKind::Parameter)
-        x = std::uniform_real_distribution<double>(-0.1, 0.1)(rng);
-      else if (isFloat(in.type.dtype))
-        x = std::uniform_real_distribution<double>(0, 0.01)(rng);
-      else if (in.type.dtype != DType::boolean)
-        x = static_cast<double>(std::uniform_int_distribution<int>(1, 7)(rng));
-    }
-    l.roundToDType();
-    out.emplace_back(in.type, l.toBytes());
-  }
-  return out;
 }
 
 TensorData tensorOf(const HostBuffer &b) {
@@ -66,6 +46,9 @@ CLI::App *BundleCommand::add(CLI::App &app) {
                 "steps");
   model.add(*cmd);
   shape.add(*cmd);
+  cmd->add_option("--graph", graph_file,
+                  "bundle the graph of this text IR file (as kiln-opt reads it) instead of a "
+                  "stage of the Transformer");
   cmd->add_option("--stage", stage, "the program, as kiln dump names it")
       ->check(CLI::IsMember(stageNames()))
       ->capture_default_str();
@@ -97,7 +80,13 @@ int BundleCommand::run() const {
   bool compiled = stage != "forward" && stage != "loss";
   if (precision != "f32" && !compiled)
     throw Error({}, "--precision applies to --stage fused, train, encoder and decode-step only");
-  BuiltModel m = buildStage(cfg, stage, shape.opts, withPrecision("default", precision));
+  BuiltModel m;
+  if (!graph_file.empty()) {
+    m.graph = parseGraph(readTextFile(graph_file), graph_file);
+    verifyGraph(*m.graph);
+  } else {
+    m = buildStage(cfg, stage, shape.opts, withPrecision("default", precision));
+  }
   gpu::ProgramTarget target{.plan = bundlePlan()};
   target.compile = [&](const kernel::Kernel &k) -> std::optional<gpu::ProgramKernel> {
     spirv::SpirvKernel s = spirv::compileSpirv(k);
@@ -114,7 +103,11 @@ int BundleCommand::run() const {
   };
   gpu::BuiltProgram built = gpu::buildProgram(*m.graph, target);
   gpu::Bundle bundle{.program = built.program, .graph = built.graph, .host = built.host};
-  bundle.about = {{"config", cfg.name}, {"stage", stage}, {"arch", arch}};
+  bundle.about = {{"arch", arch}};
+  if (graph_file.empty())
+    bundle.about.insert({{"config", cfg.name}, {"stage", stage}});
+  else
+    bundle.about["graph"] = graph_file;
   gpu::writeBundle(output, bundle);
   std::cout << fmt::format("wrote a bundle of {} kernels, {} steps ({} on the host) to {}\n",
                            built.program->kernels.size(), built.program->steps.size(),
@@ -122,7 +115,7 @@ int BundleCommand::run() const {
   if (example_inputs.empty())
     return 0;
   const Signature &sig = built.program->signature;
-  std::vector<HostBuffer> inputs = exampleInputs(sig, seed);
+  std::vector<HostBuffer> inputs = gpu::exampleInputs(sig, seed);
   TensorMap in;
   for (size_t i = 0; i < inputs.size(); ++i)
     in[sig.inputs[i].name] = tensorOf(inputs[i]);

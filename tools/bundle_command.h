@@ -17,7 +17,7 @@ struct BundleCommand {
   ModelFlags model;
   ShapeFlags shape;
   std::string stage = "forward", arch = "sm_90", output, precision = "f32";
-  std::string example_inputs, expected, expected_backend = "cpu";
+  std::string graph_file, example_inputs, expected, expected_backend = "cpu";
   uint64_t seed = 1;
 
   CLI::App *add(CLI::App &app);

@@ -5,11 +5,15 @@
 //   kiln-run BUNDLE --inputs in.safetensors --outputs out.safetensors [--device auto|vulkan|cuda]
 //
 // Every input of the bundle must be in the inputs file, with its dtype and shape, and nothing
-// else may be; each output is written under its name. --repeat N runs N times and prints the
-// median time of a run (the inputs are the same each time).
+// else may be; each output is written under its name. --random-inputs SEED draws the inputs
+// instead (runtime/gpu/example_inputs.h), for timings of models whose weights would not fit a
+// small folder. --expected FILE compares the outputs with a file of the same tensors (|a - b| <=
+// atol + rtol * max(|a|, |b|)). --repeat N runs N times and prints the median time of a run.
 
 #include "backend/gpu/program/bundle.h"
+#include "ir/literal.h"
 #include "runtime/cuda/cuda_program.h"
+#include "runtime/gpu/example_inputs.h"
 #include "runtime/safetensors.h"
 #include "runtime/vulkan/vulkan_program.h"
 
@@ -18,7 +22,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <iostream>
+#include <regex>
 
 using namespace kiln;
 
@@ -58,6 +64,45 @@ std::vector<HostBuffer> bindInputs(const Signature &sig, const TensorMap &file,
   return inputs;
 }
 
+/// Compares outputs with the expected file; throws Error at the first disagreement, returns the
+/// largest difference.
+double compareOutputs(const Signature &sig, const std::vector<HostBuffer> &outputs,
+                      const TensorMap &expected, const std::string &path, double rtol, double atol,
+                      const std::string &ignore) {
+  double worst = 0;
+  std::regex skip(ignore.empty() ? "$^" : ignore);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const std::string &name = sig.outputs[i].name;
+    auto e = expected.find(name);
+    if (e == expected.end())
+      throw Error({}, fmt::format("--expected {}: no output \"{}\"", path, name));
+    const TensorType &t = outputs[i].type();
+    if (e->second.dtype != t.dtype || e->second.shape != t.shape)
+      throw Error({}, fmt::format("--expected {}: \"{}\" is {}; the bundle gives {}", path, name,
+                                  shapeText(e->second.dtype, e->second.shape), t.str()));
+    if (!ignore.empty() && std::regex_search(name, skip))
+      continue;
+    Literal want = Literal::fromBytes(t, e->second.bytes);
+    Literal got = Literal::fromBytes(t, outputs[i].bytes());
+    for (size_t k = 0; k < want.data.size(); ++k) {
+      double a = want.data[k], b = got.data[k];
+      if (std::isnan(a) || std::isnan(b) || std::isinf(a) || std::isinf(b)) {
+        if (!(a == b || (std::isnan(a) && std::isnan(b))))
+          throw Error(
+              {}, fmt::format("output \"{}\" element {}: {} expected, {} computed", name, k, a, b));
+        continue;
+      }
+      double d = std::abs(a - b);
+      if (d > atol + rtol * std::max(std::abs(a), std::abs(b)))
+        throw Error({}, fmt::format("output \"{}\" element {}: {} expected, {} computed (beyond "
+                                    "rtol {} and atol {})",
+                                    name, k, a, b, rtol, atol));
+      worst = std::max(worst, d);
+    }
+  }
+  return worst;
+}
+
 std::unique_ptr<gpu::DeviceProgram> deviceProgram(const gpu::GpuProgram &p, std::string &device) {
   if (device == "auto") {
     try {
@@ -74,10 +119,20 @@ std::unique_ptr<gpu::DeviceProgram> deviceProgram(const gpu::GpuProgram &p, std:
 
 int run(int argc, char **argv) {
   CLI::App app("run a kiln bundle on a GPU: safetensors in, safetensors out", "kiln-run");
-  std::string bundle_dir, inputs_path, outputs_path, device = "auto";
+  std::string bundle_dir, inputs_path, outputs_path, device = "auto", expected_path, ignore;
   int repeat = 1;
+  uint64_t seed = 0;
+  double rtol = 1e-4, atol = 1e-5;
   app.add_option("bundle", bundle_dir, "the bundle's folder (kiln bundle -o)")->required();
-  app.add_option("--inputs", inputs_path, "safetensors file of every input")->required();
+  CLI::Option *in = app.add_option("--inputs", inputs_path, "safetensors file of every input");
+  app.add_option("--random-inputs", seed, "draw the inputs from this seed instead")->excludes(in);
+  app.add_option("--expected", expected_path,
+                 "safetensors file of the outputs expected: compare, and fail at a difference");
+  app.add_option("--rtol", rtol, "relative tolerance of --expected")->capture_default_str();
+  app.add_option("--atol", atol, "absolute tolerance of --expected")->capture_default_str();
+  app.add_option("--ignore", ignore,
+                 "outputs whose names match this regular expression: --expected checks only "
+                 "their types");
   app.add_option("--outputs", outputs_path, "safetensors file to write the outputs to");
   app.add_option("--device", device,
                  "auto (cuda where a CUDA driver and GPU are, else vulkan), vulkan or cuda")
@@ -90,9 +145,13 @@ int run(int argc, char **argv) {
   } catch (const CLI::ParseError &e) {
     return app.exit(e);
   }
+  if (inputs_path.empty() && app.count("--random-inputs") == 0)
+    throw Error({}, "give --inputs FILE or --random-inputs SEED");
   gpu::Bundle b = gpu::readBundle(bundle_dir);
   std::vector<HostBuffer> inputs =
-      bindInputs(b.program->signature, readSafetensors(inputs_path), inputs_path);
+      inputs_path.empty()
+          ? gpu::exampleInputs(b.program->signature, seed)
+          : bindInputs(b.program->signature, readSafetensors(inputs_path), inputs_path);
   gpu::HostSteps host;
   if (b.graph)
     host = gpu::graphHostSteps(b.graph, b.host);
@@ -109,6 +168,13 @@ int run(int argc, char **argv) {
   std::cout << fmt::format("ran {} ({} kernels) on {}: {} runs, median {:.3f} ms\n", bundle_dir,
                            b.program->kernels.size(), device, repeat,
                            seconds[seconds.size() / 2] * 1e3);
+  if (!expected_path.empty()) {
+    double worst = compareOutputs(b.program->signature, outputs, readSafetensors(expected_path),
+                                  expected_path, rtol, atol, ignore);
+    std::cout << fmt::format("outputs equal {} within rtol {} and atol {} (largest "
+                             "difference {:.3g})\n",
+                             expected_path, rtol, atol, worst);
+  }
   if (!outputs_path.empty()) {
     TensorMap out;
     for (size_t i = 0; i < outputs.size(); ++i) {

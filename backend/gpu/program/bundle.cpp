@@ -130,7 +130,10 @@ void writeBundle(const std::string &dir, const Bundle &b) {
   if (ec)
     throw Error({}, fmt::format("-o {}: cannot make the folder: {}", dir, ec.message()));
   const GpuProgram &p = *b.program;
-  json js = {{"format", "kiln-bundle"}, {"version", kBundleVersion}};
+  json js = {{"format", "kiln-bundle"},
+             {"version", kBundleVersion},
+             {"inputs", json::array()},
+             {"outputs", json::array()}};
   for (const auto &[k, v] : b.about)
     js["about"][k] = v;
   for (const Signature::Input &in : p.signature.inputs) {
