@@ -72,6 +72,12 @@ AS_WRITTEN = {
     "build/bin/kiln-opt model.kir --run --seed 3",
     "build/bin/kiln-opt model.kir --run --print-full",
     "scripts/fuzz.sh -h",
+    "build/bin/kiln bundle --config tiny --stage train -o out/bundle --example-inputs"
+    " in.safetensors --expected cpu.safetensors",
+    "build/bin/kiln-run out/bundle --inputs in.safetensors --outputs out.safetensors --device"
+    " vulkan",
+    "build/bin/kiln-run out/bundle --inputs in.safetensors --expected cpu.safetensors --ignore"
+    " '^adam\\.' --device vulkan",
 }
 
 # The README's command -> what runs instead: the same subcommand and flags on a short budget,
@@ -163,6 +169,23 @@ REWRITES = {
         " tests/lit/passes/canonicalize.kir",
     ],
 }
+
+# --backend cuda without a driver: the one line of error and status 1, or, where a driver is,
+# two steps of the training.
+REWRITES["build/bin/kiln train --config tiny --steps 20 --backend cuda"] = [
+    "if python3 -c 'import ctypes; ctypes.CDLL(\"libcuda.so.1\")' 2>/dev/null; then"
+    " build/bin/kiln train --config tiny --steps 2 --backend cuda; else"
+    " out=$(build/bin/kiln train --config tiny --steps 2 --backend cuda 2>&1);"
+    " test $? -eq 1 && test \"$(echo \"$out\" | wc -l)\" -eq 1 &&"
+    " echo \"$out\" | grep -q '^kiln: error: --backend cuda: no CUDA driver'; fi"
+]
+# gpu-check.sh builds the checkout, which the folder of this test is not: it prepares the folder
+# from the build's binaries; run.sh then runs on lavapipe where there is no CUDA driver.
+REWRITES["scripts/gpu-check.sh -o gpu-check"] = ["scripts/gpu-check.sh --no-build -o gpu-check"]
+REWRITES["gpu-check/run.sh --device cuda"] = [
+    "if python3 -c 'import ctypes; ctypes.CDLL(\"libcuda.so.1\")' 2>/dev/null; then"
+    " gpu-check/run.sh --device cuda; else gpu-check/run.sh --device vulkan --no-timings; fi"
+]
 
 # Commands that cannot run here, with the reason.
 SKIPS = {
