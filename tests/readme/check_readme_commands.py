@@ -73,10 +73,10 @@ AS_WRITTEN = {
     "build/bin/kiln-opt model.kir --run --print-full",
     "scripts/fuzz.sh -h",
     "build/bin/kiln bundle --config tiny --stage train -o out/bundle --example-inputs"
-    " in.safetensors --expected cpu.safetensors",
-    "build/bin/kiln-run out/bundle --inputs in.safetensors --outputs out.safetensors --device"
+    " train-in.safetensors --expected train-cpu.safetensors",
+    "build/bin/kiln-run out/bundle --inputs train-in.safetensors --outputs train-out.safetensors --device"
     " vulkan",
-    "build/bin/kiln-run out/bundle --inputs in.safetensors --expected cpu.safetensors --ignore"
+    "build/bin/kiln-run out/bundle --inputs train-in.safetensors --expected train-cpu.safetensors --ignore"
     " '^adam\\.' --device vulkan",
 }
 
