@@ -24,6 +24,22 @@ size_t sequenceLength(unsigned char c) {
   return 0;
 }
 
+/// Whether `second` may follow `first` in a sequence: the ranges of the Unicode Standard's
+/// table 3-7, which leave out overlong forms (E0 80..9F, F0 80..8F), surrogates (ED A0..BF)
+/// and code points past U+10FFFF (F4 90..BF).
+bool validSecondByte(unsigned char first, unsigned char second) {
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (first == 0xE0)
+    lo = 0xA0;
+  else if (first == 0xED)
+    hi = 0x9F;
+  else if (first == 0xF0)
+    lo = 0x90;
+  else if (first == 0xF4)
+    hi = 0x8F;
+  return second >= lo && second <= hi;
+}
+
 } // namespace
 
 std::vector<std::string> utf8Characters(std::string_view text) {
@@ -31,6 +47,9 @@ std::vector<std::string> utf8Characters(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     size_t n = sequenceLength(static_cast<unsigned char>(text[i]));
     bool valid = n > 0 && i + n <= text.size();
+    if (valid && n > 1)
+      valid = validSecondByte(static_cast<unsigned char>(text[i]),
+                              static_cast<unsigned char>(text[i + 1]));
     for (size_t j = 1; valid && j < n; ++j)
       valid = (static_cast<unsigned char>(text[i + j]) & 0xC0) == 0x80;
     if (!valid)

@@ -70,9 +70,13 @@ public:
       int provided = 0;
       check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
       owns_ = true;
+      // OpenMP workers run between the calls, but only the main thread calls MPI.
+      if (provided < MPI_THREAD_FUNNELED)
+        throw Error({}, "MPI: this MPI library cannot run beside other threads "
+                        "(MPI_THREAD_FUNNELED); kiln's kernels run on OpenMP threads");
     }
     // Errors come back as codes, which become kiln Errors, instead of ending the process.
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
   }

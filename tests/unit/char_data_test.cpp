@@ -20,6 +20,12 @@ TEST_CASE("utf8Characters splits multi-byte characters and refuses invalid UTF-8
                        Error);
   CHECK_THROWS_WITH_AS(utf8Characters("\xC3(x"), doctest::Contains("invalid UTF-8 at byte 0"),
                        Error);
+  // The edges of table 3-7: an overlong '/', a surrogate, a code point past U+10FFFF, and the
+  // first and last sequences that are allowed beside them.
+  for (const char *bad : {"\xE0\x80\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xF0\x8F\xBF\xBF"})
+    CHECK_THROWS_WITH_AS(utf8Characters(bad), doctest::Contains("invalid UTF-8 at byte 0"), Error);
+  for (const char *good : {"\xE0\xA0\x80", "\xED\x9F\xBF", "\xF4\x8F\xBF\xBF", "\xF0\x90\x80\x80"})
+    CHECK(utf8Characters(good).size() == 1);
 }
 
 TEST_CASE("CharTokenizer: one id per distinct character, in code point order, round trips") {
