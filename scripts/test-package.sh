@@ -36,6 +36,7 @@ cmake -S "$root/examples/gpt" -B "$tmp/gpt" -G Ninja -DCMAKE_BUILD_TYPE=Release 
   -DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/configure-gpt.log" ||
   { cat "$tmp/configure-gpt.log"; exit 1; }
 cmake --build "$tmp/gpt"
+"$tmp/gpt/gpt" --help | grep -q -- '--steps N' || { echo "examples/gpt: --help lists no flags"; exit 1; }
 OMP_WAIT_POLICY=passive "$tmp/gpt/gpt" --steps 60 --length 32 --width 32 --layers 2 --heads 2 \
   --batch 16 --lr 0.01 --seed 1 --print-every 20 --characters 80 --top-k 10 | tee "$tmp/gpt.out"
 

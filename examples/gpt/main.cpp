@@ -25,6 +25,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 namespace {
 
@@ -57,6 +58,36 @@ int64_t integer(const std::string &flag, const std::string &text) {
   return static_cast<int64_t>(v);
 }
 
+/// What `gpt --help` prints: every flag, with its default.
+void printUsage() {
+  Settings d;
+  std::printf("gpt: trains a character-level decoder-only Transformer on the German side of Ding's "
+              "sentences, then samples from it\n\n"
+              "usage: gpt [--flag value]...\n"
+              "  --steps N        training steps (%lld)\n"
+              "  --batch N        windows a step (%lld)\n"
+              "  --length N       characters a window, the model's context (%lld)\n"
+              "  --width N        d_model (%lld)\n"
+              "  --layers N       decoder blocks (%lld)\n"
+              "  --heads N        attention heads (%lld)\n"
+              "  --lr X           Adam's learning rate (%g)\n"
+              "  --seed N         seed of the weights, the windows and the sampling (%llu)\n"
+              "  --print-every N  print the loss every N steps (%lld)\n"
+              "  --characters N   characters to sample (%lld)\n"
+              "  --temperature X  sampling temperature (%g)\n"
+              "  --top-k N        sample among the k likeliest characters; 0: all (%lld)\n"
+              "  --prompt TEXT    the sample's beginning (\"%s\")\n"
+              "  --corpus FILE    Ding's dictionary (%s)\n"
+              "  --passes LIST    makeTrainStep's forward passes (%s)\n",
+              static_cast<long long>(d.steps), static_cast<long long>(d.batch),
+              static_cast<long long>(d.model.length), static_cast<long long>(d.model.width),
+              static_cast<long long>(d.model.layers), static_cast<long long>(d.model.heads), d.lr,
+              static_cast<unsigned long long>(d.seed), static_cast<long long>(d.print_every),
+              static_cast<long long>(d.sample.characters), d.sample.temperature,
+              static_cast<long long>(d.sample.top_k), d.prompt.c_str(), d.corpus.c_str(),
+              d.passes.c_str());
+}
+
 /// The settings of argv; an Error for an unknown flag or a bad value.
 Settings parse(int argc, char **argv) {
   Settings s;
@@ -82,7 +113,7 @@ Settings parse(int argc, char **argv) {
   for (int i = 1; i < argc; ++i) {
     auto flag = flags.find(argv[i]);
     if (flag == flags.end())
-      throw kiln::Error({}, fmt::format("unknown flag '{}'", argv[i]));
+      throw kiln::Error({}, fmt::format("unknown flag '{}' (gpt --help lists them)", argv[i]));
     if (i + 1 == argc)
       throw kiln::Error({}, fmt::format("{} needs a value", argv[i]));
     flag->second(argv[++i]);
@@ -117,6 +148,11 @@ void bindInitial(const kiln::BuiltModel &m, const kiln::Executable &exe, uint64_
 } // namespace
 
 int main(int argc, char **argv) try {
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
+      printUsage();
+      return 0;
+    }
   Settings s = parse(argc, argv);
   std::printf("kiln %s\n", KILN_VERSION_STRING);
 
