@@ -20,6 +20,7 @@
 
 #include "ir/builder.h"
 #include "ir/op_handles.h"
+#include "passes/match.h"
 #include "passes/pass.h"
 
 #include <fmt/format.h>
@@ -37,22 +38,8 @@ constexpr int64_t kDefaultBucketBytes = int64_t{4} << 20;
 
 /// Whether any parameter input reaches the value.
 bool readsParameter(const Graph &g, const Value *v) {
-  std::unordered_set<const Value *> seen;
-  std::vector<const Value *> work = {v};
-  while (!work.empty()) {
-    const Value *x = work.back();
-    work.pop_back();
-    if (!seen.insert(x).second)
-      continue;
-    if (!x->def) {
-      if (g.inputs()[x->index].kind == InputKind::Parameter)
-        return true;
-      continue;
-    }
-    for (const Value *o : x->def->operands)
-      work.push_back(o);
-  }
-  return false;
+  return match::inputBehind(
+             g, v, [](const GraphInput &in) { return in.kind == InputKind::Parameter; }) != nullptr;
 }
 
 /// The number of tokens the loss is a mean over, as a scalar of the loss's dtype.

@@ -114,23 +114,7 @@ bool isCausal(const Value *c, const Value *scores) {
 /// A parameter or state input that v depends on, or nullptr. The op gives its mask no
 /// gradient, so a mask computed from weights (a learned bias) must stay outside.
 const GraphInput *floatInputBehind(const Graph &g, const Value *v) {
-  std::vector<const Value *> work{v};
-  std::unordered_set<const Value *> seen;
-  while (!work.empty()) {
-    const Value *x = work.back();
-    work.pop_back();
-    if (!seen.insert(x).second)
-      continue;
-    if (!x->def) {
-      for (const GraphInput &in : g.inputs())
-        if (in.value.get() == x && in.kind != InputKind::Data)
-          return &in;
-      continue;
-    }
-    for (const Value *o : x->def->operands)
-      work.push_back(o);
-  }
-  return nullptr;
+  return match::inputBehind(g, v, [](const GraphInput &in) { return in.kind != InputKind::Data; });
 }
 
 struct Masked {

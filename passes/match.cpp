@@ -1,5 +1,7 @@
 #include "passes/match.h"
 
+#include <unordered_set>
+
 #include <algorithm>
 #include <cmath>
 
@@ -67,6 +69,27 @@ std::string otherUser(const Graph &g, const Value *v, std::initializer_list<cons
             std::string_view("aeiou").find(n->name()[0]) != std::string_view::npos ? "an" : "a",
             n->name(), n->loc.str());
   return "nothing else";
+}
+
+const GraphInput *inputBehind(const Graph &g, const Value *v,
+                              const std::function<bool(const GraphInput &)> &want) {
+  std::vector<const Value *> work{v};
+  std::unordered_set<const Value *> seen;
+  while (!work.empty()) {
+    const Value *x = work.back();
+    work.pop_back();
+    if (!seen.insert(x).second)
+      continue;
+    if (!x->def) {
+      for (const GraphInput &in : g.inputs())
+        if (in.value.get() == x && want(in))
+          return &in;
+      continue;
+    }
+    for (const Value *o : x->def->operands)
+      work.push_back(o);
+  }
+  return nullptr;
 }
 
 } // namespace kiln::match

@@ -1,10 +1,12 @@
 #pragma once
 // Small pieces for matching patterns in the graph: what produced a value, splat constants,
-// reductions over the last axis, and use checks. The fusion patterns are written with them.
+// reductions over the last axis, use checks, and the inputs a value depends on. The fusion patterns
+// are written with them.
 
 #include "ir/builder.h"
 #include "ir/graph.h"
 
+#include <functional>
 #include <initializer_list>
 #include <optional>
 
@@ -26,6 +28,10 @@ bool same(const Value *a, const Value *b, int depth = 8);
 bool onlyUsedBy(const Graph &g, const Value *v, std::initializer_list<const Node *> users);
 /// Names another user of v that is not among the given nodes, for remarks ("a mul at f:3:7").
 std::string otherUser(const Graph &g, const Value *v, std::initializer_list<const Node *> users);
+/// The first graph input, in a walk up from v through every operand, that `want` accepts, or
+/// nullptr when v depends on none.
+const GraphInput *inputBehind(const Graph &g, const Value *v,
+                              const std::function<bool(const GraphInput &)> &want);
 /// Calls f(a, b) with the operands of a binary node in both orders; returns the first success.
 template <typename F>
 auto commuted(const Node &n, F f) -> decltype(f(n.operands[0], n.operands[1])) {
