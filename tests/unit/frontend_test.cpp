@@ -13,18 +13,6 @@
 using namespace kiln;
 using namespace kiln::test;
 
-namespace {
-
-/// Runs a finished graph with inputs given by name, in f64.
-std::map<std::string, Literal> runNamed(const Graph &g,
-                                        const std::map<std::string, Literal> &inputs) {
-  std::vector<Literal> args;
-  for (const GraphInput &in : g.inputs())
-    args.push_back(inputs.at(in.name));
-  return runByName(g, args, true);
-}
-
-} // namespace
 
 TEST_CASE("DSL errors point at the user's line") {
   ModelBuilder mb;

@@ -18,15 +18,6 @@ namespace {
 
 constexpr int64_t kVocab = 4, kWidth = 5;
 
-/// Runs a graph with inputs given by name, in f64.
-std::map<std::string, Literal> runNamed(const Graph &g,
-                                        const std::map<std::string, Literal> &inputs) {
-  std::vector<Literal> args;
-  for (const GraphInput &in : g.inputs())
-    args.push_back(inputs.at(in.name));
-  return runByName(g, args, true);
-}
-
 /// loss = sum(logits * c) with logits = out.attend(in(ids)); tied: one embedding for both.
 std::unique_ptr<Graph> projectionLoss(bool tied) {
   ModelBuilder mb;

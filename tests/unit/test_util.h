@@ -61,6 +61,15 @@ inline std::map<std::string, Literal> runByName(const Graph &g, const std::vecto
   return named;
 }
 
+/// Runs a graph in f64 on inputs given by name; outputs by name.
+inline std::map<std::string, Literal> runNamed(const Graph &g,
+                                               const std::map<std::string, Literal> &inputs) {
+  std::vector<Literal> args;
+  for (const GraphInput &in : g.inputs())
+    args.push_back(inputs.at(in.name));
+  return runByName(g, args, true);
+}
+
 /// A Philox key as the i32[2] literal a seed input holds.
 inline Literal keyLiteral(PhiloxKey k) {
   return Literal(philoxKeyType(), {static_cast<double>(static_cast<int32_t>(k[0])),
