@@ -13,7 +13,6 @@
 using namespace kiln;
 using namespace kiln::test;
 
-
 TEST_CASE("DSL errors point at the user's line") {
   ModelBuilder mb;
   Tensor a = mb.input("a", TensorType{DType::f32, {32, 64}});
