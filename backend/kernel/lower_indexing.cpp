@@ -103,8 +103,12 @@ std::optional<Kernel> lowerGather(const Node &n) {
   return k;
 }
 
-/// Each (batch, outer) slab of the result is one iteration: it copies the base and adds the
-/// updates in the reference's order, so repeated indices never race.
+/// Each (batch, outer) slab of the result is one iteration, and within it each inner column:
+/// a column copies the base and adds the updates in the reference's order, so repeated indices
+/// never race. Columns touch disjoint elements, so the GPU code generators spread them over
+/// threads (flatten_parallel.h): one thread walking a whole slab would run axis x inner
+/// iterations, beyond what some drivers let one invocation run (lavapipe stops a loop after
+/// 65535).
 std::optional<Kernel> lowerScatterAdd(const Node &n) {
   DType dt = n.result()->type.dtype;
   // Integer sums saturate once in the reference, and bf16 ones round once: those fall back.
@@ -118,21 +122,21 @@ std::optional<Kernel> lowerScatterAdd(const Node &n) {
   setView(k, 3, g.data());
   int q = k.addVar("i", ScalarType::index);
   std::vector<Expr> at = split(varRef(k, q), {g.batch, g.outer});
-  Block body;
-  int a = k.addVar("i", ScalarType::index), c = k.addVar("i", ScalarType::index);
-  std::vector<Expr> slab = {at[0], at[1], varRef(k, a), varRef(k, c)};
-  body.push_back(loop(a, LoopKind::Serial, g.axis,
-                      {loop(c, LoopKind::Serial, g.inner, {store(3, slab, load(k, 0, slab))})}));
-  int j = k.addVar("j", ScalarType::index), i = k.addVar("i", ScalarType::index);
-  Expr vj = varRef(k, j), vi = varRef(k, i);
+  int c = k.addVar("i", ScalarType::index), a = k.addVar("i", ScalarType::index);
+  Expr vc = varRef(k, c);
+  std::vector<Expr> base = {at[0], at[1], varRef(k, a), vc};
+  Block column;
+  column.push_back(loop(a, LoopKind::Serial, g.axis, {store(3, base, load(k, 0, base))}));
+  int j = k.addVar("j", ScalarType::index);
+  Expr vj = varRef(k, j);
   Block update;
   Expr index = checkedIndex(k, update, n, g, 1, at[0], vj);
-  std::vector<Expr> dst = {at[0], at[1], index, vi};
+  std::vector<Expr> dst = {at[0], at[1], index, vc};
   if (g.axis > 0)
-    update.push_back(
-        loop(i, LoopKind::Serial, g.inner,
-             {store(3, dst, add(load(k, 3, dst), load(k, 2, {at[0], at[1], vj, vi})))}));
-  body.push_back(loop(j, LoopKind::Serial, g.positions, std::move(update)));
+    update.push_back(store(3, dst, add(load(k, 3, dst), load(k, 2, {at[0], at[1], vj, vc}))));
+  column.push_back(loop(j, LoopKind::Serial, g.positions, std::move(update)));
+  Block body;
+  body.push_back(loop(c, LoopKind::Serial, g.inner, std::move(column)));
   k.body.push_back(loop(q, LoopKind::Parallel, g.batch * g.outer, std::move(body)));
   return k;
 }
