@@ -129,6 +129,12 @@ std::string rankSavePath(const TrainFlags &f, const std::string &path) {
   return f.save_all_ranks ? fmt::format("{}.rank{}", path, f.rank) : std::string();
 }
 
+bool groupStops(const TrainFlags &f, bool local) {
+  if (f.ranks <= 1 || !f.backend.communicator)
+    return local;
+  return f.backend.communicator->allReduceSum(local ? 1.0 : 0.0) > 0;
+}
+
 OptimizerOptions optimizerOptions(const TrainFlags &f, int64_t d_model) {
   OptimizerOptions opt;
   opt.kind = parseOptimizerKind(f.optimizer);
@@ -428,7 +434,8 @@ int trainOnTask(const TrainFlags &flags) {
   auto last = start;
   int64_t tokens = 0;
   StopSignals stop;
-  while (state.step < f.steps && !stop.requested()) {
+  // The ranks agree before each step whether to stop, so that they stop together.
+  while (state.step < f.steps && !groupStops(f, stop.requested())) {
     StepReport r = trainer.step(state);
     if (std::string note = checkStep(r); !note.empty())
       std::cout << note << "\n";
@@ -447,6 +454,9 @@ int trainOnTask(const TrainFlags &flags) {
   }
   if (stop.requested())
     std::cout << fmt::format("{} at step {}: stopping\n", stop.name(), state.step);
+  else if (state.step < f.steps)
+    std::cout << fmt::format("another rank stops the run at step {} (a signal): stopping\n",
+                             state.step);
   // A resumed run goes on in its checkpoint unless --save names another file.
   std::string save = f.save.empty() ? f.resume : f.save;
   if (!save.empty() && !rankSavePath(f, save).empty()) {

@@ -93,5 +93,9 @@ int runCorpusTraining(const TrainFlags &flags);
 std::optional<int64_t> dataParallelBuckets(const TrainFlags &flags);
 /// Where this rank saves a checkpoint that rank 0 saves to `path`, or "" when it saves none.
 std::string rankSavePath(const TrainFlags &flags, const std::string &path);
+/// Whether the run stops now: with --data-parallel, true on every rank when any rank's `local`
+/// is (one reduction, so that the ranks stop at the same step and none waits in an all_reduce the
+/// others never join); without it, `local`. Every rank must call it at the same points.
+bool groupStops(const TrainFlags &flags, bool local);
 
 } // namespace kiln::tools

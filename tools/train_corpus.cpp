@@ -352,12 +352,11 @@ int runCorpusTraining(const TrainFlags &f) {
   progress.start(state.step);
   Clock::time_point start = Clock::now(), window = start;
   int64_t tokens = 0;
-  bool stopped = false;
-  while (state.step < last_step && !stop.requested()) {
-    if (budget && secondsSince(start) >= *budget) {
-      stopped = true;
-      break;
-    }
+  // The ranks agree whether to stop (a signal, or a time budget spent on some rank) before the
+  // first step and after each one, with one reduction, so that they stop at the same step.
+  auto spent = [&] { return budget && secondsSince(start) >= *budget; };
+  bool group_stop = groupStops(f, stop.requested() || spent());
+  while (state.step < last_step && !group_stop) {
     StepReport r = trainer.step(state);
     if (std::string note = checkStep(r); !note.empty())
       progress.note(note);
@@ -369,19 +368,27 @@ int runCorpusTraining(const TrainFlags &f) {
       window = Clock::now();
       tokens = 0;
     }
+    group_stop = groupStops(f, stop.requested() || spent());
     // After a signal, the run saves at once below, without validating first.
-    if (stop.requested())
+    if (group_stop && stop.requested())
       break;
     if (f.valid_every > 0 && r.step % f.valid_every == 0 && valid.batchesPerEpoch() > 0)
       validate(progress);
     if (f.save_every > 0 && r.step % f.save_every == 0)
       checkpoint(progress);
   }
+  // Stopped by the budget, or by another rank's signal or budget.
+  bool stopped = group_stop && !stop.requested();
   if (stop.requested())
     progress.note(fmt::format("{} at step {}: saving the run", stop.name(), state.step));
-  else if (stopped)
+  else if (stopped && spent())
     progress.note(
         fmt::format("the time budget of {} is spent at step {}", clock(*budget), state.step));
+  else if (stopped)
+    progress.note(
+        fmt::format("another rank stops the run at step {} (its time budget or a signal): "
+                    "saving the run",
+                    state.step));
   bool validated = f.valid_every > 0 && state.step % f.valid_every == 0;
   // A signal asks to stop now: save at once, without a last validation; --valid-every 0 never
   // validates.

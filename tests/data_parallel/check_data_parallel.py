@@ -5,6 +5,7 @@
   the same batches within TOLERANCE, and both ranks hold the same weights and optimizer state
   bit for bit. The same for a few steps on a corpus (TSV) whose batches split unevenly.
 - A checkpoint of 2 ranks resumes with 2 and is refused, naming both counts, by 1.
+- With --time-budget and no --steps, the ranks stop together and exit 0.
 - A rank that fails (a bad --data path on rank 1 only) ends the whole job with an error that
   names the rank, well before the timeout.
 
@@ -124,6 +125,16 @@ def main():
          "--save", w("corpus2.safetensors")], env)
     compare(w("corpus1.safetensors"), w("corpus2.safetensors"), w("corpus2.safetensors.rank1"),
             "corpus")
+
+    # A time budget and no --steps: each rank's clock runs out at its own step, yet the ranks
+    # agree each step whether to stop, so both stop at the same step and exit 0.
+    budget = [a for a in corpus if a not in ("--steps", "4")]
+    try:
+        run([*mpi, args.kiln, *budget, "--time-budget", "2s", "--data-parallel",
+             "--save", w("budget.safetensors")], env)
+    except subprocess.TimeoutExpired:
+        sys.exit("FAIL: a time budget left the ranks hanging")
+    print("time budget: the ranks stop together")
 
     # One rank with a data path that does not exist: the job ends, naming the rank.
     bad = [*corpus, "--data-parallel", "--save", w("bad.safetensors")]
