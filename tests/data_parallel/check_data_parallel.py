@@ -3,7 +3,8 @@
 - Without dropout, after 5 steps of the copy task on batches of 7 rows (ranks of 3 and 4 rows,
   holding different numbers of target tokens), the weights equal those of a single process on
   the same batches within TOLERANCE, and both ranks hold the same weights and optimizer state
-  bit for bit. The same for a few steps on a corpus (TSV) whose batches split unevenly.
+  bit for bit, and they moved by more than 100 * TOLERANCE from the step-0 weights (a --steps 0
+  run's). The same for a few steps on a corpus (TSV) whose batches split unevenly.
 - A checkpoint of 2 ranks resumes with 2 and is refused, naming both counts, by 1.
 - With --time-budget and no --steps, the ranks stop together and exit 0.
 - A rank that fails (a bad --data path on rank 1 only) ends the whole job with an error that
@@ -52,8 +53,9 @@ def run(cmd, env, expect_ok=True):
     return p
 
 
-def compare(single, dp, rank1, what):
+def compare(start, single, dp, rank1, what):
     a, b, c = read_safetensors(single), read_safetensors(dp), read_safetensors(rank1)
+    s = read_safetensors(start)
     if a.keys() != b.keys() or b.keys() != c.keys():
         sys.exit(f"FAIL {what}: the checkpoints hold different tensors")
     for name in b:
@@ -66,10 +68,13 @@ def compare(single, dp, rank1, what):
             worst, where = d, name
     if worst > TOLERANCE:
         sys.exit(f"FAIL {what}: a single process and 2 ranks differ by {worst} in {where}")
-    moved = max(float(np.max(np.abs(b[n] - a[n]))) for n in a if a[n].size)
+    # Equal weights prove little unless training moved them well past the tolerance.
+    moved = max(float(np.max(np.abs(b[n].astype(np.float64) - s[n]))) for n in s
+                if s[n].size and s[n].dtype.kind == "f")
+    if moved <= 100 * TOLERANCE:
+        sys.exit(f"FAIL {what}: the weights moved by only {moved} from step 0")
     print(f"{what}: ranks equal bit for bit; largest difference to one process {worst:.2e} "
-          f"({where}), tolerance {TOLERANCE}")
-    return moved
+          f"({where}), tolerance {TOLERANCE}; moved {moved:.2e} from step 0")
 
 
 def main():
@@ -99,13 +104,15 @@ def main():
     base = ["train", "--task", "copy", "--config", "tiny", "--batch", "7", "--dropout", "0",
             "--seed", "5", "--threads", "1", "--optimizer", "sgd", "--lr", "0.1"]
     task = [*base, "--steps", "5"]
+    run([args.kiln, *base, "--steps", "0", "--save", w("start.safetensors")], env)
     run([args.kiln, *task, "--save", w("single.safetensors")], env)
     p = run([*mpi, args.kiln, *task, "--data-parallel", "--bucket-bytes", "65536",
              "--save-all-ranks", "--save", w("dp.safetensors")], env)
     steps = [l for l in p.stdout.splitlines() if l.startswith("step ")]
     if len(steps) != 5:
         sys.exit(f"FAIL: rank 0 alone prints each of the 5 steps once, found:\n{p.stdout}")
-    compare(w("single.safetensors"), w("dp.safetensors"), w("dp.safetensors.rank1"), "copy task")
+    compare(w("start.safetensors"), w("single.safetensors"), w("dp.safetensors"),
+            w("dp.safetensors.rank1"), "copy task")
 
     # Resume: the same number of ranks goes on; another number is refused.
     run([*mpi, args.kiln, *base, "--steps", "6", "--resume", w("dp.safetensors"),
@@ -120,11 +127,14 @@ def main():
               "--ffn", "32", "--layers", "1", "--batch-tokens", "48", "--steps", "4",
               "--valid-every", "0", "--dropout", "0", "--threads", "1", "--optimizer", "sgd",
               "--lr", "0.1"]
+    # The step-0 weights: a --steps 0 run saves them.
+    run([args.kiln, *[a if a != "4" else "0" for a in corpus], "--save",
+         w("corpus0.safetensors")], env)
     run([args.kiln, *corpus, "--save", w("corpus1.safetensors")], env)
     run([*mpi, args.kiln, *corpus, "--data-parallel", "--save-all-ranks",
          "--save", w("corpus2.safetensors")], env)
-    compare(w("corpus1.safetensors"), w("corpus2.safetensors"), w("corpus2.safetensors.rank1"),
-            "corpus")
+    compare(w("corpus0.safetensors"), w("corpus1.safetensors"), w("corpus2.safetensors"),
+            w("corpus2.safetensors.rank1"), "corpus")
 
     # A time budget and no --steps: each rank's clock runs out at its own step, yet the ranks
     # agree each step whether to stop, so both stop at the same step and exit 0.

@@ -192,8 +192,7 @@ TEST_CASE("data-parallel: two ranks reach one process's weights, bit-identical t
   CHECK(sameBits(two[0], two[1]));
   // f32 sums in another order: rounding-level differences (4e-7 in kiln train's 5 steps).
   CHECK(largestDifference(one[0], two[0]) < 1e-5);
-  CHECK(largestDifference(one[0], two[0]) >= 0);
-  // The same with global-norm clipping, which must see the summed gradients.
+  // The same with global-norm clipping, which must see the group's mean gradients.
   std::vector<TrainerState> clipped_one = trainRanks(1, 5, 3, 0.05);
   std::vector<TrainerState> clipped_two = trainRanks(2, 5, 3, 0.05);
   CHECK(sameBits(clipped_two[0], clipped_two[1]));
