@@ -11,9 +11,10 @@
 // bucket's last gradient so that a backend may run it while the backward pass goes on. The
 // token count, the loss and "correct" (when the graph has it) travel in one small all_reduce;
 // the loss and correct outputs become the group's, and output "dp.tokens" holds the group's
-// token count. Global-norm clipping, run by the optimizer afterwards, sees the summed
-// gradients. The count is found where the loss is computed: softmax_cross_entropy's targets
-// other than ignore_index, or the divisor of loss = sum / count when no parameter reaches it.
+// token count. Global-norm clipping, run by the optimizer afterwards, sees the group's mean
+// gradients (the sum divided by the group's count, as one process would have them). The count is
+// found where the loss is computed: softmax_cross_entropy's targets other than ignore_index, or the
+// divisor of loss = sum / count when no parameter reaches it.
 //
 // Every rank runs the same graph, so the graph cannot tell ranks apart: dropout's stream is
 // offset by rank where the driver binds the seed input (dropoutKey in runtime/random_key.h).

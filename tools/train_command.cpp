@@ -201,8 +201,8 @@ void checkResume(const std::map<std::string, std::string> &meta, const std::stri
     };
     if (s.key == "kiln.train.ranks")
       throw Error(at, fmt::format("the checkpoint was trained by {} data-parallel ranks, this run "
-                                  "has {}: each step's batch is split over the ranks, so a "
-                                  "resumed run must use the same number (mpirun -np {}{})",
+                                  "has {}: the ranks draw dropout masks of their own, so only "
+                                  "the same number goes on as it was trained (mpirun -np {}{})",
                                   it->second, s.value, it->second,
                                   it->second == "1" ? ", or no mpirun" : " ... --data-parallel"));
     if (s.key == "kiln.optimizer.lr" && s.value == "schedule")
