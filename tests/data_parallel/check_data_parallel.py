@@ -4,7 +4,7 @@
   holding different numbers of target tokens), the weights equal those of a single process on
   the same batches within TOLERANCE, and both ranks hold the same weights and optimizer state
   bit for bit, and they moved by more than 100 * TOLERANCE from the step-0 weights (a --steps 0
-  run's). The same for a few steps on a corpus (TSV) whose batches split unevenly.
+  run's); the loss and accuracy rank 0 prints are those one process prints. The same for a few steps on a corpus (TSV) whose batches split unevenly.
 - A checkpoint of 2 ranks resumes with 2 and is refused, naming both counts, by 1.
 - With --time-budget and no --steps, the ranks stop together and exit 0.
 - A rank that fails (a bad --data path on rank 1 only) ends the whole job with an error that
@@ -105,12 +105,21 @@ def main():
             "--seed", "5", "--threads", "1", "--optimizer", "sgd", "--lr", "0.1"]
     task = [*base, "--steps", "5"]
     run([args.kiln, *base, "--steps", "0", "--save", w("start.safetensors")], env)
-    run([args.kiln, *task, "--save", w("single.safetensors")], env)
+    single = run([args.kiln, *task, "--save", w("single.safetensors")], env)
     p = run([*mpi, args.kiln, *task, "--data-parallel", "--bucket-bytes", "65536",
              "--save-all-ranks", "--save", w("dp.safetensors")], env)
     steps = [l for l in p.stdout.splitlines() if l.startswith("step ")]
     if len(steps) != 5:
         sys.exit(f"FAIL: rank 0 alone prints each of the 5 steps once, found:\n{p.stdout}")
+    # The printed loss and accuracy are the group's: one process's on the same batches.
+    alone = [l for l in single.stdout.splitlines() if l.startswith("step ")]
+    if len(alone) != 5:
+        sys.exit(f"FAIL: one process prints each of the 5 steps once, found:\n{single.stdout}")
+    for a, b in zip(alone, steps):
+        la, lb = float(a.split()[3]), float(b.split()[3])
+        if abs(la - lb) > TOLERANCE * max(1.0, abs(la)) or a.split()[5] != b.split()[5]:
+            sys.exit(f"FAIL: the group's loss and accuracy differ from one process's:\n{a}\n{b}")
+    print("copy task: rank 0 prints one process's loss and accuracy at each of the 5 steps")
     compare(w("start.safetensors"), w("single.safetensors"), w("dp.safetensors"),
             w("dp.safetensors.rank1"), "copy task")
 
