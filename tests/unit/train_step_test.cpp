@@ -88,12 +88,16 @@ TEST_CASE("makeTrainStep: a user's loss graph becomes a train step that updates 
     CHECK(sig.findInput("adam.m." + p.name));
     CHECK(sig.findInput("adam.v." + p.name));
   }
-  const int steps = 1000;
+  // The backends round differently (oneDNN's kernels depend on the ISA), and at this learning
+  // rate the difference grows chaotically after about 600 steps (to 3e-3 relative by step 1000
+  // on AVX2 cores), so the curves are compared over the first 500, where it stays below 1e-5
+  // (6e-6 measured).
+  const int steps = 1000, compared = 500;
   std::vector<double> ref = losses(referenceBackend(), m, steps);
   std::vector<double> cpu = losses(cpuBackend(), m, steps);
-  for (size_t i = 0; i < ref.size(); ++i) {
+  for (size_t i = 0; i < compared; ++i) {
     INFO("step " << i + 1 << ": reference " << ref[i] << ", cpu " << cpu[i]);
-    CHECK(std::abs(cpu[i] - ref[i]) <= 1e-3 * std::abs(ref[i]));
+    CHECK(std::abs(cpu[i] - ref[i]) <= 1e-4 * std::abs(ref[i]));
   }
   // It learns: the last steps' mean loss is well below the first steps'.
   double first = (ref[0] + ref[1] + ref[2]) / 3;
