@@ -2,14 +2,16 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace kiln::kernel {
 namespace {
 
-bool isVar(const Expr &e, int var) {
+/// Whether an expression reads one of the variables.
+bool isVar(const Expr &e, const std::set<int> &vars) {
   const auto *r = std::get_if<VarRef>(&e->node);
-  return r && r->var == var;
+  return r && vars.count(r->var);
 }
 
 /// What a block touches: the index lists of its stores and loads by buffer, the variables it
@@ -17,6 +19,7 @@ bool isVar(const Expr &e, int var) {
 struct Accesses {
   std::map<int, std::vector<const std::vector<Expr> *>> stores, loads;
   std::set<int> declared, assigned;
+  std::map<int, int> copies; ///< lets of one variable's value: let -> variable
   bool synchronizes = false;
 
   void expr(const Expr &e) {
@@ -62,6 +65,8 @@ struct Accesses {
   }
   void stmt(const Let &s) {
     declared.insert(s.var);
+    if (const auto *r = std::get_if<VarRef>(&s.value->node))
+      copies[s.var] = r->var;
     expr(s.value);
   }
   void stmt(const Accumulator &s) {
@@ -101,13 +106,21 @@ bool independent(const Kernel &k, const Loop &l) {
   for (int v : a.assigned)
     if (!a.declared.count(v))
       return false;
+  // The loop's variable, and the lets that copy it (a fused loop's former variable).
+  std::set<int> index = {l.var};
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const auto &[copy, of] : a.copies)
+      if (index.count(of) && index.insert(copy).second)
+        grew = true;
+  }
   for (const auto &[buffer, stores] : a.stores) {
     // The positions that the loop's variable itself indexes in every access to the buffer:
     // iterations then reach disjoint elements of it.
     std::vector<bool> common(stores.front()->size(), true);
     auto narrow = [&](const std::vector<Expr> &indices) {
       for (size_t p = 0; p < common.size(); ++p)
-        common[p] = common[p] && p < indices.size() && isVar(indices[p], l.var);
+        common[p] = common[p] && p < indices.size() && isVar(indices[p], index);
     };
     for (const std::vector<Expr> *s : stores)
       narrow(*s);
@@ -125,6 +138,59 @@ bool independent(const Kernel &k, const Loop &l) {
 /// The loop that is the only statement of a block, or nullptr.
 Loop *onlyLoop(Block &b) { return b.size() == 1 ? std::get_if<Loop>(&b[0].node) : nullptr; }
 
+/// p { lets; j { body } } as j { p { lets; body } }: the serial loop that is the last
+/// statement of a serial loop moves outside it, with the lets before it moved in.
+Stmt interchanged(Loop p) {
+  Loop j = std::move(std::get<Loop>(p.body.back().node));
+  p.body.pop_back();
+  for (Stmt &s : j.body)
+    p.body.push_back(std::move(s));
+  j.body.clear();
+  j.body.push_back(Stmt{std::move(p)});
+  return Stmt{std::move(j)};
+}
+
+/// Whether a loop holds lets and then one serial loop, and nothing else.
+bool interchangeable(const Loop &p) {
+  if (p.kind != LoopKind::Serial || p.body.empty())
+    return false;
+  const auto *j = std::get_if<Loop>(&p.body.back().node);
+  if (!j || j->kind != LoopKind::Serial)
+    return false;
+  return std::all_of(p.body.begin(), p.body.end() - 1,
+                     [](const Stmt &s) { return std::holds_alternative<Let>(s.node); });
+}
+
+/// A block of loops made one loop, so that the loop may become parallel: each serial loop
+/// of lets and one inner serial loop is interchanged with that inner loop, and then
+/// consecutive serial loops of one extent are fused, the later ones' variables let equal to
+/// the first's. A matmul's row of i-p-j order (zero the row over j, then for each p add a
+/// row over j) becomes one loop over j that zeroes and sums its element over p. The result
+/// must be a loop whose iterations are independent; that alone makes the rewrite right, as
+/// every statement instance keeps its order among those of its own iteration, and instances
+/// of different iterations touch disjoint elements. Anything else gives nullopt.
+std::optional<Stmt> joinedLoop(const Kernel &k, const Block &block) {
+  Block loops;
+  for (const Stmt &s : block) {
+    const auto *l = std::get_if<Loop>(&s.node);
+    if (!l || l->kind != LoopKind::Serial)
+      return std::nullopt;
+    loops.push_back(interchangeable(*l) ? interchanged(*l) : s);
+  }
+  Loop joined = std::move(std::get<Loop>(loops.front().node));
+  for (size_t i = 1; i < loops.size(); ++i) {
+    Loop &next = std::get<Loop>(loops[i].node);
+    if (next.extent != joined.extent)
+      return std::nullopt;
+    joined.body.push_back(let(next.var, varRef(k, joined.var)));
+    for (Stmt &s : next.body)
+      joined.body.push_back(std::move(s));
+  }
+  if (!independent(k, joined))
+    return std::nullopt;
+  return Stmt{std::move(joined)};
+}
+
 } // namespace
 
 Kernel flattenParallelLoops(Kernel k) {
@@ -132,7 +198,18 @@ Kernel flattenParallelLoops(Kernel k) {
   if (!top || top->kind != LoopKind::Parallel)
     return k;
   std::vector<Loop *> nest = {top};
-  while (Loop *inner = onlyLoop(nest.back()->body)) {
+  while (true) {
+    Block &body = nest.back()->body;
+    Loop *inner = onlyLoop(body);
+    bool stuck = !inner || (inner->kind == LoopKind::Serial && !independent(k, *inner));
+    if (stuck && !body.empty())
+      if (std::optional<Stmt> joined = joinedLoop(k, body)) {
+        body.clear();
+        body.push_back(std::move(*joined));
+        inner = onlyLoop(body);
+      }
+    if (!inner)
+      break;
     if (inner->kind == LoopKind::Serial && independent(k, *inner))
       inner->kind = LoopKind::Parallel;
     if (inner->kind != LoopKind::Parallel)

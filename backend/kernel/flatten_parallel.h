@@ -10,7 +10,12 @@
 // and loaded only at positions indexed by the loop's variable itself, and so is every operand
 // that may share its memory (the memory plan computes a node in place only over an operand of
 // the result's shape and dtype size); no accumulator from outside is assigned, and no barrier
-// or group reduction is inside. Then it fuses the
+// or group reduction is inside. Where the body of the innermost such loop is not one
+// independent loop, it tries to make it one: a serial loop of lets and an inner serial loop
+// is interchanged with that inner loop, and consecutive serial loops of one extent are fused
+// (a matmul's i-p-j row, written for a CPU's vector units, becomes j-p, with its columns
+// parallel and each thread's loop only as long as the reduction). The rewrite is kept only
+// when its result is independent as above, which also makes it right. Then it fuses the
 // perfect nest of parallel loops at the top into one loop over the product of their extents,
 // whose body recomputes each original index from the flat one (a quotient and a remainder).
 

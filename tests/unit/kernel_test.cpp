@@ -265,6 +265,52 @@ TEST_CASE("flattening for GPUs: independent loops join the parallel loop, depend
   REQUIRE(flat.parallelLoop());
   CHECK(flat.parallelExtent() == 2 * 8 * 32);
   CHECK(print(flat).find("reduction %") != std::string::npos);
+
+  // Without transpose_b an f32 matmul runs i-p-j (zero the row, then add a row for each p):
+  // the p loop trades places with the column loop, the zeroing joins it, and the columns are
+  // parallel too, so each thread loops over p alone.
+  Value *w2 = g.addInput("w2", InputKind::Data, TensorType{DType::f32, {64, 32}});
+  Value *y2 = builder.create(op::Matmul, {a, w2});
+  g.addOutput("y2", y2);
+  std::optional<Kernel> ipj = lowerNode(*g.nodes()[1]);
+  REQUIRE(ipj);
+  Kernel joined = flattenParallelLoops(*ipj);
+  CHECK(verify(joined).empty());
+  CHECK(print(joined) ==
+        "kernel @matmul(%in0: f32[2,8,64] read, %in1: f32[1,64,32] read, %out0: f32[2,8,32] "
+        "write) {\n"
+        "  parallel %flat0 = 0 to 512 {\n"
+        "    let %i0: index = div(%flat0, 256)\n"
+        "    let %i1: index = rem(div(%flat0, 32), 8)\n"
+        "    let %j0: index = rem(%flat0, 32)\n"
+        "    %out0[%i0, %i1, %j0] = 0.0:f32\n"
+        "    let %j1: index = %j0\n"
+        "    serial %p0 = 0 to 64 {\n"
+        "      let %a0: f32 = %in0[%i0, %i1, %p0]\n"
+        "      %out0[%i0, %i1, %j1] = add(%out0[%i0, %i1, %j1], mul(%a0, %in1[0, %p0, %j1]))\n"
+        "    }\n"
+        "  }\n"
+        "}\n");
+
+  // Two loops over a row where the second reads the element after its own: fused, iteration
+  // j would read element j + 1 before the first loop wrote it, so they stay apart.
+  Kernel pair;
+  in = pair.addBuffer("in0", DType::f32, {4, 8}, Role::Read);
+  out = pair.addBuffer("out0", DType::f32, {4, 8}, Role::Write);
+  i = pair.addVar("i", ScalarType::index);
+  j = pair.addVar("j", ScalarType::index);
+  int j2 = pair.addVar("j", ScalarType::index);
+  vi = varRef(pair, i);
+  Block first, second;
+  first.push_back(store(out, {vi, varRef(pair, j)}, load(pair, in, {vi, varRef(pair, j)})));
+  Expr next = binary(BinaryOp::Min, add(varRef(pair, j2), intConst(1)), intConst(7));
+  second.push_back(store(out, {vi, varRef(pair, j2)},
+                         add(load(pair, out, {vi, next}), constant(1, ScalarType::f32))));
+  Block both;
+  both.push_back(loop(j, LoopKind::Serial, 8, std::move(first)));
+  both.push_back(loop(j2, LoopKind::Serial, 8, std::move(second)));
+  pair.body.push_back(loop(i, LoopKind::Parallel, 4, std::move(both)));
+  CHECK(print(flattenParallelLoops(pair)) == print(pair));
 }
 
 TEST_CASE("kernel checks: traps print, verify and format the offending value") {
