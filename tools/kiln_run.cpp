@@ -8,7 +8,9 @@
 // else may be; each output is written under its name. --random-inputs SEED draws the inputs
 // instead (runtime/gpu/example_inputs.h), for timings of models whose weights would not fit a
 // small folder. --expected FILE compares the outputs with a file of the same tensors (|a - b| <=
-// atol + rtol * max(|a|, |b|)). --repeat N runs N times and prints the median time of a run.
+// atol + rtol * max(|a|, |b|); with --scaled, atol is a fraction of the expected tensor's
+// largest magnitude, for outputs whose scales differ by orders, as gradients and Adam's
+// moments do). --repeat N runs N times and prints the median time of a run.
 
 #include "backend/gpu/program/bundle.h"
 #include "ir/literal.h"
@@ -64,11 +66,18 @@ std::vector<HostBuffer> bindInputs(const Signature &sig, const TensorMap &file,
   return inputs;
 }
 
+/// How closely outputs must equal the expected ones.
+struct Tolerance {
+  double rtol = 1e-4, atol = 1e-5;
+  bool scaled = false; ///< atol is relative to each expected tensor's largest magnitude
+  std::string ignore;  ///< outputs whose names match: types only
+};
+
 /// Compares outputs with the expected file; throws Error at the first disagreement, returns the
 /// largest difference.
 double compareOutputs(const Signature &sig, const std::vector<HostBuffer> &outputs,
-                      const TensorMap &expected, const std::string &path, double rtol, double atol,
-                      const std::string &ignore) {
+                      const TensorMap &expected, const std::string &path, const Tolerance &tol) {
+  const std::string &ignore = tol.ignore;
   double worst = 0;
   std::regex skip(ignore.empty() ? "$^" : ignore);
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -84,6 +93,14 @@ double compareOutputs(const Signature &sig, const std::vector<HostBuffer> &outpu
       continue;
     Literal want = Literal::fromBytes(t, e->second.bytes);
     Literal got = Literal::fromBytes(t, outputs[i].bytes());
+    double atol = tol.atol;
+    if (tol.scaled) {
+      double largest = 0;
+      for (double a : want.data)
+        if (std::isfinite(a))
+          largest = std::max(largest, std::abs(a));
+      atol *= largest;
+    }
     for (size_t k = 0; k < want.data.size(); ++k) {
       double a = want.data[k], b = got.data[k];
       if (std::isnan(a) || std::isnan(b) || std::isinf(a) || std::isinf(b)) {
@@ -93,10 +110,10 @@ double compareOutputs(const Signature &sig, const std::vector<HostBuffer> &outpu
         continue;
       }
       double d = std::abs(a - b);
-      if (d > atol + rtol * std::max(std::abs(a), std::abs(b)))
+      if (d > atol + tol.rtol * std::max(std::abs(a), std::abs(b)))
         throw Error({}, fmt::format("output \"{}\" element {}: {} expected, {} computed (beyond "
-                                    "rtol {} and atol {})",
-                                    name, k, a, b, rtol, atol));
+                                    "rtol {} and atol {:.3g})",
+                                    name, k, a, b, tol.rtol, atol));
       worst = std::max(worst, d);
     }
   }
@@ -119,18 +136,20 @@ std::unique_ptr<gpu::DeviceProgram> deviceProgram(const gpu::GpuProgram &p, std:
 
 int run(int argc, char **argv) {
   CLI::App app("run a kiln bundle on a GPU: safetensors in, safetensors out", "kiln-run");
-  std::string bundle_dir, inputs_path, outputs_path, device = "auto", expected_path, ignore;
+  std::string bundle_dir, inputs_path, outputs_path, device = "auto", expected_path;
   int repeat = 1;
   uint64_t seed = 0;
-  double rtol = 1e-4, atol = 1e-5;
+  Tolerance tol;
   app.add_option("bundle", bundle_dir, "the bundle's folder (kiln bundle -o)")->required();
   CLI::Option *in = app.add_option("--inputs", inputs_path, "safetensors file of every input");
   app.add_option("--random-inputs", seed, "draw the inputs from this seed instead")->excludes(in);
   app.add_option("--expected", expected_path,
                  "safetensors file of the outputs expected: compare, and fail at a difference");
-  app.add_option("--rtol", rtol, "relative tolerance of --expected")->capture_default_str();
-  app.add_option("--atol", atol, "absolute tolerance of --expected")->capture_default_str();
-  app.add_option("--ignore", ignore,
+  app.add_option("--rtol", tol.rtol, "relative tolerance of --expected")->capture_default_str();
+  app.add_option("--atol", tol.atol, "absolute tolerance of --expected")->capture_default_str();
+  app.add_flag("--scaled", tol.scaled,
+               "--atol is a fraction of each expected output's largest magnitude");
+  app.add_option("--ignore", tol.ignore,
                  "outputs whose names match this regular expression: --expected checks only "
                  "their types");
   app.add_option("--outputs", outputs_path, "safetensors file to write the outputs to");
@@ -170,10 +189,11 @@ int run(int argc, char **argv) {
                            seconds[seconds.size() / 2] * 1e3);
   if (!expected_path.empty()) {
     double worst = compareOutputs(b.program->signature, outputs, readSafetensors(expected_path),
-                                  expected_path, rtol, atol, ignore);
-    std::cout << fmt::format("outputs equal {} within rtol {} and atol {} (largest "
+                                  expected_path, tol);
+    std::cout << fmt::format("outputs equal {} within rtol {} and atol {}{} (largest "
                              "difference {:.3g})\n",
-                             expected_path, rtol, atol, worst);
+                             expected_path, tol.rtol, tol.atol,
+                             tol.scaled ? " of each output's largest magnitude" : "", worst);
   }
   if (!outputs_path.empty()) {
     TensorMap out;

@@ -3,10 +3,11 @@
 tolerance. Reads the format itself (8-byte header length, JSON header, bytes), so it needs no
 package beyond the standard library.
 
-Usage: compare_safetensors.py EXPECTED ACTUAL [--rtol R] [--atol A] [--ignore REGEX]
+Usage: compare_safetensors.py EXPECTED ACTUAL [--rtol R] [--atol A] [--scaled] [--ignore REGEX]
 
-Two numbers agree when |a - b| <= atol + rtol * max(|a|, |b|); NaNs and infinities must match
-exactly. Prints the largest difference of each tensor, or the first disagreement and exits 1.
+Two numbers agree when |a - b| <= atol + rtol * max(|a|, |b|); with --scaled, atol is a
+fraction of the largest magnitude in the expected tensor (for tensors whose scales differ by
+orders, such as gradients and Adam's moments). NaNs and infinities must match exactly. Prints the largest difference of each tensor, or the first disagreement and exits 1.
 """
 import argparse
 import array
@@ -43,6 +44,8 @@ def main():
     p.add_argument("actual")
     p.add_argument("--rtol", type=float, default=1e-5)
     p.add_argument("--atol", type=float, default=1e-6)
+    p.add_argument("--scaled", action="store_true",
+                   help="atol is relative to each expected tensor's largest magnitude")
     p.add_argument("--ignore", help="tensors whose names match are only checked for type and shape")
     a = p.parse_args()
     e, g = read(a.expected), read(a.actual)
@@ -57,6 +60,9 @@ def main():
         if a.ignore and re.search(a.ignore, name):
             print(f"{name}: {de}{se} (values not compared)")
             continue
+        atol = a.atol
+        if a.scaled:
+            atol *= max((abs(x) for x in ve if math.isfinite(x)), default=0.0)
         worst = 0.0
         for i, (x, y) in enumerate(zip(ve, vg)):
             if math.isnan(x) or math.isnan(y) or math.isinf(x) or math.isinf(y):
@@ -65,8 +71,8 @@ def main():
                     return 1
                 continue
             d = abs(x - y)
-            if d > a.atol + a.rtol * max(abs(x), abs(y)):
-                print(f"{name}[{i}]: {x} vs {y}, beyond rtol {a.rtol} atol {a.atol}")
+            if d > atol + a.rtol * max(abs(x), abs(y)):
+                print(f"{name}[{i}]: {x} vs {y}, beyond rtol {a.rtol} atol {atol:.3g}")
                 return 1
             worst = max(worst, d)
         print(f"{name}: {de}{se} agrees, largest difference {worst:.3g}")
