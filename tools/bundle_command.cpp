@@ -96,6 +96,7 @@ int BundleCommand::run() const {
     const gpu::PtxKernel &p = ptx.kernels.front();
     return gpu::ProgramKernel{.spirv = std::move(s.binary),
                               .workgroups = s.workgroups,
+                              .loop_iterations = s.loop_iterations,
                               .ptx = p.ptx,
                               .grid = p.launch.grid,
                               .block = p.launch.block,

@@ -56,9 +56,10 @@ struct ProgramKernel {
   std::string identity; ///< what it computes, for caches shared by programs; may be empty
   int bindings = 0;     ///< parameters, plus one for the error slots when it has traps
   bool uses_f64 = false;
-  std::vector<uint32_t> spirv;                   ///< the SPIR-V binary (Vulkan), or empty
-  int64_t workgroups = 1;                        ///< vkCmdDispatch(workgroups, 1, 1)
-  std::string ptx;                               ///< its own PTX module (CUDA), or empty
+  std::vector<uint32_t> spirv; ///< the SPIR-V binary (Vulkan), or empty
+  int64_t workgroups = 1;      ///< vkCmdDispatch(workgroups, 1, 1)
+  int64_t loop_iterations = 0; ///< of one invocation (spirv::SpirvKernel::loop_iterations)
+  std::string ptx;             ///< its own PTX module (CUDA), or empty
   int64_t grid = 1, block = 1, shared_bytes = 0; ///< its CUDA launch
 };
 

@@ -164,6 +164,10 @@ std::shared_ptr<Device> Device::create() {
                           std::max<VkDeviceSize>(p.limits.minStorageBufferOffsetAlignment, 1)),
                       .max_workgroups_x = p.limits.maxComputeWorkGroupCount[0],
                       .max_bindings = p.limits.maxPerStageDescriptorStorageBuffers};
+  // Mesa's llvmpipe (lavapipe) limits the loop iterations of one invocation: gallivm's
+  // LP_MAX_TGSI_LOOP_ITERATIONS, shared by all of a shader's loops.
+  if (d->type_ == VK_PHYSICAL_DEVICE_TYPE_CPU && d->name_.rfind("llvmpipe", 0) == 0)
+    d->limits_.max_loop_iterations = 65535;
 
   VkPhysicalDeviceVulkan12Features f12{.sType =
                                            VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};

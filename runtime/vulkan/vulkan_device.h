@@ -50,6 +50,9 @@ struct Limits {
   int64_t min_storage_offset_alignment = 1; ///< alignment of a binding's offset
   uint32_t max_workgroups_x = 0;            ///< maxComputeWorkGroupCount[0]
   uint32_t max_bindings = 0;                ///< maxPerStageDescriptorStorageBuffers
+  /// The loop iterations one invocation may run before the driver breaks out of its loops
+  /// (lavapipe's loop limiter: 65535); 0 where there is no such limit.
+  int64_t max_loop_iterations = 0;
 };
 
 /// One logical device and what it was made from. Not copyable; shared by the executables and

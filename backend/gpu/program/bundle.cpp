@@ -167,6 +167,7 @@ void writeBundle(const std::string &dir, const Bundle &b) {
     if (!k.spirv.empty()) {
       j["spirv"] = "kernels/" + k.name + ".spv";
       j["workgroups"] = k.workgroups;
+      j["loop_iterations"] = k.loop_iterations;
       writeFile(fs::path(dir) / j["spirv"].get<std::string>(),
                 std::string_view(reinterpret_cast<const char *>(k.spirv.data()),
                                  k.spirv.size() * sizeof(uint32_t)));
@@ -295,6 +296,7 @@ Bundle readBundle(const std::string &dir) {
       k.spirv.resize(bytes.size() / 4);
       std::memcpy(k.spirv.data(), bytes.data(), bytes.size());
       k.workgroups = r.integer(j, "workgroups");
+      k.loop_iterations = r.integer(j, "loop_iterations");
     }
     if (j.contains("ptx")) {
       k.ptx = readFile(root / r.text(j, "ptx"));

@@ -22,7 +22,7 @@
 namespace kiln::gpu {
 
 /// The version of the format that writeBundle writes and readBundle reads.
-inline constexpr int kBundleVersion = 1;
+inline constexpr int kBundleVersion = 2;
 
 /// A program with what its host steps compute, as a bundle holds it.
 struct Bundle {

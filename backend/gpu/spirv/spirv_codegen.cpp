@@ -92,10 +92,11 @@ public:
     m_.executionMode("SignedZeroInfNanPreserve 32");
     if (m_.hasCapability("Float64"))
       m_.executionMode("SignedZeroInfNanPreserve 64");
-    out.assembly = fmt::format("; kernel @{}: {} workgroups of {}\n", k_.name, out.workgroups,
-                               out.workgroup_size) +
-                   m_.text();
     out.shared_bytes = shared_bytes_;
+    out.loop_iterations = iterations(k_.body, true, out.workgroups);
+    out.assembly = fmt::format("; kernel @{}: {} workgroups of {}, {} loop iterations\n", k_.name,
+                               out.workgroups, out.workgroup_size, out.loop_iterations) +
+                   m_.text();
     return out;
   }
 
@@ -120,6 +121,33 @@ private:
       out.workgroups = 1;
     }
     out.workgroup_size = static_cast<int>(size_);
+  }
+
+  /// The loop iterations one invocation runs in a block, with one more for each loop's exit:
+  /// the top loop strides over the invocations or workgroups, worker loops over a workgroup's
+  /// invocations. Saturates rather than overflows.
+  int64_t iterations(const Block &body, bool top, int64_t workgroups) const {
+    constexpr int64_t most = int64_t{1} << 62;
+    int64_t n = 0;
+    for (const Stmt &s : body) {
+      int64_t here = 0;
+      if (const auto *l = std::get_if<Loop>(&s.node)) {
+        int64_t stride = 1;
+        if (top && body.size() == 1 && mode_ == Mode::Parallel)
+          stride = workgroups * size_;
+        else if (top && body.size() == 1 && mode_ == Mode::Group)
+          stride = workgroups;
+        else if (l->kind == LoopKind::Worker && mode_ == Mode::Group)
+          stride = size_;
+        int64_t trips = (l->extent + stride - 1) / stride;
+        int64_t each = 1 + iterations(l->body, false, workgroups);
+        here = trips > 0 && each > most / trips ? most : trips * each + 1;
+      } else if (const auto *f = std::get_if<If>(&s.node)) {
+        here = iterations(f->body, false, workgroups);
+      }
+      n = std::min(most, n + here);
+    }
+    return n;
   }
 
   // ---- types and globals ---------------------------------------------------------------------

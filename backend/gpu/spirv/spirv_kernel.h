@@ -23,11 +23,12 @@
 // SignedZeroInfNanPreserve execution mode (NaN tests in max, min and casts). Element indices
 // are 32-bit in access chains: Vulkan's buffer ranges are 32-bit byte counts.
 //
-// Mesa's lavapipe (22.3) ends any loop after about 65535 iterations per invocation (gallivm's
-// loop limiter). Flattening the parallel nest (backend/kernel/flatten_parallel.h) keeps the
-// loops of one invocation short for what the lowerings emit at the tiny and small sizes; a
-// kernel whose one invocation still loops longer (a serial loop kept serial, a reduction over
-// more than 65535 elements) computes wrong results there. Real GPUs have no such limit.
+// Mesa's lavapipe (22.3) breaks out of loops once one invocation has run 65535 iterations of
+// them, all its loops together (gallivm's loop limiter), and goes on with wrong results.
+// Flattening the parallel nest (backend/kernel/flatten_parallel.h) keeps the loops of one
+// invocation short for what the lowerings emit; SpirvKernel::loop_iterations counts them, so
+// that the Vulkan runtime can keep a kernel that would loop longer off such a device (the
+// backend runs its nodes on the host; kiln-run refuses the bundle). Real GPUs have no limit.
 
 #include "backend/kernel/kernel_ir.h"
 
@@ -56,6 +57,10 @@ struct SpirvKernel {
   int64_t workgroups = 1;
   int workgroup_size = 1;
   int64_t shared_bytes = 0; ///< Workgroup memory: local buffers and group_reduce scratch
+  /// The most loop iterations one invocation runs, all loops together, each loop's exit
+  /// counted as one more iteration, as gallivm's loop limiter counts them (an upper bound
+  /// where the driver unrolls a loop).
+  int64_t loop_iterations = 0;
 };
 
 /// Compiles a kernel to a validated (and optionally optimised) SPIR-V binary for Vulkan 1.2.

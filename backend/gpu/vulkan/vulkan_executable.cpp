@@ -1,8 +1,8 @@
 // The Vulkan backend's executable: the graph built into a GpuProgram (program_builder.h) with
 // SPIR-V kernels, its buffers, pipelines and command buffers made on the device
 // (runtime/vulkan/vulkan_program.h), and its host steps on the reference kernels. Kernels the
-// device cannot run (f64 without shaderFloat64) and kernels the compiler leaves empty run on
-// the host.
+// device cannot run (f64 without shaderFloat64, loops longer than its loop limit) and kernels
+// the compiler leaves empty run on the host.
 
 #include "backend/gpu/vulkan/vulkan_executable.h"
 
@@ -34,11 +34,14 @@ std::unique_ptr<Executable> compileGraph(const Graph &graph, const CompileOption
       return gpu::ProgramKernel{.workgroups = c->workgroups};
     }
     spirv::SpirvKernel s = compiler(k);
-    if (s.binary.empty()) {
+    int64_t most = device->limits().max_loop_iterations;
+    if (s.binary.empty() || (most > 0 && s.loop_iterations > most)) {
       cache.insert(kernel::identity(k), CachedKernel{});
       return std::nullopt;
     }
-    return gpu::ProgramKernel{.spirv = std::move(s.binary), .workgroups = s.workgroups};
+    return gpu::ProgramKernel{.spirv = std::move(s.binary),
+                              .workgroups = s.workgroups,
+                              .loop_iterations = s.loop_iterations};
   };
   gpu::BuiltProgram built = gpu::buildProgram(graph, target);
   std::unique_ptr<gpu::DeviceProgram> on_device =
