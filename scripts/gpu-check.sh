@@ -4,9 +4,10 @@
 # the cpu backend computes from them, and run.sh, which runs every case there:
 #   - conformance: graphs of tests/lit/Inputs and the tiny Transformer's forward, encoder and
 #     decode-step, against the cpu's outputs;
-#   - the tiny train step against the cpu's loss and new parameters;
+#   - the tiny train step against the cpu's loss, new parameters and Adam moments;
 #   - timings of the small (batch 32, lengths 32) and base (batch 8, lengths 32) train steps, on
-#     inputs drawn there (their weights would not fit a small folder).
+#     inputs drawn there (their weights would not fit a small folder). They are for GPUs: the
+#     small step's loss kernel loops longer than lavapipe allows, so kiln-run refuses it there.
 # Usage: scripts/gpu-check.sh [-o DIR] [--build DIR] [--no-build] [--run vulkan|cuda|auto]
 #   -o DIR        the folder to prepare (build/gpu-check by default; emptied first)
 #   --build DIR   the build tree (build/ by default); --no-build uses what is in it
@@ -25,6 +26,7 @@ while [ $# -gt 0 ]; do
   --build) build=$2; shift 2 ;;
   --no-build) do_build=0; shift ;;
   --run) run_device=$2; shift 2 ;;
+  -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
   *) echo "gpu-check.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done

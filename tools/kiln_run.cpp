@@ -68,7 +68,8 @@ std::vector<HostBuffer> bindInputs(const Signature &sig, const TensorMap &file,
 
 /// How closely outputs must equal the expected ones.
 struct Tolerance {
-  double rtol = 1e-4, atol = 1e-5;
+  double rtol = 1e-4;  ///< relative to the larger magnitude of the two
+  double atol = 1e-5;  ///< absolute
   bool scaled = false; ///< atol is relative to each expected tensor's largest magnitude
   std::string ignore;  ///< outputs whose names match: types only
 };
@@ -77,9 +78,8 @@ struct Tolerance {
 /// largest difference.
 double compareOutputs(const Signature &sig, const std::vector<HostBuffer> &outputs,
                       const TensorMap &expected, const std::string &path, const Tolerance &tol) {
-  const std::string &ignore = tol.ignore;
   double worst = 0;
-  std::regex skip(ignore.empty() ? "$^" : ignore);
+  std::regex skip(tol.ignore.empty() ? "$^" : tol.ignore); // checked by run()
   for (size_t i = 0; i < outputs.size(); ++i) {
     const std::string &name = sig.outputs[i].name;
     auto e = expected.find(name);
@@ -89,7 +89,7 @@ double compareOutputs(const Signature &sig, const std::vector<HostBuffer> &outpu
     if (e->second.dtype != t.dtype || e->second.shape != t.shape)
       throw Error({}, fmt::format("--expected {}: \"{}\" is {}; the bundle gives {}", path, name,
                                   shapeText(e->second.dtype, e->second.shape), t.str()));
-    if (!ignore.empty() && std::regex_search(name, skip))
+    if (!tol.ignore.empty() && std::regex_search(name, skip))
       continue;
     Literal want = Literal::fromBytes(t, e->second.bytes);
     Literal got = Literal::fromBytes(t, outputs[i].bytes());
@@ -145,8 +145,12 @@ int run(int argc, char **argv) {
   app.add_option("--random-inputs", seed, "draw the inputs from this seed instead")->excludes(in);
   app.add_option("--expected", expected_path,
                  "safetensors file of the outputs expected: compare, and fail at a difference");
-  app.add_option("--rtol", tol.rtol, "relative tolerance of --expected")->capture_default_str();
-  app.add_option("--atol", tol.atol, "absolute tolerance of --expected")->capture_default_str();
+  app.add_option("--rtol", tol.rtol, "relative tolerance of --expected")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--atol", tol.atol, "absolute tolerance of --expected")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_flag("--scaled", tol.scaled,
                "--atol is a fraction of each expected output's largest magnitude");
   app.add_option("--ignore", tol.ignore,
@@ -166,6 +170,16 @@ int run(int argc, char **argv) {
   }
   if (inputs_path.empty() && app.count("--random-inputs") == 0)
     throw Error({}, "give --inputs FILE or --random-inputs SEED");
+  try {
+    std::regex check(tol.ignore);
+  } catch (const std::regex_error &e) {
+    throw Error({},
+                fmt::format("--ignore '{}': not a regular expression ({})", tol.ignore, e.what()));
+  }
+  // Read before the run, which may take long, so that a missing file fails at once.
+  TensorMap expected;
+  if (!expected_path.empty())
+    expected = readSafetensors(expected_path);
   gpu::Bundle b = gpu::readBundle(bundle_dir);
   std::vector<HostBuffer> inputs =
       inputs_path.empty()
@@ -188,8 +202,7 @@ int run(int argc, char **argv) {
                            b.program->kernels.size(), device, repeat,
                            seconds[seconds.size() / 2] * 1e3);
   if (!expected_path.empty()) {
-    double worst = compareOutputs(b.program->signature, outputs, readSafetensors(expected_path),
-                                  expected_path, tol);
+    double worst = compareOutputs(b.program->signature, outputs, expected, expected_path, tol);
     std::cout << fmt::format("outputs equal {} within rtol {} and atol {}{} (largest "
                              "difference {:.3g})\n",
                              expected_path, tol.rtol, tol.atol,

@@ -8,14 +8,14 @@
 namespace kiln::kernel {
 namespace {
 
-/// Whether an expression reads one of the variables.
+/// Whether an expression is a reference to one of the variables.
 bool isVar(const Expr &e, const std::set<int> &vars) {
   const auto *r = std::get_if<VarRef>(&e->node);
   return r && vars.count(r->var);
 }
 
 /// What a block touches: the index lists of its stores and loads by buffer, the variables it
-/// declares and assigns, and whether its workers synchronize.
+/// declares and assigns, the lets that copy a variable, and whether its workers synchronize.
 struct Accesses {
   std::map<int, std::vector<const std::vector<Expr> *>> stores, loads;
   std::set<int> declared, assigned;
@@ -90,9 +90,9 @@ struct Accesses {
 };
 
 /// Whether two buffers may be one allocation: the memory plan computes a node in place over
-/// an operand of its result's shape and dtype only.
-bool mayAlias(const Buffer &read, const Buffer &written) {
-  return read.role == Role::Read && read.shape == written.shape &&
+/// an operand of its result's shape and dtype only, and never one whose kernel is noalias.
+bool mayAlias(const Kernel &k, const Buffer &read, const Buffer &written) {
+  return !k.noalias && read.role == Role::Read && read.shape == written.shape &&
          dtypeSize(read.dtype) == dtypeSize(written.dtype);
 }
 
@@ -115,8 +115,8 @@ bool independent(const Kernel &k, const Loop &l) {
         grew = true;
   }
   for (const auto &[buffer, stores] : a.stores) {
-    // The positions that the loop's variable itself indexes in every access to the buffer:
-    // iterations then reach disjoint elements of it.
+    // The positions that the loop's variable itself (or a let copying it) indexes in every
+    // access to the buffer: iterations then reach disjoint elements of it.
     std::vector<bool> common(stores.front()->size(), true);
     auto narrow = [&](const std::vector<Expr> &indices) {
       for (size_t p = 0; p < common.size(); ++p)
@@ -126,7 +126,7 @@ bool independent(const Kernel &k, const Loop &l) {
       narrow(*s);
     // Loads of the buffer itself, and of any operand the plan may have placed over it.
     for (const auto &[read, loads] : a.loads)
-      if (read == buffer || mayAlias(k.buffers[read], k.buffers[buffer]))
+      if (read == buffer || mayAlias(k, k.buffers[read], k.buffers[buffer]))
         for (const std::vector<Expr> *load : loads)
           narrow(*load);
     if (std::find(common.begin(), common.end(), true) == common.end())

@@ -224,6 +224,11 @@ struct Kernel {
   std::vector<Var> vars;
   Block body;
   std::vector<Trap> traps;
+  /// No Write buffer shares memory with a Read buffer. Without it a Write buffer may lie over a
+  /// Read buffer of its shape and element size: the memory plan writes elementwise nodes and
+  /// dynamic_update_slice in place of an operand (memory_plan.h's canWriteInPlace). Lowerings
+  /// of other nodes whose operand may have the result's shape set it. Printed as `noalias`.
+  bool noalias = false;
 
   /// Declares a buffer with row-major strides; returns its number.
   int addBuffer(std::string name, DType dtype, Shape shape, Role role);

@@ -138,7 +138,8 @@ std::string print(const Kernel &k, bool all_constants) {
   for (int i : k.parameters())
     params.push_back(fmt::format("{} {}", bufferDecl(k.buffers[i]), roleName(k.buffers[i].role)));
   Printer p(k);
-  p.out = fmt::format("kernel @{}({}) {{\n", k.name, fmt::join(params, ", "));
+  p.out = fmt::format("kernel @{}({}){} {{\n", k.name, fmt::join(params, ", "),
+                      k.noalias ? " noalias" : "");
   // Constant tables print their first elements: enough to recognise them, short for big ones.
   const size_t kShown = all_constants ? std::numeric_limits<size_t>::max() : 16;
   for (const Buffer &b : k.buffers) {

@@ -107,8 +107,8 @@ std::optional<Kernel> lowerGather(const Node &n) {
 /// a column copies the base and adds the updates in the reference's order, so repeated indices
 /// never race. Columns touch disjoint elements, so the GPU code generators spread them over
 /// threads (flatten_parallel.h): one thread walking a whole slab would run axis x inner
-/// iterations, beyond what some drivers let one invocation run (lavapipe stops a loop after
-/// 65535).
+/// iterations, beyond what some drivers let one invocation run (lavapipe breaks out of loops
+/// once one invocation has run 65535 iterations of them).
 std::optional<Kernel> lowerScatterAdd(const Node &n) {
   DType dt = n.result()->type.dtype;
   // Integer sums saturate once in the reference, and bf16 ones round once: those fall back.

@@ -24,6 +24,7 @@ std::optional<Kernel> lowerMatmul(const Node &n) {
     return s;
   };
   Kernel kern = kernelFor(n);
+  kern.noalias = true; // the memory plan never writes a matmul over its operands
   setView(kern, 0, withTail(cb.operands[0], ta ? k : m, ta ? m : k));
   setView(kern, 1, withTail(cb.operands[1], tb ? nn : k, tb ? k : nn));
   setView(kern, 2, withTail(cb.out, m, nn));

@@ -117,7 +117,7 @@ std::shared_ptr<const Pipeline> pipelineFor(const gpu::ProgramKernel &k,
                                 k.name, k.workgroups, device->name(),
                                 device->limits().max_workgroups_x));
   if (int64_t most = device->limits().max_loop_iterations; most > 0 && k.loop_iterations > most)
-    throw Error({}, fmt::format("--backend vulkan: kernel {} runs {} loop iterations in one "
+    throw Error({}, fmt::format("vulkan: kernel {} runs {} loop iterations in one "
                                 "invocation; {} breaks out of loops after {}, which would make "
                                 "its results wrong",
                                 k.name, k.loop_iterations, device->name(), most));

@@ -297,7 +297,8 @@ TEST_CASE("cpu: batched matmul with transposes and broadcast batches") {
 
 TEST_CASE("cpu: adds and relus right after a oneDNN matmul are its post-ops where they fit") {
   // Post-ops: folded rows with a bias and with a full residual, a batched product with a full
-  // addend and the addend first, a bf16 bias, a group of bias and relu (two). Not: an addend
+  // addend and the addend first, a bf16 bias (where oneDNN has bf16 post-ops), a group of bias
+  // and relu (two). Not: an addend
   // that folded rows cannot broadcast ([4,1,6]), a product that is also an output, an add that
   // is not the next node, a group with a mul.
   auto g = parseGraph(R"(graph @post_ops {
@@ -363,7 +364,8 @@ TEST_CASE("cpu: adds and relus right after a oneDNN matmul are its post-ops wher
   for (size_t o = 0; o < want.size(); ++o)
     CHECK(poisoned[o].data == got[o].data);
   // oneDNN has a bf16 matmul with post-ops only on some ISAs (not on AVX2 alone).
-  const Node &bf16_matmul = *g->nodes()[6];
+  // The product under output "bf16" = add(product, bias).
+  const Node &bf16_matmul = *g->outputs()[3].value->def->operands[0]->def;
   REQUIRE((bf16_matmul.is(op::Matmul) && bf16_matmul.result()->type.dtype == DType::bf16));
   cpu::onednn::PostOp bias{.kind = cpu::onednn::PostOp::Add,
                            .addend = TensorType{DType::bf16, {6}}};

@@ -278,7 +278,7 @@ TEST_CASE("flattening for GPUs: independent loops join the parallel loop, depend
   CHECK(verify(joined).empty());
   CHECK(print(joined) ==
         "kernel @matmul(%in0: f32[2,8,64] read, %in1: f32[1,64,32] read, %out0: f32[2,8,32] "
-        "write) {\n"
+        "write) noalias {\n"
         "  parallel %flat0 = 0 to 512 {\n"
         "    let %i0: index = div(%flat0, 256)\n"
         "    let %i1: index = rem(div(%flat0, 32), 8)\n"
@@ -291,6 +291,14 @@ TEST_CASE("flattening for GPUs: independent loops join the parallel loop, depend
         "    }\n"
         "  }\n"
         "}\n");
+
+  // The same where a has the result's shape: a matmul is never computed in place of its
+  // operand, so a's loads need not be indexed by the column.
+  Value *w3 = g.addInput("w3", InputKind::Data, TensorType{DType::f32, {64, 64}});
+  g.addOutput("y3", builder.create(op::Matmul, {a, w3}));
+  std::optional<Kernel> square = lowerNode(*g.nodes()[2]);
+  REQUIRE(square);
+  CHECK(flattenParallelLoops(*square).parallelExtent() == 2 * 8 * 64);
 
   // Two loops over a row where the second reads the element after its own: fused, iteration
   // j would read element j + 1 before the first loop wrote it, so they stay apart.
@@ -311,6 +319,27 @@ TEST_CASE("flattening for GPUs: independent loops join the parallel loop, depend
   both.push_back(loop(j2, LoopKind::Serial, 8, std::move(second)));
   pair.body.push_back(loop(i, LoopKind::Parallel, 4, std::move(both)));
   CHECK(print(flattenParallelLoops(pair)) == print(pair));
+
+  // p { let a = out[i, p]; j { out[i, j] += a } }: interchanged, the let would read element p
+  // after the iterations of other columns had changed it, so the loops keep their order.
+  Kernel reread;
+  out = reread.addBuffer("out0", DType::f32, {4, 8}, Role::Write);
+  i = reread.addVar("i", ScalarType::index);
+  int p = reread.addVar("p", ScalarType::index);
+  j = reread.addVar("j", ScalarType::index);
+  int av = reread.addVar("a", ScalarType::f32);
+  vi = varRef(reread, i);
+  std::vector<Expr> at = {vi, varRef(reread, j)};
+  Block columns;
+  columns.push_back(store(out, at, add(load(reread, out, at), varRef(reread, av))));
+  Block step;
+  step.push_back(let(av, load(reread, out, {vi, varRef(reread, p)})));
+  step.push_back(loop(j, LoopKind::Serial, 8, std::move(columns)));
+  Block rowwise;
+  rowwise.push_back(loop(p, LoopKind::Serial, 8, std::move(step)));
+  reread.body.push_back(loop(i, LoopKind::Parallel, 4, std::move(rowwise)));
+  CHECK(verify(reread).empty());
+  CHECK(print(flattenParallelLoops(reread)) == print(reread));
 }
 
 TEST_CASE("kernel checks: traps print, verify and format the offending value") {

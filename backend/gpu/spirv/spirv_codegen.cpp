@@ -145,7 +145,7 @@ private:
       } else if (const auto *f = std::get_if<If>(&s.node)) {
         here = iterations(f->body, false, workgroups);
       }
-      n = std::min(most, n + here);
+      n = here > most - n ? most : n + here;
     }
     return n;
   }

@@ -3,11 +3,13 @@
 tolerance. Reads the format itself (8-byte header length, JSON header, bytes), so it needs no
 package beyond the standard library.
 
-Usage: compare_safetensors.py EXPECTED ACTUAL [--rtol R] [--atol A] [--scaled] [--ignore REGEX]
+Usage: compare_safetensors.py EXPECTED ACTUAL [--rtol R] [--atol A] [--scaled]
+                              [--ignore REGEX]
 
 Two numbers agree when |a - b| <= atol + rtol * max(|a|, |b|); with --scaled, atol is a
 fraction of the largest magnitude in the expected tensor (for tensors whose scales differ by
-orders, such as gradients and Adam's moments). NaNs and infinities must match exactly. Prints the largest difference of each tensor, or the first disagreement and exits 1.
+orders, such as gradients and Adam's moments). NaNs and infinities must match exactly.
+Prints the largest difference of each tensor, or the first disagreement and exits 1.
 """
 import argparse
 import array
