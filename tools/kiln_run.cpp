@@ -163,10 +163,20 @@ int run(int argc, char **argv) {
       ->capture_default_str();
   app.add_option("--repeat", repeat, "runs, after which the median time of one is printed")
       ->check(CLI::Range(1, 100000));
+  app.footer("Exit status: 0 success; 1 an error in the input or in a value given (a bad bundle "
+             "or file, a value out of range, a failed run or comparison); 2 a usage error (an "
+             "unknown or missing flag, a value of the wrong form).");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) // --help
+      return app.exit(e);
+    // The statuses of kiln and kiln-opt (tools/tool_support.h), whose helpers link the compiler:
+    // a value out of its range is bad input, a command line that does not parse a usage error.
+    bool bad_value = dynamic_cast<const CLI::ValidationError *>(&e) != nullptr;
+    std::cerr << fmt::format("kiln-run: error: {}\n{}", e.what(),
+                             bad_value ? "" : "Run with --help for more information.\n");
+    return bad_value ? 1 : 2;
   }
   if (inputs_path.empty() && app.count("--random-inputs") == 0)
     throw Error({}, "give --inputs FILE or --random-inputs SEED");
