@@ -25,12 +25,30 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <regex>
 
 using namespace kiln;
 
 namespace {
+
+/// A check that a number lies in [lo, hi]. Text that is no number passes, so that CLI11's
+/// conversion refuses it as a value of the wrong form (status 2); NaN is refused here, since
+/// every comparison with a NaN tolerance would pass.
+CLI::Validator numberIn(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string &text) -> std::string {
+        char *end = nullptr;
+        double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0')
+          return "";
+        if (std::isnan(value) || value < lo || value > hi)
+          return fmt::format("{} is not in [{}, {}]", text, lo, hi);
+        return "";
+      },
+      fmt::format("in [{}, {}]", lo, hi));
+}
 
 std::string shapeText(DType d, const Shape &s) { return TensorType{d, s}.str(); }
 
@@ -146,10 +164,10 @@ int run(int argc, char **argv) {
   app.add_option("--expected", expected_path,
                  "safetensors file of the outputs expected: compare, and fail at a difference");
   app.add_option("--rtol", tol.rtol, "relative tolerance of --expected")
-      ->check(CLI::NonNegativeNumber)
+      ->check(numberIn(0, HUGE_VAL))
       ->capture_default_str();
   app.add_option("--atol", tol.atol, "absolute tolerance of --expected")
-      ->check(CLI::NonNegativeNumber)
+      ->check(numberIn(0, HUGE_VAL))
       ->capture_default_str();
   app.add_flag("--scaled", tol.scaled,
                "--atol is a fraction of each expected output's largest magnitude");
@@ -162,7 +180,7 @@ int run(int argc, char **argv) {
       ->check(CLI::IsMember({"auto", "vulkan", "cuda"}))
       ->capture_default_str();
   app.add_option("--repeat", repeat, "runs, after which the median time of one is printed")
-      ->check(CLI::Range(1, 100000));
+      ->check(numberIn(1, 100000));
   app.footer("Exit status: 0 success; 1 an error in the input or in a value given (a bad bundle "
              "or file, a value out of range, a failed run or comparison); 2 a usage error (an "
              "unknown or missing flag, a value of the wrong form).");
@@ -179,7 +197,7 @@ int run(int argc, char **argv) {
     return bad_value ? 1 : 2;
   }
   if (inputs_path.empty() && app.count("--random-inputs") == 0)
-    throw Error({}, "give --inputs FILE or --random-inputs SEED");
+    throw UsageError({}, "give --inputs FILE or --random-inputs SEED");
   try {
     std::regex check(tol.ignore);
   } catch (const std::regex_error &e) {
@@ -236,7 +254,11 @@ int main(int argc, char **argv) {
   try {
     return run(argc, argv);
   } catch (const Error &e) {
-    std::cerr << "kiln-run: error: " << e.message() << "\n";
-    return 1;
+    std::string where = e.location().known() ? e.location().str() + ": " : "";
+    std::cerr << "kiln-run: error: " << where << e.message() << "\n";
+    if (dynamic_cast<const UsageError *>(&e) == nullptr)
+      return 1;
+    std::cerr << "Run with --help for more information.\n";
+    return 2;
   }
 }
