@@ -191,10 +191,9 @@ int run(int argc, char **argv) {
       return app.exit(e);
     // The statuses of kiln and kiln-opt (tools/tool_support.h), whose helpers link the compiler:
     // a value out of its range is bad input, a command line that does not parse a usage error.
-    bool bad_value = dynamic_cast<const CLI::ValidationError *>(&e) != nullptr;
-    std::cerr << fmt::format("kiln-run: error: {}\n{}", e.what(),
-                             bad_value ? "" : "Run with --help for more information.\n");
-    return bad_value ? 1 : 2;
+    if (dynamic_cast<const CLI::ValidationError *>(&e) != nullptr)
+      throw Error({}, e.what());
+    throw UsageError({}, e.what());
   }
   if (inputs_path.empty() && app.count("--random-inputs") == 0)
     throw UsageError({}, "give --inputs FILE or --random-inputs SEED");
